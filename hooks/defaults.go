@@ -1,0 +1,172 @@
+package hooks
+
+import (
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Defaults. The Redis image is the 7.2 line, the last one under the BSD licence that
+// spotahome's users deployed; any Redis ≥ 7.0 works (redhook relies on REPLICAOF, ROLE and
+// Sentinel's CONFIG REWRITE behaviour of 7.0).
+const (
+	DefaultRedisImage            = "redis:7.2.7"
+	DefaultRedisExporterImage    = "oliver006/redis_exporter:v1.67.0"
+	DefaultSentinelExporterImage = "leominov/redis_sentinel_exporter:1.7.1"
+	DefaultReplicas              = 3
+	DefaultRedisPort             = 6379
+	SentinelPort                 = 26379
+	RedisExporterPort            = 9121
+	SentinelExporterPort         = 9355
+	DefaultMasterName            = "mymaster"
+	DefaultGracePeriod           = 30
+	DefaultBootstrapPort         = "6379"
+	DefaultDataVolume            = "redis-data"
+	// IfNotPresent, not spotahome's Always: a registry outage must not stop a failed pod from
+	// coming back on a node that has the image.
+	DefaultPullPolicy = corev1.PullIfNotPresent
+	defaultUID        = 1000
+)
+
+// defaultSentinelConfig holds the per-master Sentinel settings a user entry overrides one key at
+// a time (spotahome replaced the whole list, silently dropping the defaults).
+var defaultSentinelConfig = []string{
+	"down-after-milliseconds 5000",
+	"failover-timeout 10000",
+	"parallel-syncs 2",
+}
+
+// WithDefaults returns a copy of rf with every default filled in; rf is not changed.
+func (rf *RedisFailover) WithDefaults() *RedisFailover {
+	out := rf.DeepCopy()
+	s := &out.Spec
+	defaultPod(&s.Redis.PodSettings, []string{"redis-server", "/redis/redis.conf"}, DefaultRedisExporterImage)
+	defaultPod(&s.Sentinel.PodSettings,
+		[]string{"redis-server", "/redis/sentinel.conf", "--sentinel"}, DefaultSentinelExporterImage)
+	if s.Redis.Port == 0 {
+		s.Redis.Port = DefaultRedisPort
+	}
+	if s.Redis.TerminationGracePeriod == 0 {
+		s.Redis.TerminationGracePeriod = DefaultGracePeriod
+	}
+	if pvc := s.Redis.Storage.PersistentVolumeClaim; pvc != nil && pvc.Name == "" {
+		pvc.Name = DefaultDataVolume
+	}
+	if s.Sentinel.MasterName == "" {
+		s.Sentinel.MasterName = DefaultMasterName
+	}
+	if s.Sentinel.ConfigCopy.ContainerSecurityContext == nil {
+		s.Sentinel.ConfigCopy.ContainerSecurityContext = defaultContainerSecurityContext()
+	}
+	s.Sentinel.CustomConfig = mergeConfig(defaultSentinelConfig, s.Sentinel.CustomConfig)
+	if b := s.BootstrapNode; b != nil && b.Port == "" {
+		b.Port = DefaultBootstrapPort
+	}
+	if s.Redis.Affinity == nil {
+		s.Redis.Affinity = defaultAffinity(SelectorLabels(out.Name, ComponentRedis))
+	}
+	if s.Sentinel.Affinity == nil {
+		s.Sentinel.Affinity = defaultAffinity(SelectorLabels(out.Name, ComponentSentinel))
+	}
+	return out
+}
+
+func defaultPod(p *PodSettings, command []string, exporterImage string) {
+	if p.Image == "" {
+		p.Image = DefaultRedisImage
+	}
+	if p.ImagePullPolicy == "" {
+		p.ImagePullPolicy = DefaultPullPolicy
+	}
+	if p.Replicas == 0 {
+		p.Replicas = DefaultReplicas
+	}
+	if len(p.Command) == 0 {
+		p.Command = command
+	}
+	if p.DNSPolicy == "" {
+		p.DNSPolicy = corev1.DNSClusterFirst
+	}
+	if p.SecurityContext == nil {
+		uid := int64(defaultUID)
+		p.SecurityContext = &corev1.PodSecurityContext{
+			RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid, RunAsNonRoot: ptr(true),
+		}
+	}
+	if p.ContainerSecurityContext == nil {
+		p.ContainerSecurityContext = defaultContainerSecurityContext()
+	}
+	if p.Exporter.Image == "" {
+		p.Exporter.Image = exporterImage
+	}
+	if p.Exporter.ImagePullPolicy == "" {
+		p.Exporter.ImagePullPolicy = DefaultPullPolicy
+	}
+	if p.Exporter.ContainerSecurityContext == nil {
+		p.Exporter.ContainerSecurityContext = defaultContainerSecurityContext()
+	}
+}
+
+func defaultContainerSecurityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		ReadOnlyRootFilesystem:   ptr(true),
+		RunAsNonRoot:             ptr(true),
+	}
+}
+
+// defaultAffinity spreads the pods of one component over nodes when it can (soft anti-affinity).
+func defaultAffinity(selector map[string]string) *corev1.Affinity {
+	return &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+		PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100,
+			PodAffinityTerm: corev1.PodAffinityTerm{
+				TopologyKey:   corev1.LabelHostname,
+				LabelSelector: &metav1.LabelSelector{MatchLabels: selector},
+			},
+		}},
+	}}
+}
+
+// mergeConfig returns the defaults with user entries overriding them key by key, followed by
+// the user's other entries in their order. Entries are "key value" lines.
+func mergeConfig(defaults, user []string) []string {
+	byKey := map[string]string{}
+	for _, line := range user {
+		k, _ := splitConfig(line)
+		byKey[k] = line
+	}
+	out := make([]string, 0, len(defaults)+len(user))
+	seen := map[string]bool{}
+	for _, line := range defaults {
+		k, _ := splitConfig(line)
+		seen[k] = true
+		if u, ok := byKey[k]; ok {
+			out = append(out, u)
+		} else {
+			out = append(out, line)
+		}
+	}
+	for _, line := range user {
+		k, _ := splitConfig(line)
+		if !seen[k] {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// splitConfig splits a "key value…" line at its first run of blanks; the key is lower-cased
+// (Redis option names are case-insensitive).
+func splitConfig(line string) (key, value string) {
+	line = strings.TrimSpace(line)
+	i := strings.IndexAny(line, " \t")
+	if i < 0 {
+		return strings.ToLower(line), ""
+	}
+	return strings.ToLower(line[:i]), strings.TrimSpace(line[i+1:])
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,17 @@
+// Package hooks is redhook's pure core: the RedisFailover API types, their defaulting and
+// validation, and the Metacontroller hooks — Sync renders every child and the status from the
+// parent, the observed children, the related pods and Secret, and the healer's Observation;
+// Customize names the related objects; NewTopology extracts what the healer needs.
+//
+// Everything here is a deterministic function of its arguments: no I/O, no clock, no
+// randomness, no logging, no context. The same request gives byte-identical output, which is
+// what the golden tests in testdata/sync pin down.
+//
+// The rule that shapes Sync: Metacontroller deletes every observed child that a response leaves
+// out. So when the spec is invalid, the auth Secret is missing or the healer has not reported
+// yet, Sync returns the observed children as they were last applied and says why in the status;
+// it never answers with a partial list.
+//
+// +kubebuilder:object:generate=false
+// +groupName=databases.spotahome.com
+package hooks

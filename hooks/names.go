@@ -1,0 +1,112 @@
+package hooks
+
+import (
+	"regexp"
+	"sort"
+)
+
+// Child names follow spotahome's, so that dashboards, scripts and clients keep working.
+// The longest is rfr-readiness-NAME: 14 + 48 characters, within the 63 of a DNS label.
+const MaxNameLength = 48
+
+func redisName(rf string) string     { return "rfr-" + rf }
+func readinessName(rf string) string { return "rfr-readiness-" + rf }
+func shutdownName(rf string) string  { return "rfr-s-" + rf }
+func authName(rf string) string      { return "rfr-auth-" + rf }
+func masterName(rf string) string    { return "rfrm-" + rf }
+func replicasName(rf string) string  { return "rfrs-" + rf }
+func sentinelName(rf string) string  { return "rfs-" + rf }
+
+// Label keys. The selector labels are fixed: a selector built from mutable user labels stops
+// matching its pods (spotahome #628).
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelRF        = "redisfailovers.databases.spotahome.com/name"
+
+	partOf    = "redis-failover"
+	managedBy = "redhook"
+
+	ComponentRedis    = "redis"
+	ComponentSentinel = "sentinel"
+
+	// labelServiceName ties an EndpointSlice to its Service; labelSliceManagedBy tells the
+	// EndpointSlice controller to leave the slice alone.
+	labelServiceName    = "kubernetes.io/service-name"
+	labelSliceManagedBy = "endpointslice.kubernetes.io/managed-by"
+	sliceManagedBy      = "redhook.databases.spotahome.com"
+
+	// LabelRevision is the StatefulSet's pod revision label.
+	LabelRevision = "controller-revision-hash"
+)
+
+// SelectorLabels select the pods of one component of a RedisFailover.
+func SelectorLabels(rf, component string) map[string]string {
+	return map[string]string{LabelName: rf, LabelComponent: component, LabelPartOf: partOf}
+}
+
+// podsSelector selects every pod of a RedisFailover, redis and sentinel.
+func podsSelector(rf string) map[string]string {
+	return map[string]string{LabelName: rf, LabelPartOf: partOf}
+}
+
+// childLabels are the labels of every child: the parent's labels that pass the whitelist, then
+// redhook's own (which win on a clash), then the component's selector labels if any.
+func childLabels(rf *RedisFailover, whitelist []*regexp.Regexp, component string) map[string]string {
+	out := map[string]string{}
+	for k, v := range rf.Labels {
+		if whitelisted(k, whitelist) {
+			out[k] = v
+		}
+	}
+	out[LabelName] = rf.Name
+	out[LabelPartOf] = partOf
+	out[LabelManagedBy] = managedBy
+	out[LabelRF] = rf.Name
+	if component != "" {
+		out[LabelComponent] = component
+	}
+	return out
+}
+
+func whitelisted(key string, whitelist []*regexp.Regexp) bool {
+	if len(whitelist) == 0 {
+		return true
+	}
+	for _, re := range whitelist {
+		if re.MatchString(key) {
+			return true
+		}
+	}
+	return false
+}
+
+// merged returns a new map with the entries of every map, later maps winning.
+func merged(maps ...map[string]string) map[string]string {
+	n := 0
+	for _, m := range maps {
+		n += len(m)
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make(map[string]string, n)
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,204 @@
+package hooks
+
+import (
+	"encoding/json"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Topology is what the healer needs to converge one RedisFailover: addresses, ports, the
+// password and the desired configuration. It is built from a sync request by NewTopology and
+// handed to the healer after the sync response is computed.
+type Topology struct {
+	Namespace  string `json:"namespace"`
+	Name       string `json:"name"`
+	MasterName string `json:"masterName"`
+	RedisPort  int32  `json:"redisPort"`
+	// SentinelPort is fixed (26379) in a cluster; local mode keeps it too.
+	SentinelPort int32 `json:"sentinelPort"`
+	// Redis and Sentinels are the pods that exist, ordered by name.
+	Redis     []PodRef `json:"redis"`
+	Sentinels []PodRef `json:"sentinels"`
+	// RedisReplicas and SentinelReplicas are the desired counts.
+	RedisReplicas    int32 `json:"redisReplicas"`
+	SentinelReplicas int32 `json:"sentinelReplicas"`
+	Quorum           int32 `json:"quorum"`
+	// Password is used for redis (requirepass/masterauth) and sentinel (requirepass/auth-pass).
+	Password Secret `json:"password"`
+	// RedisConfig is spec.redis.customConfig as key/value pairs, to apply with CONFIG SET.
+	RedisConfig []ConfigEntry `json:"redisConfig,omitempty"`
+	// SentinelConfig is the per-master Sentinel settings (defaults merged), for SENTINEL SET.
+	SentinelConfig []ConfigEntry `json:"sentinelConfig,omitempty"`
+	// Bootstrap is the external node every redis replicates; nil when not bootstrapping.
+	Bootstrap *Endpoint `json:"bootstrap,omitempty"`
+	// SentinelsEnabled is false while bootstrapping without allowSentinels.
+	SentinelsEnabled bool `json:"sentinelsEnabled"`
+	// Placeholder is where redis.conf points every node at boot: nothing answers there, so a
+	// node never starts as a master (see redis.conf rendering).
+	Placeholder Endpoint `json:"placeholder"`
+}
+
+// Key identifies the RedisFailover: namespace/name.
+func (t Topology) Key() string { return t.Namespace + "/" + t.Name }
+
+// PodRef is one pod as Kubernetes reports it.
+type PodRef struct {
+	Name        string `json:"name"`
+	IP          string `json:"ip,omitempty"`
+	Ordinal     int    `json:"ordinal"`
+	Ready       bool   `json:"ready,omitempty"`
+	Revision    string `json:"revision,omitempty"`
+	Terminating bool   `json:"terminating,omitempty"`
+}
+
+// Endpoint is a host and port.
+type Endpoint struct {
+	Host string `json:"host"`
+	Port int32  `json:"port"`
+}
+
+// Address is host:port.
+func (e Endpoint) Address() string {
+	return net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))
+}
+
+// ConfigEntry is one "key value" configuration setting.
+type ConfigEntry struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Placeholder address of the boot-time replicaof line. Port 1 (tcpmux) is never a Redis, so the
+// connection is refused at once and the node stays a replica until Sentinel or the healer says
+// otherwise.
+var placeholder = Endpoint{Host: "127.0.0.1", Port: 1}
+
+// NewTopology builds the healer's input from a sync request. ok is false when the spec is
+// invalid or the auth Secret is missing: the healer must then not act on a guess.
+func NewTopology(req *SyncRequest) (Topology, bool) {
+	if req.ParentError != nil || len(Validate(&req.Parent)) > 0 {
+		return Topology{}, false
+	}
+	rf := req.Parent.WithDefaults()
+	password, ok := authPassword(rf, req.Related)
+	if !ok {
+		return Topology{}, false
+	}
+	s := &rf.Spec
+	t := Topology{
+		Namespace:        rf.Namespace,
+		Name:             rf.Name,
+		MasterName:       s.Sentinel.MasterName,
+		RedisPort:        s.Redis.Port,
+		SentinelPort:     SentinelPort,
+		RedisReplicas:    s.Redis.Replicas,
+		SentinelReplicas: s.Sentinel.Replicas,
+		Quorum:           quorum(s.Sentinel.Replicas),
+		Password:         password,
+		RedisConfig:      configEntries(s.Redis.CustomConfig),
+		SentinelConfig:   configEntries(s.Sentinel.CustomConfig),
+		SentinelsEnabled: sentinelsEnabled(rf),
+		Placeholder:      placeholder,
+	}
+	if b := s.BootstrapNode; b != nil {
+		port, _ := strconv.Atoi(b.Port) // validated
+		t.Bootstrap = &Endpoint{Host: b.Host, Port: int32(port)}
+	}
+	t.Redis, t.Sentinels = podRefs(req.Related, rf.Namespace, rf.Name)
+	return t, true
+}
+
+// quorum is the majority of the sentinels.
+func quorum(sentinels int32) int32 { return sentinels/2 + 1 }
+
+func sentinelsEnabled(rf *RedisFailover) bool {
+	b := rf.Spec.BootstrapNode
+	return b == nil || b.AllowSentinels
+}
+
+func configEntries(lines []string) []ConfigEntry {
+	out := make([]ConfigEntry, 0, len(lines))
+	for _, line := range lines {
+		k, v := splitConfig(line)
+		out = append(out, ConfigEntry{Key: k, Value: v})
+	}
+	return out
+}
+
+// pod is the part of a related Pod that redhook reads.
+type pod struct {
+	Metadata struct {
+		Name              string            `json:"name"`
+		Namespace         string            `json:"namespace"`
+		Labels            map[string]string `json:"labels"`
+		DeletionTimestamp *string           `json:"deletionTimestamp"`
+	} `json:"metadata"`
+	Status struct {
+		PodIP      string `json:"podIP"`
+		Conditions []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+		} `json:"conditions"`
+	} `json:"status"`
+}
+
+func (p *pod) ready() bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == "Ready" {
+			return c.Status == "True"
+		}
+	}
+	return false
+}
+
+// podRefs lists the redis and sentinel pods of the RedisFailover among the related pods. Pods of
+// another namespace or another RedisFailover are ignored even if a rule let them through.
+func podRefs(related Objects, namespace, name string) (redis, sentinels []PodRef) {
+	for _, raw := range related[KeyPod] {
+		var p pod
+		if err := json.Unmarshal(raw, &p); err != nil {
+			continue // a pod we cannot read is a pod we do not know
+		}
+		m := &p.Metadata
+		if m.Namespace != namespace || m.Labels[LabelName] != name || m.Labels[LabelPartOf] != partOf {
+			continue
+		}
+		ref := PodRef{Name: m.Name, IP: p.Status.PodIP, Ready: p.ready(),
+			Revision: m.Labels[LabelRevision], Terminating: m.DeletionTimestamp != nil, Ordinal: -1}
+		switch m.Labels[LabelComponent] {
+		case ComponentRedis:
+			if n, err := strconv.Atoi(strings.TrimPrefix(m.Name, redisName(name)+"-")); err == nil {
+				ref.Ordinal = n
+			}
+			redis = append(redis, ref)
+		case ComponentSentinel:
+			sentinels = append(sentinels, ref)
+		}
+	}
+	sort.Slice(redis, func(i, j int) bool { return redis[i].Ordinal < redis[j].Ordinal ||
+		redis[i].Ordinal == redis[j].Ordinal && redis[i].Name < redis[j].Name })
+	sort.Slice(sentinels, func(i, j int) bool { return sentinels[i].Name < sentinels[j].Name })
+	return redis, sentinels
+}
+
+// authPassword reads the password from the related auth Secret. ok is false when auth is on and
+// the Secret or its "password" key is missing or empty.
+func authPassword(rf *RedisFailover, related Objects) (Secret, bool) {
+	name := rf.Spec.Auth.SecretPath
+	if name == "" {
+		return Secret{}, true
+	}
+	raw, found := related[KeySecret][rf.Namespace+"/"+name]
+	if !found {
+		return Secret{}, false
+	}
+	var s struct {
+		Data map[string][]byte `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil || len(s.Data["password"]) == 0 {
+		return Secret{}, false
+	}
+	return NewSecret(string(s.Data["password"])), true
+}

@@ -1,0 +1,220 @@
+package hooks
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Group, version and kind of the parent resource. They are spotahome's, so that existing
+// manifests keep working unchanged.
+const (
+	Group      = "databases.spotahome.com"
+	Version    = "v1"
+	Kind       = "RedisFailover"
+	APIVersion = Group + "/" + Version
+)
+
+// RedisFailover is the parent resource: Redis with Sentinel, master, replicas and automatic
+// failover. The spec is a superset of spotahome/redis-operator's v1 spec.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:object:generate=true
+// +kubebuilder:resource:shortName=rf,path=redisfailovers,scope=Namespaced
+// +kubebuilder:subresource:status
+// +kubebuilder:subresource:scale:specpath=.spec.redis.replicas,statuspath=.status.redis.ready
+type RedisFailover struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   RedisFailoverSpec   `json:"spec,omitempty"`
+	Status RedisFailoverStatus `json:"status,omitempty"`
+}
+
+// RedisFailoverSpec is the desired state. Field names, types and defaults follow spotahome's v1.
+// +kubebuilder:object:generate=true
+type RedisFailoverSpec struct {
+	Redis    RedisSettings    `json:"redis,omitempty"`
+	Sentinel SentinelSettings `json:"sentinel,omitempty"`
+	Auth     AuthSettings     `json:"auth,omitempty"`
+	// LabelWhitelist holds regular expressions; only parent label keys matching one of them
+	// propagate to the children. Empty: every parent label propagates.
+	LabelWhitelist []string `json:"labelWhitelist,omitempty"`
+	// BootstrapNode makes every redis replicate an external node (a migration source).
+	BootstrapNode *BootstrapSettings `json:"bootstrapNode,omitempty"`
+}
+
+// AuthSettings names the Secret that holds the password (key "password").
+// +kubebuilder:object:generate=true
+type AuthSettings struct {
+	SecretPath string `json:"secretPath,omitempty"`
+}
+
+// BootstrapSettings names the external node that every redis replicates while bootstrapping.
+// +kubebuilder:object:generate=true
+type BootstrapSettings struct {
+	Host string `json:"host,omitempty"`
+	// Port is a string, as in spotahome's API. Default "6379".
+	Port           string `json:"port,omitempty"`
+	AllowSentinels bool   `json:"allowSentinels,omitempty"`
+}
+
+// RedisCommandRename renders one `rename-command FROM TO` line; an empty To disables FROM.
+// +kubebuilder:object:generate=true
+type RedisCommandRename struct {
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
+}
+
+// RedisStorage selects the data volume: a PVC template when persistentVolumeClaim is set, else
+// emptyDir (default: an emptyDir with no limits).
+// +kubebuilder:object:generate=true
+type RedisStorage struct {
+	KeepAfterDeletion     bool                           `json:"keepAfterDeletion,omitempty"`
+	EmptyDir              *corev1.EmptyDirVolumeSource   `json:"emptyDir,omitempty"`
+	PersistentVolumeClaim *EmbeddedPersistentVolumeClaim `json:"persistentVolumeClaim,omitempty"`
+}
+
+// EmbeddedPersistentVolumeClaim is a PVC template: only name, labels and annotations of its
+// metadata are used.
+// +kubebuilder:object:generate=true
+type EmbeddedPersistentVolumeClaim struct {
+	metav1.TypeMeta        `json:",inline"`
+	EmbeddedObjectMetadata `json:"metadata,omitempty"`
+	Spec                   corev1.PersistentVolumeClaimSpec `json:"spec,omitempty"`
+	// Status is accepted for compatibility with spotahome manifests and ignored.
+	Status *corev1.PersistentVolumeClaimStatus `json:"status,omitempty"`
+}
+
+// EmbeddedObjectMetadata is the part of ObjectMeta a template may set.
+// +kubebuilder:object:generate=true
+type EmbeddedObjectMetadata struct {
+	Name        string            `json:"name,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Exporter is a metrics sidecar (redis_exporter for redis, a sentinel exporter for sentinels).
+// +kubebuilder:object:generate=true
+type Exporter struct {
+	Enabled                  bool                        `json:"enabled,omitempty"`
+	Image                    string                      `json:"image,omitempty"`
+	ImagePullPolicy          corev1.PullPolicy           `json:"imagePullPolicy,omitempty"`
+	ContainerSecurityContext *corev1.SecurityContext     `json:"containerSecurityContext,omitempty"`
+	Args                     []string                    `json:"args,omitempty"`
+	Env                      []corev1.EnvVar             `json:"env,omitempty"`
+	Resources                corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// PodSettings are the pod-level fields that redis and sentinel share.
+// +kubebuilder:object:generate=true
+type PodSettings struct {
+	Image           string            `json:"image,omitempty"`
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// Replicas: 0 means the default (3), as in spotahome.
+	Replicas                   int32                             `json:"replicas,omitempty"`
+	Resources                  corev1.ResourceRequirements       `json:"resources,omitempty"`
+	CustomConfig               []string                          `json:"customConfig,omitempty"`
+	Command                    []string                          `json:"command,omitempty"`
+	StartupConfigMap           string                            `json:"startupConfigMap,omitempty"`
+	InitContainers             []corev1.Container                `json:"initContainers,omitempty"`
+	ExtraContainers            []corev1.Container                `json:"extraContainers,omitempty"`
+	Exporter                   Exporter                          `json:"exporter,omitempty"`
+	Affinity                   *corev1.Affinity                  `json:"affinity,omitempty"`
+	SecurityContext            *corev1.PodSecurityContext        `json:"securityContext,omitempty"`
+	ContainerSecurityContext   *corev1.SecurityContext           `json:"containerSecurityContext,omitempty"`
+	ImagePullSecrets           []corev1.LocalObjectReference     `json:"imagePullSecrets,omitempty"`
+	Tolerations                []corev1.Toleration               `json:"tolerations,omitempty"`
+	NodeSelector               map[string]string                 `json:"nodeSelector,omitempty"`
+	TopologySpreadConstraints  []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	PodAnnotations             map[string]string                 `json:"podAnnotations,omitempty"`
+	ServiceAnnotations         map[string]string                 `json:"serviceAnnotations,omitempty"`
+	HostNetwork                bool                              `json:"hostNetwork,omitempty"`
+	DNSPolicy                  corev1.DNSPolicy                  `json:"dnsPolicy,omitempty"`
+	PriorityClassName          string                            `json:"priorityClassName,omitempty"`
+	ServiceAccountName         string                            `json:"serviceAccountName,omitempty"`
+	ExtraVolumes               []corev1.Volume                   `json:"extraVolumes,omitempty"`
+	ExtraVolumeMounts          []corev1.VolumeMount              `json:"extraVolumeMounts,omitempty"`
+	CustomLivenessProbe        *corev1.Probe                     `json:"customLivenessProbe,omitempty"`
+	CustomReadinessProbe       *corev1.Probe                     `json:"customReadinessProbe,omitempty"`
+	CustomStartupProbe         *corev1.Probe                     `json:"customStartupProbe,omitempty"`
+	DisablePodDisruptionBudget bool                              `json:"disablePodDisruptionBudget,omitempty"`
+}
+
+// RedisSettings configures the redis StatefulSet.
+// +kubebuilder:object:generate=true
+type RedisSettings struct {
+	PodSettings `json:",inline"`
+
+	Port                 int32                `json:"port,omitempty"`
+	CustomCommandRenames []RedisCommandRename `json:"customCommandRenames,omitempty"`
+	ShutdownConfigMap    string               `json:"shutdownConfigMap,omitempty"`
+	Storage              RedisStorage         `json:"storage,omitempty"`
+	// TerminationGracePeriod in seconds (default 30). The shutdown script waits at most
+	// grace − 5 s for a failover, leaving time to SAVE.
+	TerminationGracePeriod int64 `json:"terminationGracePeriod,omitempty"`
+}
+
+// SentinelSettings configures the sentinel Deployment.
+// +kubebuilder:object:generate=true
+type SentinelSettings struct {
+	PodSettings `json:",inline"`
+
+	ConfigCopy SentinelConfigCopy `json:"configCopy,omitempty"`
+	// MasterName is the Sentinel master group name (redhook addition). Default "mymaster".
+	MasterName string `json:"masterName,omitempty"`
+}
+
+// SentinelConfigCopy configures the init container that copies sentinel.conf to a writable
+// volume (Sentinel rewrites its own configuration file).
+// +kubebuilder:object:generate=true
+type SentinelConfigCopy struct {
+	ContainerSecurityContext *corev1.SecurityContext `json:"containerSecurityContext,omitempty"`
+}
+
+// RedisFailoverStatus is computed on every sync from what is observed: children, related pods
+// and the healer's report. Metacontroller writes observedGeneration.
+// +kubebuilder:object:generate=true
+type RedisFailoverStatus struct {
+	ObservedGeneration int64              `json:"observedGeneration,omitempty"`
+	Conditions         []metav1.Condition `json:"conditions,omitempty"`
+	Master             *MasterStatus      `json:"master,omitempty"`
+	Redis              *CountStatus       `json:"redis,omitempty"`
+	Sentinel           *CountStatus       `json:"sentinel,omitempty"`
+	Connection         *ConnectionStatus  `json:"connection,omitempty"`
+	// LastActions are the healer's most recent actions, newest first.
+	LastActions []ActionRecord `json:"lastActions,omitempty"`
+}
+
+// MasterStatus names the current master.
+// +kubebuilder:object:generate=true
+type MasterStatus struct {
+	Pod string `json:"pod,omitempty"`
+	IP  string `json:"ip,omitempty"`
+}
+
+// CountStatus counts pods. InSync is set for redis, Agreeing for sentinels.
+// +kubebuilder:object:generate=true
+type CountStatus struct {
+	Replicas int32  `json:"replicas"`
+	Ready    int32  `json:"ready"`
+	InSync   *int32 `json:"inSync,omitempty"`
+	Agreeing *int32 `json:"agreeing,omitempty"`
+}
+
+// ConnectionStatus tells clients where to connect.
+// +kubebuilder:object:generate=true
+type ConnectionStatus struct {
+	Sentinel   string `json:"sentinel,omitempty"`
+	MasterName string `json:"masterName,omitempty"`
+	Master     string `json:"master,omitempty"`
+	Replicas   string `json:"replicas,omitempty"`
+}
+
+// ActionRecord is one healer write and why it was made.
+//
+// +kubebuilder:object:generate=true
+type ActionRecord struct {
+	Time   metav1.Time `json:"time"`
+	Action string      `json:"action"`
+	Reason string      `json:"reason"`
+}

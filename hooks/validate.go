@@ -1,0 +1,277 @@
+package hooks
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// FieldError is one problem of a spec, with the path of the field at fault.
+type FieldError struct {
+	Path    string
+	Message string
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Message }
+
+// FieldErrors is every problem of a spec, in field order.
+type FieldErrors []FieldError
+
+func (es FieldErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "; ")
+}
+
+// errs collects field errors.
+type errs struct{ list FieldErrors }
+
+func (e *errs) add(path, format string, args ...any) {
+	e.list = append(e.list, FieldError{Path: path, Message: fmt.Sprintf(format, args...)})
+}
+
+// managedRedisOptions are redis.conf options redhook renders itself: a customConfig entry for
+// one of them would break replication, auth or the pod layout.
+var managedRedisOptions = map[string]string{
+	"port": "", "bind": "", "bind-source-addr": "", "dir": "", "daemonize": "", "pidfile": "",
+	"logfile": "", "include": "", "replicaof": "", "slaveof": "", "requirepass": "",
+	"masterauth": "", "masteruser": "", "rename-command": "use spec.redis.customCommandRenames",
+	"protected-mode": "", "replica-announce-ip": "", "slave-announce-ip": "",
+	"replica-announce-port": "", "slave-announce-port": "", "aclfile": "", "user": "",
+	"unixsocket": "", "supervised": "", "sentinel": "",
+}
+
+// sentinelOptions are the per-master Sentinel settings a user may set (SENTINEL SET options).
+// The others are managed (monitor, auth-pass, quorum) or unsafe to change at runtime (scripts).
+var sentinelOptions = map[string]bool{
+	"down-after-milliseconds": true, "failover-timeout": true, "parallel-syncs": true,
+	"master-reboot-down-after-period": true,
+}
+
+// essentialCommands are used by Sentinel and the healer; renaming them breaks failover.
+var essentialCommands = map[string]bool{
+	"CONFIG": true, "REPLICAOF": true, "SLAVEOF": true, "INFO": true, "ROLE": true, "PING": true,
+	"AUTH": true, "MULTI": true, "EXEC": true, "CLIENT": true, "PUBLISH": true, "SUBSCRIBE": true,
+	"SCRIPT": true, "HELLO": true, "WAIT": true,
+}
+
+// reservedVolumes and reservedContainers are names redhook gives to its own volumes and
+// containers in the pods; user entries with these names would clash.
+var (
+	reservedVolumes = map[string]bool{
+		"redis-config": true, "redis-readiness": true, "redis-shutdown": true, "redis-auth": true,
+		"redis-startup": true, "sentinel-config": true, "sentinel-config-writable": true,
+		"sentinel-startup": true,
+	}
+	reservedContainers = map[string]bool{
+		"redis": true, "sentinel": true, "redis-exporter": true, "sentinel-exporter": true,
+		"sentinel-config-copy": true,
+	}
+	commandName  = regexp.MustCompile(`^[A-Za-z0-9_|.-]+$`)
+	configKey    = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	masterNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+)
+
+// Validate returns every problem of rf's spec with its field path. It never changes rf. An
+// empty result means Sync can render the children.
+func Validate(rf *RedisFailover) FieldErrors {
+	var e errs
+	validateName(&e, rf.Name)
+	s := &rf.Spec
+	validatePod(&e, "spec.redis", &s.Redis.PodSettings, redisReserved(s))
+	validatePod(&e, "spec.sentinel", &s.Sentinel.PodSettings, nil)
+	validateRedisConfig(&e, s.Redis.CustomConfig)
+	validateSentinelConfig(&e, s.Sentinel.CustomConfig)
+	validateRenames(&e, s.Redis.CustomCommandRenames)
+	if s.Redis.Port < 0 || s.Redis.Port > 65535 || s.Redis.Port == SentinelPort {
+		e.add("spec.redis.port", "%d is not a usable port (1-65535, not %d)", s.Redis.Port, SentinelPort)
+	}
+	if s.Redis.TerminationGracePeriod < 0 {
+		e.add("spec.redis.terminationGracePeriod", "must not be negative")
+	}
+	if n := s.Sentinel.MasterName; n != "" && !masterNameRe.MatchString(n) {
+		e.add("spec.sentinel.masterName", "%q: only letters, digits, '.', '_' and '-'", n)
+	}
+	if p := s.Auth.SecretPath; p != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(p) {
+			e.add("spec.auth.secretPath", "%q: %s", p, msg)
+		}
+	}
+	for i, expr := range s.LabelWhitelist {
+		if _, err := regexp.Compile(expr); err != nil {
+			e.add(fmt.Sprintf("spec.labelWhitelist[%d]", i), "%q is not a regular expression: %v", expr, err)
+		}
+	}
+	validateStorage(&e, &s.Redis.Storage)
+	if b := s.BootstrapNode; b != nil {
+		validateBootstrap(&e, b)
+	}
+	return e.list
+}
+
+func validateName(e *errs, name string) {
+	if name == "" {
+		e.add("metadata.name", "must be set")
+		return
+	}
+	if len(name) > MaxNameLength {
+		e.add("metadata.name", "%q is %d characters; at most %d, so that child names such as %q fit in 63",
+			name, len(name), MaxNameLength, readinessName(name))
+	}
+	for _, msg := range validation.IsDNS1035Label(name) {
+		if !strings.Contains(msg, "63") { // the length is reported above with the real limit
+			e.add("metadata.name", "%q: %s", name, msg)
+		}
+	}
+}
+
+// redisReserved lists the volume names the redis pod uses besides the fixed ones.
+func redisReserved(s *RedisFailoverSpec) map[string]bool {
+	name := DefaultDataVolume
+	if pvc := s.Redis.Storage.PersistentVolumeClaim; pvc != nil && pvc.Name != "" {
+		name = pvc.Name
+	}
+	return map[string]bool{name: true}
+}
+
+func validatePod(e *errs, path string, p *PodSettings, extraVolumes map[string]bool) {
+	if p.Replicas < 0 {
+		e.add(path+".replicas", "%d: must be at least 1 (0 means the default, %d)", p.Replicas, DefaultReplicas)
+	}
+	validatePullPolicy(e, path+".imagePullPolicy", p.ImagePullPolicy)
+	validatePullPolicy(e, path+".exporter.imagePullPolicy", p.Exporter.ImagePullPolicy)
+	switch p.DNSPolicy {
+	case "", corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet, corev1.DNSDefault, corev1.DNSNone:
+	default:
+		e.add(path+".dnsPolicy", "%q: one of ClusterFirst, ClusterFirstWithHostNet, Default, None", p.DNSPolicy)
+	}
+	for i, c := range p.Command {
+		if c == "" {
+			e.add(fmt.Sprintf("%s.command[%d]", path, i), "must not be empty")
+		}
+	}
+	for i, v := range p.ExtraVolumes {
+		if reservedVolumes[v.Name] || extraVolumes[v.Name] {
+			e.add(fmt.Sprintf("%s.extraVolumes[%d].name", path, i), "%q is the name of a volume redhook adds", v.Name)
+		}
+	}
+	for _, list := range []struct {
+		field string
+		cs    []corev1.Container
+	}{{"initContainers", p.InitContainers}, {"extraContainers", p.ExtraContainers}} {
+		for i, c := range list.cs {
+			if reservedContainers[c.Name] {
+				e.add(fmt.Sprintf("%s.%s[%d].name", path, list.field, i), "%q is the name of a container redhook adds", c.Name)
+			}
+		}
+	}
+}
+
+func validatePullPolicy(e *errs, path string, p corev1.PullPolicy) {
+	switch p {
+	case "", corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		e.add(path, "%q: one of Always, IfNotPresent, Never", p)
+	}
+}
+
+// validateConfigLine checks what every customConfig entry needs: a key, a value, one line.
+func validateConfigLine(e *errs, path, line string) (key string, ok bool) {
+	if strings.ContainsAny(line, "\r\n\x00") {
+		e.add(path, "must be a single line")
+		return "", false
+	}
+	key, value := splitConfig(line)
+	if !configKey.MatchString(key) {
+		e.add(path, "%q: want \"option value\"", line)
+		return "", false
+	}
+	if value == "" {
+		e.add(path, "%q has no value", key)
+		return "", false
+	}
+	return key, true
+}
+
+func validateRedisConfig(e *errs, lines []string) {
+	for i, line := range lines {
+		path := fmt.Sprintf("spec.redis.customConfig[%d]", i)
+		key, ok := validateConfigLine(e, path, line)
+		if !ok {
+			continue
+		}
+		if hint, managed := managedRedisOptions[key]; managed {
+			if hint != "" {
+				e.add(path, "%q is managed by redhook; %s", key, hint)
+			} else {
+				e.add(path, "%q is managed by redhook", key)
+			}
+		}
+	}
+}
+
+func validateSentinelConfig(e *errs, lines []string) {
+	for i, line := range lines {
+		path := fmt.Sprintf("spec.sentinel.customConfig[%d]", i)
+		key, ok := validateConfigLine(e, path, line)
+		if !ok {
+			continue
+		}
+		if !sentinelOptions[key] {
+			e.add(path, "%q is not a per-master Sentinel option redhook sets; use one of "+
+				"down-after-milliseconds, failover-timeout, parallel-syncs, master-reboot-down-after-period", key)
+			continue
+		}
+		_, value := splitConfig(line)
+		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n < 0 {
+			e.add(path, "%q: the value %q is not a non-negative integer", key, value)
+		}
+	}
+}
+
+func validateRenames(e *errs, renames []RedisCommandRename) {
+	for i, r := range renames {
+		path := fmt.Sprintf("spec.redis.customCommandRenames[%d]", i)
+		if !commandName.MatchString(r.From) {
+			e.add(path+".from", "%q: a command name (letters, digits, '_', '-', '|', '.')", r.From)
+		} else if essentialCommands[strings.ToUpper(r.From)] {
+			e.add(path+".from", "%q is used by Sentinel and the healer and cannot be renamed", r.From)
+		}
+		if r.To != "" && !commandName.MatchString(r.To) {
+			e.add(path+".to", "%q: a command name (letters, digits, '_', '-', '|', '.'), or empty to disable the command", r.To)
+		}
+	}
+}
+
+func validateStorage(e *errs, s *RedisStorage) {
+	pvc := s.PersistentVolumeClaim
+	if pvc == nil || pvc.Name == "" {
+		return
+	}
+	for _, msg := range validation.IsDNS1123Label(pvc.Name) {
+		e.add("spec.redis.storage.persistentVolumeClaim.metadata.name", "%q: %s", pvc.Name, msg)
+	}
+	if reservedVolumes[pvc.Name] {
+		e.add("spec.redis.storage.persistentVolumeClaim.metadata.name", "%q is the name of a volume redhook adds", pvc.Name)
+	}
+}
+
+func validateBootstrap(e *errs, b *BootstrapSettings) {
+	if b.Host == "" {
+		e.add("spec.bootstrapNode.host", "must be set when bootstrapNode is set")
+	} else if net.ParseIP(b.Host) == nil && len(validation.IsDNS1123Subdomain(b.Host)) > 0 {
+		e.add("spec.bootstrapNode.host", "%q is neither an IP address nor a DNS name", b.Host)
+	}
+	if b.Port != "" {
+		if n, err := strconv.Atoi(b.Port); err != nil || n < 1 || n > 65535 {
+			e.add("spec.bootstrapNode.port", "%q is not a port number (1-65535)", b.Port)
+		}
+	}
+}
