@@ -177,8 +177,10 @@ func podRefs(related Objects, namespace, name string) (redis, sentinels []PodRef
 			sentinels = append(sentinels, ref)
 		}
 	}
-	sort.Slice(redis, func(i, j int) bool { return redis[i].Ordinal < redis[j].Ordinal ||
-		redis[i].Ordinal == redis[j].Ordinal && redis[i].Name < redis[j].Name })
+	sort.Slice(redis, func(i, j int) bool {
+		return redis[i].Ordinal < redis[j].Ordinal ||
+			redis[i].Ordinal == redis[j].Ordinal && redis[i].Name < redis[j].Name
+	})
 	sort.Slice(sentinels, func(i, j int) bool { return sentinels[i].Name < sentinels[j].Name })
 	return redis, sentinels
 }
