@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"sort"
 	"strconv"
@@ -82,8 +83,8 @@ func NewTopology(req *SyncRequest) (Topology, bool) {
 		return Topology{}, false
 	}
 	rf := req.Parent.WithDefaults()
-	password, ok := authPassword(rf, req.Related)
-	if !ok {
+	password, problem := authPassword(rf, req.Related)
+	if problem != "" {
 		return Topology{}, false
 	}
 	s := &rf.Spec
@@ -185,22 +186,22 @@ func podRefs(related Objects, namespace, name string) (redis, sentinels []PodRef
 	return redis, sentinels
 }
 
-// authPassword reads the password from the related auth Secret. ok is false when auth is on and
-// the Secret or its "password" key is missing or empty.
-func authPassword(rf *RedisFailover, related Objects) (Secret, bool) {
+// authPassword reads the password from the related auth Secret. problem says what is wrong when
+// auth is on and the Secret or its "password" key is missing or empty.
+func authPassword(rf *RedisFailover, related Objects) (password Secret, problem string) {
 	name := rf.Spec.Auth.SecretPath
 	if name == "" {
-		return Secret{}, true
+		return Secret{}, ""
 	}
 	raw, found := related[KeySecret][rf.Namespace+"/"+name]
 	if !found {
-		return Secret{}, false
+		return Secret{}, fmt.Sprintf("Secret %s/%s named by spec.auth.secretPath does not exist", rf.Namespace, name)
 	}
 	var s struct {
 		Data map[string][]byte `json:"data"`
 	}
-	if err := json.Unmarshal(raw, &s); err != nil || len(s.Data["password"]) == 0 {
-		return Secret{}, false
+	if err := json.Unmarshal(raw, &s); err != nil || len(s.Data[authPasswordKey]) == 0 {
+		return Secret{}, fmt.Sprintf("Secret %s/%s has no non-empty key %q", rf.Namespace, name, authPasswordKey)
 	}
-	return NewSecret(string(s.Data["password"])), true
+	return NewSecret(string(s.Data[authPasswordKey])), ""
 }

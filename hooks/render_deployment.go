@@ -1,0 +1,98 @@
+package hooks
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// sentinelDeployment renders the sentinel pods. Sentinel rewrites its configuration file, so an
+// init container copies sentinel.conf (and, with auth, the password lines) to an emptyDir.
+func (r *renderer) sentinelDeployment() *Deployment {
+	s := &r.rf.Spec.Sentinel
+	zero, one := intstr.FromInt32(0), intstr.FromInt32(1)
+	return &Deployment{APIVersion: "apps/v1", Kind: "Deployment",
+		Metadata: r.meta(sentinelName(r.name()), ComponentSentinel, nil),
+		Spec: DeploymentSpec{
+			Replicas: ptr(s.Replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: SelectorLabels(r.name(), ComponentSentinel)},
+			// Replace one sentinel at a time and never run more than asked: the quorum is
+			// computed from the replica count.
+			Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: &one, MaxSurge: &zero}},
+			Template: PodTemplate{
+				Metadata: TemplateMeta{Labels: childLabels(r.rf, r.whitelist, ComponentSentinel),
+					Annotations: merged(s.PodAnnotations)},
+				Spec: r.sentinelPodSpec(),
+			},
+		}}
+}
+
+func (r *renderer) sentinelPodSpec() corev1.PodSpec {
+	s := &r.rf.Spec.Sentinel
+	spec := podSpec(&s.PodSettings, DefaultGracePeriod)
+	vols := []corev1.Volume{
+		configMapVolume("sentinel-config", sentinelName(r.name())),
+		emptyDirVolume("sentinel-config-writable", nil),
+	}
+	copyCmd := "cp " + redisConfigDir + "/" + sentinelConfFile + " " + sentinelWritable + "/" + sentinelConfFile
+	copyMounts := []corev1.VolumeMount{
+		{Name: "sentinel-config", MountPath: redisConfigDir, ReadOnly: true},
+		{Name: "sentinel-config-writable", MountPath: sentinelWritable},
+	}
+	if r.auth {
+		vols = append(vols, secretVolume("redis-auth", authName(r.name())))
+		copyCmd = "cat " + redisConfigDir + "/" + sentinelConfFile + " " + authDir + "/" + authSentinelFile +
+			" > " + sentinelWritable + "/" + sentinelConfFile
+		copyMounts = append(copyMounts, corev1.VolumeMount{Name: "redis-auth", MountPath: authDir, ReadOnly: true})
+	}
+	if s.StartupConfigMap != "" {
+		vols = append(vols, configMapVolume("sentinel-startup", s.StartupConfigMap))
+	}
+	spec.Volumes = append(vols, extraVolumes(&s.PodSettings)...)
+	spec.InitContainers = append([]corev1.Container{{
+		Name: "sentinel-config-copy", Image: s.Image, ImagePullPolicy: s.ImagePullPolicy,
+		Command:         []string{"sh", "-c", copyCmd},
+		VolumeMounts:    copyMounts,
+		SecurityContext: s.ConfigCopy.ContainerSecurityContext.DeepCopy(),
+		Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
+			corev1.ResourceCPU: mustQuantity("10m"), corev1.ResourceMemory: mustQuantity("32Mi")}},
+	}}, withEnv(s.InitContainers, nil)...)
+	spec.Containers = append([]corev1.Container{r.sentinelContainer()}, withEnv(s.ExtraContainers, nil)...)
+	if s.Exporter.Enabled {
+		env := append([]corev1.EnvVar{{Name: "SENTINEL_ADDR", Value: "redis://127.0.0.1:26379"}},
+			r.passwordEnv("SENTINEL_PASSWORD")...)
+		spec.Containers = append(spec.Containers,
+			exporterContainer("sentinel-exporter", &s.Exporter, SentinelExporterPort, env))
+	}
+	return spec
+}
+
+func (r *renderer) sentinelContainer() corev1.Container {
+	s := &r.rf.Spec.Sentinel
+	mounts := []corev1.VolumeMount{{Name: "sentinel-config-writable", MountPath: redisConfigDir}}
+	var startup *corev1.Probe
+	if s.StartupConfigMap != "" {
+		mounts = append(mounts, corev1.VolumeMount{Name: "sentinel-startup", MountPath: sentinelStartup, ReadOnly: true})
+		startup = execProbe("sh "+sentinelStartup+"/"+startupScript, 0, 5, 5, 60)
+	}
+	env := append([]corev1.EnvVar{podIPEnv()}, r.passwordEnv("REDISCLI_AUTH")...)
+	// Ready once it monitors a real master, not the boot placeholder: clients that ask a
+	// not-ready sentinel would be sent to 127.0.0.1.
+	ready := redisCli("127.0.0.1", SentinelPort, "--raw sentinel get-master-addr-by-name "+r.masterName()) +
+		" | head -n 1 | grep -Evq '^(" + placeholder.Host + ")?$'"
+	return corev1.Container{
+		Name: "sentinel", Image: s.Image, ImagePullPolicy: s.ImagePullPolicy,
+		Command: append([]string(nil), s.Command...),
+		Ports: []corev1.ContainerPort{{Name: sentinelPortLabel, ContainerPort: SentinelPort,
+			Protocol: corev1.ProtocolTCP}},
+		Env:             env,
+		LivenessProbe:   probeOr(s.CustomLivenessProbe, execProbe(redisCli("127.0.0.1", SentinelPort, "ping")+" | grep -q PONG", 30, 10, 5, 6)),
+		ReadinessProbe:  probeOr(s.CustomReadinessProbe, execProbe(ready, 5, 5, 5, 3)),
+		StartupProbe:    probeOr(s.CustomStartupProbe, startup),
+		Resources:       *s.Resources.DeepCopy(),
+		SecurityContext: s.ContainerSecurityContext.DeepCopy(),
+		VolumeMounts:    append(mounts, extraMounts(&s.PodSettings)...),
+	}
+}

@@ -1,0 +1,168 @@
+package hooks
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// Pieces shared by the redis and sentinel pod templates.
+
+func configMapVolume(name, configMap string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+		ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: configMap},
+			DefaultMode:          ptr(int32(0o444)),
+		}}}
+}
+
+func secretVolume(name, secret string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{
+		Secret: &corev1.SecretVolumeSource{SecretName: secret, DefaultMode: ptr(int32(0o440))}}}
+}
+
+func emptyDirVolume(name string, src *corev1.EmptyDirVolumeSource) corev1.Volume {
+	if src == nil {
+		src = &corev1.EmptyDirVolumeSource{}
+	}
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: src.DeepCopy()}}
+}
+
+func execProbe(command string, initialDelay, period, timeout, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+			Command: []string{"sh", "-c", command}}},
+		InitialDelaySeconds: initialDelay, PeriodSeconds: period, TimeoutSeconds: timeout,
+		FailureThreshold: failures, SuccessThreshold: 1,
+	}
+}
+
+// probeOr returns the user's probe when set, else the default.
+func probeOr(custom, def *corev1.Probe) *corev1.Probe {
+	if custom != nil {
+		return custom.DeepCopy()
+	}
+	return def
+}
+
+// passwordEnv reads the password from the user's Secret, for redis-cli (REDISCLI_AUTH keeps it
+// out of the process list) and for sidecars (REDIS_PASSWORD).
+func (r *renderer) passwordEnv(names ...string) []corev1.EnvVar {
+	if !r.auth {
+		return nil
+	}
+	out := make([]corev1.EnvVar, 0, len(names))
+	for _, n := range names {
+		out = append(out, corev1.EnvVar{Name: n, ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: r.rf.Spec.Auth.SecretPath},
+				Key:                  authPasswordKey,
+			}}})
+	}
+	return out
+}
+
+func podIPEnv() corev1.EnvVar {
+	return corev1.EnvVar{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}
+}
+
+// withEnv returns the containers with env added where the container does not set the name
+// itself (init and extra containers receive REDIS_ADDR, REDIS_PORT, REDIS_USER, REDIS_PASSWORD).
+func withEnv(cs []corev1.Container, env []corev1.EnvVar) []corev1.Container {
+	out := make([]corev1.Container, len(cs))
+	for i := range cs {
+		c := *cs[i].DeepCopy()
+		have := map[string]bool{}
+		for _, e := range c.Env {
+			have[e.Name] = true
+		}
+		var add []corev1.EnvVar
+		for _, e := range env {
+			if !have[e.Name] {
+				add = append(add, *e.DeepCopy())
+			}
+		}
+		c.Env = append(add, c.Env...)
+		out[i] = c
+	}
+	return out
+}
+
+// exporterContainer renders a metrics sidecar.
+func exporterContainer(name string, e *Exporter, port int32, env []corev1.EnvVar) corev1.Container {
+	c := corev1.Container{
+		Name: name, Image: e.Image, ImagePullPolicy: e.ImagePullPolicy,
+		Args:            append([]string(nil), e.Args...),
+		Env:             append(env, deepCopyEnv(e.Env)...),
+		Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
+		Resources:       *e.Resources.DeepCopy(),
+		SecurityContext: e.ContainerSecurityContext.DeepCopy(),
+	}
+	return c
+}
+
+func deepCopyEnv(env []corev1.EnvVar) []corev1.EnvVar {
+	out := make([]corev1.EnvVar, len(env))
+	for i := range env {
+		out[i] = *env[i].DeepCopy()
+	}
+	return out
+}
+
+// podSpec fills the pod-level pass-through fields shared by redis and sentinel.
+func podSpec(p *PodSettings, grace int64) corev1.PodSpec {
+	spec := corev1.PodSpec{
+		ServiceAccountName:            p.ServiceAccountName,
+		PriorityClassName:             p.PriorityClassName,
+		HostNetwork:                   p.HostNetwork,
+		DNSPolicy:                     p.DNSPolicy,
+		Affinity:                      p.Affinity.DeepCopy(),
+		NodeSelector:                  merged(p.NodeSelector),
+		SecurityContext:               p.SecurityContext.DeepCopy(),
+		TerminationGracePeriodSeconds: ptr(grace),
+		// Service links would inject REDIS_PORT=tcp://… for a Service named "redis".
+		EnableServiceLinks: ptr(false),
+	}
+	// Redis and Sentinel never call the Kubernetes API; mount a token only for a user's account.
+	if p.ServiceAccountName == "" {
+		spec.AutomountServiceAccountToken = ptr(false)
+	}
+	for i := range p.Tolerations {
+		spec.Tolerations = append(spec.Tolerations, *p.Tolerations[i].DeepCopy())
+	}
+	for i := range p.TopologySpreadConstraints {
+		spec.TopologySpreadConstraints = append(spec.TopologySpreadConstraints, *p.TopologySpreadConstraints[i].DeepCopy())
+	}
+	spec.ImagePullSecrets = append(spec.ImagePullSecrets, p.ImagePullSecrets...)
+	return spec
+}
+
+func extraVolumes(p *PodSettings) []corev1.Volume {
+	out := make([]corev1.Volume, len(p.ExtraVolumes))
+	for i := range p.ExtraVolumes {
+		out[i] = *p.ExtraVolumes[i].DeepCopy()
+	}
+	return out
+}
+
+func extraMounts(p *PodSettings) []corev1.VolumeMount {
+	out := make([]corev1.VolumeMount, len(p.ExtraVolumeMounts))
+	for i := range p.ExtraVolumeMounts {
+		out[i] = *p.ExtraVolumeMounts[i].DeepCopy()
+	}
+	return out
+}
+
+func tcpPort(name string, port int32) corev1.ServicePort {
+	return corev1.ServicePort{Name: name, Port: port, TargetPort: intstr.FromInt32(port),
+		Protocol: corev1.ProtocolTCP}
+}
+
+func redisCli(host string, port any, args string) string {
+	return fmt.Sprintf(`redis-cli -h %s -p %v %s`, host, port, args)
+}
+
+func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }

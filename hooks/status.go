@@ -1,0 +1,318 @@
+package hooks
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types.
+const (
+	ConditionReady       = "Ready"
+	ConditionAvailable   = "Available"
+	ConditionProgressing = "Progressing"
+	ConditionDegraded    = "Degraded"
+	ConditionSpecValid   = "SpecValid"
+)
+
+// maxLastActions is how many healer actions the status shows.
+const maxLastActions = 5
+
+// status computes the status from what is observed. Conditions keep their lastTransitionTime
+// while their status does not flip, so that an unchanged world gives an unchanged status (a
+// status that changes on every sync makes Metacontroller loop).
+func (st *syncState) status() RedisFailoverStatus {
+	rf := st.rf
+	s := RedisFailoverStatus{
+		Redis:    &CountStatus{Replicas: rf.Spec.Redis.Replicas},
+		Sentinel: &CountStatus{Replicas: rf.Spec.Sentinel.Replicas},
+		Connection: &ConnectionStatus{
+			MasterName: rf.Spec.Sentinel.MasterName,
+			Master:     st.serviceAddress(masterName(rf.Name), rf.Spec.Redis.Port),
+			Replicas:   st.serviceAddress(replicasName(rf.Name), rf.Spec.Redis.Port),
+		},
+	}
+	if !sentinelsEnabled(rf) {
+		s.Sentinel.Replicas = 0
+	} else {
+		s.Connection.Sentinel = st.serviceAddress(sentinelName(rf.Name), SentinelPort)
+	}
+	redisPods, sentinelPods := podRefs(st.req.Related, rf.Namespace, rf.Name)
+	s.Redis.Ready = countReady(redisPods)
+	s.Sentinel.Ready = countReady(sentinelPods)
+	if st.obs.Known() {
+		s.Redis.InSync = ptr(st.obs.inSync())
+		s.Sentinel.Agreeing = ptr(st.obs.agreeing())
+		if m := st.obs.Master; m != nil {
+			s.Master = &MasterStatus{Pod: m.Pod, IP: m.IP}
+		}
+		n := min(len(st.obs.LastActions), maxLastActions)
+		s.LastActions = append([]ActionRecord(nil), st.obs.LastActions[:n]...)
+	}
+	conds := []metav1.Condition{
+		st.ready(s), st.available(s), st.progressing(), st.degraded(s, redisPods, sentinelPods), st.specValid(),
+	}
+	s.Conditions = stampConditions(conds, st.req.Parent.Status.Conditions, st.clock(), st.req.Parent.Generation)
+	return s
+}
+
+func (st *syncState) serviceAddress(service string, port int32) string {
+	return net.JoinHostPort(service+"."+st.rf.Namespace+".svc", fmt.Sprint(port))
+}
+
+func countReady(pods []PodRef) int32 {
+	var n int32
+	for _, p := range pods {
+		if p.Ready && !p.Terminating {
+			n++
+		}
+	}
+	return n
+}
+
+func cond(t string, ok bool, reason, message string) metav1.Condition {
+	status := metav1.ConditionFalse
+	if ok {
+		status = metav1.ConditionTrue
+	}
+	return metav1.Condition{Type: t, Status: status, Reason: reason, Message: message}
+}
+
+func unknown(t string) metav1.Condition {
+	return metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: "HealerNotReported",
+		Message: "The healer has not reported on this RedisFailover yet (redhook started moments ago); " +
+			"existing children are kept as they are until it does."}
+}
+
+// ready: a master is known, every replica is in sync with it and every sentinel monitors it.
+func (st *syncState) ready(s RedisFailoverStatus) metav1.Condition {
+	if !st.obs.Known() {
+		return unknown(ConditionReady)
+	}
+	rf := st.rf
+	if st.obs.FailoverInProgress {
+		return cond(ConditionReady, false, "FailoverInProgress",
+			"Sentinel is failing over; the healer observes until the failover ends.")
+	}
+	if b := rf.Spec.BootstrapNode; b != nil {
+		linked := st.bootstrapLinked()
+		if linked < rf.Spec.Redis.Replicas {
+			return cond(ConditionReady, false, "Bootstrapping", fmt.Sprintf(
+				"%d of %d redis pods replicate the bootstrap node %s with a healthy link.",
+				linked, rf.Spec.Redis.Replicas, net.JoinHostPort(b.Host, b.Port)))
+		}
+		return cond(ConditionReady, true, "Bootstrapped", fmt.Sprintf(
+			"Every redis pod replicates the bootstrap node %s.", net.JoinHostPort(b.Host, b.Port)))
+	}
+	m := st.obs.Master
+	if m == nil {
+		return cond(ConditionReady, false, "NoMaster", "No master: the healer is electing the pod "+
+			"with the most data and pointing the others at it."+st.errorSuffix())
+	}
+	if want := rf.Spec.Redis.Replicas - 1; *s.Redis.InSync < want {
+		return cond(ConditionReady, false, "ReplicasNotInSync", fmt.Sprintf(
+			"%d of %d replicas are in sync with master %s (%s); the healer is attaching the others.",
+			*s.Redis.InSync, want, m.Pod, m.IP))
+	}
+	if want := rf.Spec.Sentinel.Replicas; sentinelsEnabled(rf) && *s.Sentinel.Agreeing < want {
+		return cond(ConditionReady, false, "SentinelsDisagree", fmt.Sprintf(
+			"%d of %d sentinels monitor master %s (%s); the healer is re-pointing the others.",
+			*s.Sentinel.Agreeing, want, m.Pod, m.IP))
+	}
+	return cond(ConditionReady, true, "Ready", fmt.Sprintf(
+		"Master %s (%s) with %d replicas in sync and %d sentinels agreeing.",
+		m.Pod, m.IP, *s.Redis.InSync, *s.Sentinel.Agreeing))
+}
+
+// bootstrapLinked counts the redis pods replicating the bootstrap node with a healthy link.
+func (st *syncState) bootstrapLinked() int32 {
+	ext := &MasterStatus{IP: st.rf.Spec.BootstrapNode.Host}
+	var n int32
+	for _, r := range st.obs.Redis {
+		if r.InSync(ext) {
+			n++
+		}
+	}
+	return n
+}
+
+// available: a writable master exists and a quorum of sentinels agrees on it.
+func (st *syncState) available(s RedisFailoverStatus) metav1.Condition {
+	if !st.obs.Known() {
+		return unknown(ConditionAvailable)
+	}
+	rf := st.rf
+	if b := rf.Spec.BootstrapNode; b != nil {
+		return cond(ConditionAvailable, true, "Bootstrapping", fmt.Sprintf(
+			"Writes go to the bootstrap node %s until spec.bootstrapNode is removed.", net.JoinHostPort(b.Host, b.Port)))
+	}
+	m := st.obs.Master
+	if m == nil {
+		return cond(ConditionAvailable, false, "NoMaster", "No writable master."+st.errorSuffix())
+	}
+	if q := quorum(rf.Spec.Sentinel.Replicas); *s.Sentinel.Agreeing < q {
+		return cond(ConditionAvailable, false, "NoSentinelQuorum", fmt.Sprintf(
+			"Master %s (%s) is writable but only %d sentinels monitor it (quorum %d): no automatic failover.",
+			m.Pod, m.IP, *s.Sentinel.Agreeing, q))
+	}
+	return cond(ConditionAvailable, true, "MasterAvailable", fmt.Sprintf(
+		"Master %s (%s) is writable; %d sentinels monitor it (quorum %d).", m.Pod, m.IP, *s.Sentinel.Agreeing,
+		quorum(rf.Spec.Sentinel.Replicas)))
+}
+
+// progressing: children being created, rolled out or scaled.
+func (st *syncState) progressing() metav1.Condition {
+	if st.holding() {
+		return cond(ConditionProgressing, false, "ChildrenHeld",
+			"Children are kept as they were last applied until the problem in SpecValid or Degraded is fixed.")
+	}
+	if len(st.missing) > 0 {
+		return cond(ConditionProgressing, true, "Creating", "Creating "+strings.Join(st.missing, ", ")+".")
+	}
+	rf := st.rf
+	var msgs []string
+	var sts workload
+	if observedObject(st.req.Children, KeyStatefulSet, rf.Namespace, redisName(rf.Name), &sts) && !sts.rolledOut(true) {
+		msgs = append(msgs, rolloutMessage("StatefulSet", redisName(rf.Name), &sts))
+	}
+	var dep workload
+	if sentinelsEnabled(rf) && observedObject(st.req.Children, KeyDeployment, rf.Namespace, sentinelName(rf.Name), &dep) &&
+		!dep.rolledOut(false) {
+		msgs = append(msgs, rolloutMessage("Deployment", sentinelName(rf.Name), &dep))
+	}
+	if len(msgs) > 0 {
+		return cond(ConditionProgressing, true, "RollingOut", strings.Join(msgs, " "))
+	}
+	return cond(ConditionProgressing, false, "RolledOut", "Every child is created and rolled out.")
+}
+
+func rolloutMessage(kind, name string, w *workload) string {
+	want := int32(1)
+	if w.Spec.Replicas != nil {
+		want = *w.Spec.Replicas
+	}
+	return fmt.Sprintf("%s %s: %d of %d pods updated, %d ready.", kind, name, w.Status.UpdatedReplicas, want,
+		w.Status.ReadyReplicas)
+}
+
+// degraded: something is wrong at run time; the message says what and what happens about it.
+func (st *syncState) degraded(s RedisFailoverStatus, redisPods, sentinelPods []PodRef) metav1.Condition {
+	var reasons, msgs []string
+	add := func(reason, msg string) { reasons = append(reasons, reason); msgs = append(msgs, msg) }
+	if st.authProblem != "" {
+		add("AuthSecretMissing", st.authProblem+"; children are kept as they are until it exists.")
+	}
+	if st.storageChanged {
+		add("StorageChangeNotApplied", "spec.redis.storage.persistentVolumeClaim differs from the "+
+			"StatefulSet's volumeClaimTemplates, which Kubernetes cannot change; the existing claims are kept "+
+			"(recreate the StatefulSet with --cascade=orphan to apply it).")
+	}
+	if st.obs.Known() {
+		if ms := st.obs.masters(); len(ms) > 1 {
+			add("SplitBrain", splitBrainMessage(ms, st.obs.Master))
+		}
+		if len(st.obs.Errors) > 0 {
+			add("HealerErrors", "Healer: "+strings.Join(st.obs.Errors, "; ")+".")
+		}
+	}
+	if nr := notReady(redisPods); nr != "" {
+		add("RedisPodsNotReady", "Redis pods not ready: "+nr+".")
+	}
+	if nr := notReady(sentinelPods); nr != "" {
+		add("SentinelPodsNotReady", "Sentinel pods not ready: "+nr+".")
+	}
+	if len(reasons) == 0 {
+		return cond(ConditionDegraded, false, "Healthy", "Nothing is wrong.")
+	}
+	return cond(ConditionDegraded, true, reasons[0], strings.Join(msgs, " "))
+}
+
+func splitBrainMessage(masters []RedisObservation, kept *MasterStatus) string {
+	parts := make([]string, len(masters))
+	for i, m := range masters {
+		parts[i] = fmt.Sprintf("%s (%s, offset %d)", m.Pod, m.IP, m.Offset)
+	}
+	msg := "Several pods are masters: " + strings.Join(parts, ", ") + "."
+	if kept != nil {
+		msg += fmt.Sprintf(" The healer keeps %s and demotes the others; writes the others took since "+
+			"the split are lost.", kept.Pod)
+	}
+	return msg
+}
+
+// notReady names the existing pods that are not ready (pods not created yet are Progressing's).
+func notReady(pods []PodRef) string {
+	var names []string
+	for _, p := range pods {
+		if !p.Ready || p.Terminating {
+			names = append(names, p.Name)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+func (st *syncState) specValid() metav1.Condition {
+	if len(st.specErrors) == 0 {
+		return cond(ConditionSpecValid, true, "Valid", "The spec is valid.")
+	}
+	lines := make([]string, len(st.specErrors))
+	for i, e := range st.specErrors {
+		lines[i] = e.Error()
+	}
+	return cond(ConditionSpecValid, false, "Invalid", "Children are kept as they were last applied "+
+		"until the spec is fixed: "+strings.Join(lines, "; ")+".")
+}
+
+// errorSuffix appends the healer's errors to a message.
+func (st *syncState) errorSuffix() string {
+	if len(st.obs.Errors) == 0 {
+		return ""
+	}
+	return " Healer: " + strings.Join(st.obs.Errors, "; ") + "."
+}
+
+// clock is the time a condition that flips now is stamped with. It comes from the inputs, never
+// from a clock: the healer's report time, else the newest time the parent carries.
+func (st *syncState) clock() metav1.Time {
+	if st.obs.Known() {
+		return metav1.NewTime(st.obs.Time.UTC().Truncate(time.Second))
+	}
+	p := &st.req.Parent
+	t := p.CreationTimestamp
+	for _, f := range p.ManagedFields {
+		if f.Time != nil && f.Time.After(t.Time) {
+			t = *f.Time
+		}
+	}
+	return metav1.NewTime(t.UTC().Truncate(time.Second))
+}
+
+// stampConditions sets lastTransitionTime and observedGeneration: carried over from the previous
+// condition of the same type when its status did not flip, else now.
+func stampConditions(conds, previous []metav1.Condition, now metav1.Time, generation int64) []metav1.Condition {
+	prev := make(map[string]metav1.Condition, len(previous))
+	for _, c := range previous {
+		prev[c.Type] = c
+	}
+	for i := range conds {
+		c := &conds[i]
+		c.ObservedGeneration = generation
+		c.LastTransitionTime = now
+		if p, ok := prev[c.Type]; ok && p.Status == c.Status && !p.LastTransitionTime.IsZero() {
+			c.LastTransitionTime = p.LastTransitionTime
+		}
+	}
+	return conds
+}
+
+func conditionTrue(conds []metav1.Condition, t string) bool {
+	for _, c := range conds {
+		if c.Type == t {
+			return c.Status == metav1.ConditionTrue
+		}
+	}
+	return false
+}

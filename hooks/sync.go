@@ -1,0 +1,158 @@
+package hooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+)
+
+// Resync delays: short while replication is unsettled, long when everything is ready.
+const (
+	ResyncUnsettled = 2
+	ResyncSettled   = 30
+)
+
+// Sync computes the desired children and the status of one RedisFailover from a sync request
+// and the healer's latest observation. It is pure: the same arguments give the same response.
+//
+// Every child is rendered from scratch on every call; a child left out is deleted by
+// Metacontroller. When the spec is invalid or the auth Secret is missing, the observed children
+// are returned as they were last applied; when the observation is unknown, the observed
+// children are kept and only missing ones are created.
+func Sync(req *SyncRequest, obs Observation) SyncResponse {
+	st := newSyncState(req, obs)
+	resp := SyncResponse{Children: st.children()}
+	resp.Status = st.status()
+	resp.ResyncAfterSeconds = ResyncUnsettled
+	if st.holding() || conditionTrue(resp.Status.Conditions, ConditionReady) {
+		resp.ResyncAfterSeconds = ResyncSettled
+	}
+	return resp
+}
+
+// syncState is what one Sync call derives from its request before rendering.
+type syncState struct {
+	req         *SyncRequest
+	rf          *RedisFailover // defaulted
+	obs         Observation
+	specErrors  FieldErrors
+	authProblem string
+	r           *renderer // nil while holding
+	// missing lists the desired children not observed yet.
+	missing []string
+	// storageChanged: the spec's PVC template differs from the StatefulSet's, which
+	// Kubernetes cannot change.
+	storageChanged bool
+}
+
+func newSyncState(req *SyncRequest, obs Observation) *syncState {
+	st := &syncState{req: req, obs: obs}
+	if req.ParentError != nil {
+		st.specErrors = FieldErrors{{Path: "spec", Message: "cannot be read: " + req.ParentError.Error()}}
+	} else {
+		st.specErrors = Validate(&req.Parent)
+	}
+	st.rf = req.Parent.WithDefaults()
+	if len(st.specErrors) > 0 {
+		return st
+	}
+	password, problem := authPassword(st.rf, st.req.Related)
+	if problem != "" {
+		st.authProblem = problem
+		return st
+	}
+	st.r = st.renderer(password)
+	return st
+}
+
+// holding tells whether the observed children are returned unchanged.
+func (st *syncState) holding() bool { return st.r == nil }
+
+func (st *syncState) renderer(password Secret) *renderer {
+	rf := st.rf
+	r := &renderer{rf: rf, auth: password.IsSet(), password: password, obs: st.obs}
+	for _, expr := range rf.Spec.LabelWhitelist {
+		r.whitelist = append(r.whitelist, regexp.MustCompile(expr)) // validated
+	}
+	switch {
+	case st.obs.Master != nil:
+		r.sentinelMaster = st.obs.Master.IP
+	default:
+		r.sentinelMaster = observedSentinelMaster(st.req.Children, rf.Namespace, rf.Name, rf.Spec.Sentinel.MasterName)
+	}
+	if r.sentinelMaster == "" {
+		r.sentinelMaster = placeholder.Host
+	}
+	var sts workload
+	if observedObject(st.req.Children, KeyStatefulSet, rf.Namespace, redisName(rf.Name), &sts) {
+		r.observedPolicy = sts.Spec.PodManagementPolicy
+		r.observedClaims = sts.Spec.VolumeClaimTemplates
+		if r.observedClaims == nil {
+			r.observedClaims = []ClaimTemplate{}
+		}
+		st.storageChanged = claimsDiffer(r.desiredClaims(), r.observedClaims)
+	}
+	return r
+}
+
+// children is the response's child list.
+func (st *syncState) children() []any {
+	observed := held(st.req.Children)
+	if st.holding() {
+		out := make([]any, len(observed))
+		for i, h := range observed {
+			out[i] = h.obj
+		}
+		return out
+	}
+	byID := make(map[childID]json.RawMessage, len(observed))
+	for _, h := range observed {
+		byID[h.id] = h.obj
+	}
+	desired := st.r.children()
+	out := make([]any, 0, len(desired))
+	rendered := make(map[childID]bool, len(desired))
+	for _, c := range desired {
+		id := c.id()
+		rendered[id] = true
+		prev, seen := byID[id]
+		if !seen {
+			st.missing = append(st.missing, id.String())
+		}
+		if seen && !st.obs.Known() {
+			out = append(out, prev) // keep what exists until the healer has reported
+			continue
+		}
+		out = append(out, c)
+	}
+	if !st.obs.Known() {
+		for _, h := range observed { // nothing is deleted on an unknown observation
+			if !rendered[h.id] {
+				out = append(out, h.obj)
+			}
+		}
+	}
+	return out
+}
+
+// claimsDiffer compares what a user can change in a PVC template: name, size, class, modes. An
+// unset class is not compared: the API server fills in the default one.
+func claimsDiffer(desired, observed []ClaimTemplate) bool {
+	if len(desired) != len(observed) {
+		return true
+	}
+	for i := range desired {
+		d, o := desired[i], observed[i]
+		if d.Metadata.Name != o.Metadata.Name ||
+			fmt.Sprint(d.Spec.AccessModes) != fmt.Sprint(o.Spec.AccessModes) ||
+			d.Spec.StorageClassName != nil && !equalPtr(d.Spec.StorageClassName, o.Spec.StorageClassName) ||
+			!d.Spec.Resources.Requests.Storage().Equal(*o.Spec.Resources.Requests.Storage()) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalPtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
