@@ -1,0 +1,462 @@
+package healer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The parsers in this file are pure: they turn the replies of Redis and Sentinel into values.
+// Text replies (INFO) arrive as strings; structured replies (ROLE, SENTINEL MASTER, CONFIG GET…)
+// arrive as the generic values a RESP decoder produces: string, int64, bool, []any and, for
+// RESP3 maps, map[string]any (what rueidis' ToAny returns). Sentinel and CONFIG GET answer a
+// RESP3 map or, under RESP2, a flat key/value array; both are accepted.
+
+// errMalformed is wrapped by every parse error.
+var errMalformed = errors.New("malformed reply")
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
+}
+
+// parseInfo reads the "key:value" lines of an INFO reply, whatever its sections.
+func parseInfo(text string) map[string]string {
+	out := map[string]string{}
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// ReplicaLink is one replica as its master lists it (INFO replication "slaveN" lines or ROLE).
+type ReplicaLink struct {
+	IP     string
+	Port   int32
+	State  string // INFO: online, wait_bgsave, send_bulk…; empty from ROLE
+	Offset int64
+}
+
+// RedisInfo is what the healer reads from `INFO server replication keyspace`.
+type RedisInfo struct {
+	// Role is "master" or "slave".
+	Role string
+	// MasterHost and MasterPort are the replica's master; empty for a master.
+	MasterHost string
+	MasterPort int32
+	// LinkUp is master_link_status:up.
+	LinkUp bool
+	// Syncing is master_sync_in_progress:1 (a full synchronisation is running).
+	Syncing bool
+	// Offset is master_repl_offset: how much of the replication stream the node holds.
+	Offset int64
+	// ReplID is master_replid: the replication history the offset belongs to.
+	ReplID            string
+	ConnectedReplicas int32
+	Replicas          []ReplicaLink
+	// RunID changes at every restart (server section).
+	RunID string
+	// Keys is the number of keys over all databases (keyspace section).
+	Keys int64
+}
+
+// parseRedisInfo reads the server, replication and keyspace sections of an INFO reply. Only the
+// replication section is required.
+func parseRedisInfo(text string) (RedisInfo, error) {
+	kv := parseInfo(text)
+	var r RedisInfo
+	r.Role = kv["role"]
+	if r.Role != roleMaster && r.Role != roleReplica {
+		return RedisInfo{}, malformed("INFO: role %q", r.Role)
+	}
+	var err error
+	num := func(key string) int64 {
+		s, ok := kv[key]
+		if !ok || err != nil {
+			return 0
+		}
+		n, e := strconv.ParseInt(s, 10, 64)
+		if e != nil {
+			err = malformed("INFO %s: %q", key, s)
+		}
+		return n
+	}
+	r.Offset = num("master_repl_offset")
+	r.ConnectedReplicas = int32(num("connected_slaves"))
+	if r.Role == roleReplica {
+		r.MasterHost = kv["master_host"]
+		r.MasterPort = int32(num("master_port"))
+		r.LinkUp = kv["master_link_status"] == "up"
+		r.Syncing = kv["master_sync_in_progress"] == "1"
+	}
+	r.ReplID = kv["master_replid"]
+	r.RunID = kv["run_id"]
+	for i := 0; ; i++ {
+		line, ok := kv["slave"+strconv.Itoa(i)]
+		if !ok {
+			break
+		}
+		link, e := parseReplicaLine(line)
+		if e != nil {
+			return RedisInfo{}, e
+		}
+		r.Replicas = append(r.Replicas, link)
+	}
+	for k, v := range kv {
+		if strings.HasPrefix(k, "db") {
+			fields := parseFields(v)
+			n, e := strconv.ParseInt(fields["keys"], 10, 64)
+			if e != nil {
+				return RedisInfo{}, malformed("INFO %s: %q", k, v)
+			}
+			r.Keys += n
+		}
+	}
+	return r, err
+}
+
+// parseFields reads "a=1,b=2" as INFO writes compound values.
+func parseFields(s string) map[string]string {
+	out := map[string]string{}
+	for _, f := range strings.Split(s, ",") {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// parseReplicaLine reads "ip=10.0.0.2,port=6379,state=online,offset=451,lag=1".
+func parseReplicaLine(s string) (ReplicaLink, error) {
+	f := parseFields(s)
+	port, err1 := strconv.ParseInt(f["port"], 10, 32)
+	offset, err2 := strconv.ParseInt(f["offset"], 10, 64)
+	if f["ip"] == "" || err1 != nil || err2 != nil {
+		return ReplicaLink{}, malformed("INFO replica %q", s)
+	}
+	return ReplicaLink{IP: f["ip"], Port: int32(port), State: f["state"], Offset: offset}, nil
+}
+
+// Role is the reply of ROLE.
+type Role struct {
+	// Role is "master" or "slave" (ROLE answers "slave" for a replica, like INFO).
+	Role string
+	// Offset is the master's replication offset, or the offset a replica has processed
+	// (-1 while it has never connected).
+	Offset int64
+	// Replica side.
+	MasterHost string
+	MasterPort int32
+	// State is the replica's link: connect, connecting, sync or connected.
+	State string
+	// Master side.
+	Replicas []ReplicaLink
+}
+
+// parseRole reads ROLE: ["master", offset, [[ip, port, offset]…]] or
+// ["slave", host, port, state, offset]. A sentinel's ["sentinel", [names]] is an error here.
+func parseRole(v any) (Role, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) == 0 {
+		return Role{}, malformed("ROLE: %T", v)
+	}
+	var r Role
+	var err error
+	r.Role, err = asString(a[0])
+	if err != nil {
+		return Role{}, malformed("ROLE: %v", err)
+	}
+	switch r.Role {
+	case roleMaster:
+		if len(a) < 3 {
+			return Role{}, malformed("ROLE master: %d elements", len(a))
+		}
+		if r.Offset, err = asInt(a[1]); err != nil {
+			return Role{}, malformed("ROLE master offset: %v", err)
+		}
+		list, ok := a[2].([]any)
+		if !ok {
+			return Role{}, malformed("ROLE master replicas: %T", a[2])
+		}
+		for _, item := range list {
+			rep, ok := item.([]any)
+			if !ok || len(rep) < 3 {
+				return Role{}, malformed("ROLE replica: %v", item)
+			}
+			var l ReplicaLink
+			var e1, e2, e3 error
+			l.IP, e1 = asString(rep[0])
+			port, e2 := asInt(rep[1])
+			l.Offset, e3 = asInt(rep[2])
+			if err := errors.Join(e1, e2, e3); err != nil {
+				return Role{}, malformed("ROLE replica %v: %v", rep, err)
+			}
+			l.Port = int32(port)
+			r.Replicas = append(r.Replicas, l)
+		}
+	case roleReplica:
+		if len(a) < 5 {
+			return Role{}, malformed("ROLE slave: %d elements", len(a))
+		}
+		var e1, e2, e3, e4 error
+		r.MasterHost, e1 = asString(a[1])
+		port, e2 := asInt(a[2])
+		r.State, e3 = asString(a[3])
+		r.Offset, e4 = asInt(a[4])
+		if err := errors.Join(e1, e2, e3, e4); err != nil {
+			return Role{}, malformed("ROLE slave: %v", err)
+		}
+		r.MasterPort = int32(port)
+	default:
+		return Role{}, malformed("ROLE: role %q", r.Role)
+	}
+	return r, nil
+}
+
+// SentinelInfoMaster is one "masterN:" line of INFO sentinel.
+type SentinelInfoMaster struct {
+	Name      string
+	Status    string // ok, sdown, odown
+	Host      string
+	Port      int32
+	Slaves    int
+	Sentinels int
+}
+
+// SentinelInfo is the reply of INFO sentinel.
+type SentinelInfo struct {
+	// Tilt is true while the sentinel is in TILT mode (it then acts on nothing).
+	Tilt    bool
+	Masters []SentinelInfoMaster
+}
+
+// Master returns the entry for name.
+func (s SentinelInfo) Master(name string) (SentinelInfoMaster, bool) {
+	for _, m := range s.Masters {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return SentinelInfoMaster{}, false
+}
+
+// parseSentinelInfo reads INFO sentinel.
+func parseSentinelInfo(text string) (SentinelInfo, error) {
+	kv := parseInfo(text)
+	n, err := strconv.Atoi(kv["sentinel_masters"])
+	if err != nil {
+		return SentinelInfo{}, malformed("INFO sentinel: sentinel_masters %q", kv["sentinel_masters"])
+	}
+	out := SentinelInfo{Tilt: kv["sentinel_tilt"] == "1"}
+	for i := 0; i < n; i++ {
+		line, ok := kv["master"+strconv.Itoa(i)]
+		if !ok {
+			return SentinelInfo{}, malformed("INFO sentinel: master%d missing", i)
+		}
+		f := parseFields(line)
+		host, portText, err := net.SplitHostPort(f["address"])
+		port, err2 := strconv.ParseInt(portText, 10, 32)
+		slaves, err3 := strconv.Atoi(f["slaves"])
+		sentinels, err4 := strconv.Atoi(f["sentinels"])
+		if f["name"] == "" || errors.Join(err, err2, err3, err4) != nil {
+			return SentinelInfo{}, malformed("INFO sentinel: %q", line)
+		}
+		out.Masters = append(out.Masters, SentinelInfoMaster{Name: f["name"], Status: f["status"],
+			Host: host, Port: int32(port), Slaves: slaves, Sentinels: sentinels})
+	}
+	sort.Slice(out.Masters, func(i, j int) bool { return out.Masters[i].Name < out.Masters[j].Name })
+	return out, nil
+}
+
+// SentinelMaster is the reply of SENTINEL MASTER <name>.
+type SentinelMaster struct {
+	Name  string
+	IP    string
+	Port  int32
+	RunID string
+	Flags []string
+	// FailoverState is set while this sentinel runs a failover (wait_start, select_slave…).
+	FailoverState     string
+	ConfigEpoch       int64
+	NumReplicas       int
+	NumOtherSentinels int
+	Quorum            int
+	// Fields holds every field of the reply as text, settings such as down-after-milliseconds
+	// included.
+	Fields map[string]string
+}
+
+// HasFlag tells whether flag (master, s_down, o_down, failover_in_progress…) is set.
+func (m SentinelMaster) HasFlag(flag string) bool {
+	for _, f := range m.Flags {
+		if f == flag {
+			return true
+		}
+	}
+	return false
+}
+
+// FailoverInProgress tells whether this sentinel is running a failover of the master.
+func (m SentinelMaster) FailoverInProgress() bool {
+	return m.HasFlag("failover_in_progress") || m.FailoverState != ""
+}
+
+// parseSentinelMaster reads SENTINEL MASTER.
+func parseSentinelMaster(v any) (SentinelMaster, error) {
+	kv, err := parseKeyValues(v)
+	if err != nil {
+		return SentinelMaster{}, fmt.Errorf("SENTINEL MASTER: %w", err)
+	}
+	m := SentinelMaster{Name: kv["name"], IP: kv["ip"], RunID: kv["runid"], Fields: kv,
+		Flags: splitFlags(kv["flags"]), FailoverState: kv["failover-state"]}
+	var errs []error
+	num := func(key string) int64 {
+		n, err := strconv.ParseInt(kv[key], 10, 64)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %q", key, kv[key]))
+		}
+		return n
+	}
+	m.Port = int32(num("port"))
+	m.ConfigEpoch = num("config-epoch")
+	m.NumReplicas = int(num("num-slaves"))
+	m.NumOtherSentinels = int(num("num-other-sentinels"))
+	m.Quorum = int(num("quorum"))
+	if m.Name == "" || m.IP == "" || len(errs) > 0 {
+		return SentinelMaster{}, malformed("SENTINEL MASTER: name %q ip %q %v", m.Name, m.IP, errors.Join(errs...))
+	}
+	return m, nil
+}
+
+// SentinelPeer is one entry of SENTINEL REPLICAS or SENTINEL SENTINELS.
+type SentinelPeer struct {
+	Name  string
+	IP    string
+	Port  int32
+	RunID string
+	Flags []string
+	// Replica entries only.
+	MasterHost string
+	MasterPort int32
+	LinkOK     bool
+}
+
+// HasFlag tells whether flag (slave, sentinel, s_down, disconnected…) is set.
+func (p SentinelPeer) HasFlag(flag string) bool {
+	for _, f := range p.Flags {
+		if f == flag {
+			return true
+		}
+	}
+	return false
+}
+
+// parseSentinelPeers reads SENTINEL REPLICAS and SENTINEL SENTINELS: an array of key/value
+// entries.
+func parseSentinelPeers(v any) ([]SentinelPeer, error) {
+	list, ok := v.([]any)
+	if !ok {
+		return nil, malformed("sentinel peers: %T", v)
+	}
+	out := make([]SentinelPeer, 0, len(list))
+	for _, item := range list {
+		kv, err := parseKeyValues(item)
+		if err != nil {
+			return nil, fmt.Errorf("sentinel peer: %w", err)
+		}
+		port, err := strconv.ParseInt(kv["port"], 10, 32)
+		if err != nil || kv["ip"] == "" {
+			return nil, malformed("sentinel peer: ip %q port %q", kv["ip"], kv["port"])
+		}
+		p := SentinelPeer{Name: kv["name"], IP: kv["ip"], Port: int32(port), RunID: kv["runid"],
+			Flags: splitFlags(kv["flags"]), MasterHost: kv["master-host"],
+			LinkOK: kv["master-link-status"] == "ok"}
+		if mp, err := strconv.ParseInt(kv["master-port"], 10, 32); err == nil {
+			p.MasterPort = int32(mp)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// parseConfigGet reads CONFIG GET: parameter → value.
+func parseConfigGet(v any) (map[string]string, error) {
+	kv, err := parseKeyValues(v)
+	if err != nil {
+		return nil, fmt.Errorf("CONFIG GET: %w", err)
+	}
+	return kv, nil
+}
+
+// parseKeyValues reads a RESP3 map or a RESP2 flat array of alternating keys and values.
+func parseKeyValues(v any) (map[string]string, error) {
+	out := map[string]string{}
+	switch t := v.(type) {
+	case map[string]any:
+		for k, val := range t {
+			s, err := asString(val)
+			if err != nil {
+				return nil, malformed("field %s: %v", k, err)
+			}
+			out[k] = s
+		}
+	case []any:
+		if len(t)%2 != 0 {
+			return nil, malformed("odd key/value array of %d", len(t))
+		}
+		for i := 0; i < len(t); i += 2 {
+			k, err1 := asString(t[i])
+			s, err2 := asString(t[i+1])
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, malformed("key/value %d: %v", i/2, err)
+			}
+			out[k] = s
+		}
+	default:
+		return nil, malformed("key/value reply: %T", v)
+	}
+	return out, nil
+}
+
+func splitFlags(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+func asString(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case int64:
+		return strconv.FormatInt(t, 10), nil
+	case bool:
+		if t {
+			return "1", nil
+		}
+		return "0", nil
+	case nil:
+		return "", nil
+	}
+	return "", fmt.Errorf("%T is not a string", v)
+}
+
+func asInt(v any) (int64, error) {
+	switch t := v.(type) {
+	case int64:
+		return t, nil
+	case string:
+		return strconv.ParseInt(t, 10, 64)
+	}
+	return 0, fmt.Errorf("%T is not an integer", v)
+}
