@@ -175,13 +175,12 @@ func (st *syncState) progressing() metav1.Condition {
 	rf := st.rf
 	var msgs []string
 	var sts workload
-	if observedObject(st.req.Children, KeyStatefulSet, rf.Namespace, redisName(rf.Name), &sts) && !sts.rolledOut(true) {
-		msgs = append(msgs, rolloutMessage("StatefulSet", redisName(rf.Name), &sts))
+	if observedObject(st.req.Children, KeyStatefulSet, rf.Namespace, redisName(rf.Name), &sts) {
+		msgs = append(msgs, rollout("StatefulSet", redisName(rf.Name), &sts, rf.Spec.Redis.Replicas, true)...)
 	}
 	var dep workload
-	if sentinelsEnabled(rf) && observedObject(st.req.Children, KeyDeployment, rf.Namespace, sentinelName(rf.Name), &dep) &&
-		!dep.rolledOut(false) {
-		msgs = append(msgs, rolloutMessage("Deployment", sentinelName(rf.Name), &dep))
+	if sentinelsEnabled(rf) && observedObject(st.req.Children, KeyDeployment, rf.Namespace, sentinelName(rf.Name), &dep) {
+		msgs = append(msgs, rollout("Deployment", sentinelName(rf.Name), &dep, rf.Spec.Sentinel.Replicas, false)...)
 	}
 	if len(msgs) > 0 {
 		return cond(ConditionProgressing, true, "RollingOut", strings.Join(msgs, " "))
@@ -189,13 +188,21 @@ func (st *syncState) progressing() metav1.Condition {
 	return cond(ConditionProgressing, false, "RolledOut", "Every child is created and rolled out.")
 }
 
-func rolloutMessage(kind, name string, w *workload) string {
-	want := int32(1)
+// rollout says what remains to do for an observed StatefulSet or Deployment: scaling to the
+// desired count, or pods not yet updated and ready.
+func rollout(kind, name string, w *workload, desired int32, statefulSet bool) []string {
+	have := int32(1)
 	if w.Spec.Replicas != nil {
-		want = *w.Spec.Replicas
+		have = *w.Spec.Replicas
 	}
-	return fmt.Sprintf("%s %s: %d of %d pods updated, %d ready.", kind, name, w.Status.UpdatedReplicas, want,
-		w.Status.ReadyReplicas)
+	if have != desired {
+		return []string{fmt.Sprintf("Scaling %s %s from %d to %d pods.", kind, name, have, desired)}
+	}
+	if w.rolledOut(statefulSet) {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s %s: %d of %d pods updated, %d ready.", kind, name, w.Status.UpdatedReplicas,
+		have, w.Status.ReadyReplicas)}
 }
 
 // degraded: something is wrong at run time; the message says what and what happens about it.

@@ -2,8 +2,10 @@ package hooks
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // Resync delays: short while replication is unsettled, long when everything is ready.
@@ -48,7 +50,7 @@ type syncState struct {
 func newSyncState(req *SyncRequest, obs Observation) *syncState {
 	st := &syncState{req: req, obs: obs}
 	if req.ParentError != nil {
-		st.specErrors = FieldErrors{{Path: "spec", Message: "cannot be read: " + req.ParentError.Error()}}
+		st.specErrors = FieldErrors{decodeError(req.ParentError)}
 	} else {
 		st.specErrors = Validate(&req.Parent)
 	}
@@ -155,4 +157,14 @@ func claimsDiffer(desired, observed []ClaimTemplate) bool {
 
 func equalPtr[T comparable](a, b *T) bool {
 	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+// decodeError turns a JSON type error in the parent into a field error with the spec's path.
+func decodeError(err error) FieldError {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		path := strings.NewReplacer("PodSettings.", "", "EmbeddedObjectMetadata.", "").Replace(te.Field)
+		return FieldError{Path: path, Message: fmt.Sprintf("a JSON %s where %s is expected", te.Value, te.Type)}
+	}
+	return FieldError{Path: "spec", Message: "cannot be read: " + err.Error()}
 }

@@ -19,7 +19,7 @@ type FieldError struct {
 
 func (e FieldError) Error() string { return e.Path + ": " + e.Message }
 
-// FieldErrors is every problem of a spec, in field order.
+// FieldErrors is every problem of a spec, grouped by section of the spec.
 type FieldErrors []FieldError
 
 func (es FieldErrors) Error() string {
