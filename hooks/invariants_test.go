@@ -1,0 +1,200 @@
+package hooks
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Invariants that hold for every golden case, whatever its scenario.
+
+// genericChild is a response child decoded without knowing its kind.
+type genericChild struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name   string            `json:"name"`
+		Labels map[string]string `json:"labels"`
+	} `json:"metadata"`
+	Spec struct {
+		Selector json.RawMessage `json:"selector"`
+		Template struct {
+			Metadata struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+		} `json:"template"`
+	} `json:"spec"`
+	raw []byte
+}
+
+// selector returns the child's label selector: spec.selector.matchLabels for workloads and
+// PDBs, spec.selector for Services.
+func (c genericChild) selector(t *testing.T) map[string]string {
+	if len(c.Spec.Selector) == 0 {
+		return nil
+	}
+	var ls struct {
+		MatchLabels map[string]string `json:"matchLabels"`
+	}
+	if c.Kind == "Service" {
+		var m map[string]string
+		require.NoError(t, json.Unmarshal(c.Spec.Selector, &m))
+		return m
+	}
+	require.NoError(t, json.Unmarshal(c.Spec.Selector, &ls))
+	return ls.MatchLabels
+}
+
+func responseChildren(t *testing.T, resp SyncResponse) []genericChild {
+	t.Helper()
+	var out []genericChild
+	for _, c := range resp.Children {
+		b, err := json.Marshal(c)
+		require.NoError(t, err)
+		var g genericChild
+		require.NoError(t, json.Unmarshal(b, &g))
+		g.raw = b
+		out = append(out, g)
+	}
+	return out
+}
+
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestGoldenInvariants(t *testing.T) {
+	for _, c := range loadGoldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			resp := Sync(&c.req, c.obs)
+			children := responseChildren(t, resp)
+			var templates []map[string]string
+			for _, ch := range children {
+				assert.NotEmpty(t, ch.APIVersion, "apiVersion of %s", ch.Metadata.Name)
+				assert.NotEmpty(t, ch.Kind, "kind of %s", ch.Metadata.Name)
+				assert.NotEmpty(t, ch.Metadata.Name, "name of a %s", ch.Kind)
+				assert.LessOrEqual(t, len(ch.Metadata.Name), 63, "%s %s", ch.Kind, ch.Metadata.Name)
+				if ch.Kind == "StatefulSet" || ch.Kind == "Deployment" {
+					sel := ch.selector(t)
+					require.NotEmpty(t, sel, "%s %s has no selector", ch.Kind, ch.Metadata.Name)
+					assert.True(t, selects(sel, ch.Spec.Template.Metadata.Labels),
+						"%s %s: selector %v does not select its template labels %v", ch.Kind, ch.Metadata.Name,
+						sel, ch.Spec.Template.Metadata.Labels)
+					templates = append(templates, ch.Spec.Template.Metadata.Labels)
+				}
+			}
+			// Every Service or PDB selector selects the pods of exactly one rendered workload.
+			for _, ch := range children {
+				sel := ch.selector(t)
+				if (ch.Kind != "Service" && ch.Kind != "PodDisruptionBudget") || len(sel) == 0 || len(templates) == 0 {
+					continue
+				}
+				n := 0
+				for _, labels := range templates {
+					if selects(sel, labels) {
+						n++
+					}
+				}
+				assert.Equal(t, 1, n, "%s %s selector %v matches %d workloads", ch.Kind, ch.Metadata.Name, sel, n)
+			}
+			assertPasswordOnlyInSecrets(t, c, resp, children)
+		})
+	}
+}
+
+// assertPasswordOnlyInSecrets: the password of the request's auth Secret appears, in clear or
+// base64, in no child but a Secret, and never in the status.
+func assertPasswordOnlyInSecrets(t *testing.T, c goldenCase, resp SyncResponse, children []genericChild) {
+	t.Helper()
+	for _, raw := range c.req.Related[KeySecret] {
+		var s struct {
+			Data map[string][]byte `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &s))
+		if v := s.Data[authPasswordKey]; len(v) > 0 {
+			pw := string(v)
+			forms := []string{pw, base64.StdEncoding.EncodeToString(v), quoteConfig(pw)}
+			for _, ch := range children {
+				if ch.Kind == "Secret" {
+					continue
+				}
+				for _, f := range forms {
+					assert.NotContains(t, string(ch.raw), f, "%s %s contains the password", ch.Kind, ch.Metadata.Name)
+				}
+			}
+			status, err := json.Marshal(resp.Status)
+			require.NoError(t, err)
+			assert.NotContains(t, string(status), pw, "status contains the password")
+		}
+	}
+}
+
+// TestHoldKeepsEveryChild: with an invalid spec, a missing Secret or an unknown observation,
+// every observed child is in the response exactly as it was last applied.
+func TestHoldKeepsEveryChild(t *testing.T) {
+	held := 0
+	for _, c := range loadGoldenCases(t) {
+		resp := Sync(&c.req, c.obs)
+		if !mustHold(&c.req, c.obs) {
+			continue
+		}
+		held++
+		t.Run(c.name, func(t *testing.T) { assertHeld(t, &c.req, resp) })
+	}
+	assert.GreaterOrEqual(t, held, 5, "too few golden cases exercise holding")
+}
+
+// mustHold tells whether Sync may not change or delete any observed child.
+func mustHold(req *SyncRequest, obs Observation) bool {
+	if req.ParentError != nil || len(Validate(&req.Parent)) > 0 || !obs.Known() {
+		return true
+	}
+	_, problem := authPassword(req.Parent.WithDefaults(), req.Related)
+	return problem != ""
+}
+
+func assertHeld(t *testing.T, req *SyncRequest, resp SyncResponse) {
+	t.Helper()
+	got := map[string]string{}
+	for _, ch := range responseChildren(t, resp) {
+		got[ch.Kind+"/"+ch.Metadata.Name] = string(ch.raw)
+	}
+	for key, objs := range req.Children {
+		kind := key[:strings.IndexByte(key, '.')]
+		for nsName, raw := range objs {
+			name := nsName[strings.IndexByte(nsName, '/')+1:]
+			want, err := json.Marshal(asLastApplied(raw))
+			require.NoError(t, err)
+			if assert.Contains(t, got, kind+"/"+name, "observed child dropped") {
+				assert.JSONEq(t, string(want), got[kind+"/"+name], "%s/%s changed", kind, name)
+			}
+		}
+	}
+}
+
+// FuzzSync: Sync never panics on a decodable request, and holding keeps every child.
+func FuzzSync(f *testing.F) {
+	for _, c := range loadGoldenCases(f) {
+		f.Add(c.raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var req SyncRequest
+		if json.Unmarshal(raw, &req) != nil {
+			return
+		}
+		resp := Sync(&req, Observation{})
+		if _, err := json.Marshal(resp); err != nil {
+			t.Fatalf("response does not encode: %v", err)
+		}
+		assertHeld(t, &req, resp)
+	})
+}

@@ -1,0 +1,61 @@
+package hooks
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func findCase(t *testing.T, name string) goldenCase {
+	t.Helper()
+	for _, c := range loadGoldenCases(t) {
+		if c.name == name {
+			return c
+		}
+	}
+	t.Fatalf("no golden case %s", name)
+	return goldenCase{}
+}
+
+func TestNewTopology(t *testing.T) {
+	c := findCase(t, "auth-running")
+	topo, ok := NewTopology(&c.req)
+	require.True(t, ok)
+	assert.Equal(t, "shop/cache", topo.Key())
+	assert.Equal(t, "hunter2-Pa55w0rd", topo.Password.Value())
+	assert.EqualValues(t, 2, topo.Quorum)
+	assert.True(t, topo.SentinelsEnabled)
+	require.Len(t, topo.Redis, 3)
+	for i, p := range topo.Redis {
+		assert.Equal(t, i, p.Ordinal)
+		assert.True(t, p.Ready)
+		assert.NotEmpty(t, p.IP)
+		assert.Equal(t, "rfr-rev1", p.Revision)
+	}
+	assert.Len(t, topo.Sentinels, 3)
+	assert.Equal(t, []ConfigEntry{{"down-after-milliseconds", "5000"}, {"failover-timeout", "10000"},
+		{"parallel-syncs", "2"}}, topo.SentinelConfig)
+	assert.Equal(t, placeholder, topo.Placeholder)
+}
+
+func TestNewTopologyRefusesToGuess(t *testing.T) {
+	for _, name := range []string{"auth-secret-missing", "invalid-custom-config", "invalid-spec-type"} {
+		c := findCase(t, name)
+		_, ok := NewTopology(&c.req)
+		assert.False(t, ok, name)
+	}
+}
+
+func TestNewTopologyBootstrap(t *testing.T) {
+	c := findCase(t, "bootstrap-with-sentinels")
+	topo, ok := NewTopology(&c.req)
+	require.True(t, ok)
+	require.NotNil(t, topo.Bootstrap)
+	assert.Equal(t, Endpoint{Host: "old-redis.legacy.svc", Port: 6380}, *topo.Bootstrap)
+	assert.True(t, topo.SentinelsEnabled)
+	c = findCase(t, "bootstrap")
+	topo, ok = NewTopology(&c.req)
+	require.True(t, ok)
+	assert.False(t, topo.SentinelsEnabled)
+}

@@ -1,0 +1,121 @@
+package hooks
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func rfWith(spec RedisFailoverSpec) *RedisFailover {
+	return &RedisFailover{ObjectMeta: metav1.ObjectMeta{Name: "cache", Namespace: "shop"}, Spec: spec}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		spec RedisFailoverSpec
+		want []string
+	}{
+		{"empty spec is valid", RedisFailoverSpec{}, nil},
+		{"managed redis option", RedisFailoverSpec{Redis: RedisSettings{PodSettings: PodSettings{
+			CustomConfig: []string{"maxmemory 1gb", "port 7000", "PORT 7001"}}}},
+			[]string{`spec.redis.customConfig[1]: "port" is managed by redhook`,
+				`spec.redis.customConfig[2]: "port" is managed by redhook`}},
+		{"rename-command points at the right field", RedisFailoverSpec{Redis: RedisSettings{PodSettings: PodSettings{
+			CustomConfig: []string{"rename-command FLUSHALL x"}}}},
+			[]string{`spec.redis.customConfig[0]: "rename-command" is managed by redhook; use spec.redis.customCommandRenames`}},
+		{"config injection through a newline", RedisFailoverSpec{Redis: RedisSettings{PodSettings: PodSettings{
+			CustomConfig: []string{"maxmemory 1gb\nslaveof 10.0.0.1 6379"}}}},
+			[]string{`spec.redis.customConfig[0]: must be a single line`}},
+		{"config injection through a rename", RedisFailoverSpec{Redis: RedisSettings{
+			CustomCommandRenames: []RedisCommandRename{{From: "KEYS", To: "x\nrequirepass y"}}}},
+			[]string{`spec.redis.customCommandRenames[0].to: "x\nrequirepass y": a command name (letters, digits, '_', '-', '|', '.'), or empty to disable the command`}},
+		{"sentinel option not settable", RedisFailoverSpec{Sentinel: SentinelSettings{PodSettings: PodSettings{
+			CustomConfig: []string{"auth-pass secret"}}}},
+			[]string{`spec.sentinel.customConfig[0]: "auth-pass" is not a per-master Sentinel option redhook sets; use one of down-after-milliseconds, failover-timeout, parallel-syncs, master-reboot-down-after-period`}},
+		{"bootstrap without host", RedisFailoverSpec{BootstrapNode: &BootstrapSettings{Port: "x"}},
+			[]string{`spec.bootstrapNode.host: must be set when bootstrapNode is set`,
+				`spec.bootstrapNode.port: "x" is not a port number (1-65535)`}},
+		{"bad secret name", RedisFailoverSpec{Auth: AuthSettings{SecretPath: "Bad_Name"}}, []string{
+			`spec.auth.secretPath: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`}},
+		{"reserved volume from the PVC name", RedisFailoverSpec{Redis: RedisSettings{
+			PodSettings: PodSettings{ExtraVolumes: []corev1.Volume{{Name: "data"}}},
+			Storage:     RedisStorage{PersistentVolumeClaim: &EmbeddedPersistentVolumeClaim{EmbeddedObjectMetadata: EmbeddedObjectMetadata{Name: "data"}}}}},
+			[]string{`spec.redis.extraVolumes[0].name: "data" is the name of a volume redhook adds`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, e := range Validate(rfWith(tt.spec)) {
+				got = append(got, e.Error())
+			}
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestValidateName(t *testing.T) {
+	rf := rfWith(RedisFailoverSpec{})
+	rf.Name = "Cache"
+	errs := Validate(rf)
+	require.Len(t, errs, 1)
+	assert.Equal(t, "metadata.name", errs[0].Path)
+	rf.Name = "c23456789012345678901234567890123456789012345678" // 48
+	assert.Empty(t, Validate(rf))
+	rf.Name += "9"
+	require.Len(t, Validate(rf), 1)
+}
+
+func TestValidateDoesNotMutate(t *testing.T) {
+	rf := rfWith(RedisFailoverSpec{Sentinel: SentinelSettings{PodSettings: PodSettings{CustomConfig: []string{"parallel-syncs 1"}}}})
+	before := rf.DeepCopy()
+	Validate(rf)
+	assert.Equal(t, before, rf)
+}
+
+func TestWithDefaults(t *testing.T) {
+	rf := rfWith(RedisFailoverSpec{Sentinel: SentinelSettings{PodSettings: PodSettings{
+		CustomConfig: []string{"down-after-milliseconds 1000", "master-reboot-down-after-period 500"}}}})
+	before := rf.DeepCopy()
+	d := rf.WithDefaults()
+	assert.Equal(t, before, rf, "WithDefaults changed its receiver")
+	assert.Equal(t, []string{"down-after-milliseconds 1000", "failover-timeout 10000", "parallel-syncs 2",
+		"master-reboot-down-after-period 500"}, d.Spec.Sentinel.CustomConfig, "a user entry overrides only its key")
+	assert.EqualValues(t, 3, d.Spec.Redis.Replicas)
+	assert.EqualValues(t, 6379, d.Spec.Redis.Port)
+	assert.Equal(t, DefaultMasterName, d.Spec.Sentinel.MasterName)
+	assert.Equal(t, corev1.PullIfNotPresent, d.Spec.Redis.ImagePullPolicy)
+	assert.EqualValues(t, 30, d.Spec.Redis.TerminationGracePeriod)
+	// Defaulting twice changes nothing more.
+	assert.Equal(t, d, d.WithDefaults())
+}
+
+func TestQuoteConfig(t *testing.T) {
+	assert.Equal(t, `"plain"`, quoteConfig("plain"))
+	assert.Equal(t, `"a\"b\\c\x0ad\x00"`, quoteConfig("a\"b\\c\nd\x00"))
+}
+
+func TestCustomize(t *testing.T) {
+	rf := rfWith(RedisFailoverSpec{Auth: AuthSettings{SecretPath: "cache-auth"}})
+	resp := Customize(&CustomizeRequest{Parent: *rf})
+	require.Len(t, resp.RelatedResources, 2)
+	pods, secrets := resp.RelatedResources[0], resp.RelatedResources[1]
+	assert.Equal(t, "pods", pods.Resource)
+	assert.Equal(t, "shop", pods.Namespace, "a rule without namespace selects across namespaces")
+	assert.Equal(t, map[string]string{LabelName: "cache", LabelPartOf: partOf}, pods.LabelSelector.MatchLabels)
+	assert.Equal(t, "secrets", secrets.Resource)
+	assert.Equal(t, "shop", secrets.Namespace)
+	assert.Equal(t, []string{"cache-auth"}, secrets.Names)
+	assert.Len(t, Customize(&CustomizeRequest{Parent: *rfWith(RedisFailoverSpec{})}).RelatedResources, 1)
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret("hunter2")
+	for _, got := range []string{s.String(), s.GoString(), func() string { b, _ := s.MarshalJSON(); return string(b) }()} {
+		assert.NotContains(t, got, "hunter2")
+	}
+	assert.Equal(t, "hunter2", s.Value())
+}
