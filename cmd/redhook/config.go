@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config is the configuration of `redhook serve`. Flags win over environment variables, which
+// win over the defaults.
+type Config struct {
+	Listen          string
+	LogLevel        string
+	MaxBodyBytes    int64
+	ShutdownTimeout time.Duration
+}
+
+func defaultConfig() Config {
+	return Config{Listen: ":8080", LogLevel: "info", MaxBodyBytes: 32 << 20, ShutdownTimeout: 20 * time.Second}
+}
+
+// parseServeFlags reads the flags of `redhook serve`, with REDHOOK_* environment fallbacks.
+func parseServeFlags(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	cfg := defaultConfig()
+	if v := getenv("REDHOOK_LISTEN"); v != "" {
+		cfg.Listen = v
+	}
+	if v := getenv("REDHOOK_LOG_LEVEL"); v != "" {
+		cfg.LogLevel = v
+	}
+	fs := flag.NewFlagSet("redhook serve", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the hook server (env REDHOOK_LISTEN)")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (env REDHOOK_LOG_LEVEL)")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest hook request accepted")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout,
+		"how long in-flight requests may take after SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("--listen %q: %w", c.Listen, err))
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.MaxBodyBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("--max-body-bytes %d: at least 1 MiB", c.MaxBodyBytes))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+// newLogger builds the process logger: JSON lines on w.
+func newLogger(w io.Writer, level string) zerolog.Logger {
+	lvl, _ := zerolog.ParseLevel(level) // validated
+	return zerolog.New(w).Level(lvl).With().Timestamp().Str("app", "redhook").Logger()
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// serve runs the hook server until SIGTERM or SIGINT, then drains in-flight requests.
+func serve(args []string, stderr io.Writer) int {
+	cfg, err := parseServeFlags(args, os.Getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "redhook serve:", err)
+		return 2
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := serveUntil(ctx, cfg, log); err != nil {
+		log.Error().Err(err).Msg("redhook serve stopped")
+		return 1
+	}
+	return 0
+}
+
+// serveUntil listens on cfg.Listen and serves until ctx ends.
+func serveUntil(ctx context.Context, cfg Config, log zerolog.Logger) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	return serveOn(ctx, ln, cfg, log)
+}
+
+func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logger) error {
+	reg := prometheus.NewRegistry()
+	ready := &atomic.Bool{}
+	s := &server{log: log, metrics: newHookMetrics(reg), maxBody: cfg.MaxBodyBytes, ready: ready}
+	srv := &http.Server{
+		Handler:           newRouter(s, reg),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	ready.Store(true)
+	log.Info().Str("listen", ln.Addr().String()).Str("version", version).Msg("redhook serving")
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	ready.Store(false)
+	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

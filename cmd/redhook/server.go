@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// Healer is what the hook server needs from the healer: its latest report before a sync, and
+// the new topology after it. Declared here, by its consumer.
+type Healer interface {
+	Report(key string) hooks.Observation
+	Track(topology hooks.Topology)
+}
+
+// server holds the dependencies of the HTTP handlers.
+type server struct {
+	log     zerolog.Logger
+	healer  Healer // nil: no healer, every observation is unknown
+	metrics *hookMetrics
+	maxBody int64
+	ready   *atomic.Bool
+}
+
+// newRouter returns the hook server's routes: the two Metacontroller hooks, health probes and
+// metrics. Metacontroller's wire format: https://metacontroller.github.io/metacontroller/api/hook.html
+func newRouter(s *server, gatherer prometheus.Gatherer) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.RequestID, s.accessLog, s.recoverer)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	r.Get("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	r.Handle("/metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	r.Group(func(r chi.Router) {
+		r.Use(requireJSON)
+		r.Post("/sync", s.hook("sync", s.sync))
+		r.Post("/customize", s.hook("customize", s.customize))
+	})
+	return r
+}
+
+// hookFunc decodes a request body and returns the response value, or an error with its HTTP
+// status.
+type hookFunc func(r *http.Request, log zerolog.Logger) (any, *hookError)
+
+type hookError struct {
+	status int
+	kind   string // metric label
+	err    error
+}
+
+// hook wraps a hookFunc with the body limit, metrics and JSON encoding.
+func (s *server) hook(name string, fn hookFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		log := s.log.With().Str("hook", name).Str("request_id", middleware.GetReqID(r.Context())).Logger()
+		resp, herr := fn(r, log)
+		code := http.StatusOK
+		if herr == nil {
+			var body []byte
+			body, herr = encode(resp)
+			if herr == nil {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write(body) // a client that went away is not our error
+			}
+		}
+		if herr != nil {
+			code = herr.status
+			s.metrics.errors.WithLabelValues(name, herr.kind).Inc()
+			log.Warn().Err(herr.err).Int("status", code).Msg("hook request failed")
+			http.Error(w, herr.err.Error(), code)
+		}
+		s.metrics.requests.WithLabelValues(name, strconv.Itoa(code)).Inc()
+		s.metrics.duration.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	}
+}
+
+func encode(v any) ([]byte, *hookError) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, &hookError{http.StatusInternalServerError, "encode", fmt.Errorf("encode response: %w", err)}
+	}
+	return b, nil
+}
+
+func decode(r *http.Request, v any) *hookError {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &hookError{http.StatusRequestEntityTooLarge, "too_large",
+				fmt.Errorf("request body over %d bytes", tooBig.Limit)}
+		}
+		return &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
+	}
+	return nil
+}
+
+// sync answers Metacontroller's sync hook: the healer's report goes into hooks.Sync, and the
+// request's topology goes to the healer after the response is computed.
+func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
+	var req hooks.SyncRequest
+	if herr := decode(r, &req); herr != nil {
+		return nil, herr
+	}
+	key := req.Parent.Namespace + "/" + req.Parent.Name
+	var obs hooks.Observation
+	if s.healer != nil {
+		obs = s.healer.Report(key)
+	}
+	resp := hooks.Sync(&req, obs)
+	if s.healer != nil {
+		if topo, ok := hooks.NewTopology(&req); ok {
+			s.healer.Track(topo)
+		}
+	}
+	if e := log.Debug(); e.Enabled() {
+		e.Str("redisfailover", key).Int("children", len(resp.Children)).
+			Float64("resync_after", resp.ResyncAfterSeconds).Msg("synced")
+	}
+	return resp, nil
+}
+
+// customize answers Metacontroller's customize hook.
+func (s *server) customize(r *http.Request, _ zerolog.Logger) (any, *hookError) {
+	var req hooks.CustomizeRequest
+	if herr := decode(r, &req); herr != nil {
+		return nil, herr
+	}
+	return hooks.Customize(&req), nil
+}
+
+// requireJSON refuses hook requests that are not JSON.
+func requireJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "application/json" {
+			http.Error(w, "Content-Type must be application/json", http.StatusUnsupportedMediaType)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// accessLog logs one line per request: method, path, status, size, duration, request id.
+// Bodies are never logged: a sync request carries the auth Secret.
+func (s *server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		lvl := zerolog.DebugLevel
+		if ww.Status() >= 400 {
+			lvl = zerolog.InfoLevel
+		}
+		s.log.WithLevel(lvl).Str("method", r.Method).Str("path", r.URL.Path).Int("status", ww.Status()).
+			Int("bytes", ww.BytesWritten()).Dur("duration", time.Since(start)).
+			Str("request_id", middleware.GetReqID(r.Context())).Msg("request")
+	})
+}
+
+// recoverer turns a panic into a 500 (Metacontroller then changes nothing and retries) and logs
+// it with its stack.
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error().Str("panic", fmt.Sprint(v)).Str("path", r.URL.Path).
+					Str("request_id", middleware.GetReqID(r.Context())).Stack().Msg("handler panicked")
+				http.Error(w, "internal error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
