@@ -1,0 +1,130 @@
+package healer
+
+import (
+	"fmt"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// Action is one write the healer decided on: a small value with a String for logs and reports
+// and the Reason it was decided. Actions hold no secret: apply reads the password from the
+// topology when it sends it.
+type Action interface {
+	// String is what the action does, e.g. "replicaof rfr-a-1 10.0.0.3:6379".
+	String() string
+	// Reason is why, e.g. "booted as a replica of the placeholder 127.0.0.1:1".
+	Reason() string
+	// Kind names the action type for metrics: replicaof, promote, monitor…
+	Kind() string
+}
+
+// ReplicaOf makes Pod replicate Master (REPLICAOF host port).
+type ReplicaOf struct {
+	Pod string
+	// MasterPod is the master's pod name; empty for an external bootstrap node.
+	MasterPod string
+	Master    hooks.Endpoint
+	Why       string
+}
+
+func (a ReplicaOf) String() string {
+	if a.MasterPod == "" {
+		return fmt.Sprintf("replicaof %s %s", a.Pod, a.Master.Address())
+	}
+	return fmt.Sprintf("replicaof %s %s (%s)", a.Pod, a.Master.Address(), a.MasterPod)
+}
+func (a ReplicaOf) Reason() string { return a.Why }
+func (a ReplicaOf) Kind() string   { return "replicaof" }
+
+// Promote makes Pod a master (REPLICAOF NO ONE).
+type Promote struct {
+	Pod string
+	Why string
+}
+
+func (a Promote) String() string { return "promote " + a.Pod }
+func (a Promote) Reason() string { return a.Why }
+func (a Promote) Kind() string   { return "promote" }
+
+// SetConfig changes one redis setting at run time (CONFIG SET key value).
+type SetConfig struct {
+	Pod   string
+	Key   string
+	Value string
+	Why   string
+}
+
+func (a SetConfig) String() string { return fmt.Sprintf("config set %s %s %q", a.Pod, a.Key, a.Value) }
+func (a SetConfig) Reason() string { return a.Why }
+func (a SetConfig) Kind() string   { return "config-set" }
+
+// Remove makes Sentinel forget the master name (SENTINEL REMOVE).
+type Remove struct {
+	Sentinel string
+	Why      string
+}
+
+func (a Remove) String() string { return "sentinel remove " + a.Sentinel }
+func (a Remove) Reason() string { return a.Why }
+func (a Remove) Kind() string   { return "sentinel-remove" }
+
+// Monitor makes Sentinel monitor Master under the master name (SENTINEL MONITOR).
+type Monitor struct {
+	Sentinel string
+	// MasterPod is the master's pod name; empty for an external bootstrap node.
+	MasterPod string
+	Master    hooks.Endpoint
+	Quorum    int32
+	Why       string
+}
+
+func (a Monitor) String() string {
+	s := fmt.Sprintf("sentinel monitor %s %s quorum %d", a.Sentinel, a.Master.Address(), a.Quorum)
+	if a.MasterPod != "" {
+		s += " (" + a.MasterPod + ")"
+	}
+	return s
+}
+func (a Monitor) Reason() string { return a.Why }
+func (a Monitor) Kind() string   { return "sentinel-monitor" }
+
+// SentinelSet changes one per-master setting of Sentinel (SENTINEL SET). When Password is true
+// the value is the topology's password, filled in by apply and never shown.
+type SentinelSet struct {
+	Sentinel string
+	Key      string
+	Value    string
+	Password bool
+	Why      string
+}
+
+func (a SentinelSet) String() string {
+	v := fmt.Sprintf("%q", a.Value)
+	if a.Password {
+		v = "[redacted]"
+	}
+	return fmt.Sprintf("sentinel set %s %s %s", a.Sentinel, a.Key, v)
+}
+func (a SentinelSet) Reason() string { return a.Why }
+func (a SentinelSet) Kind() string   { return "sentinel-set" }
+
+// Reset makes Sentinel forget the replicas and sentinels it knows and rediscover them
+// (SENTINEL RESET <master name>).
+type Reset struct {
+	Sentinel string
+	Why      string
+}
+
+func (a Reset) String() string { return "sentinel reset " + a.Sentinel }
+func (a Reset) Reason() string { return a.Why }
+func (a Reset) Kind() string   { return "sentinel-reset" }
+
+// Failover asks Sentinel to fail over now, without waiting for agreement (SENTINEL FAILOVER).
+type Failover struct {
+	Sentinel string
+	Why      string
+}
+
+func (a Failover) String() string { return "sentinel failover " + a.Sentinel }
+func (a Failover) Reason() string { return a.Why }
+func (a Failover) Kind() string   { return "sentinel-failover" }

@@ -1,0 +1,64 @@
+package healer
+
+import (
+	"time"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// Observed is the healer's raw view of one RedisFailover: what every redis and sentinel pod of
+// the topology answered, in topology order. observe builds it; Plan and report read it.
+type Observed struct {
+	// Time is when the reads started.
+	Time      time.Time
+	Redis     []RedisNode
+	Sentinels []SentinelNode
+}
+
+// RedisNode is one redis pod and what it answered.
+type RedisNode struct {
+	Pod hooks.PodRef
+	// Err tells why the node could not be read; empty when it answered.
+	Err  string
+	Info RedisInfo
+	Role Role
+	// Config holds the CONFIG GET values of the keys the topology manages.
+	Config map[string]string
+}
+
+// Reachable tells whether the node answered.
+func (n *RedisNode) Reachable() bool { return n.Err == "" }
+
+// SentinelNode is one sentinel pod and what it answered.
+type SentinelNode struct {
+	Pod hooks.PodRef
+	// Err tells why the sentinel could not be read; empty when it answered.
+	Err  string
+	Info SentinelInfo
+	// Master is this sentinel's view of the master name; nil when it monitors no such name.
+	Master *SentinelMaster
+	// Replicas and Sentinels are what it knows of the master's replicas and of other sentinels.
+	Replicas  []SentinelPeer
+	Sentinels []SentinelPeer
+}
+
+// Reachable tells whether the sentinel answered.
+func (n *SentinelNode) Reachable() bool { return n.Err == "" }
+
+// configKeys are the redis settings the healer reads with CONFIG GET and keeps as desired.
+func configKeys(t hooks.Topology) []string {
+	keys := make([]string, 0, len(t.RedisConfig)+1)
+	seen := map[string]bool{}
+	for _, e := range t.RedisConfig {
+		if !seen[e.Key] {
+			seen[e.Key] = true
+			keys = append(keys, e.Key)
+		}
+	}
+	if t.Bootstrap != nil && !seen[replicaPriority] {
+		keys = append(keys, replicaPriority)
+	}
+	return keys
+}
+
+const replicaPriority = "replica-priority"

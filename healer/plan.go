@@ -1,0 +1,511 @@
+package healer
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// Plan decides what to write to converge one RedisFailover, from its topology and what was just
+// observed. It is pure: same input, same actions. The rules are those of design.md §5; each
+// action says which one applied in its Reason. Actions are in the order apply must run them:
+// promotion first, then replicas, then sentinels, then settings.
+func Plan(t hooks.Topology, o Observed) []Action {
+	v := newView(t, o)
+	// Rule 1: while Sentinel fails over, anything we write could fight it.
+	if v.failoverInProgress() {
+		return nil
+	}
+	// Rule 10: bootstrap mode follows the external node and nothing else.
+	if t.Bootstrap != nil {
+		return v.bootstrap()
+	}
+	e := v.elect()
+	if e.failover != nil {
+		return []Action{*e.failover}
+	}
+	var acts []Action
+	if e.master != nil {
+		if e.promote {
+			acts = append(acts, Promote{Pod: e.master.Pod.Name, Why: e.why})
+		}
+		acts = append(acts, v.replicas(e)...)
+		if t.SentinelsEnabled {
+			acts = append(acts, v.sentinels(e)...)
+		}
+	}
+	return append(acts, v.redisConfig()...)
+}
+
+// view indexes a topology and an observation for the rules.
+type view struct {
+	t     hooks.Topology
+	o     Observed
+	byIP  map[string]*RedisNode
+	isSen map[string]bool
+}
+
+func newView(t hooks.Topology, o Observed) *view {
+	v := &view{t: t, o: o, byIP: map[string]*RedisNode{}, isSen: map[string]bool{}}
+	for i := range v.o.Redis {
+		if ip := v.o.Redis[i].Pod.IP; ip != "" {
+			v.byIP[ip] = &v.o.Redis[i]
+		}
+	}
+	for _, s := range t.Sentinels {
+		if s.IP != "" {
+			v.isSen[s.IP] = true
+		}
+	}
+	return v
+}
+
+// pod returns the redis pod of this RedisFailover listening at host:port, or nil: an address
+// that is not one of our pods is never followed (pod IPs are reused across RedisFailovers).
+func (v *view) pod(host string, port int32) *RedisNode {
+	if port != v.t.RedisPort {
+		return nil
+	}
+	return v.byIP[host]
+}
+
+func (v *view) endpoint(n *RedisNode) hooks.Endpoint {
+	return hooks.Endpoint{Host: n.Pod.IP, Port: v.t.RedisPort}
+}
+
+func (v *view) reachableRedis() []*RedisNode {
+	var out []*RedisNode
+	for i := range v.o.Redis {
+		if n := &v.o.Redis[i]; n.Reachable() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (v *view) failoverInProgress() bool {
+	for _, s := range v.o.Sentinels {
+		if s.Reachable() && s.Master != nil && s.Master.FailoverInProgress() {
+			return true
+		}
+	}
+	return false
+}
+
+// election is who the master is and how it was decided.
+type election struct {
+	// master is the chosen master; nil when there is none or Sentinel is about to act.
+	master *RedisNode
+	// promote: master is not a master yet and must be promoted.
+	promote bool
+	// agreed: a quorum of sentinels already monitors master.
+	agreed bool
+	// failover: rule 11, ask Sentinel to fail over at once instead.
+	failover *Failover
+	why      string
+}
+
+// elect applies rules 2 to 5 and 11.
+func (v *view) elect() election {
+	if e, decided := v.sentinelElection(); decided {
+		return e
+	}
+	masters := v.masters()
+	if len(masters) == 1 {
+		// Rule 3. A lone master with no replica and less data than a replica is a node that
+		// restarted empty as master: never keep it, elect among every node below.
+		m := masters[0]
+		if m.Info.ConnectedReplicas > 0 || !holdsMore(v.best(nil), m) {
+			return election{master: m, why: fmt.Sprintf("%s is the only master", m.Pod.Name)}
+		}
+	}
+	if len(masters) > 1 {
+		// Rule 5 without sentinel agreement: most connected replicas, then data.
+		sort.SliceStable(masters, func(i, j int) bool {
+			a, b := masters[i], masters[j]
+			if a.Info.ConnectedReplicas != b.Info.ConnectedReplicas {
+				return a.Info.ConnectedReplicas > b.Info.ConnectedReplicas
+			}
+			return electionLess(a, b)
+		})
+		m := masters[0]
+		return election{master: m, why: fmt.Sprintf("%s has the most replicas (%d) and data (offset %d) of %d masters",
+			m.Pod.Name, m.Info.ConnectedReplicas, m.Info.Offset, len(masters))}
+	}
+	// Rule 4: nobody is master and no sentinel can act: promote the node with the most data.
+	best := v.best(nil)
+	if best == nil {
+		return election{}
+	}
+	return election{master: best, promote: best.Info.Role != roleMaster,
+		why: fmt.Sprintf("no master: %s holds the most data (offset %d, %d keys)", best.Pod.Name, best.Info.Offset, best.Info.Keys)}
+}
+
+// sentinelElection applies rules 2 and 11. decided is false when the sentinels do not agree on
+// one of our pods, or agree on a pod that is now a replica of another of our pods (they lag):
+// the healer then decides itself.
+func (v *view) sentinelElection() (e election, decided bool) {
+	if !v.t.SentinelsEnabled {
+		return election{}, false
+	}
+	addr, votes, ok := v.agreement()
+	if !ok {
+		return election{}, false
+	}
+	n := v.pod(addr.Host, addr.Port)
+	if n == nil {
+		// Fresh start (the boot placeholder) or an address that is not ours: sentinels cannot
+		// fail over to our pods, so the healer decides and then points them at its choice.
+		return election{}, false
+	}
+	agree := fmt.Sprintf("%d sentinels agree on %s", votes, n.Pod.Name)
+	switch {
+	case !n.Reachable():
+		// Sentinel will fail over on its own after down-after-milliseconds: its job.
+		return election{why: agree + ", which is unreachable: waiting for Sentinel"}, true
+	case n.Info.Role == roleMaster:
+		if f := v.restartedAsMaster(n); f != nil {
+			return election{failover: f}, true
+		}
+		return election{master: n, agreed: true, why: agree}, true
+	case v.pod(n.Info.MasterHost, n.Info.MasterPort) != nil:
+		return election{}, false
+	}
+	// Rule 11: the sentinels' master restarted and booted as a replica (of the placeholder).
+	// Sentinel alone would wait down-after + 2 × 10 s; a replica that holds more data must be
+	// promoted now, by Sentinel so that every sentinel follows.
+	if best := v.best(n); best != nil && holdsMore(best, n) {
+		if s := v.agreeingSentinel(addr); s != "" {
+			return election{failover: &Failover{Sentinel: s, Why: fmt.Sprintf(
+				"%s: master %s restarted as a replica of %s (offset %d) while %s holds more data (offset %d)",
+				agree, n.Pod.Name, hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address(),
+				n.Info.Offset, best.Pod.Name, best.Info.Offset)}}, true
+		}
+	}
+	// Nobody holds more data: the sentinels' master is the best node, make it master again.
+	return election{master: n, promote: true, agreed: true, why: fmt.Sprintf(
+		"%s, which restarted as a replica of %s and no replica holds more data", agree,
+		hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address())}, true
+}
+
+// restartedAsMaster is rule 11 for a master that restarted as master (a config without the
+// placeholder): Sentinel still knows its previous run id and a replica holds more data.
+func (v *view) restartedAsMaster(n *RedisNode) *Failover {
+	addr := v.endpoint(n)
+	var known string
+	for _, s := range v.o.Sentinels {
+		if s.Reachable() && s.Master != nil && s.Master.IP == addr.Host && s.Master.Port == addr.Port && s.Master.RunID != "" {
+			known = s.Master.RunID
+			break
+		}
+	}
+	if known == "" || n.Info.RunID == "" || known == n.Info.RunID {
+		return nil
+	}
+	best := v.best(n)
+	if best == nil || !holdsMore(best, n) {
+		return nil
+	}
+	s := v.agreeingSentinel(addr)
+	if s == "" {
+		return nil
+	}
+	return &Failover{Sentinel: s, Why: fmt.Sprintf(
+		"master %s restarted (run id %.8s, sentinels knew %.8s) with offset %d while %s holds more data (offset %d)",
+		n.Pod.Name, n.Info.RunID, known, n.Info.Offset, best.Pod.Name, best.Info.Offset)}
+}
+
+// agreement returns the master address that most reachable sentinels monitor, if at least a
+// quorum of them do.
+func (v *view) agreement() (hooks.Endpoint, int, bool) {
+	votes := map[hooks.Endpoint]int{}
+	for _, s := range v.o.Sentinels {
+		if s.Reachable() && s.Master != nil {
+			votes[hooks.Endpoint{Host: s.Master.IP, Port: s.Master.Port}]++
+		}
+	}
+	var best hooks.Endpoint
+	max, tie := 0, false
+	for addr, n := range votes {
+		switch {
+		case n > max:
+			best, max, tie = addr, n, false
+		case n == max:
+			tie = true
+		}
+	}
+	quorum := int(v.t.Quorum)
+	if quorum < 1 {
+		quorum = 1
+	}
+	return best, max, max >= quorum && !tie
+}
+
+// agreeingSentinel names the first reachable sentinel that monitors addr and is not in TILT.
+func (v *view) agreeingSentinel(addr hooks.Endpoint) string {
+	for _, s := range v.o.Sentinels {
+		if s.Reachable() && !s.Info.Tilt && s.Master != nil && s.Master.IP == addr.Host && s.Master.Port == addr.Port {
+			return s.Pod.Name
+		}
+	}
+	return ""
+}
+
+// masters are the reachable pods that answer role:master.
+func (v *view) masters() []*RedisNode {
+	var out []*RedisNode
+	for _, n := range v.reachableRedis() {
+		if n.Info.Role == roleMaster {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// best is the first reachable node other than except in election order.
+func (v *view) best(except *RedisNode) *RedisNode {
+	var nodes []*RedisNode
+	for _, n := range v.reachableRedis() {
+		if n != except {
+			nodes = append(nodes, n)
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	sort.SliceStable(nodes, func(i, j int) bool { return electionLess(nodes[i], nodes[j]) })
+	return nodes[0]
+}
+
+// electionLess is the election order: the most data first (replication offset, then keys), a
+// pod that is not terminating before one that is, then the lowest ordinal. An empty node
+// therefore never comes before a node that holds data.
+func electionLess(a, b *RedisNode) bool {
+	if a.Info.Offset != b.Info.Offset {
+		return a.Info.Offset > b.Info.Offset
+	}
+	if a.Info.Keys != b.Info.Keys {
+		return a.Info.Keys > b.Info.Keys
+	}
+	if a.Pod.Terminating != b.Pod.Terminating {
+		return !a.Pod.Terminating
+	}
+	if a.Pod.Ordinal != b.Pod.Ordinal {
+		return a.Pod.Ordinal < b.Pod.Ordinal
+	}
+	return a.Pod.Name < b.Pod.Name
+}
+
+// holdsMore tells whether a holds more data than b.
+func holdsMore(a, b *RedisNode) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	return a.Info.Offset > b.Info.Offset || a.Info.Offset == b.Info.Offset && a.Info.Keys > b.Info.Keys
+}
+
+// replicas points every other reachable node at the master (rules 5, 6 and boot-as-replica).
+func (v *view) replicas(e election) []Action {
+	m := e.master
+	target := v.endpoint(m)
+	var acts []Action
+	for _, n := range v.reachableRedis() {
+		if n == m {
+			continue
+		}
+		var why string
+		from := hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}
+		switch {
+		case n.Info.Role == roleMaster:
+			why = fmt.Sprintf("split brain: %s is also a master (offset %d, %d keys, %d replicas); keeping %s (offset %d): %s",
+				n.Pod.Name, n.Info.Offset, n.Info.Keys, n.Info.ConnectedReplicas, m.Pod.Name, m.Info.Offset, e.why)
+		case from == target:
+			continue
+		case from == v.t.Placeholder:
+			why = fmt.Sprintf("booted as a replica of the placeholder %s", from.Address())
+		case v.pod(from.Host, from.Port) != nil:
+			why = fmt.Sprintf("replicates %s, which is not the master", v.pod(from.Host, from.Port).Pod.Name)
+		default:
+			why = fmt.Sprintf("replicates %s, which is not a pod of this RedisFailover", from.Address())
+		}
+		acts = append(acts, ReplicaOf{Pod: n.Pod.Name, MasterPod: m.Pod.Name, Master: target, Why: why})
+	}
+	return acts
+}
+
+// sentinels points every reachable sentinel at the master with its settings (rules 7 and 9) and
+// resets at most one sentinel that knows stale peers (rule 8).
+func (v *view) sentinels(e election) []Action {
+	target := v.endpoint(e.master)
+	var acts []Action
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if s.Reachable() {
+			acts = append(acts, v.monitor(s, target, e.master.Pod.Name)...)
+		}
+	}
+	if len(acts) == 0 && !e.promote {
+		if r := v.reset(e.master); r != nil {
+			acts = append(acts, *r)
+		}
+	}
+	return acts
+}
+
+// monitor is rule 7 and the sentinel half of rule 9 for one sentinel.
+func (v *view) monitor(s *SentinelNode, target hooks.Endpoint, masterPod string) []Action {
+	var acts []Action
+	var why string
+	switch {
+	case s.Master == nil:
+		why = "monitors nothing"
+	case s.Master.IP != target.Host || s.Master.Port != target.Port:
+		why = fmt.Sprintf("monitors %s, not the master", hooks.Endpoint{Host: s.Master.IP, Port: s.Master.Port}.Address())
+		if masterPod != "" {
+			why += " " + masterPod
+		}
+		acts = append(acts, Remove{Sentinel: s.Pod.Name, Why: why})
+	default:
+		return v.sentinelSettings(s)
+	}
+	acts = append(acts, Monitor{Sentinel: s.Pod.Name, MasterPod: masterPod, Master: target, Quorum: v.t.Quorum, Why: why})
+	set := "settings of a new monitor"
+	if v.t.Password.IsSet() {
+		acts = append(acts, SentinelSet{Sentinel: s.Pod.Name, Key: "auth-pass", Password: true, Why: set})
+	}
+	for _, c := range v.t.SentinelConfig {
+		acts = append(acts, SentinelSet{Sentinel: s.Pod.Name, Key: c.Key, Value: unquote(c.Value), Why: set})
+	}
+	return acts
+}
+
+// sentinelSettings writes the settings that Sentinel reports and that differ. auth-pass and
+// settings it does not report are written with the monitor only.
+func (v *view) sentinelSettings(s *SentinelNode) []Action {
+	var acts []Action
+	want := append([]hooks.ConfigEntry{{Key: "quorum", Value: strconv.Itoa(int(v.t.Quorum))}}, v.t.SentinelConfig...)
+	for _, c := range want {
+		got, ok := s.Master.Fields[c.Key]
+		if !ok || sameConfig(got, c.Value) {
+			continue
+		}
+		acts = append(acts, SentinelSet{Sentinel: s.Pod.Name, Key: c.Key, Value: unquote(c.Value),
+			Why: fmt.Sprintf("is %q, want %q", got, unquote(c.Value))})
+	}
+	return acts
+}
+
+// reset is rule 8: one sentinel at a time, only once every sentinel agrees on the master and
+// has rediscovered its replicas and the other sentinels.
+func (v *view) reset(m *RedisNode) *Reset {
+	var stale *SentinelNode
+	var why string
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if !s.Reachable() {
+			continue
+		}
+		if v.underInformed(s, m) {
+			return nil
+		}
+		if w := v.staleEntries(s); w != "" && stale == nil {
+			stale, why = s, w
+		}
+	}
+	if stale == nil {
+		return nil
+	}
+	return &Reset{Sentinel: stale.Pod.Name, Why: why}
+}
+
+// underInformed tells whether s has not yet discovered every replica linked to the master or
+// every other reachable sentinel, as after a reset.
+func (v *view) underInformed(s *SentinelNode, m *RedisNode) bool {
+	known := map[string]bool{}
+	for _, r := range s.Replicas {
+		known[r.IP] = true
+	}
+	for _, r := range m.Info.Replicas {
+		if r.State == "online" && !known[r.IP] {
+			return true
+		}
+	}
+	peers := map[string]bool{}
+	for _, p := range s.Sentinels {
+		peers[p.IP] = true
+	}
+	for _, o := range v.o.Sentinels {
+		if o.Reachable() && o.Pod.IP != s.Pod.IP && !peers[o.Pod.IP] {
+			return true
+		}
+	}
+	return false
+}
+
+// staleEntries describes the replicas and sentinels s knows that are not pods of this
+// RedisFailover any more (old pod IPs); empty when there are none.
+func (v *view) staleEntries(s *SentinelNode) string {
+	var stale []string
+	for _, r := range s.Replicas {
+		if v.pod(r.IP, r.Port) == nil {
+			stale = append(stale, "replica "+hooks.Endpoint{Host: r.IP, Port: r.Port}.Address())
+		}
+	}
+	for _, p := range s.Sentinels {
+		if !v.isSen[p.IP] || p.Port != v.t.SentinelPort {
+			stale = append(stale, "sentinel "+hooks.Endpoint{Host: p.IP, Port: p.Port}.Address())
+		}
+	}
+	if len(stale) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("knows %d replicas and %d sentinels, stale: %s", len(s.Replicas), len(s.Sentinels),
+		strings.Join(stale, ", "))
+}
+
+// redisConfig is the redis half of rule 9: CONFIG SET only what differs.
+func (v *view) redisConfig() []Action {
+	var acts []Action
+	for _, n := range v.reachableRedis() {
+		for _, c := range v.t.RedisConfig {
+			got, ok := n.Config[c.Key]
+			if ok && sameConfig(got, c.Value) {
+				continue
+			}
+			why := fmt.Sprintf("is %q, want %q", got, unquote(c.Value))
+			if !ok {
+				why = "not reported by CONFIG GET"
+			}
+			acts = append(acts, SetConfig{Pod: n.Pod.Name, Key: c.Key, Value: unquote(c.Value), Why: why})
+		}
+	}
+	return acts
+}
+
+// bootstrap is rule 10: every redis replicates the external node and can never be elected;
+// sentinels, when allowed, monitor that node.
+func (v *view) bootstrap() []Action {
+	b := *v.t.Bootstrap
+	var acts []Action
+	for _, n := range v.reachableRedis() {
+		if n.Info.Role != roleReplica || n.Info.MasterHost != b.Host || n.Info.MasterPort != b.Port {
+			acts = append(acts, ReplicaOf{Pod: n.Pod.Name, Master: b,
+				Why: "bootstrap mode: every redis replicates the external node"})
+		}
+		if got := n.Config[replicaPriority]; got != "0" {
+			acts = append(acts, SetConfig{Pod: n.Pod.Name, Key: replicaPriority, Value: "0",
+				Why: fmt.Sprintf("bootstrap mode: a replica of the external node is never elected (is %q)", got)})
+		}
+	}
+	if v.t.SentinelsEnabled {
+		for i := range v.o.Sentinels {
+			if s := &v.o.Sentinels[i]; s.Reachable() {
+				acts = append(acts, v.monitor(s, b, "")...)
+			}
+		}
+	}
+	return append(acts, v.redisConfig()...)
+}

@@ -1,0 +1,482 @@
+package healer
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/redhook/redhook/hooks"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The plan fixtures: RedisFailover "a" with three redis pods (10.0.0.10–12) and three sentinels
+// (10.0.1.1–3). healthy() is a converged observation: rfr-a-0 master, everything agrees.
+
+const foreignIP = "10.9.9.9" // a pod IP of another RedisFailover
+
+func topo() hooks.Topology {
+	t := hooks.Topology{Namespace: "ns", Name: "a", MasterName: "mymaster", RedisPort: 6379,
+		SentinelPort: 26379, Quorum: 2, SentinelsEnabled: true,
+		Placeholder: hooks.Endpoint{Host: "127.0.0.1", Port: 1},
+		SentinelConfig: []hooks.ConfigEntry{{Key: "down-after-milliseconds", Value: "5000"},
+			{Key: "failover-timeout", Value: "10000"}, {Key: "parallel-syncs", Value: "2"}}}
+	for i := 0; i < 3; i++ {
+		t.Redis = append(t.Redis, hooks.PodRef{Name: fmt.Sprintf("rfr-a-%d", i), IP: redisIP(i), Ordinal: i, Ready: true})
+		t.Sentinels = append(t.Sentinels, hooks.PodRef{Name: fmt.Sprintf("rfs-a-%c", 'x'+i), IP: sentinelIP(i), Ordinal: -1, Ready: true})
+	}
+	return t
+}
+
+func redisIP(i int) string    { return fmt.Sprintf("10.0.0.%d", 10+i) }
+func sentinelIP(i int) string { return fmt.Sprintf("10.0.1.%d", 1+i) }
+
+func masterNode(t hooks.Topology, i int, offset int64, replicas ...int) RedisNode {
+	n := RedisNode{Pod: t.Redis[i], Info: RedisInfo{Role: roleMaster, Offset: offset, Keys: offset / 10,
+		ConnectedReplicas: int32(len(replicas)), RunID: fmt.Sprintf("run%d", i)}}
+	for _, r := range replicas {
+		n.Info.Replicas = append(n.Info.Replicas, ReplicaLink{IP: redisIP(r), Port: 6379, State: "online", Offset: offset})
+	}
+	return n
+}
+
+func replicaNode(t hooks.Topology, i int, host string, port int32, offset int64) RedisNode {
+	return RedisNode{Pod: t.Redis[i], Info: RedisInfo{Role: roleReplica, MasterHost: host, MasterPort: port,
+		LinkUp: host != "127.0.0.1" && host != foreignIP, Offset: offset, Keys: offset / 10, RunID: fmt.Sprintf("run%d", i)}}
+}
+
+// sentinelNode monitors host:port with the desired settings and knows the given peers.
+func sentinelNode(t hooks.Topology, i int, host string, port int32) SentinelNode {
+	s := SentinelNode{Pod: t.Sentinels[i], Master: &SentinelMaster{Name: t.MasterName, IP: host, Port: port,
+		RunID: "run0", Flags: []string{"master"}, Quorum: 2, Fields: map[string]string{
+			"quorum": "2", "down-after-milliseconds": "5000", "failover-timeout": "10000", "parallel-syncs": "2"}}}
+	for j := range t.Redis {
+		if redisIP(j) != host {
+			s.Replicas = append(s.Replicas, SentinelPeer{IP: redisIP(j), Port: 6379, Flags: []string{"slave"}})
+		}
+	}
+	for j := range t.Sentinels {
+		if j != i {
+			s.Sentinels = append(s.Sentinels, SentinelPeer{IP: sentinelIP(j), Port: 26379, Flags: []string{"sentinel"}})
+		}
+	}
+	return s
+}
+
+func healthy() (hooks.Topology, Observed) {
+	t := topo()
+	o := Observed{Redis: []RedisNode{masterNode(t, 0, 1000, 1, 2),
+		replicaNode(t, 1, redisIP(0), 6379, 1000), replicaNode(t, 2, redisIP(0), 6379, 1000)}}
+	for i := range t.Sentinels {
+		o.Sentinels = append(o.Sentinels, sentinelNode(t, i, redisIP(0), 6379))
+	}
+	return t, o
+}
+
+// fresh is a new RedisFailover: every redis a replica of the placeholder, every sentinel
+// monitoring 127.0.0.1 (the rendered sentinel.conf before a master is known).
+func fresh() (hooks.Topology, Observed) {
+	t := topo()
+	var o Observed
+	for i := range t.Redis {
+		o.Redis = append(o.Redis, replicaNode(t, i, "127.0.0.1", 1, 0))
+	}
+	for i := range t.Sentinels {
+		s := sentinelNode(t, i, "127.0.0.1", 6379)
+		s.Replicas, s.Sentinels, s.Master.RunID = nil, nil, ""
+		o.Sentinels = append(o.Sentinels, s)
+	}
+	return t, o
+}
+
+func unreachable(n *RedisNode) { *n = RedisNode{Pod: n.Pod, Err: "dial tcp: connection refused"} }
+
+func strs(acts []Action) []string {
+	if len(acts) == 0 {
+		return nil
+	}
+	out := make([]string, len(acts))
+	for i, a := range acts {
+		out[i] = a.String()
+	}
+	return out
+}
+
+func reasons(acts []Action) string {
+	var b strings.Builder
+	for _, a := range acts {
+		fmt.Fprintf(&b, "%s: %s\n", a, a.Reason())
+	}
+	return b.String()
+}
+
+func monitorAll(t hooks.Topology, master int, remove bool) []string {
+	var out []string
+	for _, s := range t.Sentinels {
+		if remove {
+			out = append(out, "sentinel remove "+s.Name)
+		}
+		out = append(out,
+			fmt.Sprintf("sentinel monitor %s %s:6379 quorum 2 (rfr-a-%d)", s.Name, redisIP(master), master),
+			fmt.Sprintf("sentinel set %s down-after-milliseconds \"5000\"", s.Name),
+			fmt.Sprintf("sentinel set %s failover-timeout \"10000\"", s.Name),
+			fmt.Sprintf("sentinel set %s parallel-syncs \"2\"", s.Name))
+	}
+	return out
+}
+
+func TestPlan(t *testing.T) {
+	tests := []struct {
+		name string
+		// edit changes the healthy observation (or replaces it).
+		edit func(t *hooks.Topology, o *Observed)
+		want []string
+		// reason, when set, must appear in the first action's reason.
+		reason string
+	}{
+		{name: "healthy: nothing to do", edit: func(*hooks.Topology, *Observed) {}},
+		{name: "rule 1: failover in progress, do nothing even with drift", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[1] = replicaNode(*t, 1, foreignIP, 6379, 10)
+			o.Sentinels[2].Master = nil
+			o.Sentinels[0].Master.Flags = []string{"master", "s_down", "o_down", "failover_in_progress"}
+			o.Sentinels[0].Master.FailoverState = "wait_start"
+		}},
+		{name: "rule 2+5: sentinel-agreed master kept, other master demoted with its offset", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[2] = masterNode(*t, 2, 1500)
+		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"},
+			reason: "split brain: rfr-a-2 is also a master (offset 1500, 150 keys, 0 replicas); keeping rfr-a-0 (offset 1000): 3 sentinels agree on rfr-a-0"},
+		{name: "rule 2: agreement needs a quorum, a minority sentinel is re-pointed", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[2] = sentinelNode(*t, 2, redisIP(1), 6379)
+		}, want: []string{"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.10:6379 quorum 2 (rfr-a-0)",
+			"sentinel set rfs-a-z down-after-milliseconds \"5000\"", "sentinel set rfs-a-z failover-timeout \"10000\"",
+			"sentinel set rfs-a-z parallel-syncs \"2\""},
+			reason: "monitors 10.0.0.11:6379, not the master rfr-a-0"},
+		{name: "rule 3: no agreement, the only master with replicas is kept and sentinels pointed at it", edit: func(t *hooks.Topology, o *Observed) {
+			_, f := fresh()
+			o.Sentinels = f.Sentinels
+		}, want: monitorAll(topo(), 0, true), reason: "monitors 127.0.0.1:6379, not the master rfr-a-0"},
+		{name: "rule 4 + boot: fresh start promotes the lowest ordinal", edit: func(t *hooks.Topology, o *Observed) {
+			_, *o = fresh()
+		}, want: append([]string{"promote rfr-a-0",
+			"replicaof rfr-a-1 10.0.0.10:6379 (rfr-a-0)", "replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"},
+			monitorAll(topo(), 0, true)...),
+			reason: "no master: rfr-a-0 holds the most data (offset 0, 0 keys)"},
+		{name: "rule 4: the highest offset is promoted, never the empty node", edit: func(t *hooks.Topology, o *Observed) {
+			_, *o = fresh()
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0) // restarted empty
+			o.Redis[1] = replicaNode(*t, 1, "10.0.0.99", 6379, 500)
+			o.Redis[2] = replicaNode(*t, 2, "10.0.0.99", 6379, 700)
+		}, want: append([]string{"promote rfr-a-2",
+			"replicaof rfr-a-0 10.0.0.12:6379 (rfr-a-2)", "replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)"},
+			monitorAll(topo(), 2, true)...),
+			reason: "no master: rfr-a-2 holds the most data (offset 700, 70 keys)"},
+		{name: "rule 4: ties go to the lowest ordinal that is not terminating", edit: func(t *hooks.Topology, o *Observed) {
+			_, *o = fresh()
+			o.Redis[0].Pod.Terminating = true
+			o.Sentinels = nil
+		}, want: []string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
+			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
+		{name: "rule 4: unreachable nodes are skipped", edit: func(t *hooks.Topology, o *Observed) {
+			_, *o = fresh()
+			o.Sentinels = nil
+			unreachable(&o.Redis[0])
+			unreachable(&o.Redis[1])
+		}, want: []string{"promote rfr-a-2"}},
+		{name: "rule 4: sentinels agree on an unreachable pod, so Sentinel acts: wait", edit: func(t *hooks.Topology, o *Observed) {
+			unreachable(&o.Redis[0])
+			o.Redis[1].Info.LinkUp = false
+			o.Redis[2].Info.LinkUp = false
+		}},
+		{name: "rule 4: nothing reachable, nothing to do", edit: func(t *hooks.Topology, o *Observed) {
+			_, *o = fresh()
+			for i := range o.Redis {
+				unreachable(&o.Redis[i])
+			}
+		}},
+		{name: "rule 5 without agreement: the master with most replicas wins", edit: func(t *hooks.Topology, o *Observed) {
+			_, f := fresh()
+			o.Sentinels = f.Sentinels[:1] // below quorum
+			o.Redis[0] = masterNode(*t, 0, 2000)
+			o.Redis[1] = masterNode(*t, 1, 1000, 2)
+			o.Redis[2] = replicaNode(*t, 2, redisIP(1), 6379, 1000)
+		}, want: []string{"replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)", "sentinel remove rfs-a-x",
+			"sentinel monitor rfs-a-x 10.0.0.11:6379 quorum 2 (rfr-a-1)", "sentinel set rfs-a-x down-after-milliseconds \"5000\"",
+			"sentinel set rfs-a-x failover-timeout \"10000\"", "sentinel set rfs-a-x parallel-syncs \"2\""},
+			reason: "split brain: rfr-a-0 is also a master (offset 2000, 200 keys, 0 replicas)"},
+		{name: "rule 5 without agreement and no replicas: highest offset wins", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels = nil
+			t.Sentinels = nil
+			o.Redis[0] = masterNode(*t, 0, 100)
+			o.Redis[1] = masterNode(*t, 1, 300)
+			o.Redis[2] = masterNode(*t, 2, 200)
+		}, want: []string{"replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
+		{name: "rule 6: a replica of a foreign master is re-pointed at once", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[1] = replicaNode(*t, 1, foreignIP, 6379, 5000)
+		}, want: []string{"replicaof rfr-a-1 10.0.0.10:6379 (rfr-a-0)"},
+			reason: "replicates 10.9.9.9:6379, which is not a pod of this RedisFailover"},
+		{name: "rule 6: a pod IP with another port is not a pod", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[1] = replicaNode(*t, 1, redisIP(0), 6380, 1000)
+		}, want: []string{"replicaof rfr-a-1 10.0.0.10:6379 (rfr-a-0)"}, reason: "not a pod of this RedisFailover"},
+		{name: "rule 6: a chained replica is pointed at the master", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[2] = replicaNode(*t, 2, redisIP(1), 6379, 1000)
+		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"}, reason: "replicates rfr-a-1, which is not the master"},
+		{name: "boot: a restarted replica of the placeholder rejoins", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[2] = replicaNode(*t, 2, "127.0.0.1", 1, 0)
+		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"}, reason: "booted as a replica of the placeholder 127.0.0.1:1"},
+		{name: "rule 3: a lone empty master is not kept while a replica holds more data", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels = nil
+			t.Sentinels = nil
+			o.Redis[0] = masterNode(*t, 0, 0)
+			o.Redis[1] = replicaNode(*t, 1, redisIP(0), 6379, 900)
+			o.Redis[1].Info.LinkUp = false
+			o.Redis[2] = replicaNode(*t, 2, redisIP(0), 6379, 800)
+		}, want: []string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
+		{name: "rule 7: a sentinel restarted empty is re-monitored with its settings", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[1].Master, o.Sentinels[1].Replicas, o.Sentinels[1].Sentinels = nil, nil, nil
+		}, want: []string{"sentinel monitor rfs-a-y 10.0.0.10:6379 quorum 2 (rfr-a-0)",
+			"sentinel set rfs-a-y down-after-milliseconds \"5000\"", "sentinel set rfs-a-y failover-timeout \"10000\"",
+			"sentinel set rfs-a-y parallel-syncs \"2\""}, reason: "monitors nothing"},
+		{name: "rule 7 with auth: auth-pass is set, redacted", edit: func(t *hooks.Topology, o *Observed) {
+			t.Password = hooks.NewSecret("s3cret")
+			t.SentinelConfig = nil
+			o.Sentinels[1].Master = nil
+		}, want: []string{"sentinel monitor rfs-a-y 10.0.0.10:6379 quorum 2 (rfr-a-0)",
+			"sentinel set rfs-a-y auth-pass [redacted]"}},
+		{name: "rule 8: stale entries reset one sentinel", edit: func(t *hooks.Topology, o *Observed) {
+			for i := range o.Sentinels {
+				o.Sentinels[i].Replicas = append(o.Sentinels[i].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
+			}
+			o.Sentinels[2].Sentinels = append(o.Sentinels[2].Sentinels, SentinelPeer{IP: "10.0.1.99", Port: 26379})
+		}, want: []string{"sentinel reset rfs-a-x"}, reason: "knows 3 replicas and 2 sentinels, stale: replica 10.0.0.99:6379"},
+		{name: "rule 8: a sentinel with a stale sentinel entry is reset", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[2].Sentinels = append(o.Sentinels[2].Sentinels, SentinelPeer{IP: "10.0.1.1", Port: 0})
+		}, want: []string{"sentinel reset rfs-a-z"}, reason: "stale: sentinel 10.0.1.1:0"},
+		{name: "rule 8: no reset until every sentinel has rediscovered the replicas", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[0].Replicas = o.Sentinels[0].Replicas[:1] // just reset: rediscovering
+			o.Sentinels[2].Replicas = append(o.Sentinels[2].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
+		}},
+		{name: "rule 8: no reset until every sentinel has rediscovered its peers", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[0].Sentinels = nil
+			o.Sentinels[2].Replicas = append(o.Sentinels[2].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
+		}},
+		{name: "rule 8: no reset while another sentinel is re-monitored", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[0].Master = nil
+			o.Sentinels[0].Replicas, o.Sentinels[0].Sentinels = nil, nil
+			o.Sentinels[2].Replicas = append(o.Sentinels[2].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
+		}, want: []string{"sentinel monitor rfs-a-x 10.0.0.10:6379 quorum 2 (rfr-a-0)",
+			"sentinel set rfs-a-x down-after-milliseconds \"5000\"", "sentinel set rfs-a-x failover-timeout \"10000\"",
+			"sentinel set rfs-a-x parallel-syncs \"2\""}},
+		{name: "rule 9: redis config set only where it differs", edit: func(t *hooks.Topology, o *Observed) {
+			t.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "100mb"}, {Key: "maxmemory-policy", Value: "allkeys-lru"},
+				{Key: "save", Value: `""`}}
+			for i := range o.Redis {
+				o.Redis[i].Config = map[string]string{"maxmemory": "104857600", "maxmemory-policy": "allkeys-lru", "save": ""}
+			}
+			o.Redis[1].Config["maxmemory-policy"] = "noeviction"
+			o.Redis[2].Config["save"] = "3600 1"
+		}, want: []string{`config set rfr-a-1 maxmemory-policy "allkeys-lru"`, `config set rfr-a-2 save ""`},
+			reason: `is "noeviction", want "allkeys-lru"`},
+		{name: "rule 9: sentinel settings set only where they differ", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[1].Master.Fields["down-after-milliseconds"] = "30000"
+			o.Sentinels[2].Master.Fields["quorum"] = "1"
+		}, want: []string{`sentinel set rfs-a-y down-after-milliseconds "5000"`, `sentinel set rfs-a-z quorum "2"`},
+			reason: `is "30000", want "5000"`},
+		{name: "rule 10: bootstrap follows the external node", edit: func(t *hooks.Topology, o *Observed) {
+			t.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
+			t.SentinelConfig = nil
+			o.Redis[1] = replicaNode(*t, 1, "192.0.2.7", 6379, 10)
+			o.Redis[1].Config = map[string]string{"replica-priority": "0"}
+		}, want: []string{"replicaof rfr-a-0 192.0.2.7:6379", "config set rfr-a-0 replica-priority \"0\"",
+			"replicaof rfr-a-2 192.0.2.7:6379", "config set rfr-a-2 replica-priority \"0\"",
+			"sentinel remove rfs-a-x", "sentinel monitor rfs-a-x 192.0.2.7:6379 quorum 2",
+			"sentinel remove rfs-a-y", "sentinel monitor rfs-a-y 192.0.2.7:6379 quorum 2",
+			"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 192.0.2.7:6379 quorum 2"},
+			reason: "bootstrap mode"},
+		{name: "rule 10: bootstrap without sentinels leaves them alone", edit: func(t *hooks.Topology, o *Observed) {
+			t.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
+			t.SentinelsEnabled = false
+			for i := range o.Redis {
+				o.Redis[i] = replicaNode(*t, i, "192.0.2.7", 6379, 10)
+				o.Redis[i].Config = map[string]string{"replica-priority": "0"}
+			}
+		}},
+		{name: "rule 11: the sentinels' master restarted as a replica of the placeholder: failover now", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Redis[1].Info.LinkUp = false
+			o.Redis[2].Info.LinkUp = false
+		}, want: []string{"sentinel failover rfs-a-x"},
+			reason: "3 sentinels agree on rfr-a-0: master rfr-a-0 restarted as a replica of 127.0.0.1:1 (offset 0) while rfr-a-1 holds more data (offset 1000)"},
+		{name: "rule 11: failover asked of a sentinel that agrees and is not in TILT", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Sentinels[0].Info.Tilt = true
+		}, want: []string{"sentinel failover rfs-a-y"}},
+		{name: "rule 11: nobody holds more data: the sentinels' master is promoted back", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 1000)
+		}, want: []string{"promote rfr-a-0"}, reason: "which restarted as a replica of 127.0.0.1:1 and no replica holds more data"},
+		{name: "rule 11: the sentinels' master restarted empty as master: failover now", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = masterNode(*t, 0, 0)
+			o.Redis[0].Info.RunID = "new-run"
+		}, want: []string{"sentinel failover rfs-a-x"}, reason: "master rfr-a-0 restarted (run id new-run, sentinels knew run0)"},
+		{name: "rule 11: same run id, no failover", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0].Info.Offset = 0
+		}},
+		{name: "lagging sentinels: agreed pod is a replica of another pod, healer follows the real master", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, redisIP(1), 6379, 1000)
+			o.Redis[1] = masterNode(*t, 1, 1000, 0, 2)
+			o.Redis[2] = replicaNode(*t, 2, redisIP(1), 6379, 1000)
+			o.Sentinels = o.Sentinels[:2]
+		}, want: []string{"sentinel remove rfs-a-x", "sentinel monitor rfs-a-x 10.0.0.11:6379 quorum 2 (rfr-a-1)",
+			"sentinel set rfs-a-x down-after-milliseconds \"5000\"", "sentinel set rfs-a-x failover-timeout \"10000\"",
+			"sentinel set rfs-a-x parallel-syncs \"2\"", "sentinel remove rfs-a-y",
+			"sentinel monitor rfs-a-y 10.0.0.11:6379 quorum 2 (rfr-a-1)",
+			"sentinel set rfs-a-y down-after-milliseconds \"5000\"", "sentinel set rfs-a-y failover-timeout \"10000\"",
+			"sentinel set rfs-a-y parallel-syncs \"2\""}},
+		{name: "unreachable sentinels and redis get no action", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[1] = SentinelNode{Pod: t.Sentinels[1], Err: "timeout"}
+			unreachable(&o.Redis[2])
+		}},
+		{name: "a sentinel monitoring a foreign address does not count as agreement", edit: func(t *hooks.Topology, o *Observed) {
+			for i := range o.Sentinels {
+				o.Sentinels[i].Master.IP = foreignIP
+			}
+		}, want: monitorAll(topo(), 0, true), reason: "monitors 10.9.9.9:6379, not the master rfr-a-0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			top, o := healthy()
+			tt.edit(&top, &o)
+			got := Plan(top, o)
+			assert.Equal(t, tt.want, strs(got), reasons(got))
+			if tt.reason != "" {
+				require.NotEmpty(t, got)
+				assert.Contains(t, got[0].Reason(), tt.reason)
+			}
+			for _, a := range got {
+				assert.NotContains(t, a.String(), "s3cret")
+				assert.NotContains(t, a.Reason(), "s3cret")
+				assert.NotEmpty(t, a.Reason(), a.String())
+			}
+			// Pure: planning twice gives the same actions.
+			assert.Equal(t, got, Plan(top, o))
+		})
+	}
+}
+
+// TestPlanConverges applies the planned actions to the observation the way Redis would and
+// checks that the next plan is empty: the rules do not fight each other.
+func TestPlanConverges(t *testing.T) {
+	for name, start := range map[string]func() (hooks.Topology, Observed){
+		"fresh": fresh,
+		"split brain": func() (hooks.Topology, Observed) {
+			top, o := healthy()
+			o.Redis[2] = masterNode(top, 2, 1500)
+			return top, o
+		},
+		"foreign": func() (hooks.Topology, Observed) {
+			top, o := healthy()
+			o.Redis[1] = replicaNode(top, 1, foreignIP, 6379, 1)
+			o.Sentinels[1].Master = nil
+			return top, o
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			top, o := start()
+			for pass := 0; pass < 4; pass++ {
+				acts := Plan(top, o)
+				if len(acts) == 0 {
+					return
+				}
+				simulate(top, &o, acts)
+			}
+			t.Fatalf("not converged after 4 passes: %v", strs(Plan(top, o)))
+		})
+	}
+}
+
+// simulate is a toy Redis/Sentinel: enough to check that plans converge.
+func simulate(top hooks.Topology, o *Observed, acts []Action) {
+	node := func(pod string) *RedisNode {
+		for i := range o.Redis {
+			if o.Redis[i].Pod.Name == pod {
+				return &o.Redis[i]
+			}
+		}
+		panic(pod)
+	}
+	sen := func(pod string) *SentinelNode {
+		for i := range o.Sentinels {
+			if o.Sentinels[i].Pod.Name == pod {
+				return &o.Sentinels[i]
+			}
+		}
+		panic(pod)
+	}
+	for _, a := range acts {
+		switch a := a.(type) {
+		case Promote:
+			n := node(a.Pod)
+			n.Info.Role, n.Info.MasterHost, n.Info.MasterPort = roleMaster, "", 0
+		case ReplicaOf:
+			n := node(a.Pod)
+			n.Info.Role, n.Info.MasterHost, n.Info.MasterPort, n.Info.LinkUp = roleReplica, a.Master.Host, a.Master.Port, true
+		case Remove:
+			sen(a.Sentinel).Master = nil
+		case Monitor:
+			s := sen(a.Sentinel)
+			s.Master = &SentinelMaster{Name: top.MasterName, IP: a.Master.Host, Port: a.Master.Port, Fields: map[string]string{}}
+		case SentinelSet:
+			sen(a.Sentinel).Master.Fields[a.Key] = a.Value
+		}
+	}
+	// Masters count their replicas; sentinels rediscover.
+	for i := range o.Redis {
+		m := &o.Redis[i]
+		if m.Info.Role != roleMaster {
+			continue
+		}
+		m.Info.Replicas, m.Info.ConnectedReplicas = nil, 0
+		for _, r := range o.Redis {
+			if r.Info.Role == roleReplica && r.Info.MasterHost == m.Pod.IP {
+				m.Info.Replicas = append(m.Info.Replicas, ReplicaLink{IP: r.Pod.IP, Port: 6379, State: "online"})
+				m.Info.ConnectedReplicas++
+			}
+		}
+	}
+	for i := range o.Sentinels {
+		s := &o.Sentinels[i]
+		if s.Master == nil {
+			continue
+		}
+		fresh := sentinelNode(top, i, s.Master.IP, s.Master.Port)
+		s.Replicas, s.Sentinels = fresh.Replicas, fresh.Sentinels
+	}
+}
+
+func TestSameConfig(t *testing.T) {
+	for _, tt := range []struct {
+		got, want string
+		same      bool
+	}{
+		{"104857600", "100mb", true},
+		{"100000000", "100m", true},
+		{"1073741824", "1GB", true},
+		{"1024", "1kb", true},
+		{"104857600", "100m", false},
+		{"yes", "YES", true},
+		{"900 1 300 10", "900 1  300 10", true},
+		{"", `""`, true},
+		{"3600 1", `""`, false},
+		{"allkeys-lru", "noeviction", false},
+		{"5000", "5000", true},
+	} {
+		assert.Equal(t, tt.same, sameConfig(tt.got, tt.want), "%q vs %q", tt.got, tt.want)
+	}
+}
+
+func TestConfigKeys(t *testing.T) {
+	top := topo()
+	top.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "1"}, {Key: "save", Value: ""}, {Key: "maxmemory", Value: "2"}}
+	assert.Equal(t, []string{"maxmemory", "save"}, configKeys(top))
+	top.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
+	assert.Equal(t, []string{"maxmemory", "save", "replica-priority"}, configKeys(top))
+}
