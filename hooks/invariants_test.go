@@ -187,8 +187,8 @@ func FuzzSync(f *testing.F) {
 		f.Add(c.raw)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		var req SyncRequest
-		if json.Unmarshal(raw, &req) != nil {
+		req, err := DecodeSyncRequest(raw)
+		if err != nil {
 			return
 		}
 		resp := Sync(&req, Observation{})

@@ -96,6 +96,15 @@ type workload struct {
 	} `json:"status"`
 }
 
+// observedWorkload decodes an observed StatefulSet or Deployment; nil when absent or unreadable.
+func observedWorkload(children Objects, key, namespace, name string) *workload {
+	var w workload
+	if !observedObject(children, key, namespace, name, &w) {
+		return nil
+	}
+	return &w
+}
+
 // rolledOut tells whether the controller has caught up with the spec and every pod runs it.
 func (w *workload) rolledOut(statefulSet bool) bool {
 	want := int32(1)

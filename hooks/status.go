@@ -174,13 +174,11 @@ func (st *syncState) progressing() metav1.Condition {
 	}
 	rf := st.rf
 	var msgs []string
-	var sts workload
-	if observedObject(st.req.Children, KeyStatefulSet, rf.Namespace, redisName(rf.Name), &sts) {
-		msgs = append(msgs, rollout("StatefulSet", redisName(rf.Name), &sts, rf.Spec.Redis.Replicas, true)...)
+	if st.sts != nil {
+		msgs = append(msgs, rollout("StatefulSet", redisName(rf.Name), st.sts, rf.Spec.Redis.Replicas, true)...)
 	}
-	var dep workload
-	if sentinelsEnabled(rf) && observedObject(st.req.Children, KeyDeployment, rf.Namespace, sentinelName(rf.Name), &dep) {
-		msgs = append(msgs, rollout("Deployment", sentinelName(rf.Name), &dep, rf.Spec.Sentinel.Replicas, false)...)
+	if sentinelsEnabled(rf) && st.dep != nil {
+		msgs = append(msgs, rollout("Deployment", sentinelName(rf.Name), st.dep, rf.Spec.Sentinel.Replicas, false)...)
 	}
 	if len(msgs) > 0 {
 		return cond(ConditionProgressing, true, "RollingOut", strings.Join(msgs, " "))

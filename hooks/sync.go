@@ -45,6 +45,8 @@ type syncState struct {
 	// storageChanged: the spec's PVC template differs from the StatefulSet's, which
 	// Kubernetes cannot change.
 	storageChanged bool
+	// sts and dep are the observed redis StatefulSet and sentinel Deployment; nil when absent.
+	sts, dep *workload
 }
 
 func newSyncState(req *SyncRequest, obs Observation) *syncState {
@@ -85,8 +87,9 @@ func (st *syncState) renderer(password Secret) *renderer {
 	if r.sentinelMaster == "" {
 		r.sentinelMaster = placeholder.Host
 	}
-	var sts workload
-	if observedObject(st.req.Children, KeyStatefulSet, rf.Namespace, redisName(rf.Name), &sts) {
+	st.sts = observedWorkload(st.req.Children, KeyStatefulSet, rf.Namespace, redisName(rf.Name))
+	st.dep = observedWorkload(st.req.Children, KeyDeployment, rf.Namespace, sentinelName(rf.Name))
+	if sts := st.sts; sts != nil {
 		r.observedPolicy = sts.Spec.PodManagementPolicy
 		r.observedClaims = sts.Spec.VolumeClaimTemplates
 		if r.observedClaims == nil {
@@ -99,36 +102,35 @@ func (st *syncState) renderer(password Secret) *renderer {
 
 // children is the response's child list.
 func (st *syncState) children() []any {
-	observed := held(st.req.Children)
 	if st.holding() {
+		observed := held(st.req.Children)
 		out := make([]any, len(observed))
 		for i, h := range observed {
 			out[i] = h.obj
 		}
 		return out
 	}
-	byID := make(map[childID]json.RawMessage, len(observed))
-	for _, h := range observed {
-		byID[h.id] = h.obj
-	}
 	desired := st.r.children()
 	out := make([]any, 0, len(desired))
-	rendered := make(map[childID]bool, len(desired))
 	for _, c := range desired {
 		id := c.id()
-		rendered[id] = true
-		prev, seen := byID[id]
-		if !seen {
+		raw, seen := st.req.Children[id.key][st.rf.Namespace+"/"+id.name]
+		switch {
+		case !seen:
 			st.missing = append(st.missing, id.String())
+			out = append(out, c)
+		case !st.obs.Known():
+			out = append(out, asLastApplied(raw)) // keep what exists until the healer has reported
+		default:
+			out = append(out, c)
 		}
-		if seen && !st.obs.Known() {
-			out = append(out, prev) // keep what exists until the healer has reported
-			continue
-		}
-		out = append(out, c)
 	}
-	if !st.obs.Known() {
-		for _, h := range observed { // nothing is deleted on an unknown observation
+	if !st.obs.Known() { // nothing is deleted on an unknown observation either
+		rendered := make(map[childID]bool, len(desired))
+		for _, c := range desired {
+			rendered[c.id()] = true
+		}
+		for _, h := range held(st.req.Children) {
 			if !rendered[h.id] {
 				out = append(out, h.obj)
 			}
@@ -163,7 +165,7 @@ func equalPtr[T comparable](a, b *T) bool {
 func decodeError(err error) FieldError {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) && te.Field != "" {
-		path := strings.NewReplacer("PodSettings.", "", "EmbeddedObjectMetadata.", "").Replace(te.Field)
+		path := strings.NewReplacer("parent.", "", "PodSettings.", "", "EmbeddedObjectMetadata.", "").Replace(te.Field)
 		return FieldError{Path: path, Message: fmt.Sprintf("a JSON %s where %s is expected", te.Value, te.Type)}
 	}
 	return FieldError{Path: "spec", Message: "cannot be read: " + err.Error()}

@@ -34,7 +34,8 @@ func loadGoldenCases(t testing.TB) []goldenCase {
 		c := goldenCase{name: filepath.Base(dir), dir: dir}
 		c.raw, err = os.ReadFile(filepath.Join(dir, "request.json"))
 		require.NoError(t, err)
-		require.NoError(t, json.Unmarshal(c.raw, &c.req), c.name)
+		c.req, err = DecodeSyncRequest(c.raw)
+		require.NoError(t, err, c.name)
 		if b, err := os.ReadFile(filepath.Join(dir, "observation.json")); err == nil {
 			require.NoError(t, json.Unmarshal(b, &c.obs), c.name)
 		}
@@ -70,8 +71,8 @@ func TestSyncGolden(t *testing.T) {
 func TestSyncDeterministic(t *testing.T) {
 	for _, c := range loadGoldenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			var again SyncRequest
-			require.NoError(t, json.Unmarshal(c.raw, &again))
+			again, err := DecodeSyncRequest(c.raw)
+			require.NoError(t, err)
 			a := encodeResponse(t, Sync(&c.req, c.obs))
 			b := encodeResponse(t, Sync(&again, c.obs))
 			assert.True(t, bytes.Equal(a, b))

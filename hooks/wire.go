@@ -2,7 +2,8 @@ package hooks
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
+	"strings"
 )
 
 // Metacontroller's v2 hook wire format. Metacontroller's own Go module cannot be imported (its
@@ -33,51 +34,28 @@ type SyncRequest struct {
 	Related    Objects         `json:"related,omitempty"`
 	Finalizing bool            `json:"finalizing,omitempty"`
 
-	// ParentError is set when the parent's spec did not decode (a value of the wrong type).
-	// Parent then holds only its metadata and status, and Sync keeps every child as it is.
+	// ParentError is set by DecodeSyncRequest when a field of the parent has a value of the
+	// wrong type; Sync then keeps every child as it is and reports the error.
 	ParentError error `json:"-"`
 }
 
-// UnmarshalJSON decodes a request whose parent spec may be malformed without failing: a bad
-// spec must not turn into an HTTP error loop, it must be reported in the status.
-func (r *SyncRequest) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Controller json.RawMessage `json:"controller,omitempty"`
-		Parent     json.RawMessage `json:"parent"`
-		Children   Objects         `json:"children,omitempty"`
-		Related    Objects         `json:"related,omitempty"`
-		Finalizing bool            `json:"finalizing,omitempty"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	*r = SyncRequest{Controller: raw.Controller, Children: raw.Children, Related: raw.Related,
-		Finalizing: raw.Finalizing}
-	if len(raw.Parent) == 0 || string(raw.Parent) == "null" {
-		return fmt.Errorf("request has no parent")
-	}
-	if err := json.Unmarshal(raw.Parent, &r.Parent); err == nil {
-		return nil
-	} else {
+// DecodeSyncRequest decodes a sync request in one pass. A parent whose spec has a value of the
+// wrong type does not fail the decoding: a bad spec must not turn into an HTTP error loop, it must
+// be reported in the status. ParentError is then set and the rest of the request is decoded.
+func DecodeSyncRequest(b []byte) (SyncRequest, error) {
+	var r SyncRequest
+	err := json.Unmarshal(b, &r)
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te) && strings.HasPrefix(te.Field, "parent."):
 		r.ParentError = err
+	case err != nil:
+		return SyncRequest{}, err
 	}
-	var meta struct {
-		APIVersion string              `json:"apiVersion"`
-		Kind       string              `json:"kind"`
-		Metadata   json.RawMessage     `json:"metadata"`
-		Status     RedisFailoverStatus `json:"status"`
+	if r.Parent.Name == "" {
+		return SyncRequest{}, errors.New("request has no parent with a name")
 	}
-	if err := json.Unmarshal(raw.Parent, &meta); err != nil {
-		return fmt.Errorf("parent: %w", err)
-	}
-	r.Parent = RedisFailover{Status: meta.Status}
-	r.Parent.APIVersion, r.Parent.Kind = meta.APIVersion, meta.Kind
-	if len(meta.Metadata) > 0 {
-		if err := json.Unmarshal(meta.Metadata, &r.Parent.ObjectMeta); err != nil {
-			return fmt.Errorf("parent metadata: %w", err)
-		}
-	}
-	return nil
+	return r, nil
 }
 
 // SyncResponse is the answer to a sync hook call. Every observed child missing from Children is

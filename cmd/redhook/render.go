@@ -190,8 +190,8 @@ func requestFor(parent []byte, secrets map[string]json.RawMessage) (*hooks.SyncR
 	if err != nil {
 		return nil, err
 	}
-	var req hooks.SyncRequest
-	if err := json.Unmarshal(body, &req); err != nil {
+	req, err := hooks.DecodeSyncRequest(body)
+	if err != nil {
 		return nil, err
 	}
 	return &req, nil

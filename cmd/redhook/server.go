@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -102,13 +103,27 @@ func encode(v any) ([]byte, *hookError) {
 	return b, nil
 }
 
-func decode(r *http.Request, v any) *hookError {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+// readBody reads the whole body (bounded by the MaxBytesReader set in hook): one buffer that
+// is decoded in a single pass.
+func readBody(r *http.Request) ([]byte, *hookError) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return &hookError{http.StatusRequestEntityTooLarge, "too_large",
+			return nil, &hookError{http.StatusRequestEntityTooLarge, "too_large",
 				fmt.Errorf("request body over %d bytes", tooBig.Limit)}
 		}
+		return nil, &hookError{http.StatusBadRequest, "read", fmt.Errorf("read request: %w", err)}
+	}
+	return b, nil
+}
+
+func decode(r *http.Request, v any) *hookError {
+	b, herr := readBody(r)
+	if herr != nil {
+		return herr
+	}
+	if err := json.Unmarshal(b, v); err != nil {
 		return &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
 	}
 	return nil
@@ -117,9 +132,13 @@ func decode(r *http.Request, v any) *hookError {
 // sync answers Metacontroller's sync hook: the healer's report goes into hooks.Sync, and the
 // request's topology goes to the healer after the response is computed.
 func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
-	var req hooks.SyncRequest
-	if herr := decode(r, &req); herr != nil {
+	body, herr := readBody(r)
+	if herr != nil {
 		return nil, herr
+	}
+	req, err := hooks.DecodeSyncRequest(body)
+	if err != nil {
+		return nil, &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
 	}
 	key := req.Parent.Namespace + "/" + req.Parent.Name
 	var obs hooks.Observation

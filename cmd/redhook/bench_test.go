@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// The reference request of design.md §7: 3 redis, 3 sentinels, every child and pod observed,
+// the healer reporting a healthy master.
+const benchCase = "master-known"
+
+// fixedHealer returns one report and forgets what it is given, so that it costs nothing.
+type fixedHealer struct{ obs hooks.Observation }
+
+func (h fixedHealer) Report(string) hooks.Observation { return h.obs }
+func (fixedHealer) Track(hooks.Topology)              {}
+
+// BenchmarkSyncHTTP: one sync through the router — decode, Sync, NewTopology, encode.
+func BenchmarkSyncHTTP(b *testing.B) {
+	request, obs := readCase(b, benchCase)
+	ready := &atomic.Bool{}
+	ready.Store(true)
+	s := &server{log: zerolog.Nop(), healer: fixedHealer{obs}, metrics: newHookMetrics(prometheus.NewRegistry()),
+		maxBody: 32 << 20, ready: ready}
+	h := newRouter(s, prometheus.NewRegistry())
+	b.SetBytes(int64(len(request)))
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest(http.MethodPost, "/sync", bytes.NewReader(request))
+		req.Header.Set("Content-Type", "application/json")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", w.Code, w.Body.String())
+		}
+	}
+}
+
+// BenchmarkJSONFloor: the cost of decoding the same request bytes into map[string]any and
+// encoding the same response as map[string]any — the floor any JSON hook pays.
+func BenchmarkJSONFloor(b *testing.B) {
+	request, obs := readCase(b, benchCase)
+	req, err := hooks.DecodeSyncRequest(request)
+	if err != nil {
+		b.Fatal(err)
+	}
+	respBytes, err := json.Marshal(hooks.Sync(&req, obs))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var resp map[string]any
+	if err := json.Unmarshal(respBytes, &resp); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(request)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var m map[string]any
+		if err := json.Unmarshal(request, &m); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := json.Marshal(resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

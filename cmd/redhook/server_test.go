@@ -1,0 +1,265 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+const goldenDir = "../../hooks/testdata/sync"
+
+// recordingHealer is a hand-written fake of the healer: it returns a fixed report and records
+// the topologies it is given.
+type recordingHealer struct {
+	mu      sync.Mutex
+	report  hooks.Observation
+	tracked []hooks.Topology
+	panics  bool
+}
+
+func (h *recordingHealer) Report(string) hooks.Observation {
+	if h.panics {
+		panic("report exploded")
+	}
+	return h.report
+}
+
+func (h *recordingHealer) Track(t hooks.Topology) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.tracked = append(h.tracked, t)
+}
+
+type testServer struct {
+	url    string
+	logs   *syncBuffer
+	healer *recordingHealer
+	ready  *atomic.Bool
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startServer(t *testing.T, healer *recordingHealer) *testServer {
+	t.Helper()
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	ready := &atomic.Bool{}
+	ready.Store(true)
+	s := &server{log: zerolog.New(logs).Level(zerolog.DebugLevel), metrics: newHookMetrics(reg),
+		maxBody: 1 << 20, ready: ready}
+	if healer != nil {
+		s.healer = healer
+	}
+	ts := httptest.NewServer(newRouter(s, reg))
+	t.Cleanup(ts.Close)
+	return &testServer{url: ts.URL, logs: logs, healer: healer, ready: ready}
+}
+
+func post(t *testing.T, url, contentType string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, contentType, bytes.NewReader(body))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, b
+}
+
+func readCase(t testing.TB, name string) (request []byte, obs hooks.Observation) {
+	t.Helper()
+	request, err := os.ReadFile(filepath.Join(goldenDir, name, "request.json"))
+	require.NoError(t, err)
+	if b, err := os.ReadFile(filepath.Join(goldenDir, name, "observation.json")); err == nil {
+		require.NoError(t, json.Unmarshal(b, &obs))
+	}
+	return request, obs
+}
+
+func TestSyncEndpointMatchesHooksSync(t *testing.T) {
+	request, obs := readCase(t, "auth-running")
+	healer := &recordingHealer{report: obs}
+	srv := startServer(t, healer)
+	resp, body := post(t, srv.url+"/sync", "application/json", request)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+
+	req, err := hooks.DecodeSyncRequest(request)
+	require.NoError(t, err)
+	want, err := json.Marshal(hooks.Sync(&req, obs))
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(body), "the handler adds nothing to hooks.Sync")
+
+	healer.mu.Lock()
+	defer healer.mu.Unlock()
+	require.Len(t, healer.tracked, 1, "the topology goes to the healer after the sync")
+	assert.Equal(t, "shop/cache", healer.tracked[0].Key())
+	assert.NotContains(t, srv.logs.String(), "hunter2", "the password must never be logged")
+}
+
+func TestSyncDoesNotTrackInvalidSpec(t *testing.T) {
+	request, obs := readCase(t, "invalid-custom-config")
+	healer := &recordingHealer{report: obs}
+	srv := startServer(t, healer)
+	resp, body := post(t, srv.url+"/sync", "application/json", request)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.Empty(t, healer.tracked, "the healer must not act on an invalid spec")
+	assert.Contains(t, string(body), `"SpecValid"`)
+}
+
+func TestHookErrors(t *testing.T) {
+	srv := startServer(t, &recordingHealer{})
+	tests := []struct {
+		name        string
+		path        string
+		contentType string
+		body        []byte
+		status      int
+	}{
+		{"not JSON content type", "/sync", "text/plain", []byte(`{}`), http.StatusUnsupportedMediaType},
+		{"undecodable body", "/sync", "application/json", []byte(`{"parent":`), http.StatusBadRequest},
+		{"no parent", "/sync", "application/json", []byte(`{"children":{}}`), http.StatusBadRequest},
+		{"body over the limit", "/sync", "application/json",
+			[]byte(`{"parent":{"metadata":{"name":"` + strings.Repeat("x", 2<<20) + `"}}}`), http.StatusRequestEntityTooLarge},
+		{"customize undecodable", "/customize", "application/json", []byte(`[`), http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := post(t, srv.url+tt.path, tt.contentType, tt.body)
+			assert.Equal(t, tt.status, resp.StatusCode, string(body))
+		})
+	}
+	_, metrics := get(t, srv.url+"/metrics")
+	assert.Contains(t, metrics, `redhook_hook_errors_total{hook="sync",kind="decode"} 2`)
+	assert.Contains(t, metrics, `redhook_hook_errors_total{hook="sync",kind="too_large"} 1`)
+}
+
+func TestPanicIsA500(t *testing.T) {
+	srv := startServer(t, &recordingHealer{panics: true})
+	request, _ := readCase(t, "minimal")
+	resp, _ := post(t, srv.url+"/sync", "application/json", request)
+	assert.Equal(t, http.StatusInternalServerError, resp.StatusCode, "Metacontroller must change nothing")
+	assert.Contains(t, srv.logs.String(), "handler panicked")
+	// The server keeps serving.
+	resp2, _ := get(t, srv.url+"/healthz")
+	assert.Equal(t, http.StatusOK, resp2.StatusCode)
+}
+
+func TestCustomizeEndpoint(t *testing.T) {
+	srv := startServer(t, nil)
+	body := []byte(`{"parent":{"metadata":{"name":"cache","namespace":"shop"},"spec":{"auth":{"secretPath":"pw"}}}}`)
+	resp, out := post(t, srv.url+"/customize", "application/json", body)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.JSONEq(t, `{"relatedResources":[
+		{"apiVersion":"v1","resource":"pods","namespace":"shop","labelSelector":{"matchLabels":{
+			"app.kubernetes.io/name":"cache","app.kubernetes.io/part-of":"redis-failover"}}},
+		{"apiVersion":"v1","resource":"secrets","namespace":"shop","names":["pw"]}]}`, string(out))
+}
+
+func get(t *testing.T, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp, string(b)
+}
+
+func TestHealthAndMetrics(t *testing.T) {
+	srv := startServer(t, nil)
+	request, _ := readCase(t, "auth")
+	resp, _ := post(t, srv.url+"/sync", "application/json", request)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	r, _ := get(t, srv.url+"/healthz")
+	assert.Equal(t, http.StatusOK, r.StatusCode)
+	r, _ = get(t, srv.url+"/readyz")
+	assert.Equal(t, http.StatusOK, r.StatusCode)
+	srv.ready.Store(false)
+	r, _ = get(t, srv.url+"/readyz")
+	assert.Equal(t, http.StatusServiceUnavailable, r.StatusCode)
+	_, metrics := get(t, srv.url+"/metrics")
+	assert.Contains(t, metrics, `redhook_hook_requests_total{code="200",hook="sync"} 1`)
+	assert.Contains(t, metrics, `redhook_hook_duration_seconds_count{hook="sync"} 1`)
+	assert.NotContains(t, metrics, "hunter2")
+	assert.NotContains(t, srv.logs.String(), "hunter2")
+	assert.Contains(t, srv.logs.String(), `"request_id"`)
+}
+
+// TestGracefulShutdown: after the context ends, readyz fails, in-flight requests finish and
+// serveOn returns nil.
+func TestGracefulShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg := defaultConfig()
+	cfg.Listen = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveOn(ctx, ln, cfg, zerolog.Nop()) }()
+	url := "http://" + ln.Addr().String()
+	require.Eventually(t, func() bool {
+		r, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serveOn did not return after its context ended")
+	}
+	_, err = http.Get(url + "/healthz")
+	assert.Error(t, err, "the listener is closed")
+}
+
+func TestConfig(t *testing.T) {
+	env := map[string]string{"REDHOOK_LISTEN": "127.0.0.1:9000", "REDHOOK_LOG_LEVEL": "debug"}
+	cfg, err := parseServeFlags(nil, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9000", cfg.Listen)
+	assert.Equal(t, "debug", cfg.LogLevel)
+	cfg, err = parseServeFlags([]string{"--listen", ":7000"}, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, ":7000", cfg.Listen, "a flag wins over the environment")
+	_, err = parseServeFlags([]string{"--listen", "nope", "--log-level", "loud"}, func(string) string { return "" }, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `--listen "nope"`)
+	assert.Contains(t, err.Error(), `--log-level "loud"`)
+}
