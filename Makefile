@@ -1,0 +1,66 @@
+# redhook — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+BIN       := bin/redhook
+LISTEN    ?= 127.0.0.1:8080
+# Debian packages the tests start for real (healer integration tests).
+APT_PKGS  := redis-server redis-sentinel redis-tools
+FUZZTIME  ?= 10s
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build bin/redhook (static, version stamped)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/redhook
+
+.PHONY: run
+run: build ## Run the hook server on $(LISTEN) (see README for a curl example)
+	$(BIN) serve --listen $(LISTEN) --log-level debug
+
+.PHONY: deps
+deps: ## Install the Debian packages the tests need, when missing (needs root)
+	@missing=(); for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing+=($$p); done; \
+	if [ $${#missing[@]} -gt 0 ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing packages: $${missing[*]}; run: sudo apt-get install -y $${missing[*]}"; exit 1; fi; \
+	  echo "installing $${missing[*]}"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $${missing[*]} >/dev/null; \
+	fi
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: test
+test: deps lint ## Install what the tests need, then run every test (what CI runs)
+	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -race ./hooks/... ./cmd/...
+	$(GO) test -run '^$$' -fuzz '^FuzzSync$$' -fuzztime $(FUZZTIME) ./hooks
+
+.PHONY: golden
+golden: ## Rewrite hooks/testdata/sync/*/response.golden.json (review the diff!)
+	$(GO) test ./hooks -run 'TestSyncGolden' -update
+	@git --no-pager diff --stat -- hooks/testdata/sync || true
+
+.PHONY: fuzz
+fuzz: ## Fuzz hooks.Sync for FUZZTIME (default 10s)
+	$(GO) test -run '^$$' -fuzz '^FuzzSync$$' -fuzztime $(FUZZTIME) ./hooks
+
+.PHONY: bench
+bench: ## Sync handler vs the JSON floor (target ratio <= 1.5)
+	@mkdir -p bin
+	@$(GO) test -run '^$$' -bench '^Benchmark(SyncHTTP|JSONFloor)$$' -benchmem -count 5 ./cmd/redhook | tee bin/bench.txt
+	@awk '/^BenchmarkSyncHTTP/ {s[++ns]=$$3} /^BenchmarkJSONFloor/ {f[++nf]=$$3} \
+	  function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] } \
+	  END { ms = median(s, ns); mf = median(f, nf); printf "median SyncHTTP %.0f ns/op, JSONFloor %.0f ns/op, ratio %.2f (target <= 1.5)\n", ms, mf, ms / mf }' bin/bench.txt
+
+.PHONY: clean
+clean: ## Remove build output
+	rm -rf bin
