@@ -22,8 +22,11 @@ type RedisNode struct {
 	Err  string
 	Info RedisInfo
 	Role Role
-	// Config holds the CONFIG GET values of the keys the topology manages.
+	// Config holds the CONFIG GET values of the keys the topology manages; nil when unknown.
 	Config map[string]string
+	// ConfigErr tells why CONFIG GET failed (a renamed CONFIG command, say): the node still
+	// takes part in replication decisions, its settings are left alone.
+	ConfigErr string
 }
 
 // Reachable tells whether the node answered.

@@ -470,6 +470,9 @@ func (v *view) staleEntries(s *SentinelNode) string {
 func (v *view) redisConfig() []Action {
 	var acts []Action
 	for _, n := range v.reachableRedis() {
+		if n.Config == nil {
+			continue // unknown: never write blind
+		}
 		for _, c := range v.t.RedisConfig {
 			got, ok := n.Config[c.Key]
 			if ok && sameConfig(got, c.Value) {
@@ -495,7 +498,7 @@ func (v *view) bootstrap() []Action {
 			acts = append(acts, ReplicaOf{Pod: n.Pod.Name, Master: b,
 				Why: "bootstrap mode: every redis replicates the external node"})
 		}
-		if got := n.Config[replicaPriority]; got != "0" {
+		if got, ok := n.Config[replicaPriority]; ok && got != "0" {
 			acts = append(acts, SetConfig{Pod: n.Pod.Name, Key: replicaPriority, Value: "0",
 				Why: fmt.Sprintf("bootstrap mode: a replica of the external node is never elected (is %q)", got)})
 		}

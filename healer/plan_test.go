@@ -276,6 +276,11 @@ func TestPlan(t *testing.T) {
 			o.Redis[2].Config["save"] = "3600 1"
 		}, want: []string{`config set rfr-a-1 maxmemory-policy "allkeys-lru"`, `config set rfr-a-2 save ""`},
 			reason: `is "noeviction", want "allkeys-lru"`},
+		{name: "rule 9: unknown config (CONFIG GET failed) is never written", edit: func(t *hooks.Topology, o *Observed) {
+			t.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "100mb"}}
+			o.Redis[0].Config = map[string]string{"maxmemory": "0"}
+			o.Redis[1].ConfigErr = "ERR unknown command 'CONFIG'"
+		}, want: []string{`config set rfr-a-0 maxmemory "100mb"`}},
 		{name: "rule 9: sentinel settings set only where they differ", edit: func(t *hooks.Topology, o *Observed) {
 			o.Sentinels[1].Master.Fields["down-after-milliseconds"] = "30000"
 			o.Sentinels[2].Master.Fields["quorum"] = "1"
@@ -285,7 +290,10 @@ func TestPlan(t *testing.T) {
 			t.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
 			t.SentinelConfig = nil
 			o.Redis[1] = replicaNode(*t, 1, "192.0.2.7", 6379, 10)
-			o.Redis[1].Config = map[string]string{"replica-priority": "0"}
+			for i := range o.Redis {
+				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
+			}
+			o.Redis[1].Config["replica-priority"] = "0"
 		}, want: []string{"replicaof rfr-a-0 192.0.2.7:6379", "config set rfr-a-0 replica-priority \"0\"",
 			"replicaof rfr-a-2 192.0.2.7:6379", "config set rfr-a-2 replica-priority \"0\"",
 			"sentinel remove rfs-a-x", "sentinel monitor rfs-a-x 192.0.2.7:6379 quorum 2",

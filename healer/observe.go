@@ -1,0 +1,154 @@
+package healer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redhook/redhook/hooks"
+	"github.com/redis/rueidis"
+)
+
+// errNoIP is the error of a pod that has no IP yet.
+var errNoIP = errors.New("pod has no IP")
+
+// observe reads every redis and sentinel pod of t, concurrently, each read bounded by the
+// command timeout. A pod that does not answer is recorded as unreachable, not returned as an
+// error: healing goes on with whatever answers.
+func observe(ctx context.Context, t hooks.Topology, c *conns) Observed {
+	o := Observed{Time: time.Now(), Redis: make([]RedisNode, len(t.Redis)),
+		Sentinels: make([]SentinelNode, len(t.Sentinels))}
+	keys := configKeys(t)
+	var wg sync.WaitGroup
+	for i, p := range t.Redis {
+		wg.Go(func() { o.Redis[i] = observeRedis(ctx, t, c, p, keys) })
+	}
+	if t.SentinelsEnabled {
+		for i, p := range t.Sentinels {
+			wg.Go(func() { o.Sentinels[i] = observeSentinel(ctx, t, c, p) })
+		}
+	} else {
+		o.Sentinels = nil
+	}
+	wg.Wait()
+	return o
+}
+
+// observeRedis reads ROLE, INFO server/replication/keyspace and the managed CONFIG keys.
+func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRef, keys []string) RedisNode {
+	n := RedisNode{Pod: p}
+	if p.IP == "" {
+		n.Err = errNoIP.Error()
+		return n
+	}
+	addr := redisAddr(t, p)
+	client, err := c.get(addr, t.Password)
+	if err != nil {
+		n.Err = err.Error()
+		return n
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout)
+	defer cancel()
+	cmds := rueidis.Commands{
+		client.B().Role().Build(),
+		client.B().Info().Section("server", "replication", "keyspace").Build(),
+	}
+	if len(keys) > 0 {
+		cmds = append(cmds, client.B().ConfigGet().Parameter(keys...).Build())
+	}
+	res := client.DoMulti(ctx, cmds...)
+	if err := readRedis(&n, res); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			c.drop(addr) // a stuck connection must not stall the next pass
+		}
+		n = RedisNode{Pod: p, Err: fmt.Sprintf("read %s: %v", addr, err)}
+		return n
+	}
+	if len(keys) > 0 {
+		v, err := res[2].ToAny()
+		if err == nil {
+			n.Config, err = parseConfigGet(v)
+		}
+		if err != nil {
+			n.Config = nil
+			n.ConfigErr = fmt.Sprintf("config get %s: %v", addr, err)
+		}
+	}
+	return n
+}
+
+func readRedis(n *RedisNode, res []rueidis.RedisResult) error {
+	v, err := res[0].ToAny()
+	if err != nil {
+		return fmt.Errorf("role: %w", err)
+	}
+	if n.Role, err = parseRole(v); err != nil {
+		return err
+	}
+	text, err := res[1].ToString()
+	if err != nil {
+		return fmt.Errorf("info: %w", err)
+	}
+	n.Info, err = parseRedisInfo(text)
+	return err
+}
+
+// observeSentinel reads INFO sentinel and, when the sentinel monitors the master name,
+// SENTINEL MASTER, REPLICAS and SENTINELS.
+func observeSentinel(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRef) SentinelNode {
+	n := SentinelNode{Pod: p}
+	if p.IP == "" {
+		n.Err = errNoIP.Error()
+		return n
+	}
+	addr := sentinelAddr(t, p)
+	client, err := c.get(addr, t.Password)
+	if err != nil {
+		n.Err = err.Error()
+		return n
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout)
+	defer cancel()
+	if err := readSentinel(ctx, client, t.MasterName, &n); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			c.drop(addr)
+		}
+		return SentinelNode{Pod: p, Err: fmt.Sprintf("read %s: %v", addr, err)}
+	}
+	return n
+}
+
+func readSentinel(ctx context.Context, client rueidis.Client, name string, n *SentinelNode) error {
+	text, err := client.Do(ctx, client.B().Info().Section("sentinel").Build()).ToString()
+	if err != nil {
+		return fmt.Errorf("info sentinel: %w", err)
+	}
+	if n.Info, err = parseSentinelInfo(text); err != nil {
+		return err
+	}
+	if _, ok := n.Info.Master(name); !ok {
+		return nil
+	}
+	res := client.DoMulti(ctx,
+		client.B().Arbitrary("SENTINEL", "MASTER").Args(name).Build(),
+		client.B().SentinelReplicas().Master(name).Build(),
+		client.B().SentinelSentinels().Master(name).Build())
+	vals := make([]any, len(res))
+	for i, r := range res {
+		if vals[i], err = r.ToAny(); err != nil {
+			return fmt.Errorf("sentinel %s: %w", [...]string{"master", "replicas", "sentinels"}[i], err)
+		}
+	}
+	m, err := parseSentinelMaster(vals[0])
+	if err != nil {
+		return err
+	}
+	n.Master = &m
+	if n.Replicas, err = parseSentinelPeers(vals[1]); err != nil {
+		return err
+	}
+	n.Sentinels, err = parseSentinelPeers(vals[2])
+	return err
+}

@@ -1,0 +1,56 @@
+package healer
+
+import (
+	"github.com/redhook/redhook/hooks"
+)
+
+// Report turns an observation into the report that hooks.Sync reads: the master (the pod that
+// the sentinels, or without their agreement the healer, hold as master and that answers
+// role:master), each pod as seen, the recent actions (newest first) and the problems of the
+// pass. It is pure.
+func Report(t hooks.Topology, o Observed, actions []hooks.ActionRecord, errs []string) hooks.Observation {
+	r := hooks.Observation{Time: o.Time, Master: reportMaster(t, o), LastActions: actions}
+	v := newView(t, o)
+	r.FailoverInProgress = v.failoverInProgress()
+	for i := range o.Redis {
+		n := &o.Redis[i]
+		ro := hooks.RedisObservation{Pod: n.Pod.Name, IP: n.Pod.IP, Reachable: n.Reachable()}
+		if n.Reachable() {
+			ro.Role = n.Info.Role
+			ro.MasterHost, ro.MasterPort = n.Info.MasterHost, n.Info.MasterPort
+			ro.LinkUp, ro.Syncing = n.Info.LinkUp, n.Info.Syncing
+			ro.Offset, ro.ConnectedReplicas = n.Info.Offset, n.Info.ConnectedReplicas
+		} else {
+			r.Errors = append(r.Errors, n.Pod.Name+": "+n.Err)
+		}
+		if n.ConfigErr != "" {
+			r.Errors = append(r.Errors, n.Pod.Name+": "+n.ConfigErr)
+		}
+		r.Redis = append(r.Redis, ro)
+	}
+	for i := range o.Sentinels {
+		s := &o.Sentinels[i]
+		so := hooks.SentinelObservation{Pod: s.Pod.Name, IP: s.Pod.IP, Reachable: s.Reachable()}
+		if s.Reachable() && s.Master != nil {
+			so.MasterIP = s.Master.IP
+		}
+		if !s.Reachable() {
+			r.Errors = append(r.Errors, s.Pod.Name+": "+s.Err)
+		}
+		r.Sentinels = append(r.Sentinels, so)
+	}
+	r.Errors = append(r.Errors, errs...)
+	return r
+}
+
+// reportMaster is the master the healer stands by: elected and answering role:master.
+func reportMaster(t hooks.Topology, o Observed) *hooks.MasterStatus {
+	if t.Bootstrap != nil {
+		return nil // the master is outside the RedisFailover
+	}
+	e := newView(t, o).elect()
+	if e.master == nil || e.promote || e.failover != nil || e.master.Info.Role != roleMaster {
+		return nil
+	}
+	return &hooks.MasterStatus{Pod: e.master.Pod.Name, IP: e.master.Pod.IP}
+}
