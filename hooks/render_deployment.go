@@ -75,7 +75,7 @@ func (r *renderer) sentinelContainer() corev1.Container {
 	var startup *corev1.Probe
 	if s.StartupConfigMap != "" {
 		mounts = append(mounts, corev1.VolumeMount{Name: "sentinel-startup", MountPath: sentinelStartup, ReadOnly: true})
-		startup = execProbe("sh "+sentinelStartup+"/"+startupScript, 0, 5, 5, 60)
+		startup = execProbe([]string{"sh", sentinelStartup + "/" + startupScript}, 0, 5, 5, 60)
 	}
 	env := append([]corev1.EnvVar{podIPEnv()}, r.passwordEnv("REDISCLI_AUTH")...)
 	// Ready once it monitors a real master, not the boot placeholder: clients that ask a
@@ -88,8 +88,8 @@ func (r *renderer) sentinelContainer() corev1.Container {
 		Ports: []corev1.ContainerPort{{Name: sentinelPortLabel, ContainerPort: SentinelPort,
 			Protocol: corev1.ProtocolTCP}},
 		Env:             env,
-		LivenessProbe:   probeOr(s.CustomLivenessProbe, execProbe(redisCli("127.0.0.1", SentinelPort, "ping")+" | grep -q PONG", 30, 10, 5, 6)),
-		ReadinessProbe:  probeOr(s.CustomReadinessProbe, execProbe(ready, 5, 5, 5, 3)),
+		LivenessProbe:   probeOr(s.CustomLivenessProbe, shellProbe(redisCli("127.0.0.1", SentinelPort, "ping")+" | grep -q PONG", 30, 10, 5, 6)),
+		ReadinessProbe:  probeOr(s.CustomReadinessProbe, shellProbe(ready, 5, 5, 5, 3)),
 		StartupProbe:    probeOr(s.CustomStartupProbe, startup),
 		Resources:       *s.Resources.DeepCopy(),
 		SecurityContext: s.ContainerSecurityContext.DeepCopy(),

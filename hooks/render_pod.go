@@ -30,13 +30,17 @@ func emptyDirVolume(name string, src *corev1.EmptyDirVolumeSource) corev1.Volume
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: src.DeepCopy()}}
 }
 
-func execProbe(command string, initialDelay, period, timeout, failures int32) *corev1.Probe {
+// execProbe runs argv; shellProbe runs a shell command line.
+func execProbe(argv []string, initialDelay, period, timeout, failures int32) *corev1.Probe {
 	return &corev1.Probe{
-		ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
-			Command: []string{"sh", "-c", command}}},
+		ProbeHandler:        corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: argv}},
 		InitialDelaySeconds: initialDelay, PeriodSeconds: period, TimeoutSeconds: timeout,
 		FailureThreshold: failures, SuccessThreshold: 1,
 	}
+}
+
+func shellProbe(command string, initialDelay, period, timeout, failures int32) *corev1.Probe {
+	return execProbe([]string{"sh", "-c", command}, initialDelay, period, timeout, failures)
 }
 
 // probeOr returns the user's probe when set, else the default.
@@ -75,20 +79,25 @@ func withEnv(cs []corev1.Container, env []corev1.EnvVar) []corev1.Container {
 	out := make([]corev1.Container, len(cs))
 	for i := range cs {
 		c := *cs[i].DeepCopy()
-		have := map[string]bool{}
-		for _, e := range c.Env {
-			have[e.Name] = true
-		}
-		var add []corev1.EnvVar
-		for _, e := range env {
-			if !have[e.Name] {
-				add = append(add, *e.DeepCopy())
-			}
-		}
-		c.Env = append(add, c.Env...)
+		c.Env = mergeEnv(env, c.Env)
 		out[i] = c
 	}
 	return out
+}
+
+// mergeEnv returns ours, less the names the user sets, followed by the user's variables.
+func mergeEnv(ours, user []corev1.EnvVar) []corev1.EnvVar {
+	have := make(map[string]bool, len(user))
+	for _, e := range user {
+		have[e.Name] = true
+	}
+	var out []corev1.EnvVar
+	for _, e := range ours {
+		if !have[e.Name] {
+			out = append(out, *e.DeepCopy())
+		}
+	}
+	return append(out, deepCopyEnv(user)...)
 }
 
 // exporterContainer renders a metrics sidecar.
@@ -96,7 +105,7 @@ func exporterContainer(name string, e *Exporter, port int32, env []corev1.EnvVar
 	c := corev1.Container{
 		Name: name, Image: e.Image, ImagePullPolicy: e.ImagePullPolicy,
 		Args:            append([]string(nil), e.Args...),
-		Env:             append(env, deepCopyEnv(e.Env)...),
+		Env:             mergeEnv(env, e.Env),
 		Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
 		Resources:       *e.Resources.DeepCopy(),
 		SecurityContext: e.ContainerSecurityContext.DeepCopy(),

@@ -126,7 +126,7 @@ func (r *renderer) redisContainer() corev1.Container {
 	var startup *corev1.Probe
 	if s.StartupConfigMap != "" {
 		mounts = append(mounts, corev1.VolumeMount{Name: "redis-startup", MountPath: redisStartupDir, ReadOnly: true})
-		startup = execProbe("sh "+redisStartupDir+"/"+startupScript, 0, 5, 5, 60)
+		startup = execProbe([]string{"sh", redisStartupDir + "/" + startupScript}, 0, 5, 5, 60)
 	}
 	env := append([]corev1.EnvVar{{Name: "REDIS_PORT", Value: r.portString()}, podIPEnv()},
 		r.passwordEnv("REDISCLI_AUTH")...)
@@ -136,9 +136,9 @@ func (r *renderer) redisContainer() corev1.Container {
 		Ports:   []corev1.ContainerPort{{Name: "redis", ContainerPort: s.Port, Protocol: corev1.ProtocolTCP}},
 		Env:     env,
 		// LOADING counts as alive: a large dataset being loaded must not restart the pod.
-		LivenessProbe: probeOr(s.CustomLivenessProbe, execProbe(
+		LivenessProbe: probeOr(s.CustomLivenessProbe, shellProbe(
 			redisCli("127.0.0.1", "\"$REDIS_PORT\"", "ping")+" | grep -Eq 'PONG|LOADING'", 30, 10, 5, 6)),
-		ReadinessProbe: probeOr(s.CustomReadinessProbe, execProbe("sh "+readinessDir+"/"+readyScript, 5, 5, 5, 3)),
+		ReadinessProbe: probeOr(s.CustomReadinessProbe, execProbe([]string{"sh", readinessDir + "/" + readyScript}, 5, 5, 5, 3)),
 		StartupProbe:   probeOr(s.CustomStartupProbe, startup),
 		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
 			Command: []string{"sh", shutdownDir + "/" + shutdownScript}}}},
