@@ -10,6 +10,8 @@ LISTEN    ?= 127.0.0.1:8080
 # Debian packages the tests start for real (healer integration tests).
 APT_PKGS  := redis-server redis-sentinel redis-tools
 FUZZTIME  ?= 10s
+CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+CRD_FILE  := databases.spotahome.com_redisfailovers.yaml
 
 .PHONY: help
 help: ## List the targets
@@ -39,10 +41,30 @@ lint: ## gofmt and go vet
 	$(GO) vet ./...
 
 .PHONY: test
-test: deps lint ## Install what the tests need, then run every test (what CI runs)
+test: deps lint verify-manifests ## Install what the tests need, then run every test (what CI runs)
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./hooks/... ./cmd/...
 	$(GO) test -run '^$$' -fuzz '^FuzzSync$$' -fuzztime $(FUZZTIME) ./hooks
+
+.PHONY: manifests
+manifests: ## Generate the CRD (manifests/crd, charts/redhook/crds) and deepcopy code from hooks/types.go
+	$(CONTROLLER_GEN) object paths=./hooks/...
+	$(CONTROLLER_GEN) crd:maxDescLen=0 paths=./hooks/... output:crd:dir=manifests/crd
+	cp manifests/crd/$(CRD_FILE) charts/redhook/crds/$(CRD_FILE)
+
+.PHONY: verify-manifests
+verify-manifests: ## Fail when the committed CRD or deepcopy code differ from what the Go types generate
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	cp hooks/zz_generated.deepcopy.go $$tmp/deepcopy.go; \
+	$(CONTROLLER_GEN) object paths=./hooks/... && \
+	$(CONTROLLER_GEN) crd:maxDescLen=0 paths=./hooks/... output:crd:dir=$$tmp/crd && \
+	status=0; \
+	diff -u $$tmp/deepcopy.go hooks/zz_generated.deepcopy.go || status=1; \
+	cp $$tmp/deepcopy.go hooks/zz_generated.deepcopy.go; \
+	for f in manifests/crd/$(CRD_FILE) charts/redhook/crds/$(CRD_FILE); do \
+	  diff -q $$tmp/crd/$(CRD_FILE) $$f >/dev/null || { echo "$$f differs from the Go types: run make manifests"; status=1; }; \
+	done; \
+	exit $$status
 
 .PHONY: golden
 golden: ## Rewrite hooks/testdata/sync/*/response.golden.json (review the diff!)

@@ -14,4 +14,5 @@
 //
 // +kubebuilder:object:generate=false
 // +groupName=databases.spotahome.com
+// +versionName=v1
 package hooks

@@ -21,7 +21,13 @@ const (
 // +kubebuilder:object:generate=true
 // +kubebuilder:resource:shortName=rf,path=redisfailovers,scope=Namespaced
 // +kubebuilder:subresource:status
-// +kubebuilder:subresource:scale:specpath=.spec.redis.replicas,statuspath=.status.redis.ready
+// +kubebuilder:subresource:scale:specpath=.spec.redis.replicas,statuspath=.status.redis.replicas
+// +kubebuilder:printcolumn:name="REDIS",type=integer,JSONPath=`.spec.redis.replicas`
+// +kubebuilder:printcolumn:name="SENTINELS",type=integer,JSONPath=`.spec.sentinel.replicas`
+// +kubebuilder:printcolumn:name="MASTER",type=string,JSONPath=`.status.master.pod`
+// +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 48",message="metadata.name: at most 48 characters, so that child names such as rfr-readiness-NAME fit in 63"
 type RedisFailover struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -50,10 +56,13 @@ type AuthSettings struct {
 }
 
 // BootstrapSettings names the external node that every redis replicates while bootstrapping.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.host) && size(self.host) > 0",message="spec.bootstrapNode.host: must be set when bootstrapNode is set"
 // +kubebuilder:object:generate=true
 type BootstrapSettings struct {
 	Host string `json:"host,omitempty"`
 	// Port is a string, as in spotahome's API. Default "6379".
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,5}$`
 	Port           string `json:"port,omitempty"`
 	AllowSentinels bool   `json:"allowSentinels,omitempty"`
 }
@@ -61,8 +70,10 @@ type BootstrapSettings struct {
 // RedisCommandRename renders one `rename-command FROM TO` line; an empty To disables FROM.
 // +kubebuilder:object:generate=true
 type RedisCommandRename struct {
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_|.-]+$`
 	From string `json:"from,omitempty"`
-	To   string `json:"to,omitempty"`
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_|.-]*$`
+	To string `json:"to,omitempty"`
 }
 
 // RedisStorage selects the data volume: a PVC template when persistentVolumeClaim is set, else
@@ -108,36 +119,41 @@ type Exporter struct {
 // PodSettings are the pod-level fields that redis and sentinel share.
 // +kubebuilder:object:generate=true
 type PodSettings struct {
-	Image           string            `json:"image,omitempty"`
+	Image string `json:"image,omitempty"`
+	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
 	// Replicas: 0 means the default (3), as in spotahome.
-	Replicas                   int32                             `json:"replicas,omitempty"`
-	Resources                  corev1.ResourceRequirements       `json:"resources,omitempty"`
-	CustomConfig               []string                          `json:"customConfig,omitempty"`
-	Command                    []string                          `json:"command,omitempty"`
-	StartupConfigMap           string                            `json:"startupConfigMap,omitempty"`
-	InitContainers             []corev1.Container                `json:"initContainers,omitempty"`
-	ExtraContainers            []corev1.Container                `json:"extraContainers,omitempty"`
-	Exporter                   Exporter                          `json:"exporter,omitempty"`
-	Affinity                   *corev1.Affinity                  `json:"affinity,omitempty"`
-	SecurityContext            *corev1.PodSecurityContext        `json:"securityContext,omitempty"`
-	ContainerSecurityContext   *corev1.SecurityContext           `json:"containerSecurityContext,omitempty"`
-	ImagePullSecrets           []corev1.LocalObjectReference     `json:"imagePullSecrets,omitempty"`
-	Tolerations                []corev1.Toleration               `json:"tolerations,omitempty"`
-	NodeSelector               map[string]string                 `json:"nodeSelector,omitempty"`
-	TopologySpreadConstraints  []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
-	PodAnnotations             map[string]string                 `json:"podAnnotations,omitempty"`
-	ServiceAnnotations         map[string]string                 `json:"serviceAnnotations,omitempty"`
-	HostNetwork                bool                              `json:"hostNetwork,omitempty"`
-	DNSPolicy                  corev1.DNSPolicy                  `json:"dnsPolicy,omitempty"`
-	PriorityClassName          string                            `json:"priorityClassName,omitempty"`
-	ServiceAccountName         string                            `json:"serviceAccountName,omitempty"`
-	ExtraVolumes               []corev1.Volume                   `json:"extraVolumes,omitempty"`
-	ExtraVolumeMounts          []corev1.VolumeMount              `json:"extraVolumeMounts,omitempty"`
-	CustomLivenessProbe        *corev1.Probe                     `json:"customLivenessProbe,omitempty"`
-	CustomReadinessProbe       *corev1.Probe                     `json:"customReadinessProbe,omitempty"`
-	CustomStartupProbe         *corev1.Probe                     `json:"customStartupProbe,omitempty"`
-	DisablePodDisruptionBudget bool                              `json:"disablePodDisruptionBudget,omitempty"`
+	// +kubebuilder:validation:Minimum=0
+	Replicas  int32                       `json:"replicas,omitempty"`
+	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
+	// CustomConfig holds "option value" lines, one line each.
+	// +kubebuilder:validation:items:Pattern=`^[ \t]*[A-Za-z][A-Za-z0-9-]*[ \t]+[^\r\n]*[^ \t\r\n][^\r\n]*$`
+	CustomConfig              []string                          `json:"customConfig,omitempty"`
+	Command                   []string                          `json:"command,omitempty"`
+	StartupConfigMap          string                            `json:"startupConfigMap,omitempty"`
+	InitContainers            []corev1.Container                `json:"initContainers,omitempty"`
+	ExtraContainers           []corev1.Container                `json:"extraContainers,omitempty"`
+	Exporter                  Exporter                          `json:"exporter,omitempty"`
+	Affinity                  *corev1.Affinity                  `json:"affinity,omitempty"`
+	SecurityContext           *corev1.PodSecurityContext        `json:"securityContext,omitempty"`
+	ContainerSecurityContext  *corev1.SecurityContext           `json:"containerSecurityContext,omitempty"`
+	ImagePullSecrets          []corev1.LocalObjectReference     `json:"imagePullSecrets,omitempty"`
+	Tolerations               []corev1.Toleration               `json:"tolerations,omitempty"`
+	NodeSelector              map[string]string                 `json:"nodeSelector,omitempty"`
+	TopologySpreadConstraints []corev1.TopologySpreadConstraint `json:"topologySpreadConstraints,omitempty"`
+	PodAnnotations            map[string]string                 `json:"podAnnotations,omitempty"`
+	ServiceAnnotations        map[string]string                 `json:"serviceAnnotations,omitempty"`
+	HostNetwork               bool                              `json:"hostNetwork,omitempty"`
+	// +kubebuilder:validation:Enum=ClusterFirst;ClusterFirstWithHostNet;Default;None
+	DNSPolicy                  corev1.DNSPolicy     `json:"dnsPolicy,omitempty"`
+	PriorityClassName          string               `json:"priorityClassName,omitempty"`
+	ServiceAccountName         string               `json:"serviceAccountName,omitempty"`
+	ExtraVolumes               []corev1.Volume      `json:"extraVolumes,omitempty"`
+	ExtraVolumeMounts          []corev1.VolumeMount `json:"extraVolumeMounts,omitempty"`
+	CustomLivenessProbe        *corev1.Probe        `json:"customLivenessProbe,omitempty"`
+	CustomReadinessProbe       *corev1.Probe        `json:"customReadinessProbe,omitempty"`
+	CustomStartupProbe         *corev1.Probe        `json:"customStartupProbe,omitempty"`
+	DisablePodDisruptionBudget bool                 `json:"disablePodDisruptionBudget,omitempty"`
 }
 
 // RedisSettings configures the redis StatefulSet.
@@ -145,12 +161,15 @@ type PodSettings struct {
 type RedisSettings struct {
 	PodSettings `json:",inline"`
 
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=65535
 	Port                 int32                `json:"port,omitempty"`
 	CustomCommandRenames []RedisCommandRename `json:"customCommandRenames,omitempty"`
 	ShutdownConfigMap    string               `json:"shutdownConfigMap,omitempty"`
 	Storage              RedisStorage         `json:"storage,omitempty"`
 	// TerminationGracePeriod in seconds (default 30). The shutdown script waits at most
 	// grace − 5 s for a failover, leaving time to SAVE.
+	// +kubebuilder:validation:Minimum=0
 	TerminationGracePeriod int64 `json:"terminationGracePeriod,omitempty"`
 }
 
@@ -161,6 +180,7 @@ type SentinelSettings struct {
 
 	ConfigCopy SentinelConfigCopy `json:"configCopy,omitempty"`
 	// MasterName is the Sentinel master group name (redhook addition). Default "mymaster".
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9._-]+$`
 	MasterName string `json:"masterName,omitempty"`
 }
 
