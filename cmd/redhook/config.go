@@ -18,10 +18,12 @@ type Config struct {
 	LogLevel        string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
+	HealerWorkers   int
 }
 
 func defaultConfig() Config {
-	return Config{Listen: ":8080", LogLevel: "info", MaxBodyBytes: 32 << 20, ShutdownTimeout: 20 * time.Second}
+	return Config{Listen: ":8080", LogLevel: "info", MaxBodyBytes: 32 << 20, ShutdownTimeout: 20 * time.Second,
+		HealerWorkers: 8}
 }
 
 // parseServeFlags reads the flags of `redhook serve`, with REDHOOK_* environment fallbacks.
@@ -40,6 +42,8 @@ func parseServeFlags(args []string, getenv func(string) string, out io.Writer) (
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest hook request accepted")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout,
 		"how long in-flight requests may take after SIGTERM")
+	fs.IntVar(&cfg.HealerWorkers, "healer-workers", cfg.HealerWorkers,
+		"heal passes run at once (one per RedisFailover at a time)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -60,6 +64,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("--max-body-bytes %d: at least 1 MiB", c.MaxBodyBytes))
+	}
+	if c.HealerWorkers < 1 {
+		errs = append(errs, fmt.Errorf("--healer-workers %d: at least 1", c.HealerWorkers))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))

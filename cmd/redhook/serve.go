@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/redhook/redhook/healer"
 )
 
 // serve runs the hook server until SIGTERM or SIGINT, then drains in-flight requests.
@@ -47,10 +49,24 @@ func serveUntil(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	return serveOn(ctx, ln, cfg, log)
 }
 
+// serveOn serves the hooks on ln and runs the healer until ctx ends. The HTTP server stops first
+// (in-flight syncs finish), then the healer (its passes finish, its connections close).
 func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logger) error {
 	reg := prometheus.NewRegistry()
 	ready := &atomic.Bool{}
-	s := &server{log: log, metrics: newHookMetrics(reg), maxBody: cfg.MaxBodyBytes, ready: ready}
+	pool, err := healer.NewPool(healer.Config{Workers: cfg.HealerWorkers, Registerer: reg}, log)
+	if err != nil {
+		return err
+	}
+	healerCtx, stopHealer := context.WithCancel(context.Background())
+	defer stopHealer()
+	healerDone := make(chan error, 1)
+	go func() { healerDone <- pool.Run(healerCtx) }()
+	stop := func() error {
+		stopHealer()
+		return <-healerDone
+	}
+	s := &server{log: log, healer: pool, metrics: newHookMetrics(reg), maxBody: cfg.MaxBodyBytes, ready: ready}
 	srv := &http.Server{
 		Handler:           newRouter(s, reg),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -64,7 +80,7 @@ func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logge
 	log.Info().Str("listen", ln.Addr().String()).Str("version", version).Msg("redhook serving")
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
+		return errors.Join(fmt.Errorf("serve: %w", err), stop())
 	case <-ctx.Done():
 	}
 	ready.Store(false)
@@ -72,10 +88,10 @@ func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logge
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		return errors.Join(fmt.Errorf("shutdown: %w", err), stop())
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
+		return errors.Join(fmt.Errorf("serve: %w", err), stop())
 	}
-	return nil
+	return stop()
 }
