@@ -80,7 +80,7 @@ func (r *renderer) sentinelContainer() corev1.Container {
 	env := append([]corev1.EnvVar{podIPEnv()}, r.passwordEnv("REDISCLI_AUTH")...)
 	// Ready once it monitors a real master, not the boot placeholder: clients that ask a
 	// not-ready sentinel would be sent to 127.0.0.1.
-	ready := redisCli("127.0.0.1", SentinelPort, "--raw sentinel get-master-addr-by-name "+r.masterName()) +
+	ready := redisCli(ownHost, SentinelPort, "--raw sentinel get-master-addr-by-name "+r.masterName()) +
 		" | head -n 1 | grep -Evq '^(" + placeholder.Host + ")?$'"
 	return corev1.Container{
 		Name: "sentinel", Image: s.Image, ImagePullPolicy: s.ImagePullPolicy,
@@ -88,7 +88,7 @@ func (r *renderer) sentinelContainer() corev1.Container {
 		Ports: []corev1.ContainerPort{{Name: sentinelPortLabel, ContainerPort: SentinelPort,
 			Protocol: corev1.ProtocolTCP}},
 		Env:             env,
-		LivenessProbe:   probeOr(s.CustomLivenessProbe, shellProbe(redisCli("127.0.0.1", SentinelPort, "ping")+" | grep -q PONG", 30, 10, 5, 6)),
+		LivenessProbe:   probeOr(s.CustomLivenessProbe, shellProbe(redisCli(ownHost, SentinelPort, "ping")+" | grep -q PONG", 30, 10, 5, 6)),
 		ReadinessProbe:  probeOr(s.CustomReadinessProbe, shellProbe(ready, 5, 5, 5, 3)),
 		StartupProbe:    probeOr(s.CustomStartupProbe, startup),
 		Resources:       *s.Resources.DeepCopy(),

@@ -170,6 +170,10 @@ func tcpPort(name string, port int32) corev1.ServicePort {
 		Protocol: corev1.ProtocolTCP}
 }
 
+// ownHost is the address a probe reaches its own container at: loopback in a pod; REDIS_HOST
+// lets `redhook local`, where every pod has its own 127.0.x.y, run the same commands.
+const ownHost = `"${REDIS_HOST:-127.0.0.1}"`
+
 func redisCli(host string, port any, args string) string {
 	return fmt.Sprintf(`redis-cli -h %s -p %v %s`, host, port, args)
 }

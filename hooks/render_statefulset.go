@@ -137,7 +137,7 @@ func (r *renderer) redisContainer() corev1.Container {
 		Env:     env,
 		// LOADING counts as alive: a large dataset being loaded must not restart the pod.
 		LivenessProbe: probeOr(s.CustomLivenessProbe, shellProbe(
-			redisCli("127.0.0.1", "\"$REDIS_PORT\"", "ping")+" | grep -Eq 'PONG|LOADING'", 30, 10, 5, 6)),
+			redisCli(ownHost, "\"$REDIS_PORT\"", "ping")+" | grep -Eq 'PONG|LOADING'", 30, 10, 5, 6)),
 		ReadinessProbe: probeOr(s.CustomReadinessProbe, execProbe([]string{"sh", readinessDir + "/" + readyScript}, 5, 5, 5, 3)),
 		StartupProbe:   probeOr(s.CustomStartupProbe, startup),
 		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
