@@ -86,3 +86,7 @@ bench: ## Sync handler vs the JSON floor (target ratio <= 1.5)
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf bin
+
+.PHONY: kube-tools
+kube-tools: ## Build pinned kube-apiserver, kubectl, helm into $REDHOOK_CACHE (~/.cache/redhook); install etcd
+	GO=$(GO) testdata/tools/build.sh

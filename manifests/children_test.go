@@ -1,0 +1,113 @@
+package manifests_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// (c) Every child redhook renders — for every example and every golden sync case — passes a
+// server-side apply with dry-run=All: the real API server's validation of StatefulSets,
+// Deployments, Services, EndpointSlices, PodDisruptionBudgets, ConfigMaps and Secrets, with
+// strict field validation (an unknown field would be silently dropped by Metacontroller).
+// A rejection here is a bug of the renderer, never of this test.
+
+func TestGoldenChildrenValid(t *testing.T) {
+	installCRD(t)
+	dirs, err := filepath.Glob("../hooks/testdata/sync/*/response.golden.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, dirs)
+	for _, f := range dirs {
+		name := filepath.Base(filepath.Dir(f))
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var resp struct {
+				Children []map[string]any `json:"children"`
+			}
+			require.NoError(t, json.Unmarshal(b, &resp))
+			applyChildrenDryRun(t, resp.Children)
+		})
+	}
+}
+
+func TestExampleChildrenValid(t *testing.T) {
+	installCRD(t)
+	files, err := filepath.Glob("examples/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			children := renderExample(t, f, "examples-children")
+			require.NotEmpty(t, children, "no child rendered for %s", f)
+			applyChildrenDryRun(t, children)
+		})
+	}
+}
+
+// renderExample runs hooks.Sync on the first sync of an example file: its RedisFailover as the
+// parent in namespace, its Secrets as related objects, no children yet.
+func renderExample(t *testing.T, path, namespace string) []map[string]any {
+	t.Helper()
+	ensureNamespace(t, namespace)
+	related := map[string]map[string]any{hooks.KeySecret: {}, hooks.KeyPod: {}}
+	var parent *unstructured.Unstructured
+	for _, obj := range readYAML(t, path) {
+		obj.SetNamespace(namespace)
+		switch obj.GroupVersionKind() {
+		case rfGVK:
+			parent = obj
+		case secretGVK:
+			// As Metacontroller would observe it: stored by the API server (stringData → data).
+			stored, err := needCluster(t).client.create(t.Context(), obj, true)
+			require.NoError(t, err)
+			related[hooks.KeySecret][namespace+"/"+obj.GetName()] = stored.Object
+		default:
+			t.Fatalf("%s: unexpected %s", path, describe(obj))
+		}
+	}
+	require.NotNil(t, parent, "%s has no RedisFailover", path)
+	parent.SetUID("00000000-0000-4000-8000-000000000001")
+	parent.SetGeneration(1)
+	children := map[string]map[string]any{}
+	for _, k := range childKeys {
+		children[k] = map[string]any{}
+	}
+	body, err := json.Marshal(map[string]any{
+		"controller": map[string]any{}, "parent": parent.Object,
+		"children": children, "related": related, "finalizing": false,
+	})
+	require.NoError(t, err)
+	req, err := hooks.DecodeSyncRequest(body)
+	require.NoError(t, err)
+	resp := hooks.Sync(&req, hooks.Observation{})
+	b, err := json.Marshal(resp.Children)
+	require.NoError(t, err)
+	var out []map[string]any
+	require.NoError(t, json.Unmarshal(b, &out))
+	return out
+}
+
+// applyChildrenDryRun applies every child with dry-run=All in its namespace (created for
+// real), as Metacontroller's field manager.
+func applyChildrenDryRun(t *testing.T, children []map[string]any) {
+	t.Helper()
+	c := needCluster(t)
+	for _, child := range children {
+		obj := &unstructured.Unstructured{Object: child}
+		require.NotEmpty(t, obj.GetNamespace(), "child %s has no namespace", describe(obj))
+		ensureNamespace(t, obj.GetNamespace())
+		t.Run(fmt.Sprintf("%s/%s", obj.GetKind(), obj.GetName()), func(t *testing.T) {
+			_, err := c.client.apply(t.Context(), obj, applyOptions{manager: metacontrollerManager, dryRun: true})
+			assert.NoError(t, err, "the API server rejects a rendered child: a renderer bug")
+		})
+	}
+}

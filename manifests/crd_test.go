@@ -1,0 +1,267 @@
+package manifests_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+const crdFile = "crd/databases.spotahome.com_redisfailovers.yaml"
+
+var (
+	crdGVK = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}
+	rfGVK  = schema.GroupVersionKind{Group: "databases.spotahome.com", Version: "v1", Kind: "RedisFailover"}
+	nsGVK  = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
+)
+
+// testManager is the field manager of what the tests themselves write.
+const testManager = "redhook-test"
+
+var crdOnce struct {
+	sync.Once
+	crd *unstructured.Unstructured
+	err error
+}
+
+// installCRD installs the RedisFailover CRD (once per test binary) and waits until it is
+// Established; every test that stores RedisFailovers needs it.
+func installCRD(t *testing.T) *unstructured.Unstructured {
+	t.Helper()
+	c := needCluster(t)
+	crdOnce.Do(func() {
+		crdOnce.crd, crdOnce.err = installCRDFile(c, crdFile)
+	})
+	require.NoError(t, crdOnce.err, "install the RedisFailover CRD")
+	return crdOnce.crd
+}
+
+// installCRDFile applies a CRD file for real and waits until the CRD is Established and its
+// kind is served.
+func installCRDFile(c *testCluster, path string) (*unstructured.Unstructured, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read CRD: %w", err)
+	}
+	objs, err := decodeYAML(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(objs) != 1 || objs[0].GroupVersionKind() != crdGVK {
+		return nil, fmt.Errorf("%s: want exactly one CustomResourceDefinition, got %d objects", path, len(objs))
+	}
+	if _, err := c.client.apply(ctx, objs[0], applyOptions{manager: testManager}); err != nil {
+		return nil, err
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		crd, err := c.client.get(ctx, crdGVK, "", objs[0].GetName())
+		if err != nil {
+			return nil, err
+		}
+		if conditionStatus(crd, "Established") == "True" {
+			group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+			versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+			ver, _ := versions[0].(map[string]any)["name"].(string)
+			if _, err := c.client.resource(ctx, schema.GroupVersionKind{Group: group, Version: ver, Kind: kind}); err == nil {
+				return crd, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("CRD %s not Established and served: %w (conditions: %v)",
+				objs[0].GetName(), ctx.Err(), crd.Object["status"])
+		case <-tick.C:
+		}
+	}
+}
+
+// conditionStatus returns status.conditions[type].status, "" when absent.
+func conditionStatus(obj *unstructured.Unstructured, typ string) string {
+	c := condition(obj, typ)
+	if c == nil {
+		return ""
+	}
+	s, _ := c["status"].(string)
+	return s
+}
+
+func condition(obj *unstructured.Unstructured, typ string) map[string]any {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			return m
+		}
+	}
+	return nil
+}
+
+// ensureNamespace creates a namespace for real when it does not exist yet.
+func ensureNamespace(t *testing.T, name string) {
+	t.Helper()
+	c := needCluster(t)
+	ns := &unstructured.Unstructured{}
+	ns.SetGroupVersionKind(nsGVK)
+	ns.SetName(name)
+	_, err := c.client.apply(t.Context(), ns, applyOptions{manager: testManager})
+	require.NoError(t, err)
+}
+
+// (a) The CRD installs and is Established, with the status and scale subresources and the
+// printer columns kubectl shows.
+func TestCRDInstalls(t *testing.T) {
+	crd := installCRD(t)
+	c := cluster
+
+	versions, _, err := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	require.NoError(t, err)
+	require.Len(t, versions, 1)
+	v1, _ := versions[0].(map[string]any)
+	assert.Equal(t, "v1", v1["name"])
+	sub := unstructured.Unstructured{Object: v1}
+	_, hasStatus, _ := unstructured.NestedMap(sub.Object, "subresources", "status")
+	assert.True(t, hasStatus, "status subresource")
+	specPath, _, _ := unstructured.NestedString(sub.Object, "subresources", "scale", "specReplicasPath")
+	assert.Equal(t, ".spec.redis.replicas", specPath, "scale subresource")
+	shortNames, _, _ := unstructured.NestedStringSlice(crd.Object, "spec", "names", "shortNames")
+	assert.Contains(t, shortNames, "rf")
+
+	// The printer columns as the API server serves them: a Table of RedisFailovers.
+	ctx := t.Context()
+	p, err := c.client.path(ctx, rfGVK, "default", "")
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.client.server+p, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+c.client.token)
+	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+	resp, err := c.client.http.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var table struct {
+		Kind    string `json:"kind"`
+		Columns []struct {
+			Name string `json:"name"`
+		} `json:"columnDefinitions"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&table))
+	require.Equal(t, "Table", table.Kind)
+	var names []string
+	for _, col := range table.Columns {
+		names = append(names, col.Name)
+	}
+	assert.Equal(t, []string{"Name", "REDIS", "SENTINELS", "MASTER", "READY", "AGE"}, names)
+
+	// The scale subresource answers for a stored RedisFailover.
+	ensureNamespace(t, "crd-scale")
+	rf := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "databases.spotahome.com/v1", "kind": "RedisFailover",
+		"metadata": map[string]any{"name": "scaled", "namespace": "crd-scale"},
+		"spec":     map[string]any{"redis": map[string]any{"replicas": int64(3)}},
+	}}
+	_, err = c.client.create(ctx, rf, false)
+	require.NoError(t, err)
+	p, err = c.client.path(ctx, rfGVK, "crd-scale", "scaled")
+	require.NoError(t, err)
+	b, err := c.client.do(ctx, http.MethodGet, p+"/scale", nil, "", nil)
+	require.NoError(t, err)
+	var scale struct {
+		Kind string `json:"kind"`
+		Spec struct {
+			Replicas int `json:"replicas"`
+		} `json:"spec"`
+	}
+	require.NoError(t, json.Unmarshal(b, &scale))
+	assert.Equal(t, "Scale", scale.Kind)
+	assert.Equal(t, 3, scale.Spec.Replicas)
+}
+
+// (b) Every example is accepted as it is: the Secrets and the RedisFailover of each file pass a
+// server-side dry-run create with strict field validation.
+func TestExamplesAccepted(t *testing.T) {
+	installCRD(t)
+	c := cluster
+	ensureNamespace(t, "examples")
+	files, err := filepath.Glob("examples/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			objs := readYAML(t, f)
+			var rfs int
+			for _, obj := range objs {
+				if obj.GroupVersionKind() == rfGVK {
+					rfs++
+				}
+				obj.SetNamespace("examples")
+				_, err := c.client.create(t.Context(), obj, true)
+				assert.NoError(t, err, describe(obj))
+			}
+			assert.Equal(t, 1, rfs, "one RedisFailover per example")
+		})
+	}
+}
+
+// (b) Every file of testdata/invalid is rejected by the API server (OpenAPI and CEL rules of the
+// CRD) with the message of its "# expect: ..." lines.
+func TestInvalidRejected(t *testing.T) {
+	installCRD(t)
+	c := cluster
+	ensureNamespace(t, "invalid")
+	files, err := filepath.Glob("testdata/invalid/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
+			expect := expectations(t, f)
+			require.NotEmpty(t, expect, "%s has no # expect: line", f)
+			objs := readYAML(t, f)
+			require.Len(t, objs, 1, "one RedisFailover per invalid file")
+			obj := objs[0]
+			obj.SetNamespace("invalid")
+			_, err := c.client.create(t.Context(), obj, true)
+			require.Error(t, err, "the API server accepted %s", f)
+			for _, e := range expect {
+				assert.Contains(t, err.Error(), e)
+			}
+		})
+	}
+}
+
+// expectations returns the texts of the "# expect: ..." lines at the top of a file.
+func expectations(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		line := s.Text()
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		if e, ok := strings.CutPrefix(line, "# expect: "); ok {
+			out = append(out, e)
+		}
+	}
+	require.NoError(t, s.Err())
+	return out
+}

@@ -1,0 +1,123 @@
+package manifests_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// (d) What users install — `kubectl kustomize manifests` and `helm template charts/redhook` —
+// is accepted by the API server with a server-side dry-run apply. Metacontroller's
+// CompositeController CRD (and the Prometheus Operator's ServiceMonitor CRD) are stood in by
+// minimal CRDs from testdata; namespaces are created for real (a dry-run namespace does not
+// exist for the objects in it).
+
+const installNamespace = "redhook-system"
+
+var supportCRDs struct {
+	sync.Once
+	err error
+}
+
+// installSupportCRDs installs the stand-in CRDs of testdata once.
+func installSupportCRDs(t *testing.T) {
+	t.Helper()
+	c := needCluster(t)
+	supportCRDs.Do(func() {
+		for _, f := range []string{"testdata/compositecontroller-crd.yaml", "testdata/servicemonitor-crd.yaml"} {
+			if _, err := installCRDFile(c, f); err != nil {
+				supportCRDs.err = fmt.Errorf("%s: %w", f, err)
+				return
+			}
+		}
+	})
+	require.NoError(t, supportCRDs.err)
+}
+
+func TestKustomizeApplies(t *testing.T) {
+	installCRD(t)
+	installSupportCRDs(t)
+	c := cluster
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := run(ctx, c.tools.kubectl, "kustomize", ".")
+	require.NoError(t, err)
+	objs, err := decodeYAML([]byte(out))
+	require.NoError(t, err)
+	assertKinds(t, objs, "Namespace", "CustomResourceDefinition", "ServiceAccount", "Deployment",
+		"Service", "NetworkPolicy", "CompositeController")
+	applyInstallDryRun(t, objs, installNamespace)
+}
+
+func TestHelmTemplateApplies(t *testing.T) {
+	installCRD(t)
+	installSupportCRDs(t)
+	c := cluster
+	cases := map[string][]string{
+		"defaults":                nil,
+		"servicemonitor-nonetpol": {"--set", "serviceMonitor.enabled=true", "--set", "networkPolicy.enabled=false"},
+	}
+	for name, args := range cases {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			home := t.TempDir() // helm writes nothing to the real home
+			helmArgs := append([]string{"template", "redhook", "../charts/redhook",
+				"--namespace", installNamespace, "--include-crds",
+				"--repository-cache", filepath.Join(home, "repo-cache"),
+				"--repository-config", filepath.Join(home, "repositories.yaml")}, args...)
+			out, err := runEnv(ctx, []string{"HELM_CACHE_HOME=" + home, "HELM_CONFIG_HOME=" + home,
+				"HELM_DATA_HOME=" + home}, c.tools.helm, helmArgs...)
+			require.NoError(t, err)
+			objs, err := decodeYAML([]byte(out))
+			require.NoError(t, err)
+			assertKinds(t, objs, "CustomResourceDefinition", "ServiceAccount", "Deployment", "Service",
+				"CompositeController")
+			// helm install creates the release namespace (--create-namespace) before the objects.
+			ensureNamespace(t, installNamespace)
+			applyInstallDryRun(t, objs, installNamespace)
+		})
+	}
+}
+
+// assertKinds checks that every kind is among objs.
+func assertKinds(t *testing.T, objs []*unstructured.Unstructured, kinds ...string) {
+	t.Helper()
+	have := map[string]bool{}
+	for _, o := range objs {
+		have[o.GetKind()] = true
+	}
+	for _, k := range kinds {
+		assert.True(t, have[k], "no %s rendered", k)
+	}
+}
+
+// applyInstallDryRun creates the Namespaces for real, then dry-run applies every object;
+// namespaced objects without a namespace go to namespace, as kubectl -n and helm do.
+func applyInstallDryRun(t *testing.T, objs []*unstructured.Unstructured, namespace string) {
+	t.Helper()
+	c := needCluster(t)
+	for _, o := range objs {
+		if o.GroupVersionKind() == nsGVK {
+			ensureNamespace(t, o.GetName())
+		}
+	}
+	for _, o := range objs {
+		t.Run(fmt.Sprintf("%s/%s", o.GetKind(), o.GetName()), func(t *testing.T) {
+			r, err := c.client.resource(t.Context(), o.GroupVersionKind())
+			require.NoError(t, err)
+			if r.namespaced && o.GetNamespace() == "" {
+				o.SetNamespace(namespace)
+			}
+			_, err = c.client.apply(t.Context(), o, applyOptions{manager: testManager, dryRun: true})
+			assert.NoError(t, err)
+		})
+	}
+}
