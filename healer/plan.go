@@ -163,9 +163,13 @@ func (v *view) sentinelElection() (e election, decided bool) {
 	}
 	agree := fmt.Sprintf("%d sentinels agree on %s", votes, n.Pod.Name)
 	switch {
-	case !n.Reachable():
+	case !n.Reachable() && v.sentinelsCanFailover(addr):
 		// Sentinel will fail over on its own after down-after-milliseconds: its job.
 		return election{why: agree + ", which is unreachable: waiting for Sentinel"}, true
+	case !n.Reachable():
+		// The sentinels know no reachable replica (the master died before their first INFO
+		// listed any): they would wait forever. The healer decides.
+		return election{}, false
 	case n.Info.Role == roleMaster:
 		if f := v.restartedAsMaster(n); f != nil {
 			return election{failover: f}, true
@@ -189,6 +193,24 @@ func (v *view) sentinelElection() (e election, decided bool) {
 	return election{master: n, promote: true, agreed: true, why: fmt.Sprintf(
 		"%s, which restarted as a replica of %s and no replica holds more data", agree,
 		hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address())}, true
+}
+
+// sentinelsCanFailover tells whether a quorum of the sentinels monitoring addr know a reachable
+// replica of ours to promote.
+func (v *view) sentinelsCanFailover(addr hooks.Endpoint) bool {
+	n := 0
+	for _, s := range v.o.Sentinels {
+		if !s.Reachable() || s.Master == nil || s.Master.IP != addr.Host || s.Master.Port != addr.Port {
+			continue
+		}
+		for _, r := range s.Replicas {
+			if p := v.pod(r.IP, r.Port); p != nil && p.Reachable() {
+				n++
+				break
+			}
+		}
+	}
+	return n >= max(int(v.t.Quorum), 1)
 }
 
 // restartedAsMaster is rule 11 for a master that restarted as master (a config without the
@@ -340,12 +362,17 @@ func (v *view) replicas(e election) []Action {
 // resets at most one sentinel that knows stale peers (rule 8).
 func (v *view) sentinels(e election) []Action {
 	target := v.endpoint(e.master)
+	epoch := v.agreedEpoch(target)
 	var acts []Action
 	for i := range v.o.Sentinels {
 		s := &v.o.Sentinels[i]
-		if s.Reachable() {
-			acts = append(acts, v.monitor(s, target, e.master.Pod.Name)...)
+		if !s.Reachable() {
+			continue
 		}
+		if e.agreed && v.lagging(s, target, epoch) {
+			continue
+		}
+		acts = append(acts, v.monitor(s, target, e.master.Pod.Name)...)
 	}
 	if len(acts) == 0 && !e.promote {
 		if r := v.reset(e.master); r != nil {
@@ -353,6 +380,33 @@ func (v *view) sentinels(e election) []Action {
 		}
 	}
 	return acts
+}
+
+// lagging tells whether s names an older master of ours with an older configuration epoch than
+// the agreeing sentinels while it knows the new master as a replica: the hello messages it reads
+// there bring it the newer configuration within seconds (Sentinel publishes them every 2 s on
+// every instance), and a REMOVE would make it forget the replicas it knows.
+func (v *view) lagging(s *SentinelNode, target hooks.Endpoint, epoch int64) bool {
+	if s.Master == nil || s.Master.ConfigEpoch >= epoch || v.pod(s.Master.IP, s.Master.Port) == nil {
+		return false
+	}
+	for _, r := range s.Replicas {
+		if r.IP == target.Host && r.Port == target.Port {
+			return true
+		}
+	}
+	return false
+}
+
+// agreedEpoch is the highest configuration epoch among the sentinels that monitor target.
+func (v *view) agreedEpoch(target hooks.Endpoint) int64 {
+	var max int64
+	for _, s := range v.o.Sentinels {
+		if s.Reachable() && s.Master != nil && s.Master.IP == target.Host && s.Master.Port == target.Port && s.Master.ConfigEpoch > max {
+			max = s.Master.ConfigEpoch
+		}
+	}
+	return max
 }
 
 // monitor is rule 7 and the sentinel half of rule 9 for one sentinel.
@@ -411,7 +465,7 @@ func (v *view) reset(m *RedisNode) *Reset {
 		if v.underInformed(s, m) {
 			return nil
 		}
-		if w := v.staleEntries(s); w != "" && stale == nil {
+		if w := v.staleEntries(s, m); w != "" && stale == nil {
 			stale, why = s, w
 		}
 	}
@@ -446,16 +500,25 @@ func (v *view) underInformed(s *SentinelNode, m *RedisNode) bool {
 }
 
 // staleEntries describes the replicas and sentinels s knows that are not pods of this
-// RedisFailover any more (old pod IPs); empty when there are none.
-func (v *view) staleEntries(s *SentinelNode) string {
+// RedisFailover any more (old pod IPs); empty when there are none. An entry that Sentinel would
+// rediscover at once is not stale: a replica still connected to the master, a sentinel that
+// still answers. Resetting for those would loop.
+func (v *view) staleEntries(s *SentinelNode, m *RedisNode) string {
+	linked := map[hooks.Endpoint]bool{}
+	for _, r := range m.Info.Replicas {
+		linked[hooks.Endpoint{Host: r.IP, Port: r.Port}] = true
+	}
 	var stale []string
 	for _, r := range s.Replicas {
-		if v.pod(r.IP, r.Port) == nil {
-			stale = append(stale, "replica "+hooks.Endpoint{Host: r.IP, Port: r.Port}.Address())
+		addr := hooks.Endpoint{Host: r.IP, Port: r.Port}
+		if v.pod(r.IP, r.Port) == nil && !linked[addr] {
+			stale = append(stale, "replica "+addr.Address())
 		}
 	}
 	for _, p := range s.Sentinels {
-		if !v.isSen[p.IP] || p.Port != v.t.SentinelPort {
+		ours := v.isSen[p.IP] && p.Port == v.t.SentinelPort
+		down := p.HasFlag("s_down") || p.HasFlag("disconnected") || p.Port == 0
+		if !ours && down {
 			stale = append(stale, "sentinel "+hooks.Endpoint{Host: p.IP, Port: p.Port}.Address())
 		}
 	}

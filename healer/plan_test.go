@@ -145,6 +145,19 @@ func TestPlan(t *testing.T) {
 			o.Redis[2] = masterNode(*t, 2, 1500)
 		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"},
 			reason: "split brain: rfr-a-2 is also a master (offset 1500, 150 keys, 0 replicas); keeping rfr-a-0 (offset 1000): 3 sentinels agree on rfr-a-0"},
+		{name: "rule 7: a sentinel lagging behind an agreed failover is left to Sentinel", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[0].Master.ConfigEpoch = 3
+			o.Sentinels[1].Master.ConfigEpoch = 3
+			o.Sentinels[2] = sentinelNode(*t, 2, redisIP(2), 6379) // the old master, epoch 0, knows rfr-a-0
+		}},
+		{name: "rule 7: a lagging sentinel that does not know the new master is re-pointed", edit: func(t *hooks.Topology, o *Observed) {
+			o.Sentinels[0].Master.ConfigEpoch = 3
+			o.Sentinels[1].Master.ConfigEpoch = 3
+			o.Sentinels[2] = sentinelNode(*t, 2, redisIP(2), 6379)
+			o.Sentinels[2].Replicas = nil // it never discovered the replicas: no hello reaches it
+		}, want: []string{"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.10:6379 quorum 2 (rfr-a-0)",
+			"sentinel set rfs-a-z down-after-milliseconds \"5000\"", "sentinel set rfs-a-z failover-timeout \"10000\"",
+			"sentinel set rfs-a-z parallel-syncs \"2\""}},
 		{name: "rule 2: agreement needs a quorum, a minority sentinel is re-pointed", edit: func(t *hooks.Topology, o *Observed) {
 			o.Sentinels[2] = sentinelNode(*t, 2, redisIP(1), 6379)
 		}, want: []string{"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.10:6379 quorum 2 (rfr-a-0)",
@@ -187,6 +200,15 @@ func TestPlan(t *testing.T) {
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2].Info.LinkUp = false
 		}},
+		{name: "rule 4: sentinels agree on an unreachable pod but know no replica: the healer promotes", edit: func(t *hooks.Topology, o *Observed) {
+			unreachable(&o.Redis[0])
+			o.Redis[1].Info.LinkUp, o.Redis[1].Info.Offset = false, 900
+			o.Redis[2].Info.LinkUp = false
+			for i := range o.Sentinels {
+				o.Sentinels[i].Replicas = nil // monitored just before the master died
+			}
+		}, want: append([]string{"promote rfr-a-2", "replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)"}, monitorAll(topo(), 2, true)...),
+			reason: "no master: rfr-a-2 holds the most data (offset 1000, 100 keys)"},
 		{name: "rule 4: nothing reachable, nothing to do", edit: func(t *hooks.Topology, o *Observed) {
 			_, *o = fresh()
 			for i := range o.Redis {
@@ -246,11 +268,21 @@ func TestPlan(t *testing.T) {
 			for i := range o.Sentinels {
 				o.Sentinels[i].Replicas = append(o.Sentinels[i].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
 			}
-			o.Sentinels[2].Sentinels = append(o.Sentinels[2].Sentinels, SentinelPeer{IP: "10.0.1.99", Port: 26379})
+			o.Sentinels[2].Sentinels = append(o.Sentinels[2].Sentinels, SentinelPeer{IP: "10.0.1.99", Port: 26379,
+				Flags: []string{"s_down", "sentinel", "disconnected"}})
 		}, want: []string{"sentinel reset rfs-a-x"}, reason: "knows 3 replicas and 2 sentinels, stale: replica 10.0.0.99:6379"},
 		{name: "rule 8: a sentinel with a stale sentinel entry is reset", edit: func(t *hooks.Topology, o *Observed) {
 			o.Sentinels[2].Sentinels = append(o.Sentinels[2].Sentinels, SentinelPeer{IP: "10.0.1.1", Port: 0})
 		}, want: []string{"sentinel reset rfs-a-z"}, reason: "stale: sentinel 10.0.1.1:0"},
+		{name: "rule 8: entries Sentinel would rediscover at once are not reset", edit: func(t *hooks.Topology, o *Observed) {
+			// A foreign replica still connected to the master, a foreign sentinel that answers.
+			o.Redis[0].Info.Replicas = append(o.Redis[0].Info.Replicas, ReplicaLink{IP: "10.0.0.77", Port: 6379, State: "online"})
+			for i := range o.Sentinels {
+				o.Sentinels[i].Replicas = append(o.Sentinels[i].Replicas, SentinelPeer{IP: "10.0.0.77", Port: 6379})
+				o.Sentinels[i].Sentinels = append(o.Sentinels[i].Sentinels, SentinelPeer{IP: "10.0.1.77", Port: 26379,
+					Flags: []string{"sentinel"}})
+			}
+		}},
 		{name: "rule 8: no reset until every sentinel has rediscovered the replicas", edit: func(t *hooks.Topology, o *Observed) {
 			o.Sentinels[0].Replicas = o.Sentinels[0].Replicas[:1] // just reset: rediscovering
 			o.Sentinels[2].Replicas = append(o.Sentinels[2].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})

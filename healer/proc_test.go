@@ -163,8 +163,29 @@ type cluster struct {
 	sentinels []*proc
 	topo      hooks.Topology
 
+	// extras are processes outside the topology (a foreign master, a ghost replica…).
+	extras []*proc
+
 	clientsMu sync.Mutex
 	clients   map[string]rueidis.Client
+}
+
+// extra starts a redis process outside the topology on 127.0.<net>.<host>. replicaOf empty
+// makes it a master.
+func (c *cluster) extra(name string, host int, replicaOf string) *proc {
+	c.t.Helper()
+	p := c.newProc(name, fmt.Sprintf("127.0.%d.%d", c.net, host), 6379, false)
+	conf := c.redisConf(p)
+	placeholder := fmt.Sprintf("replicaof %s %d\n", c.topo.Placeholder.Host, c.topo.Placeholder.Port)
+	if replicaOf == "" {
+		conf = strings.Replace(conf, placeholder, "", 1)
+	} else {
+		conf = strings.Replace(conf, placeholder, "replicaof "+replicaOf+" 6379\n", 1)
+	}
+	p.conf = conf
+	c.extras = append(c.extras, p)
+	p.start()
+	return p
 }
 
 func newCluster(t *testing.T, name string, opts clusterOpts) *cluster {
@@ -180,7 +201,7 @@ func newCluster(t *testing.T, name string, opts clusterOpts) *cluster {
 		Password:    hooks.NewSecret(opts.password),
 		Placeholder: hooks.Endpoint{Host: "127.0.0.1", Port: 1},
 		SentinelConfig: []hooks.ConfigEntry{{Key: "down-after-milliseconds", Value: fmt.Sprint(opts.downAfter)},
-			{Key: "failover-timeout", Value: "3000"}, {Key: "parallel-syncs", Value: "2"}}}
+			{Key: "failover-timeout", Value: "10000"}, {Key: "parallel-syncs", Value: "2"}}}
 	for i := 0; i < opts.redis; i++ {
 		p := c.newProc(fmt.Sprintf("rfr-%s-%d", name, i), fmt.Sprintf("127.0.%d.%d", c.net, i+1), 6379, false)
 		p.conf = c.redisConf(p)
@@ -257,7 +278,7 @@ func (c *cluster) stop() {
 	}
 	c.clients = map[string]rueidis.Client{}
 	c.clientsMu.Unlock()
-	for _, p := range append(append([]*proc{}, c.redis...), c.sentinels...) {
+	for _, p := range append(append(append([]*proc{}, c.redis...), c.sentinels...), c.extras...) {
 		p.kill()
 	}
 }

@@ -1,0 +1,34 @@
+// Package healer converges the Redis and Sentinel processes of every RedisFailover that the
+// sync hook tracks, and reports what it sees for the next sync.
+//
+// It owns all Redis and Sentinel I/O of redhook, as a pipeline per RedisFailover:
+//
+//	observe (reads: ROLE, INFO, CONFIG GET, INFO sentinel, SENTINEL MASTER/REPLICAS/SENTINELS)
+//	  → parse*  (pure: replies → values; tested on captured replies in testdata/)
+//	  → Plan    (pure: hooks.Topology + Observed → []Action, the rules of design.md §5)
+//	  → apply   (writes: REPLICAOF, CONFIG SET, SENTINEL MONITOR/REMOVE/SET/RESET/FAILOVER)
+//	  → Report  (pure: Observed → hooks.Observation, the input of the next hooks.Sync)
+//
+// Pool runs that pipeline: Track never blocks and keeps the newest topology per RedisFailover;
+// a bounded set of workers runs at most one pass per RedisFailover at a time, again after an
+// interval (sooner while unsettled, with exponential backoff after errors) and at once on a
+// topology change or a Sentinel event (+switch-master, +sdown, +odown, -odown, +failover-end…).
+// A RedisFailover not tracked for a while is forgotten and its connections are closed. There is
+// one reusable rueidis client per address and a deadline on every command.
+//
+// What the healer must never do:
+//   - act while Sentinel fails over (rule 1), or fight an agreement of the sentinels on a pod
+//     that answers as master;
+//   - follow, or point anything at, an address that is not a pod of the same RedisFailover
+//     (pod IPs are reused), except the external node of bootstrap mode;
+//   - promote a node that holds less data than a reachable replica, or keep an empty restarted
+//     node as master while a replica holds the data (boot as a replica, rule 11);
+//   - reset more than one sentinel at a time, or reset while any sentinel is still rediscovering;
+//   - write a setting that already has the desired value;
+//   - log, report or put in a metric label the password: actions carry no secret, apply reads
+//     it from the topology when it sends AUTH or auth-pass;
+//   - block the hook: Track and Report only touch memory.
+//
+// Plan, the parsers and Report are pure (no I/O, clock, randomness or logging) and table-tested;
+// the I/O is tested against real redis-server and redis-sentinel processes on loopback.
+package healer
