@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,9 +152,20 @@ func (d *driver) pass(ctx context.Context) passResult {
 	res.status, _, _ = unstructured.NestedMap(updated.Object, "status")
 	sort.Strings(res.applied)
 	sort.Strings(res.deleted)
-	t.Logf("pass: %d children, applied %v, deleted %v, resyncAfter %vs", len(res.desired), res.applied,
-		res.deleted, resp.ResyncAfterSeconds)
+	t.Logf("pass: %d children, applied %v, deleted %v, resyncAfter %vs, conditions %s", len(res.desired),
+		res.applied, res.deleted, resp.ResyncAfterSeconds, conditionSummary(updated))
 	return res
+}
+
+// conditionSummary is "Type=Status(Reason) ..." for logs.
+func conditionSummary(obj *unstructured.Unstructured) string {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	var parts []string
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		parts = append(parts, fmt.Sprintf("%v=%v(%v)", m["type"], m["status"], m["reason"]))
+	}
+	return strings.Join(parts, " ")
 }
 
 // decorate adds what Metacontroller adds to every desired child: the parent's namespace, the
@@ -309,30 +322,49 @@ func (d *driver) snapshot(ctx context.Context) map[string]string {
 	return out
 }
 
-// startHookServer builds and starts `redhook serve` on a free loopback port; it is stopped at
-// the end of the test and must exit cleanly.
+var hookServer struct {
+	sync.Once
+	url string
+	log string
+	err error
+}
+
+// startHookServer builds and starts `redhook serve` on a free loopback port, once per test
+// binary; it is stopped with the cluster (testCluster.stop) and must exit cleanly.
 func startHookServer(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "redhook")
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	_, err := run(ctx, goBinary(), "build", "-o", bin, "../cmd/redhook")
-	require.NoError(t, err)
-	port, err := freePort()
-	require.NoError(t, err)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	p, err := startProcess("redhook serve", filepath.Join(dir, "redhook.log"), bin,
-		"serve", "--listen", addr, "--log-level", "debug")
-	require.NoError(t, err)
+	c := needCluster(t)
+	hookServer.Do(func() { hookServer.url, hookServer.log, hookServer.err = c.startHookServer() })
+	require.NoError(t, hookServer.err)
 	t.Cleanup(func() {
-		assert.NoError(t, p.stop())
 		if t.Failed() {
-			t.Logf("redhook serve log:\n%s", tail(p.log, 40))
+			t.Logf("redhook serve log (tail):\n%s", tail(hookServer.log, 40))
 		}
 	})
+	return hookServer.url
+}
+
+func (c *testCluster) startHookServer() (url, log string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := filepath.Join(c.dir, "redhook")
+	if _, err := run(ctx, goBinary(), "build", "-o", bin, "../cmd/redhook"); err != nil {
+		return "", "", err
+	}
+	port, err := freePort()
+	if err != nil {
+		return "", "", err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	log = filepath.Join(c.dir, "redhook.log")
+	p, err := startProcess("redhook serve", log, bin, "serve", "--listen", addr, "--log-level", "debug")
+	if err != nil {
+		return "", "", err
+	}
+	c.procs = append(c.procs, p) // stopped first, before the API server
 	client := newHTTPClient(nil)
-	require.NoError(t, waitFor(ctx, p, func() error {
+	defer client.CloseIdleConnections()
+	err = waitFor(ctx, p, func() error {
 		resp, err := client.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return err
@@ -342,8 +374,11 @@ func startHookServer(t *testing.T) string {
 			return fmt.Errorf("/readyz: %s", resp.Status)
 		}
 		return nil
-	}))
-	return "http://" + addr
+	})
+	if err != nil {
+		return "", "", fmt.Errorf("redhook serve: %w\n%s", err, tail(log, 20))
+	}
+	return "http://" + addr, log, nil
 }
 
 // goBinary is the go command that runs the tests: `go test` puts its GOROOT/bin first in PATH.
@@ -354,19 +389,35 @@ func goBinary() string {
 	return "go"
 }
 
-func TestHookDriver(t *testing.T) {
+// newDriver creates the objects of a YAML stream for real in a new namespace and returns a
+// driver for its RedisFailover.
+func newDriver(t *testing.T, ns, stream string) *driver {
+	t.Helper()
 	installCRD(t)
 	c := cluster
-	ctx := t.Context()
-	const ns, name = "driver", "cache"
 	ensureNamespace(t, ns)
-
 	controller := readYAML(t, "compositecontroller.yaml")
 	require.Len(t, controller, 1)
 	d := &driver{t: t, c: c, hook: startHookServer(t), http: newHTTPClient(nil),
-		controller: controller[0].Object, namespace: ns, name: name}
+		controller: controller[0].Object, namespace: ns}
+	t.Cleanup(d.http.CloseIdleConnections)
+	objs, err := decodeYAML([]byte(stream))
+	require.NoError(t, err)
+	for _, o := range objs {
+		o.SetNamespace(ns)
+		if o.GroupVersionKind() == rfGVK {
+			d.name = o.GetName()
+		}
+		_, err := c.client.create(t.Context(), o, false)
+		require.NoError(t, err)
+	}
+	require.NotEmpty(t, d.name, "no RedisFailover in the stream")
+	return d
+}
 
-	objs, err := decodeYAML([]byte(`
+func TestHookDriver(t *testing.T) {
+	const ns, name = "driver", "cache"
+	d := newDriver(t, ns, `
 apiVersion: v1
 kind: Secret
 metadata: {name: cache-auth}
@@ -382,13 +433,9 @@ spec:
     customConfig: ["maxmemory 100mb"]
   sentinel:
     replicas: 3
-`))
-	require.NoError(t, err)
-	for _, o := range objs {
-		o.SetNamespace(ns)
-		_, err := c.client.create(ctx, o, false)
-		require.NoError(t, err)
-	}
+`)
+	c := cluster
+	ctx := t.Context()
 
 	// First pass: every child is created and the status is written.
 	first := d.pass(ctx)
@@ -464,4 +511,68 @@ spec:
 			assert.Contains(t, cond["message"], "spec.redis.customConfig[1]")
 		}
 	})
+}
+
+// Every example, driven for real: the first pass creates every child, the sync settles, and a
+// further pass changes nothing — in particular no child is rewritten because the hook compares
+// what it renders with what the API server stored (defaults, normalised quantities).
+func TestHookDriverExamples(t *testing.T) {
+	files, err := filepath.Glob("examples/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			require.NoError(t, err)
+			d := newDriver(t, "drive-"+name, string(b))
+			ctx := t.Context()
+			first := d.pass(ctx)
+			require.NotEmpty(t, first.desired)
+			assert.ElementsMatch(t, first.desired, first.applied, "every child is created")
+			d.settle(ctx)
+			before := d.snapshot(ctx)
+			r := d.pass(ctx)
+			assert.Empty(t, r.applied)
+			assert.Equal(t, before, d.snapshot(ctx), "resourceVersions of the parent and its children")
+			rf, err := d.c.client.get(ctx, rfGVK, d.namespace, d.name)
+			require.NoError(t, err)
+			assert.Equal(t, "True", conditionStatus(rf, "SpecValid"))
+			if cond := condition(rf, "Degraded"); assert.NotNil(t, cond) {
+				assert.Equal(t, "False", cond["status"], "Degraded: %v", cond["message"])
+			}
+		})
+	}
+}
+
+// A storage change cannot be applied to a StatefulSet (volumeClaimTemplates are immutable): the
+// hook keeps the existing claim templates, so the API server accepts the update, and says so in
+// Degraded.
+func TestHookDriverStorageChange(t *testing.T) {
+	b, err := os.ReadFile("examples/persistence.yaml")
+	require.NoError(t, err)
+	d := newDriver(t, "driver-storage", string(b))
+	ctx := t.Context()
+	d.pass(ctx)
+	d.settle(ctx)
+	stsGVK := childTypes[4]
+	sts, err := d.c.client.get(ctx, stsGVK, d.namespace, "rfr-"+d.name)
+	require.NoError(t, err)
+	claims, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+	require.Len(t, claims, 1)
+
+	_, err = d.c.kubectl(ctx, "-n", d.namespace, "patch", "rf", d.name, "--type=merge", "-p",
+		`{"spec":{"redis":{"storage":{"persistentVolumeClaim":{"spec":{"resources":{"requests":{"storage":"2Gi"}}}}}}}}`)
+	require.NoError(t, err)
+	d.settle(ctx) // every apply is asserted accepted inside pass
+	sts, err = d.c.client.get(ctx, stsGVK, d.namespace, "rfr-"+d.name)
+	require.NoError(t, err)
+	after, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
+	assert.Equal(t, claims, after, "claim templates kept")
+	rf, err := d.c.client.get(ctx, rfGVK, d.namespace, d.name)
+	require.NoError(t, err)
+	if cond := condition(rf, "Degraded"); assert.NotNil(t, cond) {
+		assert.Equal(t, "True", cond["status"])
+		assert.Equal(t, "StorageChangeNotApplied", cond["reason"])
+	}
 }
