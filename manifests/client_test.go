@@ -146,6 +146,32 @@ func (c *kubeClient) resource(ctx context.Context, gvk schema.GroupVersionKind) 
 	return r, nil
 }
 
+// kindFor maps an apiVersion and a resource (plural) to a kind, through discovery.
+func (c *kubeClient) kindFor(ctx context.Context, apiVersion, resource string) (schema.GroupVersionKind, error) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return schema.GroupVersionKind{}, err
+	}
+	path := "/apis/" + gv.Group + "/" + gv.Version
+	if gv.Group == "" {
+		path = "/api/" + gv.Version
+	}
+	b, err := c.do(ctx, http.MethodGet, path, nil, "", nil)
+	if err != nil {
+		return schema.GroupVersionKind{}, fmt.Errorf("discovery of %s: %w", apiVersion, err)
+	}
+	var list metav1.APIResourceList
+	if err := json.Unmarshal(b, &list); err != nil {
+		return schema.GroupVersionKind{}, fmt.Errorf("discovery of %s: %w", apiVersion, err)
+	}
+	for _, r := range list.APIResources {
+		if r.Name == resource {
+			return gv.WithKind(r.Kind), nil
+		}
+	}
+	return schema.GroupVersionKind{}, fmt.Errorf("the API server serves no resource %s in %s", resource, apiVersion)
+}
+
 // path is the URL path of a collection (name == "") or of one object.
 func (c *kubeClient) path(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (string, error) {
 	r, err := c.resource(ctx, gvk)

@@ -41,18 +41,13 @@ const lastAppliedAnnotation = "metacontroller.k8s.io/last-applied-configuration"
 
 var secretGVK = schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
 
-// childTypes are the childResources of manifests/compositecontroller.yaml.
-var childTypes = []schema.GroupVersionKind{
-	{Version: "v1", Kind: "ConfigMap"},
-	{Version: "v1", Kind: "Secret"},
-	{Version: "v1", Kind: "Service"},
-	{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice"},
-	{Group: "apps", Version: "v1", Kind: "StatefulSet"},
-	{Group: "apps", Version: "v1", Kind: "Deployment"},
-	{Group: "policy", Version: "v1", Kind: "PodDisruptionBudget"},
-}
+// Kinds the tests address directly.
+var (
+	cmGVK  = schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}
+	stsGVK = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
+)
 
-// childKeys are the keys of childTypes in a sync request's children map.
+// childKeys are the keys of the declared child types in a sync request's children map.
 var childKeys = []string{hooks.KeyConfigMap, hooks.KeySecret, hooks.KeyService, hooks.KeyEndpointSlice,
 	hooks.KeyStatefulSet, hooks.KeyDeployment, hooks.KeyPDB}
 
@@ -69,6 +64,7 @@ type driver struct {
 	hook       string // http://127.0.0.1:PORT
 	http       *http.Client
 	controller map[string]any
+	childTypes []schema.GroupVersionKind // the controller's childResources
 	namespace  string
 	name       string
 }
@@ -118,6 +114,10 @@ func (d *driver) pass(ctx context.Context) passResult {
 	desired := map[string]bool{}
 	for _, child := range resp.Children {
 		obj := &unstructured.Unstructured{Object: child}
+		if !assert.Contains(t, d.childTypes, obj.GroupVersionKind(),
+			"%s is not a declared child type: Metacontroller refuses the response", describe(obj)) {
+			continue
+		}
 		id := wireKey(obj.GroupVersionKind()) + " " + d.namespace + "/" + obj.GetName()
 		require.False(t, desired[id], "child %s returned twice", id)
 		desired[id] = true
@@ -200,7 +200,7 @@ func (d *driver) decorate(child *unstructured.Unstructured, parent *unstructured
 // and kept only when their controller ownerReference is the parent.
 func (d *driver) children(ctx context.Context, parent *unstructured.Unstructured) map[string]map[string]*unstructured.Unstructured {
 	out := map[string]map[string]*unstructured.Unstructured{}
-	for _, gvk := range childTypes {
+	for _, gvk := range d.childTypes {
 		objs, err := d.c.client.list(ctx, gvk, parent.GetNamespace(), "controller-uid="+string(parent.GetUID()))
 		require.NoError(d.t, err)
 		m := map[string]*unstructured.Unstructured{}
@@ -221,7 +221,8 @@ func (d *driver) children(ctx context.Context, parent *unstructured.Unstructured
 func (d *driver) related(ctx context.Context, rules []hooks.RelatedResourceRule) map[string]map[string]any {
 	out := map[string]map[string]any{}
 	for _, r := range rules {
-		gvk := d.kindOf(ctx, r.APIVersion, r.Resource)
+		gvk, err := d.c.client.kindFor(ctx, r.APIVersion, r.Resource)
+		require.NoError(d.t, err, "customize rule")
 		m := out[wireKey(gvk)]
 		if m == nil {
 			m = map[string]any{}
@@ -255,24 +256,6 @@ func (d *driver) related(ctx context.Context, rules []hooks.RelatedResourceRule)
 		}
 	}
 	return out
-}
-
-// kindOf maps a customize rule's apiVersion and resource to a kind, through discovery.
-func (d *driver) kindOf(ctx context.Context, apiVersion, resource string) schema.GroupVersionKind {
-	gv, err := schema.ParseGroupVersion(apiVersion)
-	require.NoError(d.t, err)
-	for _, gvk := range append([]schema.GroupVersionKind{{Version: "v1", Kind: "Pod"}}, childTypes...) {
-		if gvk.GroupVersion() != gv {
-			continue
-		}
-		r, err := d.c.client.resource(ctx, gvk)
-		require.NoError(d.t, err)
-		if r.name == resource {
-			return gvk
-		}
-	}
-	d.t.Fatalf("customize rule names an unexpected resource %s %s", apiVersion, resource)
-	return schema.GroupVersionKind{}
 }
 
 // post sends a hook request and strictly decodes the answer (v2 hooks: unknown response fields
@@ -389,6 +372,23 @@ func goBinary() string {
 	return "go"
 }
 
+// declaredChildTypes are the kinds of a CompositeController's childResources.
+func declaredChildTypes(t *testing.T, controller *unstructured.Unstructured) []schema.GroupVersionKind {
+	t.Helper()
+	resources, _, err := unstructured.NestedSlice(controller.Object, "spec", "childResources")
+	require.NoError(t, err)
+	var out []schema.GroupVersionKind
+	for _, r := range resources {
+		m, _ := r.(map[string]any)
+		av, _ := m["apiVersion"].(string)
+		res, _ := m["resource"].(string)
+		gvk, err := needCluster(t).client.kindFor(t.Context(), av, res)
+		require.NoError(t, err, "childResources of %s", controller.GetName())
+		out = append(out, gvk)
+	}
+	return out
+}
+
 // newDriver creates the objects of a YAML stream for real in a new namespace and returns a
 // driver for its RedisFailover.
 func newDriver(t *testing.T, ns, stream string) *driver {
@@ -399,7 +399,7 @@ func newDriver(t *testing.T, ns, stream string) *driver {
 	controller := readYAML(t, "compositecontroller.yaml")
 	require.Len(t, controller, 1)
 	d := &driver{t: t, c: c, hook: startHookServer(t), http: newHTTPClient(nil),
-		controller: controller[0].Object, namespace: ns}
+		controller: controller[0].Object, childTypes: declaredChildTypes(t, controller[0]), namespace: ns}
 	t.Cleanup(d.http.CloseIdleConnections)
 	objs, err := decodeYAML([]byte(stream))
 	require.NoError(t, err)
@@ -445,7 +445,7 @@ spec:
 		"Secret/rfr-auth-cache", "ConfigMap/rfr-cache"} {
 		assert.Contains(t, first.desired, want)
 	}
-	byName, err := c.client.list(ctx, childTypes[4], ns, "app.kubernetes.io/name="+name)
+	byName, err := c.client.list(ctx, stsGVK, ns, "app.kubernetes.io/name="+name)
 	require.NoError(t, err)
 	assert.Len(t, byName, 1, "the StatefulSet carries app.kubernetes.io/name")
 	snap := d.snapshot(ctx)
@@ -469,13 +469,13 @@ spec:
 	})
 
 	t.Run("deleted child comes back", func(t *testing.T) {
-		for _, gvk := range []schema.GroupVersionKind{childTypes[4], childTypes[0]} {
+		for _, gvk := range []schema.GroupVersionKind{stsGVK, cmGVK} {
 			require.NoError(t, c.client.delete(ctx, gvk, ns, "rfr-cache"))
 		}
 		r := d.pass(ctx)
 		assert.Contains(t, r.applied, "StatefulSet/rfr-cache")
 		assert.Contains(t, r.applied, "ConfigMap/rfr-cache")
-		_, err := c.client.get(ctx, childTypes[4], ns, "rfr-cache")
+		_, err := c.client.get(ctx, stsGVK, ns, "rfr-cache")
 		assert.NoError(t, err)
 		d.settle(ctx)
 	})
@@ -484,7 +484,7 @@ spec:
 		_, err := c.kubectl(ctx, "-n", ns, "scale", "rf", name, "--replicas=5")
 		require.NoError(t, err)
 		d.settle(ctx)
-		sts, err := c.client.get(ctx, childTypes[4], ns, "rfr-cache")
+		sts, err := c.client.get(ctx, stsGVK, ns, "rfr-cache")
 		require.NoError(t, err)
 		replicas, _, _ := unstructured.NestedInt64(sts.Object, "spec", "replicas")
 		assert.EqualValues(t, 5, replicas)
@@ -555,7 +555,6 @@ func TestHookDriverStorageChange(t *testing.T) {
 	ctx := t.Context()
 	d.pass(ctx)
 	d.settle(ctx)
-	stsGVK := childTypes[4]
 	sts, err := d.c.client.get(ctx, stsGVK, d.namespace, "rfr-"+d.name)
 	require.NoError(t, err)
 	claims, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")

@@ -2,7 +2,9 @@ package manifests_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // (d) What users install — `kubectl kustomize manifests` and `helm template charts/redhook` —
@@ -54,6 +57,7 @@ func TestKustomizeApplies(t *testing.T) {
 	assertKinds(t, objs, "Namespace", "CustomResourceDefinition", "ServiceAccount", "Deployment",
 		"Service", "NetworkPolicy", "CompositeController")
 	applyInstallDryRun(t, objs, installNamespace)
+	checkCompositeControllers(t, objs)
 }
 
 func TestHelmTemplateApplies(t *testing.T) {
@@ -83,6 +87,7 @@ func TestHelmTemplateApplies(t *testing.T) {
 			// helm install creates the release namespace (--create-namespace) before the objects.
 			ensureNamespace(t, installNamespace)
 			applyInstallDryRun(t, objs, installNamespace)
+			checkCompositeControllers(t, objs)
 		})
 	}
 }
@@ -120,4 +125,72 @@ func applyInstallDryRun(t *testing.T, objs []*unstructured.Unstructured, namespa
 			assert.NoError(t, err)
 		})
 	}
+}
+
+// checkCompositeControllers checks what Metacontroller needs of redhook's CompositeController
+// (../../shared/metacontroller.md): the RedisFailover parent, v2 sync and customize hooks,
+// generateSelector, and every kind redhook renders (in any golden case) declared as a child
+// resource with the InPlace update strategy — Metacontroller refuses a sync answer with a
+// child of an undeclared type.
+func checkCompositeControllers(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	rendered := renderedKinds(t)
+	var n int
+	for _, o := range objs {
+		if o.GetKind() != "CompositeController" {
+			continue
+		}
+		n++
+		t.Run("CompositeController/"+o.GetName(), func(t *testing.T) {
+			ctx := t.Context()
+			c := needCluster(t)
+			av, _, _ := unstructured.NestedString(o.Object, "spec", "parentResource", "apiVersion")
+			res, _, _ := unstructured.NestedString(o.Object, "spec", "parentResource", "resource")
+			parent, err := c.client.kindFor(ctx, av, res)
+			require.NoError(t, err, "parentResource")
+			assert.Equal(t, rfGVK, parent)
+			gen, _, _ := unstructured.NestedBool(o.Object, "spec", "generateSelector")
+			assert.True(t, gen, "generateSelector")
+			for _, hook := range []string{"sync", "customize"} {
+				v, _, _ := unstructured.NestedString(o.Object, "spec", "hooks", hook, "version")
+				assert.Equal(t, "v2", v, "hooks.%s.version", hook)
+			}
+			declared := declaredChildTypes(t, o)
+			resources, _, _ := unstructured.NestedSlice(o.Object, "spec", "childResources")
+			for i, r := range resources {
+				m, _ := r.(map[string]any)
+				method, _, _ := unstructured.NestedString(m, "updateStrategy", "method")
+				assert.Equal(t, "InPlace", method, "updateStrategy of %s", declared[i].Kind)
+			}
+			for _, k := range rendered {
+				assert.Contains(t, declared, k, "redhook renders %s: it must be a declared child resource", k.Kind)
+			}
+		})
+	}
+	assert.Equal(t, 1, n, "one CompositeController")
+}
+
+// renderedKinds are the kinds of every child of every golden sync response.
+func renderedKinds(t *testing.T) []schema.GroupVersionKind {
+	t.Helper()
+	files, err := filepath.Glob("../hooks/testdata/sync/*/response.golden.json")
+	require.NoError(t, err)
+	seen := map[schema.GroupVersionKind]bool{}
+	var out []schema.GroupVersionKind
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var resp struct {
+			Children []unstructured.Unstructured `json:"children"`
+		}
+		require.NoError(t, json.Unmarshal(b, &resp), f)
+		for _, c := range resp.Children {
+			if k := c.GroupVersionKind(); !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	require.NotEmpty(t, out)
+	return out
 }
