@@ -410,7 +410,9 @@ func (c *testCluster) stop() error {
 
 // kubectl runs the pinned kubectl against the test cluster and returns its standard output.
 func (c *testCluster) kubectl(ctx context.Context, args ...string) (string, error) {
-	return run(ctx, c.tools.kubectl, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+	// Its discovery cache goes with the cluster, not into $HOME/.kube.
+	return run(ctx, c.tools.kubectl, append([]string{"--kubeconfig", c.kubeconfig,
+		"--cache-dir", filepath.Join(c.dir, "kubectl-cache")}, args...)...)
 }
 
 // run runs a command and returns its standard output; the error carries standard error.

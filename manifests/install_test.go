@@ -58,6 +58,11 @@ func TestKustomizeApplies(t *testing.T) {
 		"Service", "NetworkPolicy", "CompositeController")
 	applyInstallDryRun(t, objs, installNamespace)
 	checkCompositeControllers(t, objs)
+
+	// The documented install command itself (manifests/kustomization.yaml), dry-run.
+	out, err = c.kubectl(ctx, "apply", "--server-side", "--dry-run=server", "-k", ".")
+	assert.NoError(t, err)
+	t.Logf("kubectl apply --server-side --dry-run=server -k manifests:\n%s", out)
 }
 
 func TestHelmTemplateApplies(t *testing.T) {
@@ -141,7 +146,7 @@ func checkCompositeControllers(t *testing.T, objs []*unstructured.Unstructured) 
 			continue
 		}
 		n++
-		t.Run("CompositeController/"+o.GetName(), func(t *testing.T) {
+		t.Run("metacontroller-contract/"+o.GetName(), func(t *testing.T) {
 			ctx := t.Context()
 			c := needCluster(t)
 			av, _, _ := unstructured.NestedString(o.Object, "spec", "parentResource", "apiVersion")
