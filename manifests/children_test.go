@@ -1,6 +1,7 @@
 package manifests_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/redhook/redhook/hooks"
@@ -37,6 +39,60 @@ func TestGoldenChildrenValid(t *testing.T) {
 			applyChildrenDryRun(t, resp.Children)
 		})
 	}
+}
+
+// The status of every golden case passes the CRD's status schema, written as Metacontroller
+// writes it: through the status subresource, with observedGeneration. A parent the CRD itself
+// refuses at admission (a name too long, a value of the wrong type) never reaches the hook, so
+// its status is never written either.
+func TestGoldenStatusValid(t *testing.T) {
+	installCRD(t)
+	c := cluster
+	files, err := filepath.Glob("../hooks/testdata/sync/*/response.golden.json")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		dir := filepath.Dir(f)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			ctx := t.Context()
+			var req struct {
+				Parent map[string]any `json:"parent"`
+			}
+			var resp struct {
+				Status map[string]any `json:"status"`
+			}
+			readJSON(t, filepath.Join(dir, "request.json"), &req)
+			readJSON(t, f, &resp)
+			require.NotNil(t, resp.Status, "a response without status wipes the status")
+			parent := &unstructured.Unstructured{Object: req.Parent}
+			ensureNamespace(t, parent.GetNamespace())
+			// Stored for real (status subresources need an object): what the API server sets
+			// itself is left out.
+			parent.SetResourceVersion("")
+			parent.SetUID("")
+			parent.SetCreationTimestamp(metav1.Time{})
+			parent.SetGeneration(0)
+			delete(parent.Object, "status")
+			stored, err := c.client.apply(ctx, parent, applyOptions{manager: testManager})
+			if err != nil {
+				t.Skipf("the CRD refuses this parent at admission, the hook never sees it: %v", err)
+			}
+			t.Cleanup(func() {
+				assert.NoError(t, c.client.delete(context.Background(), rfGVK, stored.GetNamespace(), stored.GetName()))
+			})
+			resp.Status["observedGeneration"] = stored.GetGeneration()
+			stored.Object["status"] = resp.Status
+			_, err = c.client.putStatus(ctx, stored, true)
+			assert.NoError(t, err, "the API server rejects the status redhook returned")
+		})
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, v), path)
 }
 
 func TestExampleChildrenValid(t *testing.T) {

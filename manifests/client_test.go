@@ -300,6 +300,11 @@ func (c *kubeClient) delete(ctx context.Context, gvk schema.GroupVersionKind, na
 
 // updateStatus replaces obj's status through the status subresource.
 func (c *kubeClient) updateStatus(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	return c.putStatus(ctx, obj, false)
+}
+
+// putStatus replaces obj's status; dryRun asks the server to validate and not store.
+func (c *kubeClient) putStatus(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
 	p, err := c.path(ctx, obj.GroupVersionKind(), obj.GetNamespace(), obj.GetName())
 	if err != nil {
 		return nil, err
@@ -308,7 +313,11 @@ func (c *kubeClient) updateStatus(ctx context.Context, obj *unstructured.Unstruc
 	if err != nil {
 		return nil, fmt.Errorf("encode %s: %w", describe(obj), err)
 	}
-	b, err := c.do(ctx, http.MethodPut, p+"/status", url.Values{"fieldValidation": {"Strict"}}, "", body)
+	q := url.Values{"fieldValidation": {"Strict"}}
+	if dryRun {
+		q.Set("dryRun", "All")
+	}
+	b, err := c.do(ctx, http.MethodPut, p+"/status", q, "", body)
 	if err != nil {
 		return nil, fmt.Errorf("update status of %s: %w", describe(obj), err)
 	}
