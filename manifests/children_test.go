@@ -88,6 +88,63 @@ func TestGoldenStatusValid(t *testing.T) {
 	}
 }
 
+// The update path: for every golden case that observes children, the observed children are
+// stored for real (in a namespace of their own), then every child of the response is applied
+// over them with dry-run=All — what Metacontroller does. This is where immutable fields bite
+// (a StatefulSet's selector, serviceName or volumeClaimTemplates, a Deployment's selector, a
+// Service's clusterIP).
+func TestGoldenUpdatesValid(t *testing.T) {
+	installCRD(t)
+	c := cluster
+	files, err := filepath.Glob("../hooks/testdata/sync/*/request.json")
+	require.NoError(t, err)
+	for _, f := range files {
+		dir := filepath.Dir(f)
+		name := filepath.Base(dir)
+		var req struct {
+			Children map[string]map[string]map[string]any `json:"children"`
+		}
+		readJSON(t, f, &req)
+		var observed []*unstructured.Unstructured
+		for _, objs := range req.Children {
+			for _, o := range objs {
+				observed = append(observed, &unstructured.Unstructured{Object: o})
+			}
+		}
+		if len(observed) == 0 {
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			ns := "update-" + name
+			ensureNamespace(t, ns)
+			for _, o := range observed {
+				o.SetNamespace(ns)
+				o.SetResourceVersion("")
+				o.SetUID("")
+				o.SetCreationTimestamp(metav1.Time{})
+				o.SetGeneration(0)
+				o.SetManagedFields(nil)
+				delete(o.Object, "status")
+				_, err := c.client.apply(ctx, o, applyOptions{manager: metacontrollerManager})
+				require.NoError(t, err, "store the observed child of the fixture")
+				// The fixtures share Service cluster IPs: free them for the next case.
+				t.Cleanup(func() {
+					assert.NoError(t, c.client.delete(context.Background(), o.GroupVersionKind(), ns, o.GetName()))
+				})
+			}
+			var resp struct {
+				Children []map[string]any `json:"children"`
+			}
+			readJSON(t, filepath.Join(dir, "response.golden.json"), &resp)
+			for _, child := range resp.Children {
+				child["metadata"].(map[string]any)["namespace"] = ns
+			}
+			applyChildrenDryRun(t, resp.Children)
+		})
+	}
+}
+
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
 	b, err := os.ReadFile(path)
