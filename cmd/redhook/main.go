@@ -18,6 +18,7 @@ const usage = `redhook — Redis with Sentinel on Kubernetes, as a Metacontrolle
 Usage:
   redhook serve  [flags]          run the sync/customize hook server (and the healer)
   redhook render -f rf.yaml ...   print the children a RedisFailover gets, as YAML
+  redhook local  -f rf.yaml       run a RedisFailover as local redis/sentinel processes
   redhook version                 print the version
 
 Run "redhook COMMAND -h" for the flags of a command.
@@ -31,6 +32,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "local":
+		return local(args[1:], stdout, stderr)
 	case "render":
 		return render(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":

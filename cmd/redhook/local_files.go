@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// Local overrides. These are the only differences between a pod and a local process; they go in
+// a separate file, local.conf, next to the rendered configuration:
+//   - bind, bind-source-addr, replica-announce-ip / sentinel announce-ip: the pod's own
+//     127.0.x.y address. A process bound to 127.0.x.y still connects from 127.0.0.1 unless told;
+//     sentinels would then see each other as one address and never fail over.
+//   - pidfile, logfile (and a sentinel's dir): files in the pod's directory.
+// Volume mounts become directories: /data → POD/data, /redis-auth → POD/redis-auth,
+// /redis-readiness → POD/redis-readiness, sentinel's writable /redis → POD/writable. The preStop
+// script is not run; a process is stopped with SIGTERM.
+
+// mountPath matches a volume mount path of the redis pod as a whole path element.
+var mountPath = regexp.MustCompile(`(^|[\s"'=])(/redis-auth|/redis-readiness|/redis-shutdown|/data)(/|[\s"']|$)`)
+
+// mapMounts rewrites the pod paths in s to the pod's directories, as volume mounts would.
+func mapMounts(s, dir string) string {
+	return mountPath.ReplaceAllStringFunc(s, func(m string) string {
+		sub := mountPath.FindStringSubmatch(m)
+		return sub[1] + filepath.Join(dir, strings.TrimPrefix(sub[2], "/")) + sub[3]
+	})
+}
+
+// writeFiles writes what a pod's volumes would hold, and local.conf. It runs before every start
+// of the process: like a ConfigMap mount, the rendered files are the source of truth (Sentinel's
+// CONFIG REWRITE after a failover does not survive a restart, as with a read-only mount).
+func (c *localCluster) writeFiles(p *localPod) error {
+	rf := c.parent.Name
+	files := map[string][]byte{}
+	var local []string
+	add := func(path string, data []byte) { files[filepath.Join(p.dir, path)] = data }
+	if c.password != "" {
+		name := "redis.conf"
+		if p.component == hooks.ComponentSentinel {
+			name = "sentinel.conf"
+		}
+		auth, err := c.childData("Secret", "rfr-auth-"+rf, name)
+		if err != nil {
+			return err
+		}
+		add("redis-auth/"+name, auth)
+	}
+	own := []string{
+		"# redhook local: the settings that differ from pod " + p.name + "; everything else is rendered.",
+		"bind " + p.ip,
+		"bind-source-addr " + p.ip,
+		"pidfile " + filepath.Join(p.dir, "process.pid"),
+		`logfile ""`,
+	}
+	switch p.component {
+	case hooks.ComponentRedis:
+		conf, err := c.childData("ConfigMap", "rfr-"+rf, "redis.conf")
+		if err != nil {
+			return err
+		}
+		ready, err := c.childData("ConfigMap", "rfr-readiness-"+rf, "ready.sh")
+		if err != nil {
+			return err
+		}
+		add("config/redis.conf", []byte(mapMounts(string(conf), p.dir)))
+		add("redis-readiness/ready.sh", ready)
+		local = append([]string{"include " + filepath.Join(p.dir, "config", "redis.conf")}, own...)
+		local = append(local, "replica-announce-ip "+p.ip)
+	case hooks.ComponentSentinel:
+		conf, err := c.childData("ConfigMap", "rfs-"+rf, "sentinel.conf")
+		if err != nil {
+			return err
+		}
+		add("config/sentinel.conf", conf)
+		local = append(own, "dir "+filepath.Join(p.dir, "data"), "sentinel announce-ip "+p.ip)
+	}
+	add("local.conf", []byte(strings.Join(local, "\n")+"\n"))
+	for path, data := range files {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return err
+		}
+	}
+	if p.component == hooks.ComponentSentinel {
+		return c.copySentinelConf(p)
+	}
+	return nil
+}
+
+// copySentinelConf does what the sentinel's init container does, once per pod: the writable
+// sentinel.conf is the rendered one plus the auth lines (plus, locally, the include of
+// local.conf). A restarted process keeps it, as a restarted container keeps its emptyDir.
+func (c *localCluster) copySentinelConf(p *localPod) error {
+	path := filepath.Join(p.dir, "writable", "sentinel.conf")
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	var b []byte
+	for _, part := range []string{"config/sentinel.conf", "redis-auth/sentinel.conf"} {
+		d, err := os.ReadFile(filepath.Join(p.dir, part))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = append(b, d...)
+	}
+	b = append(b, []byte("include "+filepath.Join(p.dir, "local.conf")+"\n")...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
+
+// argv is the command line of a pod's process.
+func (c *localCluster) argv(p *localPod) []string {
+	if p.component == hooks.ComponentSentinel {
+		return []string{c.cfg.RedisServer, filepath.Join(p.dir, "writable", "sentinel.conf"), "--sentinel"}
+	}
+	return []string{c.cfg.RedisServer, filepath.Join(p.dir, "local.conf")}
+}
+
+func readinessExec(p *corev1.Probe) []string {
+	if p == nil || p.Exec == nil {
+		return nil
+	}
+	return p.Exec.Command
+}
+
+// probeAll runs every pod's rendered readiness probe, as the kubelet would, with the pod's
+// address in REDIS_HOST. A pod whose probe is not an exec probe is ready while it runs.
+func (c *localCluster) probeAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	results := make([]bool, len(c.pods()))
+	for i, p := range c.pods() {
+		cmd := c.probeCommand(p.component)
+		wg.Go(func() { results[i] = c.probe(ctx, p, cmd) })
+	}
+	wg.Wait()
+	c.mu.Lock()
+	for i, p := range c.pods() {
+		p.ready = results[i]
+	}
+	c.mu.Unlock()
+}
+
+func (c *localCluster) probe(ctx context.Context, p *localPod, argv []string) bool {
+	if p.proc == nil || !p.proc.running() {
+		return false
+	}
+	if len(argv) == 0 {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	args := make([]string, len(argv))
+	for i, a := range argv {
+		args[i] = mapMounts(a, p.dir)
+	}
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "REDIS_HOST="+p.ip, fmt.Sprintf("REDIS_PORT=%d", p.port))
+	if c.password != "" {
+		cmd.Env = append(cmd.Env, "REDISCLI_AUTH="+c.password)
+	}
+	return cmd.Run() == nil
+}
