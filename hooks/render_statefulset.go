@@ -55,9 +55,15 @@ func (r *renderer) desiredClaims() []ClaimTemplate {
 	if pvc == nil {
 		return nil
 	}
+	spec := *pvc.Spec.DeepCopy()
+	if spec.VolumeMode == nil {
+		// The API server fills this in; rendering it too keeps the carried-over templates equal
+		// to the first rendering, so a new StatefulSet is not rewritten once.
+		spec.VolumeMode = ptr(corev1.PersistentVolumeFilesystem)
+	}
 	return []ClaimTemplate{{
 		Metadata: TemplateMeta{Name: pvc.Name, Labels: merged(pvc.Labels), Annotations: merged(pvc.Annotations)},
-		Spec:     *pvc.Spec.DeepCopy(),
+		Spec:     spec,
 	}}
 }
 

@@ -49,14 +49,26 @@ func (st *syncState) status() RedisFailoverStatus {
 		if m := st.obs.Master; m != nil {
 			s.Master = &MasterStatus{Pod: m.Pod, IP: m.IP}
 		}
-		n := min(len(st.obs.LastActions), maxLastActions)
-		s.LastActions = append([]ActionRecord(nil), st.obs.LastActions[:n]...)
+		s.LastActions = lastActions(st.obs)
 	}
 	conds := []metav1.Condition{
 		st.ready(s), st.available(s), st.progressing(), st.degraded(s, redisPods, sentinelPods), st.specValid(),
 	}
 	s.Conditions = stampConditions(conds, st.req.Parent.Status.Conditions, st.clock(), st.req.Parent.Generation)
 	return s
+}
+
+// lastActions are the newest healer actions for the status. The CRD requires a time on each; a
+// record without one gets the report's time rather than failing the whole status write.
+func lastActions(obs Observation) []ActionRecord {
+	n := min(len(obs.LastActions), maxLastActions)
+	out := append([]ActionRecord(nil), obs.LastActions[:n]...)
+	for i := range out {
+		if out[i].Time.IsZero() {
+			out[i].Time = metav1.NewTime(obs.Time.UTC().Truncate(time.Second))
+		}
+	}
+	return out
 }
 
 func (st *syncState) serviceAddress(service string, port int32) string {
