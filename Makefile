@@ -22,7 +22,11 @@ build: ## Build bin/redhook (static, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/redhook
 
 .PHONY: run
-run: build ## Run the hook server on $(LISTEN) (see README for a curl example)
+run: build deps ## Run manifests/examples/basic.yaml as local redis/sentinel processes, master port 6380
+	$(BIN) local -f manifests/examples/basic.yaml --master-port 6380
+
+.PHONY: serve
+serve: build ## Run the hook server on $(LISTEN) (see README for a curl example)
 	$(BIN) serve --listen $(LISTEN) --log-level debug
 
 .PHONY: deps
@@ -43,8 +47,7 @@ lint: ## gofmt and go vet
 .PHONY: test
 test: deps lint verify-manifests ## Install what the tests need, then run every test (what CI runs)
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./hooks/... ./cmd/...
-	$(GO) test -run '^$$' -fuzz '^FuzzSync$$' -fuzztime $(FUZZTIME) ./hooks
+	$(GO) test -count=1 -race -short ./hooks/... ./cmd/... ./healer/...
 
 .PHONY: manifests
 manifests: ## Generate the CRD (manifests/crd, charts/redhook/crds) and deepcopy code from hooks/types.go
@@ -82,6 +85,10 @@ bench: ## Sync handler vs the JSON floor (target ratio <= 1.5)
 	@awk '/^BenchmarkSyncHTTP/ {s[++ns]=$$3} /^BenchmarkJSONFloor/ {f[++nf]=$$3} \
 	  function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] } \
 	  END { ms = median(s, ns); mf = median(f, nf); printf "median SyncHTTP %.0f ns/op, JSONFloor %.0f ns/op, ratio %.2f (target <= 1.5)\n", ms, mf, ms / mf }' bin/bench.txt
+
+.PHONY: bench-failover
+bench-failover: build deps ## Failover times and lost writes of a local RedisFailover, D = 5000 and 1000 ms, 10 runs each (~10 min)
+	$(BIN) bench-failover --runs $(or $(RUNS),10) --down-after 5000,1000
 
 .PHONY: clean
 clean: ## Remove build output

@@ -169,7 +169,7 @@ func assertHeld(t *testing.T, req *SyncRequest, resp SyncResponse) {
 		got[ch.Kind+"/"+ch.Metadata.Name] = string(ch.raw)
 	}
 	for key, objs := range req.Children {
-		kind := key[:strings.IndexByte(key, '.')]
+		kind, _, _ := strings.Cut(key, ".")
 		for nsName, raw := range objs {
 			name := nsName[strings.IndexByte(nsName, '/')+1:]
 			want, err := json.Marshal(asLastApplied(raw))

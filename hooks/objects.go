@@ -117,7 +117,8 @@ func (e *EndpointSlice) id() childID {
 
 // String is Kind/name.
 func (id childID) String() string {
-	return id.key[:strings.IndexByte(id.key, '.')] + "/" + id.name
+	kind, _, _ := strings.Cut(id.key, ".")
+	return kind + "/" + id.name
 }
 
 // identified is what every desired child is.

@@ -87,7 +87,7 @@ func local(args []string, stdout, stderr io.Writer) int {
 	lvl, _ := zerolog.ParseLevel(cfg.LogLevel)
 	zerolog.TimeFieldFormat = zerolog.TimeFormatUnixMs // this process only: milliseconds matter here
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	c, err := newLocalCluster(cfg, stdout, log)
 	if err != nil {
@@ -99,6 +99,11 @@ func local(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// signalContext ends on SIGINT (Ctrl-C) or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 }
 
 // readPasswordFile returns the password in path, without a trailing newline.

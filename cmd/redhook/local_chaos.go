@@ -40,7 +40,7 @@ func newChaos(c *localCluster, duration, every time.Duration) *chaosMonkey {
 func (m *chaosMonkey) run(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, m.duration+2*time.Minute)
 	defer cancel()
-	if !m.waitReady(ctx, 2*time.Minute) {
+	if !m.c.waitReady(ctx, 2*time.Minute) {
 		fmt.Fprintln(m.c.out, "chaos: the RedisFailover never became ready; no chaos")
 		return
 	}
@@ -67,13 +67,13 @@ func (m *chaosMonkey) run(ctx context.Context) {
 		}
 		m.killOne()
 		start := time.Now()
-		if m.waitReady(ctx, time.Minute) {
+		if m.c.waitReady(ctx, time.Minute) {
 			m.mu.Lock()
 			m.recovery = append(m.recovery, time.Since(start))
 			m.mu.Unlock()
 		}
 	}
-	m.waitReady(ctx, time.Minute)
+	m.c.waitReady(ctx, time.Minute)
 	stopWriter()
 	wg.Wait()
 	m.verify(ctx, client)
@@ -112,20 +112,6 @@ func (m *chaosMonkey) killOne() {
 		m.kills[kind]++
 		m.mu.Unlock()
 	}
-}
-
-func (m *chaosMonkey) waitReady(ctx context.Context, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		m.c.mu.Lock()
-		ready := conditionIs(m.c.status.Conditions, hooks.ConditionReady, "True")
-		m.c.mu.Unlock()
-		if ready {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
 }
 
 // write issues SET then WAIT 1 on one connection; a write is confirmed when a replica has it.
@@ -204,6 +190,21 @@ func minMedianMax(ds []time.Duration) (lo, med, hi time.Duration) {
 	s := append([]time.Duration(nil), ds...)
 	slices.Sort(s)
 	return s[0], s[len(s)/2], s[len(s)-1]
+}
+
+// waitReady waits until the status says Ready=True.
+func (c *localCluster) waitReady(ctx context.Context, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		c.mu.Lock()
+		ready := conditionIs(c.status.Conditions, hooks.ConditionReady, "True")
+		c.mu.Unlock()
+		if ready {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }
 
 func conditionIs(conds []metav1.Condition, t, status string) bool {

@@ -19,6 +19,7 @@ Usage:
   redhook serve  [flags]          run the sync/customize hook server (and the healer)
   redhook render -f rf.yaml ...   print the children a RedisFailover gets, as YAML
   redhook local  -f rf.yaml       run a RedisFailover as local redis/sentinel processes
+  redhook bench-failover          measure failovers of a local RedisFailover (design.md §7)
   redhook version                 print the version
 
 Run "redhook COMMAND -h" for the flags of a command.
@@ -32,6 +33,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "bench-failover":
+		return benchFailover(args[1:], stdout, stderr)
 	case "local":
 		return local(args[1:], stdout, stderr)
 	case "render":
