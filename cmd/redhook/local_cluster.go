@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/redhook/redhook/healer"
 	"github.com/redhook/redhook/hooks"
@@ -409,47 +410,75 @@ func podObject(p *localPod, namespace, rf string) (json.RawMessage, error) {
 	})
 }
 
-// childData returns a data key of the rendered ConfigMap or Secret name.
-func (c *localCluster) childData(kind, name, key string) ([]byte, error) {
+// renderedChild is the part of a rendered child that local mode reads. Children are read
+// through JSON: a child is a typed object when just rendered, raw JSON when held as observed.
+type renderedChild struct {
+	Kind     string `json:"kind"`
+	Metadata struct {
+		Name string `json:"name"`
+	} `json:"metadata"`
+	Data json.RawMessage `json:"data"`
+	Spec struct {
+		Template struct {
+			Spec corev1.PodSpec `json:"spec"`
+		} `json:"template"`
+	} `json:"spec"`
+}
+
+// child returns the rendered child of that kind and name.
+func (c *localCluster) child(kind, name string) (*renderedChild, error) {
 	c.mu.Lock()
 	children := c.children
 	c.mu.Unlock()
-	for _, child := range children {
-		switch v := child.(type) {
-		case *hooks.ConfigMap:
-			if kind == "ConfigMap" && v.Metadata.Name == name {
-				if d, ok := v.Data[key]; ok {
-					return []byte(d), nil
-				}
-			}
-		case *hooks.SecretObject:
-			if kind == "Secret" && v.Metadata.Name == name {
-				if d, ok := v.Data[key]; ok {
-					return d, nil
-				}
+	for _, ch := range children {
+		b, err := json.Marshal(ch)
+		if err != nil {
+			return nil, err
+		}
+		var r renderedChild
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, err
+		}
+		if r.Kind == kind && r.Metadata.Name == name {
+			return &r, nil
+		}
+	}
+	return nil, fmt.Errorf("the rendered children have no %s %s", kind, name)
+}
+
+// childData returns a data key of the rendered ConfigMap or Secret name.
+func (c *localCluster) childData(kind, name, key string) ([]byte, error) {
+	r, err := c.child(kind, name)
+	if err != nil {
+		return nil, err
+	}
+	if kind == "Secret" { // base64 in JSON
+		var data map[string][]byte
+		if err := json.Unmarshal(r.Data, &data); err == nil && data[key] != nil {
+			return data[key], nil
+		}
+	} else {
+		var data map[string]string
+		if err := json.Unmarshal(r.Data, &data); err == nil {
+			if v, ok := data[key]; ok {
+				return []byte(v), nil
 			}
 		}
 	}
-	return nil, fmt.Errorf("the rendered children have no %s %s with key %s", kind, name, key)
+	return nil, fmt.Errorf("%s %s has no key %s", kind, name, key)
 }
 
 // probeCommand returns the exec command of the rendered readiness probe of a component.
 func (c *localCluster) probeCommand(component string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, child := range c.children {
-		switch v := child.(type) {
-		case *hooks.StatefulSet:
-			if component == hooks.ComponentRedis {
-				return readinessExec(v.Spec.Template.Spec.Containers[0].ReadinessProbe)
-			}
-		case *hooks.Deployment:
-			if component == hooks.ComponentSentinel {
-				return readinessExec(v.Spec.Template.Spec.Containers[0].ReadinessProbe)
-			}
-		}
+	kind, name := "StatefulSet", "rfr-"+c.parent.Name
+	if component == hooks.ComponentSentinel {
+		kind, name = "Deployment", "rfs-"+c.parent.Name
 	}
-	return nil
+	r, err := c.child(kind, name)
+	if err != nil || len(r.Spec.Template.Spec.Containers) == 0 {
+		return nil
+	}
+	return readinessExec(r.Spec.Template.Spec.Containers[0].ReadinessProbe)
 }
 
 func (c *localCluster) cleanup() {

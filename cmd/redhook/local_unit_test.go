@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMapMounts(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"include /redis-auth/redis.conf\n", "include /p/redis-auth/redis.conf\n"},
+		{"dir /data\n", "dir /p/data\n"},
+		{"sh /redis-readiness/ready.sh", "sh /p/redis-readiness/ready.sh"},
+		{"dir /database\n", "dir /database\n"},
+		{"replicaof 127.0.0.1 1\n", "replicaof 127.0.0.1 1\n"},
+		{`x="/redis-shutdown/shutdown.sh"`, `x="/p/redis-shutdown/shutdown.sh"`},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, mapMounts(tt.in, "/p"), tt.in)
+	}
+}
+
+// echoServer answers every line with its own name, on a loopback port.
+func echoServer(t *testing.T, name string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					if _, err := r.ReadString('\n'); err != nil {
+						return
+					}
+					if _, err := io.WriteString(c, name+"\n"); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func ask(t *testing.T, c net.Conn, r *bufio.Reader) (string, error) {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(c, "who\n"); err != nil {
+		return "", err
+	}
+	return r.ReadString('\n')
+}
+
+// TestForwarderFollowsTheMaster: connections go to the current target; a target change closes
+// the open ones so that clients reconnect to the new master; no target refuses.
+func TestForwarderFollowsTheMaster(t *testing.T) {
+	a, b := echoServer(t, "a"), echoServer(t, "b")
+	f, err := newForwarder("127.0.0.1:0", zerolog.Nop())
+	require.NoError(t, err)
+	stop := background(f.Serve)
+	defer stop()
+	addr := f.ln.Addr().String()
+
+	f.SetTarget(a)
+	c, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c.Close()
+	r := bufio.NewReader(c)
+	got, err := ask(t, c, r)
+	require.NoError(t, err)
+	assert.Equal(t, "a\n", got)
+
+	f.SetTarget(b)
+	_, err = ask(t, c, r)
+	assert.Error(t, err, "a connection to the old master must be closed")
+
+	c2, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c2.Close()
+	got, err = ask(t, c2, bufio.NewReader(c2))
+	require.NoError(t, err)
+	assert.Equal(t, "b\n", got)
+
+	f.SetTarget("")
+	c3, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer c3.Close()
+	_, err = ask(t, c3, bufio.NewReader(c3))
+	assert.Error(t, err, "no master: connections are refused")
+}
+
+func TestLocalConfigValidate(t *testing.T) {
+	_, err := parseLocalFlags([]string{"--base-ip", "10.0.0.1", "--master-port", "70000"}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-f FILE is required")
+	assert.Contains(t, err.Error(), "--base-ip")
+	assert.Contains(t, err.Error(), "--master-port 70000")
+	cfg, err := parseLocalFlags([]string{"-f", "x.yaml"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.10.1", cfg.BaseIP.String())
+	assert.Equal(t, "127.0.11.2", addIP(cfg.BaseIP, 257).String())
+}
+
