@@ -113,4 +113,3 @@ func TestLocalConfigValidate(t *testing.T) {
 	assert.Equal(t, "127.0.10.1", cfg.BaseIP.String())
 	assert.Equal(t, "127.0.11.2", addIP(cfg.BaseIP, 257).String())
 }
-
