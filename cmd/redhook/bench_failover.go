@@ -227,7 +227,7 @@ func (w *benchWriter) portLoop(ctx context.Context, port int) {
 			conn, rd = c, bufio.NewReader(c)
 		}
 		_ = conn.SetDeadline(time.Now().Add(250 * time.Millisecond))
-		_, err := io.WriteString(conn, "*3\r\n$3\r\nSET\r\n$9\r\nbench:port\r\n$1\r\n1\r\n")
+		_, err := io.WriteString(conn, respCommand("SET", "bench:port", "1"))
 		var line string
 		if err == nil {
 			line, err = rd.ReadString('\n')
@@ -302,4 +302,14 @@ func spread(ds []time.Duration) string {
 	}
 	lo, med, hi := minMedianMax(ds)
 	return fmt.Sprintf("%.2f / %.2f / %.2f s", lo.Seconds(), med.Seconds(), hi.Seconds())
+}
+
+// respCommand encodes a command in RESP, for a plain client that knows nothing of Sentinel.
+func respCommand(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
 }

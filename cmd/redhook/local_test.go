@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -202,7 +203,9 @@ func masterPortSet(port int, key, value string) error {
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	fmt.Fprintf(conn, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", len(key), key, len(value), value)
+	if _, err := io.WriteString(conn, respCommand("SET", key, value)); err != nil {
+		return err
+	}
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	if err != nil {
 		return err
