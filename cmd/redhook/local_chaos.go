@@ -65,8 +65,12 @@ func (m *chaosMonkey) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
-		m.killOne()
 		start := time.Now()
+		if !m.killOne() {
+			continue
+		}
+		// Recovery: from the kill until Ready is True again, once the status has noticed.
+		m.c.waitReadyIs(ctx, false, 10*time.Second)
 		if m.c.waitReady(ctx, time.Minute) {
 			m.mu.Lock()
 			m.recovery = append(m.recovery, time.Since(start))
@@ -79,8 +83,8 @@ func (m *chaosMonkey) run(ctx context.Context) {
 	m.verify(ctx, client)
 }
 
-// killOne SIGKILLs a random master, replica or sentinel.
-func (m *chaosMonkey) killOne() {
+// killOne SIGKILLs a random master, replica or sentinel; false when nothing could be killed.
+func (m *chaosMonkey) killOne() bool {
 	c := m.c
 	c.mu.Lock()
 	master := c.report.Master
@@ -101,17 +105,19 @@ func (m *chaosMonkey) killOne() {
 		}
 	}
 	if len(kinds) == 0 {
-		return
+		return false
 	}
 	slices.Sort(kinds)
 	kind := kinds[rand.IntN(len(kinds))]
 	victim := groups[kind][rand.IntN(len(groups[kind]))]
-	if err := victim.proc.kill(false); err == nil {
-		fmt.Fprintf(c.out, "%s chaos: killed %s %s\n", time.Now().Format("15:04:05.000"), kind, victim.name)
-		m.mu.Lock()
-		m.kills[kind]++
-		m.mu.Unlock()
+	if err := victim.proc.kill(false); err != nil {
+		return false
 	}
+	fmt.Fprintf(c.out, "%s chaos: killed %s %s\n", time.Now().Format("15:04:05.000"), kind, victim.name)
+	m.mu.Lock()
+	m.kills[kind]++
+	m.mu.Unlock()
+	return true
 }
 
 // write issues SET then WAIT 1 on one connection; a write is confirmed when a replica has it.
@@ -194,15 +200,20 @@ func minMedianMax(ds []time.Duration) (lo, med, hi time.Duration) {
 
 // waitReady waits until the status says Ready=True.
 func (c *localCluster) waitReady(ctx context.Context, limit time.Duration) bool {
+	return c.waitReadyIs(ctx, true, limit)
+}
+
+// waitReadyIs waits until the status's Ready condition is True (want) or not True (!want).
+func (c *localCluster) waitReadyIs(ctx context.Context, want bool, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		c.mu.Lock()
 		ready := conditionIs(c.status.Conditions, hooks.ConditionReady, "True")
 		c.mu.Unlock()
-		if ready {
+		if ready == want {
 			return true
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 	return false
 }
