@@ -13,7 +13,9 @@ type metrics struct {
 	actions   *prometheus.CounterVec
 	errors    *prometheus.CounterVec
 	failovers prometheus.Counter
-	tracked   prometheus.Gauge
+	// watchTriggers counts the passes the master watcher asked for.
+	watchTriggers prometheus.Counter
+	tracked       prometheus.Gauge
 
 	masterKnown *prometheus.GaugeVec
 	inSync      *prometheus.GaugeVec
@@ -47,6 +49,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		failovers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "redhook_healer_failovers_observed_total", Help: "Sentinel +switch-master events (one per failover).",
 		}),
+		watchTriggers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "redhook_healer_watch_triggers_total",
+			Help: "Heal passes asked for by the master watcher (master dead, restarted or demoted).",
+		}),
 		tracked: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "redhook_healer_tracked", Help: "RedisFailovers the healer tracks.",
 		}),
@@ -61,7 +67,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, rf),
 	}
 	for _, c := range []prometheus.Collector{m.passes, m.duration, m.actions, m.errors, m.failovers,
-		m.tracked, m.masterKnown, m.inSync, m.agreeing} {
+		m.watchTriggers, m.tracked, m.masterKnown, m.inSync, m.agreeing} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

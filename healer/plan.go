@@ -171,8 +171,8 @@ func (v *view) sentinelElection() (e election, decided bool) {
 		// listed any): they would wait forever. The healer decides.
 		return election{}, false
 	case n.Info.Role == roleMaster:
-		if f := v.restartedAsMaster(n); f != nil {
-			return election{failover: f}, true
+		if e, restarted := v.restartedAsMaster(addr, n, agree); restarted {
+			return e, true
 		}
 		return election{master: n, agreed: true, why: agree}, true
 	case v.pod(n.Info.MasterHost, n.Info.MasterPort) != nil:
@@ -180,14 +180,12 @@ func (v *view) sentinelElection() (e election, decided bool) {
 	}
 	// Rule 11: the sentinels' master restarted and booted as a replica (of the placeholder).
 	// Sentinel alone would wait down-after + 2 × 10 s; a replica that holds more data must be
-	// promoted now, by Sentinel so that every sentinel follows.
+	// promoted now, by Sentinel so that every sentinel follows and clients hear +switch-master.
 	if best := v.best(n); best != nil && holdsMore(best, n) {
-		if s := v.agreeingSentinel(addr); s != "" {
-			return election{failover: &Failover{Sentinel: s, Why: fmt.Sprintf(
-				"%s: master %s restarted as a replica of %s (offset %d) while %s holds more data (offset %d)",
-				agree, n.Pod.Name, hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address(),
-				n.Info.Offset, best.Pod.Name, best.Info.Offset)}}, true
-		}
+		return v.failoverTo(addr, best, fmt.Sprintf(
+			"%s: master %s restarted as a replica of %s (offset %d) while %s holds more data (offset %d)",
+			agree, n.Pod.Name, hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address(),
+			n.Info.Offset, best.Pod.Name, best.Info.Offset)), true
 	}
 	// Nobody holds more data: the sentinels' master is the best node, make it master again.
 	return election{master: n, promote: true, agreed: true, why: fmt.Sprintf(
@@ -195,49 +193,99 @@ func (v *view) sentinelElection() (e election, decided bool) {
 		hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address())}, true
 }
 
-// sentinelsCanFailover tells whether a quorum of the sentinels monitoring addr know a reachable
-// replica of ours to promote.
-func (v *view) sentinelsCanFailover(addr hooks.Endpoint) bool {
-	n := 0
-	for _, s := range v.o.Sentinels {
-		if !s.Reachable() || s.Master == nil || s.Master.IP != addr.Host || s.Master.Port != addr.Port {
+// failoverTo is the action of rule 11: SENTINEL FAILOVER asked of a sentinel that can carry it
+// out, so that Sentinel promotes and publishes +switch-master (Sentinel-aware clients connected
+// to the restarted node move only on that event). When no sentinel can (every one in TILT, or
+// none knows a replica it could promote: SENTINEL FAILOVER would answer NOGOODSLAVE), the
+// healer promotes best itself: an empty node must never stay or become master.
+func (v *view) failoverTo(addr hooks.Endpoint, best *RedisNode, why string) election {
+	if s := v.failoverSentinel(addr, best); s != "" {
+		return election{failover: &Failover{Sentinel: s, Why: why}}
+	}
+	return election{master: best, promote: best.Info.Role != roleMaster, why: fmt.Sprintf(
+		"%s; no sentinel can fail over (in TILT or knowing no reachable replica): promoting %s", why, best.Pod.Name)}
+}
+
+// failoverSentinel names a reachable sentinel not in TILT that monitors addr and knows a
+// reachable replica of ours it could promote, preferring one that knows best.
+func (v *view) failoverSentinel(addr hooks.Endpoint, best *RedisNode) string {
+	var found string
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if s.Info.Tilt || !v.monitors(s, addr) {
 			continue
 		}
-		for _, r := range s.Replicas {
-			if p := v.pod(r.IP, r.Port); p != nil && p.Reachable() {
-				n++
-				break
-			}
+		knows, knowsBest := v.knowsReplica(s, best)
+		if knowsBest {
+			return s.Pod.Name
+		}
+		if knows && found == "" {
+			found = s.Pod.Name
 		}
 	}
-	return n >= max(int(v.t.Quorum), 1)
+	return found
+}
+
+// monitors tells whether s answered and monitors addr.
+func (v *view) monitors(s *SentinelNode, addr hooks.Endpoint) bool {
+	return s.Reachable() && s.Master != nil && s.Master.IP == addr.Host && s.Master.Port == addr.Port
+}
+
+// knowsReplica tells whether s knows a replica that is a reachable pod of ours and that it
+// does not hold down (what Sentinel can promote), and whether best is one of them.
+func (v *view) knowsReplica(s *SentinelNode, best *RedisNode) (knows, knowsBest bool) {
+	for _, r := range s.Replicas {
+		if r.HasFlag("s_down") || r.HasFlag("o_down") || r.HasFlag("disconnected") {
+			continue
+		}
+		if p := v.pod(r.IP, r.Port); p != nil && p.Reachable() {
+			knows = true
+			knowsBest = knowsBest || p == best
+		}
+	}
+	return knows, knowsBest
+}
+
+// sentinelsCanFailover tells whether Sentinel will fail over from addr on its own: enough
+// reachable sentinels monitor it to reach ODOWN (quorum) and to elect a leader (a majority of
+// the sentinels they know, Sentinel's own rule), and one of them, not in TILT, knows a reachable
+// replica to promote. Otherwise no sentinel can act and rule 4 lets the healer decide.
+func (v *view) sentinelsCanFailover(addr hooks.Endpoint) bool {
+	monitoring, voters, able := 0, len(v.t.Sentinels), false
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if !v.monitors(s, addr) {
+			continue
+		}
+		monitoring++
+		voters = max(voters, len(s.Sentinels)+1)
+		if knows, _ := v.knowsReplica(s, nil); knows && !s.Info.Tilt {
+			able = true
+		}
+	}
+	return able && monitoring >= max(int(v.t.Quorum), voters/2+1, 1)
 }
 
 // restartedAsMaster is rule 11 for a master that restarted as master (a config without the
 // placeholder): Sentinel still knows its previous run id and a replica holds more data.
-func (v *view) restartedAsMaster(n *RedisNode) *Failover {
-	addr := v.endpoint(n)
+func (v *view) restartedAsMaster(addr hooks.Endpoint, n *RedisNode, agree string) (election, bool) {
 	var known string
-	for _, s := range v.o.Sentinels {
-		if s.Reachable() && s.Master != nil && s.Master.IP == addr.Host && s.Master.Port == addr.Port && s.Master.RunID != "" {
+	for i := range v.o.Sentinels {
+		if s := &v.o.Sentinels[i]; v.monitors(s, addr) && s.Master.RunID != "" {
 			known = s.Master.RunID
 			break
 		}
 	}
 	if known == "" || n.Info.RunID == "" || known == n.Info.RunID {
-		return nil
+		return election{}, false
 	}
 	best := v.best(n)
 	if best == nil || !holdsMore(best, n) {
-		return nil
+		return election{}, false
 	}
-	s := v.agreeingSentinel(addr)
-	if s == "" {
-		return nil
-	}
-	return &Failover{Sentinel: s, Why: fmt.Sprintf(
-		"master %s restarted (run id %.8s, sentinels knew %.8s) with offset %d while %s holds more data (offset %d)",
-		n.Pod.Name, n.Info.RunID, known, n.Info.Offset, best.Pod.Name, best.Info.Offset)}
+	return v.failoverTo(addr, best, fmt.Sprintf(
+		"%s: master %s restarted (run id %.8s, sentinels knew %.8s) with offset %d while %s holds more data (offset %d)",
+		agree, n.Pod.Name, n.Info.RunID, known, n.Info.Offset, best.Pod.Name, best.Info.Offset)), true
 }
 
 // agreement returns the master address that most reachable sentinels monitor, if at least a
@@ -264,16 +312,6 @@ func (v *view) agreement() (hooks.Endpoint, int, bool) {
 		quorum = 1
 	}
 	return best, max, max >= quorum && !tie
-}
-
-// agreeingSentinel names the first reachable sentinel that monitors addr and is not in TILT.
-func (v *view) agreeingSentinel(addr hooks.Endpoint) string {
-	for _, s := range v.o.Sentinels {
-		if s.Reachable() && !s.Info.Tilt && s.Master != nil && s.Master.IP == addr.Host && s.Master.Port == addr.Port {
-			return s.Pod.Name
-		}
-	}
-	return ""
 }
 
 // masters are the reachable pods that answer role:master.

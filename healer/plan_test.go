@@ -111,8 +111,14 @@ func reasons(acts []Action) string {
 }
 
 func monitorAll(t hooks.Topology, master int, remove bool) []string {
+	return monitorOf(t, master, remove, 0, 1, 2)
+}
+
+// monitorOf is monitorAll for the sentinels of the given indexes only.
+func monitorOf(t hooks.Topology, master int, remove bool, sentinels ...int) []string {
 	var out []string
-	for _, s := range t.Sentinels {
+	for _, i := range sentinels {
+		s := t.Sentinels[i]
 		if remove {
 			out = append(out, "sentinel remove "+s.Name)
 		}
@@ -359,6 +365,70 @@ func TestPlan(t *testing.T) {
 		}, want: []string{"sentinel failover rfs-a-x"}, reason: "master rfr-a-0 restarted (run id new-run, sentinels knew run0)"},
 		{name: "rule 11: same run id, no failover", edit: func(t *hooks.Topology, o *Observed) {
 			o.Redis[0].Info.Offset = 0
+		}},
+		{name: "rule 11: failover asked of the sentinel that knows a replica to promote", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Sentinels[0].Replicas = nil
+			o.Sentinels[1].Replicas[0].Flags = []string{"slave", "s_down"}
+			o.Sentinels[1].Replicas = o.Sentinels[1].Replicas[:1]
+		}, want: []string{"sentinel failover rfs-a-z"}},
+		{name: "rule 11: failover asked of a sentinel that knows the replica with the most data", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Redis[2].Info.Offset = 1200
+			o.Sentinels[0].Replicas = o.Sentinels[0].Replicas[:1] // rfr-a-1 only
+		}, want: []string{"sentinel failover rfs-a-y"}},
+		{name: "rule 11: no sentinel knows a replica (NOGOODSLAVE): the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Redis[1].Info.LinkUp = false
+			o.Redis[2].Info.LinkUp = false
+			for i := range o.Sentinels {
+				o.Sentinels[i].Replicas = nil
+			}
+		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
+			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...),
+			reason: "no sentinel can fail over (in TILT or knowing no reachable replica): promoting rfr-a-1"},
+		{name: "rule 11: every agreeing sentinel in TILT: the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			for i := range o.Sentinels {
+				o.Sentinels[i].Info.Tilt = true
+			}
+		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
+			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...),
+			reason: "master rfr-a-0 restarted as a replica of 127.0.0.1:1 (offset 0) while rfr-a-1 holds more data"},
+		{name: "rule 11: restarted empty as master and no sentinel can fail over: the healer promotes and demotes it", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = masterNode(*t, 0, 0)
+			o.Redis[0].Info.RunID = "new-run"
+			for i := range o.Sentinels {
+				o.Sentinels[i].Replicas = nil
+			}
+		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
+			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...),
+			reason: "master rfr-a-0 restarted (run id new-run, sentinels knew run0)"},
+		{name: "rule 4: master unreachable, quorum but no majority of the sentinels Sentinel knows: the healer promotes", edit: func(t *hooks.Topology, o *Observed) {
+			unreachable(&o.Redis[0])
+			o.Redis[1].Info.LinkUp = false
+			o.Redis[2].Info.LinkUp, o.Redis[2].Info.Offset = false, 900
+			o.Sentinels[2] = SentinelNode{Pod: t.Sentinels[2], Err: "timeout"}
+			for i := 0; i < 2; i++ { // two stale peers: 5 voters, a leader needs 3 votes
+				o.Sentinels[i].Sentinels = append(o.Sentinels[i].Sentinels,
+					SentinelPeer{IP: "10.0.1.50", Port: 26379, Flags: []string{"sentinel", "s_down"}},
+					SentinelPeer{IP: "10.0.1.51", Port: 26379, Flags: []string{"sentinel", "s_down"}})
+			}
+		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorOf(topo(), 1, true, 0, 1)...),
+			reason: "no master: rfr-a-1 holds the most data"},
+		{name: "rule 4: master unreachable, only the sentinels in TILT know a replica: the healer promotes", edit: func(t *hooks.Topology, o *Observed) {
+			unreachable(&o.Redis[0])
+			o.Redis[1].Info.LinkUp = false
+			o.Redis[2].Info.LinkUp = false
+			o.Sentinels[0].Info.Tilt = true
+			o.Sentinels[1].Replicas, o.Sentinels[2].Replicas = nil, nil
+		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...)},
+		{name: "rule 4: master unreachable, a majority monitors it and one sentinel knows a replica: wait for Sentinel", edit: func(t *hooks.Topology, o *Observed) {
+			unreachable(&o.Redis[0])
+			o.Redis[1].Info.LinkUp = false
+			o.Redis[2].Info.LinkUp = false
+			o.Sentinels[2] = SentinelNode{Pod: t.Sentinels[2], Err: "timeout"}
+			o.Sentinels[1].Replicas = nil
 		}},
 		{name: "lagging sentinels: agreed pod is a replica of another pod, healer follows the real master", edit: func(t *hooks.Topology, o *Observed) {
 			o.Redis[0] = replicaNode(*t, 0, redisIP(1), 6379, 1000)

@@ -33,6 +33,11 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the exponential backoff after a pass with errors.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// WatchInterval is how often the master watcher sends ROLE to the master of each
+	// RedisFailover (see watch.go); negative disables the watcher. WatchTimeout bounds each of
+	// its dials and round trips.
+	WatchInterval time.Duration
+	WatchTimeout  time.Duration
 	// History is how many recent actions the report keeps.
 	History int
 	// Registerer receives the healer's metrics; nil keeps them unregistered.
@@ -43,7 +48,8 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Workers: 8, Interval: 10 * time.Second, FastInterval: time.Second,
 		ForgetAfter: 10 * time.Minute, DialTimeout: time.Second, CommandTimeout: 2 * time.Second,
-		MinBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second, History: 10}
+		MinBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second, History: 10,
+		WatchInterval: 200 * time.Millisecond, WatchTimeout: 200 * time.Millisecond}
 }
 
 // WithDefaults returns a copy of c with every zero field set to its default.
@@ -67,6 +73,8 @@ func (c Config) WithDefaults() Config {
 	set(&c.CommandTimeout, d.CommandTimeout)
 	set(&c.MinBackoff, d.MinBackoff)
 	set(&c.MaxBackoff, d.MaxBackoff)
+	set(&c.WatchInterval, d.WatchInterval)
+	set(&c.WatchTimeout, d.WatchTimeout)
 	return c
 }
 
@@ -81,7 +89,7 @@ func (c Config) Validate() error {
 	}
 	for name, d := range map[string]time.Duration{"interval": c.Interval, "fast interval": c.FastInterval,
 		"forget after": c.ForgetAfter, "dial timeout": c.DialTimeout, "command timeout": c.CommandTimeout,
-		"min backoff": c.MinBackoff, "max backoff": c.MaxBackoff} {
+		"min backoff": c.MinBackoff, "max backoff": c.MaxBackoff, "watch timeout": c.WatchTimeout} {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must be positive", name, d))
 		}
@@ -122,6 +130,8 @@ type entry struct {
 	history []hooks.ActionRecord
 	conns   *conns
 	subs    map[string]context.CancelFunc // sentinel address → its subscription
+	// watch is the master watcher.
+	watch watchState
 	// lastSwitch is the last +switch-master payload, to count one failover once although every
 	// sentinel announces it.
 	lastSwitch string
@@ -224,6 +234,7 @@ func (p *Pool) Run(ctx context.Context) error {
 	p.mu.Lock()
 	for _, e := range p.entries {
 		p.stopSubscriptions(e, nil)
+		p.stopWatch(e)
 	}
 	p.mu.Unlock()
 	p.subs.Wait()
@@ -293,6 +304,7 @@ func (p *Pool) schedule(now time.Time) ([]*entry, time.Time) {
 // forget drops an entry. Caller holds p.mu and the entry is not busy.
 func (p *Pool) forget(key string, e *entry) {
 	p.stopSubscriptions(e, nil)
+	p.stopWatch(e)
 	e.conns.closeAll()
 	delete(p.entries, key)
 	p.metrics.forget(e.topo.Namespace, e.topo.Name)
@@ -338,6 +350,9 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	r := Report(t, o, append([]hooks.ActionRecord(nil), e.history...), errs)
 	e.report = r
 	e.busy = false
+	if _, tracked := p.entries[e.key]; tracked {
+		p.syncWatch(e, t, r, o)
+	}
 	now := time.Now()
 	result := "ok"
 	if len(r.Errors) > 0 {
