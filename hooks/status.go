@@ -40,7 +40,7 @@ func (st *syncState) status() RedisFailoverStatus {
 	} else {
 		s.Connection.Sentinel = st.serviceAddress(sentinelName(rf.Name), SentinelPort)
 	}
-	redisPods, sentinelPods := podRefs(st.req.Related, rf.Namespace, rf.Name)
+	redisPods, sentinelPods := st.redisPods, st.sentinelPods
 	s.Redis.Ready = countReady(redisPods)
 	s.Sentinel.Ready = countReady(sentinelPods)
 	if st.obs.Known() {

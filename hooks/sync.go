@@ -22,7 +22,19 @@ const (
 // are returned as they were last applied; when the observation is unknown, the observed
 // children are kept and only missing ones are created.
 func Sync(req *SyncRequest, obs Observation) SyncResponse {
+	return newSyncState(req, obs).response()
+}
+
+// SyncWithTopology is Sync plus the healer's Topology of the same request (see NewTopology),
+// computed from one decoding of the request.
+func SyncWithTopology(req *SyncRequest, obs Observation) (SyncResponse, Topology, bool) {
 	st := newSyncState(req, obs)
+	resp := st.response()
+	topo, ok := st.topology()
+	return resp, topo, ok
+}
+
+func (st *syncState) response() SyncResponse {
 	resp := SyncResponse{Children: st.children()}
 	resp.Status = st.status()
 	resp.ResyncAfterSeconds = ResyncUnsettled
@@ -47,6 +59,8 @@ type syncState struct {
 	storageChanged bool
 	// sts and dep are the observed redis StatefulSet and sentinel Deployment; nil when absent.
 	sts, dep *workload
+	// redisPods and sentinelPods are the related pods of this RedisFailover.
+	redisPods, sentinelPods []PodRef
 }
 
 func newSyncState(req *SyncRequest, obs Observation) *syncState {
@@ -57,6 +71,7 @@ func newSyncState(req *SyncRequest, obs Observation) *syncState {
 		st.specErrors = Validate(&req.Parent)
 	}
 	st.rf = req.Parent.WithDefaults()
+	st.redisPods, st.sentinelPods = podRefs(req.Related, st.rf.Namespace, st.rf.Name)
 	if len(st.specErrors) > 0 {
 		return st
 	}

@@ -78,15 +78,17 @@ var placeholder = Endpoint{Host: "127.0.0.1", Port: 1}
 
 // NewTopology builds the healer's input from a sync request. ok is false when the spec is
 // invalid or the auth Secret is missing: the healer must then not act on a guess.
+// SyncWithTopology computes it together with the response, decoding the request only once.
 func NewTopology(req *SyncRequest) (Topology, bool) {
-	if req.ParentError != nil || len(Validate(&req.Parent)) > 0 {
+	return newSyncState(req, Observation{}).topology()
+}
+
+// topology is the healer's input for this request; false while holding.
+func (st *syncState) topology() (Topology, bool) {
+	if st.holding() {
 		return Topology{}, false
 	}
-	rf := req.Parent.WithDefaults()
-	password, problem := authPassword(rf, req.Related)
-	if problem != "" {
-		return Topology{}, false
-	}
+	rf := st.rf
 	s := &rf.Spec
 	t := Topology{
 		Namespace:        rf.Namespace,
@@ -94,10 +96,12 @@ func NewTopology(req *SyncRequest) (Topology, bool) {
 		MasterName:       s.Sentinel.MasterName,
 		RedisPort:        s.Redis.Port,
 		SentinelPort:     SentinelPort,
+		Redis:            st.redisPods,
+		Sentinels:        st.sentinelPods,
 		RedisReplicas:    s.Redis.Replicas,
 		SentinelReplicas: s.Sentinel.Replicas,
 		Quorum:           quorum(s.Sentinel.Replicas),
-		Password:         password,
+		Password:         st.r.password,
 		RedisConfig:      configEntries(s.Redis.CustomConfig),
 		SentinelConfig:   configEntries(s.Sentinel.CustomConfig),
 		SentinelsEnabled: sentinelsEnabled(rf),
@@ -107,7 +111,6 @@ func NewTopology(req *SyncRequest) (Topology, bool) {
 		port, _ := strconv.Atoi(b.Port) // validated
 		t.Bootstrap = &Endpoint{Host: b.Host, Port: int32(port)}
 	}
-	t.Redis, t.Sentinels = podRefs(req.Related, rf.Namespace, rf.Name)
 	return t, true
 }
 

@@ -300,8 +300,8 @@ func (c *localCluster) sync() (hooks.SyncResponse, error) {
 	if c.pool != nil {
 		obs = c.pool.Report(c.key())
 	}
-	resp := hooks.Sync(req, obs)
-	if topo, ok := hooks.NewTopology(req); ok && c.pool != nil {
+	resp, topo, ok := hooks.SyncWithTopology(req, obs)
+	if ok && c.pool != nil {
 		c.pool.Track(topo)
 	}
 	c.mu.Lock()

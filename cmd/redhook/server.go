@@ -145,11 +145,9 @@ func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
 	if s.healer != nil {
 		obs = s.healer.Report(key)
 	}
-	resp := hooks.Sync(&req, obs)
-	if s.healer != nil {
-		if topo, ok := hooks.NewTopology(&req); ok {
-			s.healer.Track(topo)
-		}
+	resp, topo, ok := hooks.SyncWithTopology(&req, obs)
+	if s.healer != nil && ok {
+		s.healer.Track(topo)
 	}
 	if e := log.Debug(); e.Enabled() {
 		e.Str("redisfailover", key).Int("children", len(resp.Children)).
