@@ -30,7 +30,7 @@ import (
 
 // requireRedis skips the test when redis-server is not installed, except in CI (CI set), where
 // `make test` installs it and its absence is a failure.
-func requireRedis(t *testing.T) {
+func requireRedis(t testing.TB) {
 	t.Helper()
 	for _, bin := range []string{"redis-server", "redis-sentinel"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -48,7 +48,7 @@ var (
 )
 
 // subnet returns a third octet of 127.0.x.0 that no other test of this process uses.
-func subnet(t *testing.T) int {
+func subnet(t testing.TB) int {
 	t.Helper()
 	subnetMu.Lock()
 	defer subnetMu.Unlock()
@@ -61,7 +61,7 @@ func subnet(t *testing.T) int {
 
 // proc is one redis-server or redis-sentinel process.
 type proc struct {
-	t        *testing.T
+	t        testing.TB
 	name     string
 	ip       string
 	port     int
@@ -155,7 +155,7 @@ type clusterOpts struct {
 
 // cluster is one RedisFailover of real processes and the topology the healer gets for it.
 type cluster struct {
-	t         *testing.T
+	t         testing.TB
 	name      string
 	net       int
 	opts      clusterOpts
@@ -188,7 +188,7 @@ func (c *cluster) extra(name string, host int, replicaOf string) *proc {
 	return p
 }
 
-func newCluster(t *testing.T, name string, opts clusterOpts) *cluster {
+func newCluster(t testing.TB, name string, opts clusterOpts) *cluster {
 	t.Helper()
 	requireRedis(t)
 	if opts.downAfter == 0 {
