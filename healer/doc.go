@@ -12,7 +12,9 @@
 // Pool runs that pipeline: Track never blocks and keeps the newest topology per RedisFailover;
 // a bounded set of workers runs at most one pass per RedisFailover at a time, again after an
 // interval (sooner while unsettled, with exponential backoff after errors) and at once on a
-// topology change or a Sentinel event (+switch-master, +sdown, +odown, -odown, +failover-end…).
+// topology change, a Sentinel event (+switch-master, +sdown, +odown, -odown, +failover-end…) or
+// a word of the master watcher (watch.go: ROLE to the reported master every 200 ms; a dead,
+// demoted or restarted master asks for a pass at once, so rule 11 does not wait for Interval).
 // A RedisFailover not tracked for a while is forgotten and its connections are closed. There is
 // one reusable rueidis client per address and a deadline on every command.
 //
