@@ -179,10 +179,13 @@ func (c *localCluster) benchOnce(ctx context.Context, client rueidis.Client, por
 type benchWriter struct {
 	prefix string
 
-	mu                         sync.Mutex
-	n                          int
-	lastSentinelOK, lastPortOK time.Time
-	confirmed, unconfirmed     []string
+	mu sync.Mutex
+	n  int
+	// sentinelOK and portOK are the latest successful write of each writer: when it was sent
+	// and when its reply came. Only a write sent after the kill counts as recovery: one already
+	// in flight at the kill may still succeed on the dying master.
+	sentinelOK, portOK     write
+	confirmed, unconfirmed []string
 }
 
 func (w *benchWriter) sentinelLoop(ctx context.Context, client rueidis.Client) {
@@ -191,13 +194,14 @@ func (w *benchWriter) sentinelLoop(ctx context.Context, client rueidis.Client) {
 		w.n++
 		key := w.prefix + strconv.Itoa(w.n)
 		w.mu.Unlock()
+		sent := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
 		res := client.DoMulti(cctx, client.B().Set().Key(key).Value("1").Build(),
 			client.B().Wait().Numreplicas(1).Timeout(100).Build())
 		cancel()
 		if res[0].Error() == nil {
 			w.mu.Lock()
-			w.lastSentinelOK = time.Now()
+			w.sentinelOK = write{sent: sent, done: time.Now()}
 			if n, err := res[1].AsInt64(); err == nil && n >= 1 {
 				w.confirmed = append(w.confirmed, key)
 			} else {
@@ -226,7 +230,8 @@ func (w *benchWriter) portLoop(ctx context.Context, port int) {
 			}
 			conn, rd = c, bufio.NewReader(c)
 		}
-		_ = conn.SetDeadline(time.Now().Add(250 * time.Millisecond))
+		sent := time.Now()
+		_ = conn.SetDeadline(sent.Add(250 * time.Millisecond))
 		_, err := io.WriteString(conn, respCommand("SET", "bench:port", "1"))
 		var line string
 		if err == nil {
@@ -237,25 +242,28 @@ func (w *benchWriter) portLoop(ctx context.Context, port int) {
 			conn = nil
 		} else {
 			w.mu.Lock()
-			w.lastPortOK = time.Now()
+			w.portOK = write{sent: sent, done: time.Now()}
 			w.mu.Unlock()
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
+// write is one successful write: when it was sent and when it was acknowledged.
+type write struct{ sent, done time.Time }
+
 // waitRecovered returns how long after the kill each writer succeeded again (0: never).
 func (w *benchWriter) waitRecovered(ctx context.Context, killed time.Time, limit time.Duration) (sentinel, port time.Duration) {
 	deadline := killed.Add(limit)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		w.mu.Lock()
-		s, p := w.lastSentinelOK, w.lastPortOK
+		s, p := w.sentinelOK, w.portOK
 		w.mu.Unlock()
-		if s.After(killed) && sentinel == 0 {
-			sentinel = s.Sub(killed)
+		if s.sent.After(killed) && sentinel == 0 {
+			sentinel = s.done.Sub(killed)
 		}
-		if p.After(killed) && port == 0 {
-			port = p.Sub(killed)
+		if p.sent.After(killed) && port == 0 {
+			port = p.done.Sub(killed)
 		}
 		if sentinel > 0 && port > 0 {
 			return sentinel, port
