@@ -128,3 +128,40 @@ type Failover struct {
 func (a Failover) String() string { return "sentinel failover " + a.Sentinel }
 func (a Failover) Reason() string { return a.Why }
 func (a Failover) Kind() string   { return "sentinel-failover" }
+
+// Priority sets a redis node's replica-priority (CONFIG SET replica-priority): how Sentinel
+// ranks it when it picks a replica to promote (rule 13).
+type Priority struct {
+	Pod   string
+	Value string
+	Why   string
+}
+
+func (a Priority) String() string { return fmt.Sprintf("replica-priority %s %s", a.Pod, a.Value) }
+func (a Priority) Reason() string { return a.Why }
+func (a Priority) Kind() string   { return "replica-priority" }
+
+// InfoPeriod sets how often a sentinel sends INFO to the replicas of a healthy master
+// (SENTINEL DEBUG INFO-PERIOD, in milliseconds; rule 12).
+type InfoPeriod struct {
+	Sentinel string
+	Millis   int64
+	Why      string
+}
+
+func (a InfoPeriod) String() string {
+	return fmt.Sprintf("sentinel debug %s info-period %d", a.Sentinel, a.Millis)
+}
+func (a InfoPeriod) Reason() string { return a.Why }
+func (a InfoPeriod) Kind() string   { return "sentinel-info-period" }
+
+// Wait writes nothing: the healer waits for the next pass on purpose (a sentinel has not yet
+// read the replicas' priorities and offsets it must fail over on). It keeps the RedisFailover
+// unsettled, so the next pass comes after FastInterval, and it shows in the report why.
+type Wait struct {
+	Why string
+}
+
+func (a Wait) String() string { return "wait" }
+func (a Wait) Reason() string { return a.Why }
+func (a Wait) Kind() string   { return "wait" }

@@ -46,7 +46,7 @@ func apply(ctx context.Context, t hooks.Topology, c *conns, acts []Action) []out
 				err = errSkipped
 			}
 		}
-		if err == nil {
+		if _, wait := a.(Wait); err == nil && !wait {
 			err = applyOne(ctx, t, c, a)
 		}
 		if err != nil {
@@ -95,6 +95,10 @@ func target(t hooks.Topology, a Action) (string, error) {
 		pod, pods, port = a.Pod, t.Redis, t.RedisPort
 	case SetConfig:
 		pod, pods, port = a.Pod, t.Redis, t.RedisPort
+	case Priority:
+		pod, pods, port = a.Pod, t.Redis, t.RedisPort
+	case InfoPeriod:
+		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
 	case Remove:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
 	case Monitor:
@@ -128,6 +132,10 @@ func command(client rueidis.Client, t hooks.Topology, a Action) rueidis.Complete
 		return b.Replicaof().No().One().Build()
 	case SetConfig:
 		return b.ConfigSet().ParameterValue().ParameterValue(a.Key, a.Value).Build()
+	case Priority:
+		return b.ConfigSet().ParameterValue().ParameterValue(replicaPriority, a.Value).Build()
+	case InfoPeriod:
+		return b.Arbitrary("SENTINEL", "DEBUG").Args(infoPeriodKey, strconv.FormatInt(a.Millis, 10)).Build()
 	case Remove:
 		return b.Arbitrary("SENTINEL", "REMOVE").Args(name).Build()
 	case Monitor:

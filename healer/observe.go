@@ -128,6 +128,14 @@ func readSentinel(ctx context.Context, client rueidis.Client, name string, n *Se
 	if n.Info, err = parseSentinelInfo(text); err != nil {
 		return err
 	}
+	// SENTINEL DEBUG is read (and set, rule 12) even when the sentinel monitors nothing yet.
+	// A failure leaves InfoPeriod unknown (0): the sentinel still takes part, and Plan never
+	// writes a setting it could not read.
+	if v, err := client.Do(ctx, client.B().Arbitrary("SENTINEL", "DEBUG").Build()).ToAny(); err == nil {
+		if debug, err := parseSentinelDebug(v); err == nil {
+			n.InfoPeriod = debug[infoPeriodKey]
+		}
+	}
 	if _, ok := n.Info.Master(name); !ok {
 		return nil
 	}

@@ -43,6 +43,9 @@ type SentinelNode struct {
 	// Replicas and Sentinels are what it knows of the master's replicas and of other sentinels.
 	Replicas  []SentinelPeer
 	Sentinels []SentinelPeer
+	// InfoPeriod is the period, in milliseconds, of this sentinel's INFO to the replicas of a
+	// healthy master (SENTINEL DEBUG INFO-PERIOD); 0 when unknown.
+	InfoPeriod int64
 }
 
 // Reachable tells whether the sentinel answered.
@@ -58,7 +61,9 @@ func configKeys(t hooks.Topology) []string {
 			keys = append(keys, e.Key)
 		}
 	}
-	if t.Bootstrap != nil && !seen[replicaPriority] {
+	// Always read: bootstrap mode pins it to 0, and the healer steers Sentinel's choice of the
+	// replica to promote with it (priorities.go).
+	if !seen[replicaPriority] {
 		keys = append(keys, replicaPriority)
 	}
 	return keys

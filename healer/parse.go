@@ -348,6 +348,11 @@ type SentinelPeer struct {
 	MasterHost string
 	MasterPort int32
 	LinkOK     bool
+	// Priority (slave-priority) and Offset (slave-repl-offset) are the replica's
+	// replica-priority and replication offset as this sentinel last read them with INFO: what
+	// Sentinel orders the replicas by when it picks one to promote. -1 when not reported.
+	Priority int64
+	Offset   int64
 }
 
 // HasFlag tells whether flag (slave, sentinel, s_down, disconnected…) is set.
@@ -383,7 +388,35 @@ func parseSentinelPeers(v any) ([]SentinelPeer, error) {
 		if mp, err := strconv.ParseInt(kv["master-port"], 10, 32); err == nil {
 			p.MasterPort = int32(mp)
 		}
+		p.Priority, p.Offset = optInt(kv, "slave-priority"), optInt(kv, "slave-repl-offset")
 		out = append(out, p)
+	}
+	return out, nil
+}
+
+// optInt reads an optional integer field: -1 when absent or not a number.
+func optInt(kv map[string]string, key string) int64 {
+	n, err := strconv.ParseInt(kv[key], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// parseSentinelDebug reads SENTINEL DEBUG without arguments: Sentinel's timing parameters
+// (INFO-PERIOD, PING-PERIOD…) in milliseconds, keyed in upper case as Sentinel names them.
+func parseSentinelDebug(v any) (map[string]int64, error) {
+	kv, err := parseKeyValues(v)
+	if err != nil {
+		return nil, fmt.Errorf("SENTINEL DEBUG: %w", err)
+	}
+	out := make(map[string]int64, len(kv))
+	for k, s := range kv {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, malformed("SENTINEL DEBUG %s: %q", k, s)
+		}
+		out[strings.ToUpper(k)] = n
 	}
 	return out, nil
 }

@@ -241,7 +241,7 @@ func TestParseSentinelPeers(t *testing.T) {
 		require.Len(t, got, 2)
 		assert.Equal(t, SentinelPeer{Name: "127.0.250.3:6379", IP: "127.0.250.3", Port: 6379,
 			RunID: "9217c0cb6233fab95d1ac32cdde2b5af2b2d4a5a", Flags: []string{"slave"},
-			MasterHost: "127.0.250.1", MasterPort: 6379, LinkOK: true}, got[0])
+			MasterHost: "127.0.250.1", MasterPort: 6379, LinkOK: true, Priority: 100, Offset: 0}, got[0])
 		assert.Equal(t, "127.0.250.2", got[1].IP)
 	})
 	t.Run("replica down", func(t *testing.T) {
@@ -259,6 +259,7 @@ func TestParseSentinelPeers(t *testing.T) {
 		assert.Equal(t, "127.0.250.13", got[0].IP)
 		assert.EqualValues(t, 26379, got[0].Port)
 		assert.True(t, got[0].HasFlag("sentinel"))
+		assert.EqualValues(t, -1, got[0].Priority, "sentinels report no replica priority")
 		assert.Equal(t, "127.0.250.12", got[1].IP)
 	})
 	t.Run("empty", func(t *testing.T) {
@@ -273,6 +274,26 @@ func TestParseSentinelPeers(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parseSentinelPeers(v)
+			assert.ErrorIs(t, err, errMalformed)
+		})
+	}
+}
+
+func TestParseSentinelDebug(t *testing.T) {
+	for _, file := range []string{"sentinel_debug.json", "sentinel_debug_resp2.json"} {
+		t.Run(file, func(t *testing.T) {
+			got, err := parseSentinelDebug(readReply(t, file))
+			require.NoError(t, err)
+			assert.EqualValues(t, 10000, got[infoPeriodKey])
+			assert.EqualValues(t, 1000, got["PING-PERIOD"])
+		})
+	}
+	for name, v := range map[string]any{
+		"not a map":  int64(1),
+		"not number": map[string]any{"INFO-PERIOD": "x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := parseSentinelDebug(v)
 			assert.ErrorIs(t, err, errMalformed)
 		})
 	}

@@ -37,7 +37,19 @@ func Plan(t hooks.Topology, o Observed) []Action {
 			acts = append(acts, v.sentinels(e)...)
 		}
 	}
-	return append(acts, v.redisConfig()...)
+	acts = append(acts, v.redisConfig()...)
+	if e.steer {
+		// Rule 13: the master is gone and Sentinel will pick the replica to promote.
+		steer := v.steer(e.named)
+		if len(steer) == 0 && e.named != nil {
+			// Rule 11 held back: the priorities are right, the sentinel has not read them yet.
+			steer = []Action{Wait{Why: e.why}}
+		}
+		acts = append(acts, steer...)
+	} else {
+		acts = append(acts, v.restorePriorities()...)
+	}
+	return append(acts, v.infoPeriods()...)
 }
 
 // view indexes a topology and an observation for the rules.
@@ -105,7 +117,12 @@ type election struct {
 	agreed bool
 	// failover: rule 11, ask Sentinel to fail over at once instead.
 	failover *Failover
-	why      string
+	// steer: the master is gone and Sentinel is to promote a replica: rule 13 sets the
+	// priorities so that it picks the one with the most data. named is the sentinels' master
+	// when it restarted (rule 11 waits for the sentinel to read the priorities), else nil.
+	steer bool
+	named *RedisNode
+	why   string
 }
 
 // elect applies rules 2 to 5 and 11.
@@ -165,7 +182,7 @@ func (v *view) sentinelElection() (e election, decided bool) {
 	switch {
 	case !n.Reachable() && v.sentinelsCanFailover(addr):
 		// Sentinel will fail over on its own after down-after-milliseconds: its job.
-		return election{why: agree + ", which is unreachable: waiting for Sentinel"}, true
+		return election{steer: true, why: agree + ", which is unreachable: waiting for Sentinel"}, true
 	case !n.Reachable():
 		// The sentinels know no reachable replica (the master died before their first INFO
 		// listed any): they would wait forever. The healer decides.
@@ -182,7 +199,7 @@ func (v *view) sentinelElection() (e election, decided bool) {
 	// Sentinel alone would wait down-after + 2 × 10 s; a replica that holds more data must be
 	// promoted now, by Sentinel so that every sentinel follows and clients hear +switch-master.
 	if best := v.best(n); best != nil && holdsMore(best, n) {
-		return v.failoverTo(addr, best, fmt.Sprintf(
+		return v.failoverTo(addr, n, best, fmt.Sprintf(
 			"%s: master %s restarted as a replica of %s (offset %d) while %s holds more data (offset %d)",
 			agree, n.Pod.Name, hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address(),
 			n.Info.Offset, best.Pod.Name, best.Info.Offset)), true
@@ -195,35 +212,43 @@ func (v *view) sentinelElection() (e election, decided bool) {
 
 // failoverTo is the action of rule 11: SENTINEL FAILOVER asked of a sentinel that can carry it
 // out, so that Sentinel promotes and publishes +switch-master (Sentinel-aware clients connected
-// to the restarted node move only on that event). When no sentinel can (every one in TILT, or
-// none knows a replica it could promote: SENTINEL FAILOVER would answer NOGOODSLAVE), the
-// healer promotes best itself: an empty node must never stay or become master.
-func (v *view) failoverTo(addr hooks.Endpoint, best *RedisNode, why string) election {
-	if s := v.failoverSentinel(addr, best); s != "" {
-		return election{failover: &Failover{Sentinel: s, Why: why}}
-	}
-	return election{master: best, promote: best.Info.Role != roleMaster, why: fmt.Sprintf(
-		"%s; no sentinel can fail over (in TILT or knowing no reachable replica): promoting %s", why, best.Pod.Name)}
-}
-
-// failoverSentinel names a reachable sentinel not in TILT that monitors addr and knows a
-// reachable replica of ours it could promote, preferring one that knows best.
-func (v *view) failoverSentinel(addr hooks.Endpoint, best *RedisNode) string {
-	var found string
+// to the restarted node named move only on that event). The sentinel must know best and, by its
+// own order on what it last read (sentinelPick), promote a replica that holds as much data as
+// best; otherwise rule 13 steers the priorities and the failover waits for the next pass (the
+// sentinel reads them within sentinelInfoPeriod). When no sentinel can (every one in TILT, or
+// none knows best as a replica it could promote), the healer promotes best itself: an empty
+// node must never stay or become master, nor a replica with less data than another.
+func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why string) election {
+	var steerBy *SentinelNode
+	var pick *RedisNode
+	var seen SentinelPeer
 	for i := range v.o.Sentinels {
 		s := &v.o.Sentinels[i]
 		if s.Info.Tilt || !v.monitors(s, addr) {
 			continue
 		}
-		knows, knowsBest := v.knowsReplica(s, best)
-		if knowsBest {
-			return s.Pod.Name
+		if _, knowsBest := v.knowsReplica(s, best); !knowsBest {
+			continue
 		}
-		if knows && found == "" {
-			found = s.Pod.Name
+		p, peer := v.sentinelPick(s)
+		if p != nil && p.Info.Offset >= best.Info.Offset {
+			return election{failover: &Failover{Sentinel: s.Pod.Name, Why: why}}
+		}
+		if steerBy == nil {
+			steerBy, pick, seen = s, p, peer
 		}
 	}
-	return found
+	if steerBy != nil {
+		would := "no replica"
+		if pick != nil {
+			would = fmt.Sprintf("%s (priority %d, offset %d as it last read; offset %d now)",
+				pick.Pod.Name, seen.Priority, seen.Offset, pick.Info.Offset)
+		}
+		return election{steer: true, named: named, why: fmt.Sprintf(
+			"%s; not yet: %s would promote %s, not %s: steering with replica-priority", why, steerBy.Pod.Name, would, best.Pod.Name)}
+	}
+	return election{master: best, promote: best.Info.Role != roleMaster, why: fmt.Sprintf(
+		"%s; no sentinel can fail over to it (in TILT or not knowing it as a reachable replica): promoting %s", why, best.Pod.Name)}
 }
 
 // monitors tells whether s answered and monitors addr.
@@ -283,7 +308,7 @@ func (v *view) restartedAsMaster(addr hooks.Endpoint, n *RedisNode, agree string
 	if best == nil || !holdsMore(best, n) {
 		return election{}, false
 	}
-	return v.failoverTo(addr, best, fmt.Sprintf(
+	return v.failoverTo(addr, n, best, fmt.Sprintf(
 		"%s: master %s restarted (run id %.8s, sentinels knew %.8s) with offset %d while %s holds more data (offset %d)",
 		agree, n.Pod.Name, n.Info.RunID, known, n.Info.Offset, best.Pod.Name, best.Info.Offset)), true
 }
@@ -575,6 +600,9 @@ func (v *view) redisConfig() []Action {
 			continue // unknown: never write blind
 		}
 		for _, c := range v.t.RedisConfig {
+			if isPriorityKey(c.Key) {
+				continue // restorePriorities and steer (rule 13) own it
+			}
 			got, ok := n.Config[c.Key]
 			if ok && sameConfig(got, c.Value) {
 				continue

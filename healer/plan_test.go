@@ -52,7 +52,8 @@ func sentinelNode(t hooks.Topology, i int, host string, port int32) SentinelNode
 			"quorum": "2", "down-after-milliseconds": "5000", "failover-timeout": "10000", "parallel-syncs": "2"}}}
 	for j := range t.Redis {
 		if redisIP(j) != host {
-			s.Replicas = append(s.Replicas, SentinelPeer{IP: redisIP(j), Port: 6379, Flags: []string{"slave"}})
+			s.Replicas = append(s.Replicas, SentinelPeer{IP: redisIP(j), Port: 6379, Flags: []string{"slave"},
+				RunID: fmt.Sprintf("run%d", j), Priority: 100, Offset: 1000})
 		}
 	}
 	for j := range t.Sentinels {
@@ -376,6 +377,7 @@ func TestPlan(t *testing.T) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Redis[2].Info.Offset = 1200
 			o.Sentinels[0].Replicas = o.Sentinels[0].Replicas[:1] // rfr-a-1 only
+			o.Sentinels[1].Replicas[1].Offset = 1200              // rfs-a-y read rfr-a-2's offset
 		}, want: []string{"sentinel failover rfs-a-y"}},
 		{name: "rule 11: no sentinel knows a replica (NOGOODSLAVE): the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Observed) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
@@ -386,7 +388,7 @@ func TestPlan(t *testing.T) {
 			}
 		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
 			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...),
-			reason: "no sentinel can fail over (in TILT or knowing no reachable replica): promoting rfr-a-1"},
+			reason: "no sentinel can fail over to it (in TILT or not knowing it as a reachable replica): promoting rfr-a-1"},
 		{name: "rule 11: every agreeing sentinel in TILT: the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Observed) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			for i := range o.Sentinels {
@@ -586,7 +588,7 @@ func TestSameConfig(t *testing.T) {
 func TestConfigKeys(t *testing.T) {
 	top := topo()
 	top.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "1"}, {Key: "save", Value: ""}, {Key: "maxmemory", Value: "2"}}
-	assert.Equal(t, []string{"maxmemory", "save"}, configKeys(top))
+	assert.Equal(t, []string{"maxmemory", "save", "replica-priority"}, configKeys(top))
 	top.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
 	assert.Equal(t, []string{"maxmemory", "save", "replica-priority"}, configKeys(top))
 }
