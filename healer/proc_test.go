@@ -132,6 +132,15 @@ func (p *proc) kill() {
 	<-done
 }
 
+// signal sends sig (SIGSTOP, SIGCONT…) to the process.
+func (p *proc) signal(sig syscall.Signal) {
+	p.mu.Lock()
+	cmd := p.cmd
+	p.mu.Unlock()
+	require.NotNil(p.t, cmd, "%s is not running", p.name)
+	require.NoError(p.t, cmd.Process.Signal(sig), "signal %s", p.name)
+}
+
 // wipe removes the data directory's files except the config and log, as a restart on an empty
 // volume would.
 func (p *proc) wipe() {
