@@ -3,10 +3,10 @@
 //
 // It owns all Redis and Sentinel I/O of redhook, as a pipeline per RedisFailover:
 //
-//	observe (reads: ROLE, INFO, CONFIG GET, INFO sentinel, SENTINEL MASTER/REPLICAS/SENTINELS)
+//	observe (reads: ROLE, INFO, CONFIG GET, INFO sentinel, SENTINEL DEBUG/MASTER/REPLICAS/SENTINELS)
 //	  → parse*  (pure: replies → values; tested on captured replies in testdata/)
 //	  → Plan    (pure: hooks.Topology + Observed → []Action, the rules of design.md §5)
-//	  → apply   (writes: REPLICAOF, CONFIG SET, SENTINEL MONITOR/REMOVE/SET/RESET/FAILOVER)
+//	  → apply   (writes: REPLICAOF, CONFIG SET, SENTINEL MONITOR/REMOVE/SET/RESET/FAILOVER/DEBUG)
 //	  → Report  (pure: Observed → hooks.Observation, the input of the next hooks.Sync)
 //
 // Pool runs that pipeline: Track never blocks and keeps the newest topology per RedisFailover;
@@ -15,6 +15,13 @@
 // topology change, a Sentinel event (+switch-master, +sdown, +odown, -odown, +failover-end…) or
 // a word of the master watcher (watch.go: ROLE to the reported master every 200 ms; a dead,
 // demoted or restarted master asks for a pass at once, so rule 11 does not wait for Interval).
+// Writes confirmed by WAIT 1 survive a failover that Sentinel carries out (priorities.go):
+// every sentinel reads the replicas' INFO every second (rule 12, SENTINEL DEBUG INFO-PERIOD,
+// not persisted by Sentinel, so set again after a restart); once the master is gone, the replica
+// with the highest offset gets replica-priority 1 and the others the normal one (rule 13), and
+// the normal priority comes back once a master is healthy; rule 11 sends SENTINEL FAILOVER only
+// once the sentinel's own order (priority, offset, run id, on what it last read) picks that
+// replica, and waits for the next pass otherwise.
 // A RedisFailover not tracked for a while is forgotten and its connections are closed. There is
 // one reusable rueidis client per address and a deadline on every command.
 //
@@ -27,6 +34,8 @@
 //     node as master while a replica holds the data (boot as a replica, rule 11);
 //   - reset more than one sentinel at a time, or reset while any sentinel is still rediscovering;
 //   - write a setting that already has the desired value;
+//   - set replica-priority 0 (never promote) outside bootstrap mode or the topology's own
+//     value, or change the priority of a node pinned to 0;
 //   - log, report or put in a metric label the password: actions carry no secret, apply reads
 //     it from the topology when it sends AUTH or auth-pass;
 //   - block the hook: Track and Report only touch memory.
