@@ -86,6 +86,10 @@ bench: ## Sync handler vs the JSON floor (target ratio <= 1.5)
 	  function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] } \
 	  END { ms = median(s, ns); mf = median(f, nf); printf "median SyncHTTP %.0f ns/op, JSONFloor %.0f ns/op, ratio %.2f (target <= 1.5)\n", ms, mf, ms / mf }' bin/bench.txt
 
+.PHONY: chaos
+chaos: deps ## Chaos test of the healer: random kills for CHAOS (default 2m), no confirmed write may be lost
+	REDHOOK_CHAOS=$(or $(CHAOS),2m) $(GO) test -count=1 -run '^TestIntegrationChaos$$' -v ./healer/
+
 .PHONY: bench-failover
 bench-failover: build deps ## Failover times and lost writes of a local RedisFailover, D = 5000 and 1000 ms, 10 runs each (~10 min)
 	$(BIN) bench-failover --runs $(or $(RUNS),10) --down-after 5000,1000
