@@ -48,12 +48,19 @@ type testPool struct {
 
 func startPool(t *testing.T) *testPool {
 	t.Helper()
+	return startPoolWith(t, Config{Workers: 4, Interval: 300 * time.Millisecond, FastInterval: 100 * time.Millisecond,
+		DialTimeout: 300 * time.Millisecond, CommandTimeout: time.Second, MinBackoff: 100 * time.Millisecond,
+		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Minute, History: 50})
+}
+
+// startPoolWith runs a pool with cfg (its registry and log are the test's) until the test ends;
+// the log is printed when the test fails or HEALER_TEST_LOG is set.
+func startPoolWith(t *testing.T, cfg Config) *testPool {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	logs := &syncBuffer{}
-	p, err := NewPool(Config{Workers: 4, Interval: 300 * time.Millisecond, FastInterval: 100 * time.Millisecond,
-		DialTimeout: 300 * time.Millisecond, CommandTimeout: time.Second, MinBackoff: 100 * time.Millisecond,
-		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Minute, Registerer: reg, History: 50},
-		zerolog.New(logs))
+	cfg.Registerer = reg
+	p, err := NewPool(cfg, zerolog.New(logs).With().Timestamp().Logger())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -71,6 +78,21 @@ func startPool(t *testing.T) *testPool {
 		}
 	})
 	return &testPool{Pool: p, reg: reg, logs: logs}
+}
+
+// waitSentinelsKnowReplicas waits until every sentinel lists n replicas: Sentinel can only fail
+// over to replicas it discovered (INFO of the master, every 10 s).
+func (c *cluster) waitSentinelsKnowReplicas(t *testing.T, n int) {
+	t.Helper()
+	waitFor(t, 15*time.Second, "sentinels know the replicas", func() error {
+		for _, s := range c.sentinels {
+			v, err := c.do(s, "SENTINEL", "REPLICAS", "mymaster").ToAny()
+			if got, _ := v.([]any); err != nil || len(got) != n {
+				return fmt.Errorf("%s knows %d replicas: %v", s.name, len(got), err)
+			}
+		}
+		return nil
+	})
 }
 
 // metric reads one gauge or counter from the pool's registry: the series of name whose label
@@ -197,16 +219,7 @@ func TestIntegrationMasterKilledWithAuth(t *testing.T) {
 	p.Track(c.topo)
 	old := waitConverged(t, p, c, 15*time.Second)
 	c.write(old, "k", 50, 2)
-	// Sentinel can only fail over to replicas it discovered (INFO of the master, every 10 s).
-	waitFor(t, 15*time.Second, "sentinels know the replicas", func() error {
-		for _, s := range c.sentinels {
-			v, err := c.do(s, "SENTINEL", "REPLICAS", "mymaster").ToAny()
-			if n, _ := v.([]any); err != nil || len(n) != 2 {
-				return fmt.Errorf("%s knows %d replicas: %v", s.name, len(n), err)
-			}
-		}
-		return nil
-	})
+	c.waitSentinelsKnowReplicas(t, 2)
 
 	old.kill()
 	took := waitFor(t, 15*time.Second, "failover followed", func() error {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -21,30 +20,10 @@ import (
 // healthy RedisFailover in a cluster, where no topology change arrives when a container restarts.
 func startSlowPool(t *testing.T) *testPool {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
 	zerolog.TimeFieldFormat = zerolog.TimeFormatUnixMs // milliseconds matter here
-	p, err := NewPool(Config{Workers: 4, Interval: time.Minute, FastInterval: 5 * time.Second,
+	return startPoolWith(t, Config{Workers: 4, Interval: time.Minute, FastInterval: 5 * time.Second,
 		DialTimeout: 300 * time.Millisecond, CommandTimeout: time.Second, MinBackoff: 100 * time.Millisecond,
-		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Hour, Registerer: reg, History: 50},
-		zerolog.New(logs).With().Timestamp().Logger())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			assert.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Error("pool did not stop within 10 s")
-		}
-		if t.Failed() || os.Getenv("HEALER_TEST_LOG") != "" {
-			t.Logf("healer log:\n%s", logs.String())
-		}
-	})
-	return &testPool{Pool: p, reg: reg, logs: logs}
+		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Hour, History: 50})
 }
 
 // sentinelWriter writes through a Sentinel-aware client (rueidis in sentinel mode) and records
@@ -105,15 +84,7 @@ func TestIntegrationWatcherRestartedMaster(t *testing.T) {
 	p.Track(c.topo)
 	old := waitConverged(t, p, c, 15*time.Second)
 	c.write(old, "k", 100, 2)
-	waitFor(t, 15*time.Second, "sentinels know the replicas", func() error {
-		for _, s := range c.sentinels {
-			v, err := c.do(s, "SENTINEL", "REPLICAS", "mymaster").ToAny()
-			if n, _ := v.([]any); err != nil || len(n) != 2 {
-				return fmt.Errorf("%s knows %d replicas: %v", s.name, len(n), err)
-			}
-		}
-		return nil
-	})
+	c.waitSentinelsKnowReplicas(t, 2)
 	w := c.sentinelWriter(t)
 	waitFor(t, 5*time.Second, "writes through Sentinel", func() error { return w.wroteAfter(time.Now().Add(-time.Second)) })
 	passes := p.metric(t, "redhook_healer_passes_total", "result", "ok") + p.metric(t, "redhook_healer_passes_total", "result", "error")
@@ -175,15 +146,7 @@ func TestIntegrationWatcherHostGone(t *testing.T) {
 	p.Track(c.topo)
 	old := waitConverged(t, p, c, 15*time.Second)
 	c.write(old, "k", 20, 2)
-	waitFor(t, 15*time.Second, "sentinels know the replicas", func() error {
-		for _, s := range c.sentinels {
-			v, err := c.do(s, "SENTINEL", "REPLICAS", "mymaster").ToAny()
-			if n, _ := v.([]any); err != nil || len(n) != 2 {
-				return fmt.Errorf("%s knows %d replicas: %v", s.name, len(n), err)
-			}
-		}
-		return nil
-	})
+	c.waitSentinelsKnowReplicas(t, 2)
 	w := c.sentinelWriter(t)
 	promotes := p.metric(t, "redhook_healer_actions_total", "action", "promote")
 	killed := time.Now()

@@ -1,9 +1,6 @@
 package hooks
 
-import (
-	"regexp"
-	"sort"
-)
+import "regexp"
 
 // Child names follow spotahome's, so that dashboards, scripts and clients keep working.
 // The longest is rfr-readiness-NAME: 14 + 48 characters, within the 63 of a DNS label.
@@ -99,14 +96,4 @@ func merged(maps ...map[string]string) map[string]string {
 		}
 	}
 	return out
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

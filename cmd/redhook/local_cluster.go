@@ -55,7 +55,6 @@ type localCluster struct {
 type localPod struct {
 	name      string
 	component string
-	ordinal   int
 	ip        string
 	port      int32
 	dir       string
@@ -164,12 +163,12 @@ func (c *localCluster) layout() error {
 	base := c.cfg.BaseIP
 	for i := range int(rf.Spec.Redis.Replicas) {
 		c.redis = append(c.redis, &localPod{name: fmt.Sprintf("rfr-%s-%d", rf.Name, i),
-			component: hooks.ComponentRedis, ordinal: i, ip: addIP(base, i).String(), port: rf.Spec.Redis.Port})
+			component: hooks.ComponentRedis, ip: addIP(base, i).String(), port: rf.Spec.Redis.Port})
 	}
 	if b := rf.Spec.BootstrapNode; b == nil || b.AllowSentinels {
 		for j := range int(rf.Spec.Sentinel.Replicas) {
 			c.sentinel = append(c.sentinel, &localPod{name: fmt.Sprintf("rfs-%s-local-%d", rf.Name, j),
-				component: hooks.ComponentSentinel, ordinal: j, ip: addIP(base, 256+j).String(), port: hooks.SentinelPort})
+				component: hooks.ComponentSentinel, ip: addIP(base, 256+j).String(), port: hooks.SentinelPort})
 		}
 	}
 	for _, p := range c.pods() {
