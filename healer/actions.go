@@ -2,6 +2,7 @@ package healer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/redhook/redhook/hooks"
 )
@@ -141,19 +142,20 @@ func (a Priority) String() string { return fmt.Sprintf("replica-priority %s %s",
 func (a Priority) Reason() string { return a.Why }
 func (a Priority) Kind() string   { return "replica-priority" }
 
-// InfoPeriod sets how often a sentinel sends INFO to the replicas of a healthy master
-// (SENTINEL DEBUG INFO-PERIOD, in milliseconds; rule 12).
-type InfoPeriod struct {
+// SentinelDebug sets one of a sentinel's timing parameters (SENTINEL DEBUG <key> <millis>;
+// rule 12, timing.go).
+type SentinelDebug struct {
 	Sentinel string
+	Key      string
 	Millis   int64
 	Why      string
 }
 
-func (a InfoPeriod) String() string {
-	return fmt.Sprintf("sentinel debug %s info-period %d", a.Sentinel, a.Millis)
+func (a SentinelDebug) String() string {
+	return fmt.Sprintf("sentinel debug %s %s %d", a.Sentinel, strings.ToLower(a.Key), a.Millis)
 }
-func (a InfoPeriod) Reason() string { return a.Why }
-func (a InfoPeriod) Kind() string   { return "sentinel-info-period" }
+func (a SentinelDebug) Reason() string { return a.Why }
+func (a SentinelDebug) Kind() string   { return "sentinel-debug" }
 
 // Wait writes nothing: the healer waits for the next pass on purpose (a sentinel has not yet
 // read the replicas' priorities and offsets it must fail over on). It keeps the RedisFailover

@@ -97,7 +97,7 @@ func target(t hooks.Topology, a Action) (string, error) {
 		pod, pods, port = a.Pod, t.Redis, t.RedisPort
 	case Priority:
 		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case InfoPeriod:
+	case SentinelDebug:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
 	case Remove:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
@@ -134,8 +134,8 @@ func command(client rueidis.Client, t hooks.Topology, a Action) rueidis.Complete
 		return b.ConfigSet().ParameterValue().ParameterValue(a.Key, a.Value).Build()
 	case Priority:
 		return b.ConfigSet().ParameterValue().ParameterValue(replicaPriority, a.Value).Build()
-	case InfoPeriod:
-		return b.Arbitrary("SENTINEL", "DEBUG").Args(infoPeriodKey, strconv.FormatInt(a.Millis, 10)).Build()
+	case SentinelDebug:
+		return b.Arbitrary("SENTINEL", "DEBUG").Args(a.Key, strconv.FormatInt(a.Millis, 10)).Build()
 	case Remove:
 		return b.Arbitrary("SENTINEL", "REMOVE").Args(name).Build()
 	case Monitor:

@@ -16,8 +16,10 @@
 // a word of the master watcher (watch.go: ROLE to the reported master every 200 ms; a dead,
 // demoted or restarted master asks for a pass at once, so rule 11 does not wait for Interval).
 // Writes confirmed by WAIT 1 survive a failover that Sentinel carries out (priorities.go):
-// every sentinel reads the replicas' INFO every second (rule 12, SENTINEL DEBUG INFO-PERIOD,
-// not persisted by Sentinel, so set again after a restart); once the master is gone, the replica
+// every sentinel reads the replicas' INFO every second, pings every 250 ms and forgets its peers'
+// "down" answers after 1.25 s (rule 12, timing.go: SENTINEL DEBUG, not persisted by Sentinel, so
+// set again after a restart; the last two stop Sentinel from failing over a healthy master right
+// after a switch when down-after is 1 s); once the master is gone, the replica
 // with the highest offset gets replica-priority 1 and the others the normal one (rule 13), and
 // the normal priority comes back once a master is healthy; rule 11 sends SENTINEL FAILOVER only
 // once the sentinel's own order (priority, offset, run id, on what it last read) picks that

@@ -129,11 +129,11 @@ func readSentinel(ctx context.Context, client rueidis.Client, name string, n *Se
 		return err
 	}
 	// SENTINEL DEBUG is read (and set, rule 12) even when the sentinel monitors nothing yet.
-	// A failure leaves InfoPeriod unknown (0): the sentinel still takes part, and Plan never
+	// A failure leaves Debug unknown (nil): the sentinel still takes part, and Plan never
 	// writes a setting it could not read.
 	if v, err := client.Do(ctx, client.B().Arbitrary("SENTINEL", "DEBUG").Build()).ToAny(); err == nil {
 		if debug, err := parseSentinelDebug(v); err == nil {
-			n.InfoPeriod = debug[infoPeriodKey]
+			n.Debug = debug
 		}
 	}
 	if _, ok := n.Info.Master(name); !ok {

@@ -43,9 +43,9 @@ type SentinelNode struct {
 	// Replicas and Sentinels are what it knows of the master's replicas and of other sentinels.
 	Replicas  []SentinelPeer
 	Sentinels []SentinelPeer
-	// InfoPeriod is the period, in milliseconds, of this sentinel's INFO to the replicas of a
-	// healthy master (SENTINEL DEBUG INFO-PERIOD); 0 when unknown.
-	InfoPeriod int64
+	// Debug is this sentinel's timing parameters in milliseconds (SENTINEL DEBUG: INFO-PERIOD,
+	// PING-PERIOD…); nil when unknown.
+	Debug map[string]int64
 }
 
 // Reachable tells whether the sentinel answered.

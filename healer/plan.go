@@ -49,7 +49,7 @@ func Plan(t hooks.Topology, o Observed) []Action {
 	} else {
 		acts = append(acts, v.restorePriorities()...)
 	}
-	return append(acts, v.infoPeriods()...)
+	return append(acts, v.sentinelDebug()...)
 }
 
 // view indexes a topology and an observation for the rules.

@@ -7,7 +7,8 @@ import (
 	"strings"
 )
 
-// Rules 12 and 13 keep writes confirmed by WAIT 1 through a failover that Sentinel carries out.
+// Rule 13 (with rule 12, timing.go) keeps writes confirmed by WAIT 1 through a failover that
+// Sentinel carries out.
 //
 // With two replicas, WAIT 1 returns once one of them holds a write: the last writes before a
 // master dies may be on one replica only. Sentinel promotes the replica first in its order
@@ -20,40 +21,12 @@ import (
 // (measured here: 8 in a 2-minute chaos test, 47 of 143 in bench-failover). See
 // sentinelSelectSlave and compareSlavesForPromotion in Redis' sentinel.c.
 
-// sentinelInfoPeriod is the INFO period, in milliseconds, the healer sets on every sentinel
-// (SENTINEL DEBUG INFO-PERIOD, rule 12), down from Sentinel's 10 s: its view of the replicas'
-// offsets is then at most about a second old when it picks one to promote, and a priority the
-// healer sets (rule 13) reaches it within a second. Sentinel does not persist it: a restarted
-// sentinel is back at 10 s, so it is read and set again on every pass. The cost is one INFO per
-// replica per second per sentinel.
-const sentinelInfoPeriod = 1000
-
-// infoPeriodKey names the INFO period in SENTINEL DEBUG.
-const infoPeriodKey = "INFO-PERIOD"
-
 // defaultPriority is Redis' replica-priority when customConfig does not set it.
 const defaultPriority = "100"
 
 // steeredPriority is the replica-priority of the replica that must be promoted (rule 13): the
 // best one that is not 0 (0 means never promote).
 const steeredPriority = "1"
-
-// infoPeriods is rule 12: every sentinel whose INFO period is known and not sentinelInfoPeriod.
-func (v *view) infoPeriods() []Action {
-	if !v.t.SentinelsEnabled {
-		return nil
-	}
-	var acts []Action
-	for i := range v.o.Sentinels {
-		s := &v.o.Sentinels[i]
-		if !s.Reachable() || s.InfoPeriod == 0 || s.InfoPeriod == sentinelInfoPeriod {
-			continue
-		}
-		acts = append(acts, InfoPeriod{Sentinel: s.Pod.Name, Millis: sentinelInfoPeriod, Why: fmt.Sprintf(
-			"is %d ms: Sentinel would pick the replica to promote on offsets up to that old", s.InfoPeriod)})
-	}
-	return acts
-}
 
 // normalPriority is the replica-priority the topology wants outside of a failover: the last
 // customConfig value, else Redis' default.

@@ -9,14 +9,26 @@ import (
 )
 
 // withPriorities gives every redis node of o the replica-priority it reports and every sentinel
-// its INFO period, as observe reads them.
-func withPriorities(o *Observed, priority string, infoPeriod int64) {
+// the timing parameters of debug (nil: unknown), as observe reads them.
+func withPriorities(o *Observed, priority string, debug func() map[string]int64) {
 	for i := range o.Redis {
 		o.Redis[i].Config = map[string]string{replicaPriority: priority}
 	}
 	for i := range o.Sentinels {
-		o.Sentinels[i].InfoPeriod = infoPeriod
+		if debug != nil {
+			o.Sentinels[i].Debug = debug()
+		}
 	}
+}
+
+// tuned is SENTINEL DEBUG of a sentinel that rule 12 has set.
+func tuned() map[string]int64 {
+	return map[string]int64{"INFO-PERIOD": 1000, "PING-PERIOD": 250, "ASK-PERIOD": 250, "PUBLISH-PERIOD": 2000}
+}
+
+// sentinelDefaults is SENTINEL DEBUG of a sentinel just started (Redis 7.0).
+func sentinelDefaults() map[string]int64 {
+	return map[string]int64{"INFO-PERIOD": 10000, "PING-PERIOD": 1000, "ASK-PERIOD": 1000, "PUBLISH-PERIOD": 2000}
 }
 
 // restartedMaster is rule 11's situation: rfr-a-0, the sentinels' master, restarted empty as a
@@ -26,13 +38,13 @@ func restartedMaster(t *hooks.Topology, o *Observed) {
 	o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 	o.Redis[1].Info.LinkUp = false
 	o.Redis[2].Info.LinkUp, o.Redis[2].Info.Offset = false, 1200
-	withPriorities(o, "100", sentinelInfoPeriod)
+	withPriorities(o, "100", tuned)
 }
 
 // masterGone is rule 13's situation: rfr-a-0 unreachable, the sentinels about to fail over;
 // rfr-a-2 holds the last writes (offset 1200).
 func masterGone(t *hooks.Topology, o *Observed) {
-	withPriorities(o, "100", sentinelInfoPeriod)
+	withPriorities(o, "100", tuned)
 	unreachable(&o.Redis[0])
 	o.Redis[1].Info.LinkUp = false
 	o.Redis[2].Info.LinkUp, o.Redis[2].Info.Offset = false, 1200
@@ -45,18 +57,24 @@ func TestPlanFailoverPriorities(t *testing.T) {
 		want   []string
 		reason string
 	}{
-		{name: "healthy with known priorities and info periods: nothing to do", edit: func(_ *hooks.Topology, o *Observed) {
-			withPriorities(o, "100", sentinelInfoPeriod)
+		{name: "healthy with known priorities and timings: nothing to do", edit: func(_ *hooks.Topology, o *Observed) {
+			withPriorities(o, "100", tuned)
 		}},
-		{name: "rule 12: a sentinel at Sentinel's default 10 s INFO period gets 1 s", edit: func(_ *hooks.Topology, o *Observed) {
-			withPriorities(o, "100", sentinelInfoPeriod)
-			o.Sentinels[1].InfoPeriod = 10000
-		}, want: []string{"sentinel debug rfs-a-y info-period 1000"}, reason: "is 10000 ms"},
-		{name: "rule 12: an unknown INFO period is never written blind", edit: func(_ *hooks.Topology, o *Observed) {
-			withPriorities(o, "100", 0)
+		{name: "rule 12: a sentinel at Sentinel's defaults gets the three timings", edit: func(_ *hooks.Topology, o *Observed) {
+			withPriorities(o, "100", tuned)
+			o.Sentinels[1].Debug = sentinelDefaults()
+		}, want: []string{"sentinel debug rfs-a-y info-period 1000", "sentinel debug rfs-a-y ping-period 250",
+			"sentinel debug rfs-a-y ask-period 250"}, reason: "is 10000 ms"},
+		{name: "rule 12: only the timing that differs is written", edit: func(_ *hooks.Topology, o *Observed) {
+			withPriorities(o, "100", tuned)
+			o.Sentinels[2].Debug["PING-PERIOD"] = 100
+		}, want: []string{"sentinel debug rfs-a-z ping-period 250"}, reason: "is 100 ms: Sentinel would declare a new master down"},
+		{name: "rule 12: unknown timings are never written blind", edit: func(_ *hooks.Topology, o *Observed) {
+			withPriorities(o, "100", nil)
+			o.Sentinels[0].Debug = map[string]int64{"INFO-PERIOD": 1000} // an older Sentinel without the others
 		}},
 		{name: "rule 12: not during a failover (rule 1)", edit: func(_ *hooks.Topology, o *Observed) {
-			withPriorities(o, "100", 10000)
+			withPriorities(o, "100", sentinelDefaults)
 			o.Sentinels[0].Master.FailoverState = "select_slave"
 		}},
 		{name: "rule 13: master gone, Sentinel to fail over: the replica with the most data gets the best priority", edit: masterGone,
@@ -73,12 +91,12 @@ func TestPlanFailoverPriorities(t *testing.T) {
 		{name: "rule 13: customConfig priority 1: the others get 2", edit: func(t *hooks.Topology, o *Observed) {
 			masterGone(t, o)
 			t.RedisConfig = []hooks.ConfigEntry{{Key: "replica-priority", Value: "1"}}
-			withPriorities(o, "1", sentinelInfoPeriod)
+			withPriorities(o, "1", tuned)
 		}, want: []string{"replica-priority rfr-a-1 2"}},
 		{name: "rule 13: customConfig priority 0 is never steered", edit: func(t *hooks.Topology, o *Observed) {
 			masterGone(t, o)
 			t.RedisConfig = []hooks.ConfigEntry{{Key: "replica-priority", Value: "0"}}
-			withPriorities(o, "0", sentinelInfoPeriod)
+			withPriorities(o, "0", tuned)
 		}},
 		{name: "rule 13: a node pinned to 0 and a node of unknown priority are left alone", edit: func(t *hooks.Topology, o *Observed) {
 			masterGone(t, o)
@@ -86,16 +104,16 @@ func TestPlanFailoverPriorities(t *testing.T) {
 			o.Redis[1].Config = nil
 		}},
 		{name: "rule 13: the priority of a pinned node is not restored either", edit: func(_ *hooks.Topology, o *Observed) {
-			withPriorities(o, "100", sentinelInfoPeriod)
+			withPriorities(o, "100", tuned)
 			o.Redis[2].Config[replicaPriority] = "0"
 		}},
 		{name: "restore: a healthy master again: steered priorities back to normal", edit: func(_ *hooks.Topology, o *Observed) {
-			withPriorities(o, "100", sentinelInfoPeriod)
+			withPriorities(o, "100", tuned)
 			o.Redis[0].Config[replicaPriority] = "1" // the promoted replica
 		}, want: []string{"replica-priority rfr-a-0 100"}, reason: `is "1", want "100": no failover to steer`},
 		{name: "restore: to customConfig's value, written once (not also by rule 9)", edit: func(t *hooks.Topology, o *Observed) {
 			t.RedisConfig = []hooks.ConfigEntry{{Key: "replica-priority", Value: "50"}}
-			withPriorities(o, "50", sentinelInfoPeriod)
+			withPriorities(o, "50", tuned)
 			o.Redis[1].Config[replicaPriority] = "2"
 		}, want: []string{"replica-priority rfr-a-1 50"}},
 		{name: "rule 11: the sentinel would promote the replica with less data: steer first, no failover", edit: restartedMaster,

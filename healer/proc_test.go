@@ -287,8 +287,37 @@ func (c *cluster) stop() {
 	}
 	c.clients = map[string]rueidis.Client{}
 	c.clientsMu.Unlock()
-	for _, p := range append(append(append([]*proc{}, c.redis...), c.sentinels...), c.extras...) {
+	procs := append(append(append([]*proc{}, c.redis...), c.sentinels...), c.extras...)
+	for _, p := range procs {
 		p.kill()
+	}
+	if c.t.Failed() {
+		c.keepLogs(procs)
+	}
+}
+
+// keepLogs copies the processes' log files into $REDHOOK_TEST_LOGS/<test>/ when that is set, so
+// that a failed run can be read after t.TempDir is gone; otherwise it prints their last lines.
+func (c *cluster) keepLogs(procs []*proc) {
+	dir := os.Getenv("REDHOOK_TEST_LOGS")
+	for _, p := range procs {
+		log, err := os.ReadFile(filepath.Join(p.dir, "log"))
+		if err != nil {
+			continue
+		}
+		if dir == "" {
+			lines := strings.Split(strings.TrimRight(string(log), "\n"), "\n")
+			c.t.Logf("last lines of %s's log (set REDHOOK_TEST_LOGS=DIR to keep them whole):\n%s",
+				p.name, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+			continue
+		}
+		out := filepath.Join(dir, strings.ReplaceAll(c.t.Name(), "/", "_"))
+		if err := os.MkdirAll(out, 0o755); err == nil {
+			err = os.WriteFile(filepath.Join(out, p.name+".log"), log, 0o644)
+		}
+		if err != nil {
+			c.t.Logf("keep %s's log: %v", p.name, err)
+		}
 	}
 }
 
@@ -435,8 +464,29 @@ func (c *cluster) converged(skip ...*proc) (*proc, error) {
 		if got != master.ip {
 			return nil, fmt.Errorf("%s monitors %q, master is %s", s.name, got, master.ip)
 		}
+		if err := c.timingsSet(s); err != nil {
+			return nil, err
+		}
 	}
 	return master, nil
+}
+
+// timingsSet tells whether sentinel s runs with the timing parameters of rule 12.
+func (c *cluster) timingsSet(s *proc) error {
+	v, err := c.do(s, "SENTINEL", "DEBUG").ToAny()
+	if err != nil {
+		return fmt.Errorf("%s: SENTINEL DEBUG: %w", s.name, err)
+	}
+	debug, err := parseSentinelDebug(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	for _, want := range sentinelTimings {
+		if got := debug[want.key]; got != want.millis {
+			return fmt.Errorf("%s: SENTINEL DEBUG %s is %d, want %d", s.name, want.key, got, want.millis)
+		}
+	}
+	return nil
 }
 
 // waitFor polls check until it returns nil or the timeout passes, and returns the time taken.
