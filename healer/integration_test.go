@@ -324,6 +324,54 @@ func TestIntegrationForeignMaster(t *testing.T) {
 	})
 }
 
+// TestIntegrationHeldSpec: while the spec is held (invalid, Secret missing) the syncs bring only
+// the pods. The pool must keep the RedisFailover past ForgetAfter and heal it with the last
+// valid settings; a held topology of a RedisFailover it never knew is ignored.
+func TestIntegrationHeldSpec(t *testing.T) {
+	c := newCluster(t, "held", clusterOpts{redis: 2, sentinels: 3})
+	p := startPoolWith(t, Config{Workers: 2, Interval: 300 * time.Millisecond, FastInterval: 100 * time.Millisecond,
+		DialTimeout: 300 * time.Millisecond, CommandTimeout: time.Second, MinBackoff: 100 * time.Millisecond,
+		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Second, History: 50})
+	p.Track(c.topo)
+	master := waitConverged(t, p, c, 15*time.Second)
+
+	held := hooks.Topology{Namespace: c.topo.Namespace, Name: c.topo.Name, Redis: c.topo.Redis,
+		Sentinels: c.topo.Sentinels, Held: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	syncs := make(chan struct{})
+	go func() { // Metacontroller's syncs, each answered with a held spec
+		defer close(syncs)
+		for ctx.Err() == nil {
+			p.Track(held)
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-syncs })
+	time.Sleep(3 * time.Second) // three times ForgetAfter
+	require.NotNil(t, p.Report(c.topo.Key()).Master, "forgotten while its syncs went on")
+
+	replica := c.redis[0]
+	if replica == master {
+		replica = c.redis[1]
+	}
+	require.NoError(t, c.do(replica, "REPLICAOF", c.topo.Placeholder.Host, fmt.Sprint(c.topo.Placeholder.Port)).Error())
+	waitFor(t, 10*time.Second, "healed with the last valid settings", func() error {
+		if _, err := c.converged(); err != nil {
+			return err
+		}
+		if r := p.Report(c.topo.Key()); !hasAction(r, "replicaof "+replica.name, "placeholder") {
+			return fmt.Errorf("no replicaof %s in the report:\n%s", replica.name, actionLog(r))
+		}
+		return nil
+	})
+
+	other := held
+	other.Name = "never-valid"
+	p.Track(other)
+	assert.Equal(t, hooks.Observation{}, p.Report(other.Key()), "a held topology alone is nothing to heal with")
+	assert.Equal(t, 1.0, p.metric(t, "redhook_healer_tracked", "", ""))
+}
+
 func TestIntegrationSplitBrain(t *testing.T) {
 	c := newCluster(t, "split", clusterOpts{redis: 3, sentinels: 3})
 	p := startPool(t)

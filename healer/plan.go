@@ -218,6 +218,9 @@ func (v *view) sentinelElection() (e election, decided bool) {
 // sentinel reads them within sentinelInfoPeriod). When no sentinel can (every one in TILT, or
 // none knows best as a replica it could promote), the healer promotes best itself: an empty
 // node must never stay or become master, nor a replica with less data than another.
+// The wait is bounded even if a sentinel never reads the priorities: Sentinel itself holds a
+// master that reports role:slave for down-after + 2 INFO periods as down (D + 2 s with rule 12)
+// and fails over, on the priorities rule 13 has set.
 func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why string) election {
 	var steerBy *SentinelNode
 	var pick *RedisNode

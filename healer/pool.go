@@ -135,6 +135,14 @@ type entry struct {
 	// lastSwitch is the last +switch-master payload, to count one failover once although every
 	// sentinel announces it.
 	lastSwitch string
+	// held: the last Track was a held topology (see Track).
+	held bool
+}
+
+// heldTopology is last with the pods of held.
+func heldTopology(last, held hooks.Topology) hooks.Topology {
+	last.Redis, last.Sentinels = held.Redis, held.Sentinels
+	return last
 }
 
 // NewPool makes a pool. It does nothing until Run.
@@ -157,11 +165,33 @@ func NewPool(cfg Config, logger zerolog.Logger) (*Pool, error) {
 
 // Track hands the pool the newest topology of a RedisFailover. It never blocks on Redis: it
 // records the topology and, when it changed, asks for a pass at once.
+//
+// A held topology (t.Held: invalid spec or missing Secret) brings only the pods: the pool goes
+// on with the settings of the last topology that was not held, as the held children still run
+// with them, and does not forget the RedisFailover while its syncs go on. The pods are always
+// the newest (a stale pod IP may belong to another RedisFailover by now). Without an earlier
+// topology there is nothing to heal with, and a held one is ignored.
 func (p *Pool) Track(t hooks.Topology) {
 	now := time.Now()
 	key := t.Key()
 	p.mu.Lock()
 	e, ok := p.entries[key]
+	held := t.Held
+	if held {
+		if !ok {
+			p.mu.Unlock()
+			return
+		}
+		if !e.held {
+			e.log.Warn().Msg("spec held (invalid or its Secret missing): healing on with the last valid settings")
+		}
+		t = heldTopology(e.topo, t)
+	} else if ok && e.held {
+		e.log.Info().Msg("spec valid again")
+	}
+	if ok {
+		e.held = held
+	}
 	switch {
 	case !ok:
 		e = &entry{key: key, topo: t, due: now, conns: newConns(p.cfg.DialTimeout, p.cfg.CommandTimeout),

@@ -47,16 +47,27 @@ var (
 	nextSubnet = 180
 )
 
-// subnet returns a third octet of 127.0.x.0 that no other test of this process uses.
+// subnet returns a third octet of 127.0.x.0 that no other test uses, in this process or in
+// another test process running at the same time (a developer's second `go test`): each subnet
+// is claimed with an flock on a file in the temporary directory, held until the test ends.
 func subnet(t testing.TB) int {
 	t.Helper()
 	subnetMu.Lock()
 	defer subnetMu.Unlock()
-	if nextSubnet > 254 {
-		t.Fatal("out of loopback subnets")
+	for ; nextSubnet <= 254; nextSubnet++ {
+		name := filepath.Join(os.TempDir(), fmt.Sprintf("redhook-test-127.0.%d.lock", nextSubnet))
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_RDWR, 0o600)
+		require.NoError(t, err, "subnet lock")
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close() // another test process holds it
+			continue
+		}
+		t.Cleanup(func() { f.Close() })
+		nextSubnet++
+		return nextSubnet - 1
 	}
-	nextSubnet++
-	return nextSubnet - 1
+	t.Fatal("out of loopback subnets")
+	return 0
 }
 
 // proc is one redis-server or redis-sentinel process.
@@ -291,13 +302,14 @@ func (c *cluster) stop() {
 	for _, p := range procs {
 		p.kill()
 	}
-	if c.t.Failed() {
+	if c.t.Failed() || os.Getenv("REDHOOK_TEST_LOGS") != "" {
 		c.keepLogs(procs)
 	}
 }
 
-// keepLogs copies the processes' log files into $REDHOOK_TEST_LOGS/<test>/ when that is set, so
-// that a failed run can be read after t.TempDir is gone; otherwise it prints their last lines.
+// keepLogs copies the processes' log files into $REDHOOK_TEST_LOGS/<test>/ when that is set (for
+// every test then, failed or not), so that a run can be read after t.TempDir is gone; otherwise,
+// for a failed test, it prints their last lines.
 func (c *cluster) keepLogs(procs []*proc) {
 	dir := os.Getenv("REDHOOK_TEST_LOGS")
 	for _, p := range procs {

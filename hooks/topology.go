@@ -39,6 +39,11 @@ type Topology struct {
 	// Placeholder is where redis.conf points every node at boot: nothing answers there, so a
 	// node never starts as a master (see redis.conf rendering).
 	Placeholder Endpoint `json:"placeholder"`
+	// Held: the spec is invalid or its password Secret is missing, and the children are held as
+	// they are. Only Namespace, Name, Redis and Sentinels are set (the pods are observed, not
+	// desired); the healer goes on with the other fields of the last topology that was not held,
+	// which are those of the held children, and forgets nothing while the syncs go on.
+	Held bool `json:"held,omitempty"`
 }
 
 // Key identifies the RedisFailover: namespace/name.
@@ -77,16 +82,18 @@ type ConfigEntry struct {
 var placeholder = Endpoint{Host: "127.0.0.1", Port: 1}
 
 // NewTopology builds the healer's input from a sync request. ok is false when the spec is
-// invalid or the auth Secret is missing: the healer must then not act on a guess.
+// invalid or the auth Secret is missing: the topology is then only the pods, marked Held, and
+// the healer must not act on a guess of the rest.
 // SyncWithTopology computes it together with the response, decoding the request only once.
 func NewTopology(req *SyncRequest) (Topology, bool) {
 	return newSyncState(req, Observation{}).topology()
 }
 
-// topology is the healer's input for this request; false while holding.
+// topology is the healer's input for this request; while holding, only the pods, Held, and false.
 func (st *syncState) topology() (Topology, bool) {
 	if st.holding() {
-		return Topology{}, false
+		return Topology{Namespace: st.rf.Namespace, Name: st.rf.Name, Redis: st.redisPods,
+			Sentinels: st.sentinelPods, Held: true}, false
 	}
 	rf := st.rf
 	s := &rf.Spec

@@ -42,9 +42,24 @@ func TestNewTopology(t *testing.T) {
 func TestNewTopologyRefusesToGuess(t *testing.T) {
 	for _, name := range []string{"auth-secret-missing", "invalid-custom-config", "invalid-spec-type"} {
 		c := findCase(t, name)
-		_, ok := NewTopology(&c.req)
+		topo, ok := NewTopology(&c.req)
 		assert.False(t, ok, name)
+		assert.True(t, topo.Held, name)
+		assert.Equal(t, c.req.Parent.Namespace+"/"+c.req.Parent.Name, topo.Key(), name)
+		assert.False(t, topo.Password.IsSet(), name)
+		assert.Empty(t, topo.RedisConfig, name)
+		assert.Zero(t, topo.RedisPort, "%s: only the pods are known", name)
 	}
+}
+
+func TestNewTopologyHeldKeepsThePods(t *testing.T) {
+	c := findCase(t, "auth-running")
+	full, ok := NewTopology(&c.req)
+	require.True(t, ok)
+	c.req.Parent.Spec.Redis.CustomConfig = []string{"port 7000"} // a managed option: invalid
+	held, ok := NewTopology(&c.req)
+	assert.False(t, ok)
+	assert.Equal(t, Topology{Namespace: "shop", Name: "cache", Redis: full.Redis, Sentinels: full.Sentinels, Held: true}, held)
 }
 
 func TestNewTopologyBootstrap(t *testing.T) {

@@ -299,8 +299,8 @@ func (c *localCluster) sync() (hooks.SyncResponse, error) {
 	if c.pool != nil {
 		obs = c.pool.Report(c.key())
 	}
-	resp, topo, ok := hooks.SyncWithTopology(req, obs)
-	if ok && c.pool != nil {
+	resp, topo, _ := hooks.SyncWithTopology(req, obs) // a held topology: see healer.Pool.Track
+	if c.pool != nil {
 		c.pool.Track(topo)
 	}
 	c.mu.Lock()

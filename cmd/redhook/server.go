@@ -145,8 +145,10 @@ func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
 	if s.healer != nil {
 		obs = s.healer.Report(key)
 	}
-	resp, topo, ok := hooks.SyncWithTopology(&req, obs)
-	if s.healer != nil && ok {
+	// While the spec is held (invalid, or its Secret missing) the topology is only the pods: the
+	// healer goes on with the last valid settings, those of the held children.
+	resp, topo, _ := hooks.SyncWithTopology(&req, obs)
+	if s.healer != nil {
 		s.healer.Track(topo)
 	}
 	if e := log.Debug(); e.Enabled() {

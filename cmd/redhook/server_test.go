@@ -130,14 +130,20 @@ func TestSyncEndpointMatchesHooksSync(t *testing.T) {
 	assert.NotContains(t, srv.logs.String(), "hunter2", "the password must never be logged")
 }
 
-func TestSyncDoesNotTrackInvalidSpec(t *testing.T) {
+func TestSyncHandsOnlyThePodsOfAnInvalidSpec(t *testing.T) {
 	request, obs := readCase(t, "invalid-custom-config")
 	healer := &recordingHealer{report: obs}
 	srv := startServer(t, healer)
 	resp, body := post(t, srv.url+"/sync", "application/json", request)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
-	assert.Empty(t, healer.tracked, "the healer must not act on an invalid spec")
 	assert.Contains(t, string(body), `"SpecValid"`)
+	healer.mu.Lock()
+	defer healer.mu.Unlock()
+	require.Len(t, healer.tracked, 1, "the healer keeps the RedisFailover while its spec is held")
+	got := healer.tracked[0]
+	assert.True(t, got.Held, "the healer must not act on the invalid spec")
+	assert.Zero(t, got.RedisPort)
+	assert.Empty(t, got.RedisConfig)
 }
 
 func TestHookErrors(t *testing.T) {
