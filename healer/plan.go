@@ -196,18 +196,27 @@ func (v *view) sentinelElection() (e election, decided bool) {
 		return election{}, false
 	}
 	// Rule 11: the sentinels' master restarted and booted as a replica (of the placeholder).
-	// Sentinel alone would wait down-after + 2 × 10 s; a replica that holds more data must be
-	// promoted now, by Sentinel so that every sentinel follows and clients hear +switch-master.
-	if best := v.best(n); best != nil && holdsMore(best, n) {
+	// Sentinel alone would wait down-after + 2 INFO periods; a replica that holds as much data or
+	// more must be promoted now, by Sentinel, so that every sentinel follows and clients hear
+	// +switch-master. Also with as much data: Sentinel may be failing over already (the node was
+	// down for longer than down-after), and promoting the node ourselves would then make a
+	// second master, whose writes are lost when Sentinel's wins (seen in the chaos test).
+	// SENTINEL FAILOVER during a failover is refused (INPROG) and does no harm.
+	bootedFrom := hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address()
+	if best := v.best(n); best != nil && !holdsMore(n, best) {
+		than := "more"
+		if !holdsMore(best, n) {
+			than = "as much"
+		}
 		return v.failoverTo(addr, n, best, fmt.Sprintf(
-			"%s: master %s restarted as a replica of %s (offset %d) while %s holds more data (offset %d)",
-			agree, n.Pod.Name, hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address(),
-			n.Info.Offset, best.Pod.Name, best.Info.Offset)), true
+			"%s: master %s restarted as a replica of %s (offset %d) while %s holds %s data (offset %d)",
+			agree, n.Pod.Name, bootedFrom, n.Info.Offset, best.Pod.Name, than, best.Info.Offset)), true
 	}
-	// Nobody holds more data: the sentinels' master is the best node, make it master again.
+	// It holds more than every replica (restarted on its own data), or has none: make it master
+	// again.
 	return election{master: n, promote: true, agreed: true, why: fmt.Sprintf(
-		"%s, which restarted as a replica of %s and no replica holds more data", agree,
-		hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}.Address())}, true
+		"%s, which restarted as a replica of %s and holds more data (offset %d) than any replica", agree,
+		bootedFrom, n.Info.Offset)}, true
 }
 
 // failoverTo is the action of rule 11: SENTINEL FAILOVER asked of a sentinel that can carry it

@@ -357,9 +357,18 @@ func TestPlan(t *testing.T) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Sentinels[0].Info.Tilt = true
 		}, want: []string{"sentinel failover rfs-a-y"}},
-		{name: "rule 11: nobody holds more data: the sentinels' master is promoted back", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: a replica holds as much data: failover too, never a second master beside Sentinel's", edit: func(t *hooks.Topology, o *Observed) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 1000)
-		}, want: []string{"promote rfr-a-0"}, reason: "which restarted as a replica of 127.0.0.1:1 and no replica holds more data"},
+		}, want: []string{"sentinel failover rfs-a-x"},
+			reason: "master rfr-a-0 restarted as a replica of 127.0.0.1:1 (offset 1000) while rfr-a-1 holds as much data (offset 1000)"},
+		{name: "rule 11: it holds more than every replica: the sentinels' master is promoted back", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 1500)
+		}, want: []string{"promote rfr-a-0"}, reason: "which restarted as a replica of 127.0.0.1:1 and holds more data (offset 1500) than any replica"},
+		{name: "rule 11: it has no replica: promoted back", edit: func(t *hooks.Topology, o *Observed) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			unreachable(&o.Redis[1])
+			unreachable(&o.Redis[2])
+		}, want: []string{"promote rfr-a-0"}},
 		{name: "rule 11: the sentinels' master restarted empty as master: failover now", edit: func(t *hooks.Topology, o *Observed) {
 			o.Redis[0] = masterNode(*t, 0, 0)
 			o.Redis[0].Info.RunID = "new-run"
