@@ -132,8 +132,7 @@ type entry struct {
 	subs    map[string]context.CancelFunc // sentinel address → its subscription
 	// watch is the master watcher.
 	watch watchState
-	// lastSwitch is the last +switch-master payload, to count one failover once although every
-	// sentinel announces it.
+	// lastSwitch is the new master of the last failover counted (see failoverTarget).
 	lastSwitch string
 	// held: the last Track was a held topology (see Track).
 	held bool

@@ -2,6 +2,9 @@ package healer
 
 import (
 	"context"
+	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redhook/redhook/hooks"
@@ -89,12 +92,31 @@ func (p *Pool) receive(ctx context.Context, e *entry, addr string, password hook
 // event records a Sentinel event and asks for a pass at once.
 func (p *Pool) event(e *entry, addr string, m rueidis.PubSubMessage) {
 	p.mu.Lock()
-	if m.Channel == "+switch-master" && m.Message != e.lastSwitch {
-		e.lastSwitch = m.Message
-		p.metrics.failovers.Inc()
-		e.log.Info().Str("sentinel", addr).Str("switch", m.Message).Msg("sentinel failover observed")
+	if m.Channel == "+switch-master" {
+		if to, ok := failoverTarget(e.topo, m.Message); ok && to != e.lastSwitch {
+			e.lastSwitch = to
+			p.metrics.failovers.Inc()
+			e.log.Info().Str("sentinel", addr).Str("switch", m.Message).Msg("sentinel failover observed")
+		}
 	}
 	p.recheck(e, time.Now())
 	p.mu.Unlock()
 	p.signal()
+}
+
+// failoverTarget reads a +switch-master message ("<name> <old ip> <old port> <new ip> <new
+// port>") and returns the new master's address when the old one is a redis pod of t: one
+// failover, which every sentinel announces, is counted once (by its new master), and a sentinel
+// that restarted monitoring another address and catches up is no failover.
+func failoverTarget(t hooks.Topology, msg string) (string, bool) {
+	f := strings.Fields(msg)
+	if len(f) != 5 || f[0] != t.MasterName || f[2] != strconv.Itoa(int(t.RedisPort)) {
+		return "", false
+	}
+	for _, pod := range t.Redis {
+		if pod.IP == f[1] {
+			return net.JoinHostPort(f[3], f[4]), true
+		}
+	}
+	return "", false
 }
