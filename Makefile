@@ -79,12 +79,14 @@ fuzz: ## Fuzz hooks.Sync for FUZZTIME (default 10s)
 	$(GO) test -run '^$$' -fuzz '^FuzzSync$$' -fuzztime $(FUZZTIME) ./hooks
 
 .PHONY: bench
-bench: ## Sync handler vs the JSON floor (target ratio <= 1.5)
+bench: deps ## Sync handler vs the JSON floor (target ratio <= 1.5); healer: one heal pass (3+3), 20 cold RedisFailovers
 	@mkdir -p bin
 	@$(GO) test -run '^$$' -bench '^Benchmark(SyncHTTP|JSONFloor)$$' -benchmem -count 5 ./cmd/redhook | tee bin/bench.txt
 	@awk '/^BenchmarkSyncHTTP/ {s[++ns]=$$3} /^BenchmarkJSONFloor/ {f[++nf]=$$3} \
 	  function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] } \
 	  END { ms = median(s, ns); mf = median(f, nf); printf "median SyncHTTP %.0f ns/op, JSONFloor %.0f ns/op, ratio %.2f (target <= 1.5)\n", ms, mf, ms / mf }' bin/bench.txt
+	$(GO) test -run '^$$' -bench '^BenchmarkHealPassHealthy$$' -benchtime 200x -benchmem ./healer
+	$(GO) test -run '^$$' -bench '^BenchmarkConvergeTwentyCold$$' -benchtime 3x ./healer
 
 .PHONY: chaos
 chaos: deps ## Only the healer's chaos test (part of make test): random kills for CHAOS (default 2m), no confirmed write may be lost
