@@ -175,21 +175,21 @@ func (p *Pool) Track(t hooks.Topology) {
 	key := t.Key()
 	p.mu.Lock()
 	e, ok := p.entries[key]
-	held := t.Held
-	if held {
-		if !ok {
-			p.mu.Unlock()
-			return
-		}
-		if !e.held {
-			e.log.Warn().Msg("spec held (invalid or its Secret missing): healing on with the last valid settings")
-		}
-		t = heldTopology(e.topo, t)
-	} else if ok && e.held {
-		e.log.Info().Msg("spec valid again")
+	if !ok && t.Held {
+		p.mu.Unlock()
+		return
 	}
 	if ok {
-		e.held = held
+		switch {
+		case t.Held && !e.held:
+			e.log.Warn().Msg("spec held (invalid or its Secret missing): healing on with the last valid settings")
+		case !t.Held && e.held:
+			e.log.Info().Msg("spec valid again")
+		}
+		e.held = t.Held
+		if t.Held {
+			t = heldTopology(e.topo, t)
+		}
 	}
 	switch {
 	case !ok:
