@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -95,15 +93,7 @@ type chaosWriter struct {
 
 func (c *cluster) chaosWriter(t *testing.T) *chaosWriter {
 	t.Helper()
-	var addrs []string
-	for _, s := range c.sentinels {
-		addrs = append(addrs, s.addr())
-	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, Password: c.opts.password,
-		Sentinel:     rueidis.SentinelOption{MasterSet: "mymaster", Password: c.opts.password},
-		DisableCache: true, ClientSetInfo: rueidis.DisableClientSetInfo,
-		Dialer: net.Dialer{Timeout: 200 * time.Millisecond}, ConnWriteTimeout: 500 * time.Millisecond})
-	require.NoError(t, err)
+	client := c.sentinelClient(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &chaosWriter{}
 	done := make(chan struct{})

@@ -133,14 +133,7 @@ func monitorOf(t hooks.Topology, master int, remove bool, sentinels ...int) []st
 }
 
 func TestPlan(t *testing.T) {
-	tests := []struct {
-		name string
-		// edit changes the healthy observation (or replaces it).
-		edit func(t *hooks.Topology, o *Observed)
-		want []string
-		// reason, when set, must appear in the first action's reason.
-		reason string
-	}{
+	runPlanCases(t, []planCase{
 		{name: "healthy: nothing to do", edit: func(*hooks.Topology, *Observed) {}},
 		{name: "rule 1: failover in progress, do nothing even with drift", edit: func(t *hooks.Topology, o *Observed) {
 			o.Redis[1] = replicaNode(*t, 1, foreignIP, 6379, 10)
@@ -461,7 +454,24 @@ func TestPlan(t *testing.T) {
 				o.Sentinels[i].Master.IP = foreignIP
 			}
 		}, want: monitorAll(topo(), 0, true), reason: "monitors 10.9.9.9:6379, not the master rfr-a-0"},
-	}
+	})
+}
+
+// planCase is one table case of Plan: an edit of the healthy topology and observation, the
+// actions wanted and, when set, what the first action's reason must contain.
+type planCase struct {
+	name string
+	// edit changes the healthy observation (or replaces it).
+	edit func(t *hooks.Topology, o *Observed)
+	want []string
+	// reason, when set, must appear in the first action's reason.
+	reason string
+}
+
+// runPlanCases checks each case, and of every action that it names its reason, carries no
+// password, and that planning twice gives the same actions (Plan is pure).
+func runPlanCases(t *testing.T, tests []planCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			top, o := healthy()
@@ -477,7 +487,6 @@ func TestPlan(t *testing.T) {
 				assert.NotContains(t, a.Reason(), "s3cret")
 				assert.NotEmpty(t, a.Reason(), a.String())
 			}
-			// Pure: planning twice gives the same actions.
 			assert.Equal(t, got, Plan(top, o))
 		})
 	}

@@ -4,8 +4,6 @@ import (
 	"testing"
 
 	"github.com/redhook/redhook/hooks"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // withPriorities gives every redis node of o the replica-priority it reports and every sentinel
@@ -51,12 +49,7 @@ func masterGone(t *hooks.Topology, o *Observed) {
 }
 
 func TestPlanFailoverPriorities(t *testing.T) {
-	tests := []struct {
-		name   string
-		edit   func(t *hooks.Topology, o *Observed)
-		want   []string
-		reason string
-	}{
+	runPlanCases(t, []planCase{
 		{name: "healthy with known priorities and timings: nothing to do", edit: func(_ *hooks.Topology, o *Observed) {
 			withPriorities(o, "100", tuned)
 		}},
@@ -160,21 +153,5 @@ func TestPlanFailoverPriorities(t *testing.T) {
 		}, want: append([]string{"promote rfr-a-2", "replicaof rfr-a-0 10.0.0.12:6379 (rfr-a-2)",
 			"replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)"}, monitorAll(topo(), 2, true)...),
 			reason: "no sentinel can fail over to it"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			top, o := healthy()
-			tt.edit(&top, &o)
-			got := Plan(top, o)
-			assert.Equal(t, tt.want, strs(got), reasons(got))
-			if tt.reason != "" {
-				require.NotEmpty(t, got)
-				assert.Contains(t, got[0].Reason(), tt.reason)
-			}
-			for _, a := range got {
-				assert.NotEmpty(t, a.Reason(), a.String())
-			}
-			assert.Equal(t, got, Plan(top, o))
-		})
-	}
+	})
 }

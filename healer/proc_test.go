@@ -333,6 +333,22 @@ func (c *cluster) keepLogs(procs []*proc) {
 	}
 }
 
+// sentinelClient is a Sentinel-aware client of the master, as an application would use: it
+// finds the master through the sentinels and follows +switch-master. The caller closes it.
+func (c *cluster) sentinelClient(t *testing.T) rueidis.Client {
+	t.Helper()
+	var addrs []string
+	for _, s := range c.sentinels {
+		addrs = append(addrs, s.addr())
+	}
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, Password: c.opts.password,
+		Sentinel:     rueidis.SentinelOption{MasterSet: "mymaster", Password: c.opts.password},
+		DisableCache: true, ClientSetInfo: rueidis.DisableClientSetInfo,
+		Dialer: net.Dialer{Timeout: 200 * time.Millisecond}, ConnWriteTimeout: 500 * time.Millisecond})
+	require.NoError(t, err)
+	return client
+}
+
 // client returns the test's own client of a process (not the healer's).
 func (c *cluster) client(p *proc) (rueidis.Client, error) {
 	c.clientsMu.Lock()

@@ -3,16 +3,13 @@ package healer
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 // startSlowPool is a pool that re-checks on its own schedule only every minute (FastInterval
@@ -37,15 +34,7 @@ type sentinelWriter struct {
 
 func (c *cluster) sentinelWriter(t *testing.T) *sentinelWriter {
 	t.Helper()
-	var addrs []string
-	for _, s := range c.sentinels {
-		addrs = append(addrs, s.addr())
-	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, Password: c.opts.password,
-		Sentinel:     rueidis.SentinelOption{MasterSet: "mymaster", Password: c.opts.password},
-		DisableCache: true, ClientSetInfo: rueidis.DisableClientSetInfo,
-		Dialer: net.Dialer{Timeout: 200 * time.Millisecond}, ConnWriteTimeout: 500 * time.Millisecond})
-	require.NoError(t, err)
+	client := c.sentinelClient(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &sentinelWriter{stop: cancel, done: make(chan struct{})}
 	go func() {
