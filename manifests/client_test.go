@@ -225,23 +225,7 @@ func (c *kubeClient) apply(ctx context.Context, obj *unstructured.Unstructured, 
 
 // create creates obj, strictly validated; dryRun asks the server to validate and not store.
 func (c *kubeClient) create(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
-	p, err := c.path(ctx, obj.GroupVersionKind(), obj.GetNamespace(), "")
-	if err != nil {
-		return nil, err
-	}
-	body, err := obj.MarshalJSON()
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", describe(obj), err)
-	}
-	q := url.Values{"fieldValidation": {"Strict"}}
-	if dryRun {
-		q.Set("dryRun", "All")
-	}
-	b, err := c.do(ctx, http.MethodPost, p, q, "", body)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", describe(obj), err)
-	}
-	return decodeObject(b)
+	return c.write(ctx, http.MethodPost, obj, "", "create", dryRun)
 }
 
 func (c *kubeClient) get(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
@@ -305,7 +289,17 @@ func (c *kubeClient) updateStatus(ctx context.Context, obj *unstructured.Unstruc
 
 // putStatus replaces obj's status; dryRun asks the server to validate and not store.
 func (c *kubeClient) putStatus(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (*unstructured.Unstructured, error) {
-	p, err := c.path(ctx, obj.GroupVersionKind(), obj.GetNamespace(), obj.GetName())
+	return c.write(ctx, http.MethodPut, obj, "/status", "update status of", dryRun)
+}
+
+// write sends obj with method to its collection (POST) or to itself plus sub (PUT), strictly
+// validated; dryRun asks the server to validate and not store. verb names the call in errors.
+func (c *kubeClient) write(ctx context.Context, method string, obj *unstructured.Unstructured, sub, verb string, dryRun bool) (*unstructured.Unstructured, error) {
+	name := obj.GetName()
+	if method == http.MethodPost {
+		name = ""
+	}
+	p, err := c.path(ctx, obj.GroupVersionKind(), obj.GetNamespace(), name)
 	if err != nil {
 		return nil, err
 	}
@@ -317,9 +311,9 @@ func (c *kubeClient) putStatus(ctx context.Context, obj *unstructured.Unstructur
 	if dryRun {
 		q.Set("dryRun", "All")
 	}
-	b, err := c.do(ctx, http.MethodPut, p+"/status", q, "", body)
+	b, err := c.do(ctx, method, p+sub, q, "", body)
 	if err != nil {
-		return nil, fmt.Errorf("update status of %s: %w", describe(obj), err)
+		return nil, fmt.Errorf("%s %s: %w", verb, describe(obj), err)
 	}
 	return decodeObject(b)
 }
