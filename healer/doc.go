@@ -7,7 +7,7 @@
 //	  → parse*  (pure: replies → values; tested on captured replies in testdata/)
 //	  → Plan    (pure: hooks.Topology + Observed → []Action, the rules of design.md §5)
 //	  → apply   (writes: REPLICAOF, CONFIG SET, SENTINEL MONITOR/REMOVE/SET/RESET/FAILOVER/DEBUG)
-//	  → Report  (pure: Observed → hooks.Observation, the input of the next hooks.Sync)
+//	  → Report  (pure: Observed → hooks.HealerReport, the input of the next hooks.Sync)
 //
 // Pool runs that pipeline: Track never blocks and keeps the newest topology per RedisFailover;
 // a bounded set of workers runs at most one pass per RedisFailover at a time, again after an

@@ -141,7 +141,7 @@ func waitConverged(t *testing.T, p *testPool, c *cluster, timeout time.Duration,
 	return master
 }
 
-func actionLog(r hooks.Observation) string {
+func actionLog(r hooks.HealerReport) string {
 	var b strings.Builder
 	for _, a := range r.LastActions {
 		fmt.Fprintf(&b, "%s: %s\n", a.Action, a.Reason)
@@ -149,7 +149,7 @@ func actionLog(r hooks.Observation) string {
 	return b.String()
 }
 
-func hasAction(r hooks.Observation, prefix, reason string) bool {
+func hasAction(r hooks.HealerReport, prefix, reason string) bool {
 	for _, a := range r.LastActions {
 		if strings.HasPrefix(a.Action, prefix) && strings.Contains(a.Reason, reason) {
 			return true
@@ -235,7 +235,7 @@ func TestIntegrationMasterKilledWithAuth(t *testing.T) {
 	t.Logf("master killed: new master agreed and reported after %v (down-after 1000 ms)", took)
 	r := p.Report(c.topo.Key())
 	assert.NotEqual(t, old.ip, r.Master.IP)
-	var oldObs hooks.RedisObservation
+	var oldObs hooks.RedisReport
 	for _, n := range r.Redis {
 		if n.Pod == old.name {
 			oldObs = n
@@ -368,7 +368,7 @@ func TestIntegrationHeldSpec(t *testing.T) {
 	other := held
 	other.Name = "never-valid"
 	p.Track(other)
-	assert.Equal(t, hooks.Observation{}, p.Report(other.Key()), "a held topology alone is nothing to heal with")
+	assert.Equal(t, hooks.HealerReport{}, p.Report(other.Key()), "a held topology alone is nothing to heal with")
 	assert.Equal(t, 1.0, p.metric(t, "redhook_healer_tracked", "", ""))
 }
 

@@ -83,7 +83,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 }
 
 // observe updates the per-RedisFailover gauges from a report.
-func (m *metrics) report(t hooks.Topology, r hooks.Observation) {
+func (m *metrics) report(t hooks.Topology, r hooks.HealerReport) {
 	known, inSync, agreeing := 0.0, 0.0, 0.0
 	if r.Master != nil {
 		known = 1

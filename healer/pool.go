@@ -126,7 +126,7 @@ type entry struct {
 	busy    bool      // a pass is queued or running
 	again   bool      // re-check requested while busy
 	fails   int       // passes with errors in a row
-	report  hooks.Observation
+	report  hooks.HealerReport
 	history []hooks.ActionRecord
 	conns   *conns
 	subs    map[string]context.CancelFunc // sentinel address → its subscription
@@ -207,15 +207,15 @@ func (p *Pool) Track(t hooks.Topology) {
 	p.signal()
 }
 
-// Report returns the latest report of a RedisFailover; the zero Observation (unknown) before
+// Report returns the latest report of a RedisFailover; the zero HealerReport (unknown) before
 // the first pass or for a key that is not tracked.
-func (p *Pool) Report(key string) hooks.Observation {
+func (p *Pool) Report(key string) hooks.HealerReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if e, ok := p.entries[key]; ok {
 		return e.report
 	}
-	return hooks.Observation{}
+	return hooks.HealerReport{}
 }
 
 // recheck asks for a pass now, or right after the running one. Caller holds p.mu.

@@ -8,13 +8,13 @@ import (
 // the sentinels, or without their agreement the healer, hold as master and that answers
 // role:master), each pod as seen, the recent actions (newest first) and the problems of the
 // pass. It is pure.
-func Report(t hooks.Topology, o Observed, actions []hooks.ActionRecord, errs []string) hooks.Observation {
-	r := hooks.Observation{Time: o.Time, Master: reportMaster(t, o), LastActions: actions}
+func Report(t hooks.Topology, o Observed, actions []hooks.ActionRecord, errs []string) hooks.HealerReport {
+	r := hooks.HealerReport{Time: o.Time, Master: reportMaster(t, o), LastActions: actions}
 	v := newView(t, o)
 	r.FailoverInProgress = v.failoverInProgress()
 	for i := range o.Redis {
 		n := &o.Redis[i]
-		ro := hooks.RedisObservation{Pod: n.Pod.Name, IP: n.Pod.IP, Reachable: n.Reachable()}
+		ro := hooks.RedisReport{Pod: n.Pod.Name, IP: n.Pod.IP, Reachable: n.Reachable()}
 		if n.Reachable() {
 			ro.Role = n.Info.Role
 			ro.MasterHost, ro.MasterPort = n.Info.MasterHost, n.Info.MasterPort
@@ -30,7 +30,7 @@ func Report(t hooks.Topology, o Observed, actions []hooks.ActionRecord, errs []s
 	}
 	for i := range o.Sentinels {
 		s := &o.Sentinels[i]
-		so := hooks.SentinelObservation{Pod: s.Pod.Name, IP: s.Pod.IP, Reachable: s.Reachable()}
+		so := hooks.SentinelReport{Pod: s.Pod.Name, IP: s.Pod.IP, Reachable: s.Reachable()}
 		if s.Reachable() && s.Master != nil {
 			so.MasterIP = s.Master.IP
 		}

@@ -19,7 +19,7 @@ func TestReport(t *testing.T) {
 		assert.Equal(t, &hooks.MasterStatus{Pod: "rfr-a-0", IP: "10.0.0.10"}, r.Master)
 		assert.False(t, r.FailoverInProgress)
 		require.Len(t, r.Redis, 3)
-		assert.Equal(t, hooks.RedisObservation{Pod: "rfr-a-1", IP: "10.0.0.11", Reachable: true, Role: "slave",
+		assert.Equal(t, hooks.RedisReport{Pod: "rfr-a-1", IP: "10.0.0.11", Reachable: true, Role: "slave",
 			MasterHost: "10.0.0.10", MasterPort: 6379, LinkUp: true, Offset: 1000}, r.Redis[1])
 		assert.True(t, r.Redis[1].InSync(r.Master))
 		assert.Equal(t, int32(2), r.Redis[0].ConnectedReplicas)

@@ -56,7 +56,7 @@ type watchState struct {
 // syncWatch points the watcher of e at the master of the last report: started for a new
 // master, kept while the report names none (the watcher then sees the old master come back),
 // stopped when its address left the topology. Caller holds p.mu.
-func (p *Pool) syncWatch(e *entry, t hooks.Topology, r hooks.Observation, o Observed) {
+func (p *Pool) syncWatch(e *entry, t hooks.Topology, r hooks.HealerReport, o Observed) {
 	if p.cfg.WatchInterval < 0 || p.ctx == nil || p.ctx.Err() != nil {
 		return
 	}

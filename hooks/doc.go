@@ -1,6 +1,6 @@
 // Package hooks is redhook's pure core: the RedisFailover API types, their defaulting and
 // validation, and the Metacontroller hooks — Sync renders every child and the status from the
-// parent, the observed children, the related pods and Secret, and the healer's Observation;
+// parent, the observed children, the related pods and Secret, and the healer's report (HealerReport);
 // Customize names the related objects; NewTopology extracts what the healer needs.
 //
 // Everything here is a deterministic function of its arguments: no I/O, no clock, no

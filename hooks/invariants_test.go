@@ -138,7 +138,7 @@ func assertPasswordOnlyInSecrets(t *testing.T, c goldenCase, resp SyncResponse, 
 	}
 }
 
-// TestHoldKeepsEveryChild: with an invalid spec, a missing Secret or an unknown observation,
+// TestHoldKeepsEveryChild: with an invalid spec, a missing Secret or an unknown healer report,
 // every observed child is in the response exactly as it was last applied.
 func TestHoldKeepsEveryChild(t *testing.T) {
 	held := 0
@@ -154,7 +154,7 @@ func TestHoldKeepsEveryChild(t *testing.T) {
 }
 
 // mustHold tells whether Sync may not change or delete any observed child.
-func mustHold(req *SyncRequest, obs Observation) bool {
+func mustHold(req *SyncRequest, obs HealerReport) bool {
 	if req.ParentError != nil || len(Validate(&req.Parent)) > 0 || !obs.Known() {
 		return true
 	}
@@ -191,7 +191,7 @@ func FuzzSync(f *testing.F) {
 		if err != nil {
 			return
 		}
-		resp := Sync(&req, Observation{})
+		resp := Sync(&req, HealerReport{})
 		if _, err := json.Marshal(resp); err != nil {
 			t.Fatalf("response does not encode: %v", err)
 		}

@@ -12,7 +12,7 @@ type renderer struct {
 	whitelist []*regexp.Regexp
 	auth      bool
 	password  Secret
-	obs       Observation
+	obs       HealerReport
 	// sentinelMaster is the address sentinel.conf monitors: the observed master, else the one
 	// the observed sentinel ConfigMap names, else the boot placeholder host.
 	sentinelMaster string

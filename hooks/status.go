@@ -21,10 +21,11 @@ const (
 // maxLastActions is how many healer actions the status shows.
 const maxLastActions = 5
 
-// status computes the status from what is observed. Conditions keep their lastTransitionTime
+// status computes the status from what is observed; missing lists the desired children not
+// observed yet (children returns it). Conditions keep their lastTransitionTime
 // while their status does not flip, so that an unchanged world gives an unchanged status (a
 // status that changes on every sync makes Metacontroller loop).
-func (st *syncState) status() RedisFailoverStatus {
+func (st *syncState) status(missing []string) RedisFailoverStatus {
 	rf := st.rf
 	s := RedisFailoverStatus{
 		Redis:    &CountStatus{Replicas: rf.Spec.Redis.Replicas},
@@ -52,7 +53,7 @@ func (st *syncState) status() RedisFailoverStatus {
 		s.LastActions = lastActions(st.obs)
 	}
 	conds := []metav1.Condition{
-		st.ready(s), st.available(s), st.progressing(), st.degraded(s, redisPods, sentinelPods), st.specValid(),
+		st.ready(s), st.available(s), st.progressing(missing), st.degraded(s, redisPods, sentinelPods), st.specValid(),
 	}
 	s.Conditions = stampConditions(conds, st.req.Parent.Status.Conditions, st.clock(), st.req.Parent.Generation)
 	return s
@@ -60,7 +61,7 @@ func (st *syncState) status() RedisFailoverStatus {
 
 // lastActions are the newest healer actions for the status. The CRD requires a time on each; a
 // record without one gets the report's time rather than failing the whole status write.
-func lastActions(obs Observation) []ActionRecord {
+func lastActions(obs HealerReport) []ActionRecord {
 	n := min(len(obs.LastActions), maxLastActions)
 	out := append([]ActionRecord(nil), obs.LastActions[:n]...)
 	for i := range out {
@@ -176,13 +177,13 @@ func (st *syncState) available(s RedisFailoverStatus) metav1.Condition {
 }
 
 // progressing: children being created, rolled out or scaled.
-func (st *syncState) progressing() metav1.Condition {
+func (st *syncState) progressing(missing []string) metav1.Condition {
 	if st.holding() {
 		return cond(ConditionProgressing, false, "ChildrenHeld",
 			"Children are kept as they were last applied until the problem in SpecValid or Degraded is fixed.")
 	}
-	if len(st.missing) > 0 {
-		return cond(ConditionProgressing, true, "Creating", "Creating "+strings.Join(st.missing, ", ")+".")
+	if len(missing) > 0 {
+		return cond(ConditionProgressing, true, "Creating", "Creating "+strings.Join(missing, ", ")+".")
 	}
 	rf := st.rf
 	var msgs []string
@@ -247,7 +248,7 @@ func (st *syncState) degraded(s RedisFailoverStatus, redisPods, sentinelPods []P
 	return cond(ConditionDegraded, true, reasons[0], strings.Join(msgs, " "))
 }
 
-func splitBrainMessage(masters []RedisObservation, kept *MasterStatus) string {
+func splitBrainMessage(masters []RedisReport, kept *MasterStatus) string {
 	parts := make([]string, len(masters))
 	for i, m := range masters {
 		parts[i] = fmt.Sprintf("%s (%s, offset %d)", m.Pod, m.IP, m.Offset)

@@ -15,19 +15,19 @@ const (
 )
 
 // Sync computes the desired children and the status of one RedisFailover from a sync request
-// and the healer's latest observation. It is pure: the same arguments give the same response.
+// and the healer's latest report. It is pure: the same arguments give the same response.
 //
 // Every child is rendered from scratch on every call; a child left out is deleted by
 // Metacontroller. When the spec is invalid or the auth Secret is missing, the observed children
-// are returned as they were last applied; when the observation is unknown, the observed
+// are returned as they were last applied; when the healer report is unknown, the observed
 // children are kept and only missing ones are created.
-func Sync(req *SyncRequest, obs Observation) SyncResponse {
+func Sync(req *SyncRequest, obs HealerReport) SyncResponse {
 	return newSyncState(req, obs).response()
 }
 
 // SyncWithTopology is Sync plus the healer's Topology of the same request (see NewTopology),
 // computed from one decoding of the request.
-func SyncWithTopology(req *SyncRequest, obs Observation) (SyncResponse, Topology, bool) {
+func SyncWithTopology(req *SyncRequest, obs HealerReport) (SyncResponse, Topology, bool) {
 	st := newSyncState(req, obs)
 	resp := st.response()
 	topo, ok := st.topology()
@@ -35,8 +35,8 @@ func SyncWithTopology(req *SyncRequest, obs Observation) (SyncResponse, Topology
 }
 
 func (st *syncState) response() SyncResponse {
-	resp := SyncResponse{Children: st.children()}
-	resp.Status = st.status()
+	children, missing := st.children()
+	resp := SyncResponse{Children: children, Status: st.status(missing)}
 	resp.ResyncAfterSeconds = ResyncUnsettled
 	if st.holding() || conditionTrue(resp.Status.Conditions, ConditionReady) {
 		resp.ResyncAfterSeconds = ResyncSettled
@@ -48,12 +48,10 @@ func (st *syncState) response() SyncResponse {
 type syncState struct {
 	req         *SyncRequest
 	rf          *RedisFailover // defaulted
-	obs         Observation
+	obs         HealerReport
 	specErrors  FieldErrors
 	authProblem string
 	r           *renderer // nil while holding
-	// missing lists the desired children not observed yet.
-	missing []string
 	// storageChanged: the spec's PVC template differs from the StatefulSet's, which
 	// Kubernetes cannot change.
 	storageChanged bool
@@ -63,7 +61,7 @@ type syncState struct {
 	redisPods, sentinelPods []PodRef
 }
 
-func newSyncState(req *SyncRequest, obs Observation) *syncState {
+func newSyncState(req *SyncRequest, obs HealerReport) *syncState {
 	st := &syncState{req: req, obs: obs}
 	if req.ParentError != nil {
 		st.specErrors = FieldErrors{decodeError(req.ParentError)}
@@ -115,24 +113,24 @@ func (st *syncState) renderer(password Secret) *renderer {
 	return r
 }
 
-// children is the response's child list.
-func (st *syncState) children() []any {
+// children is the response's child list, and the desired children not observed yet.
+func (st *syncState) children() (out []any, missing []string) {
 	if st.holding() {
 		observed := held(st.req.Children)
-		out := make([]any, len(observed))
+		out = make([]any, len(observed))
 		for i, h := range observed {
 			out[i] = h.obj
 		}
-		return out
+		return out, nil
 	}
 	desired := st.r.children()
-	out := make([]any, 0, len(desired))
+	out = make([]any, 0, len(desired))
 	for _, c := range desired {
 		id := c.id()
 		raw, seen := st.req.Children[id.key][st.rf.Namespace+"/"+id.name]
 		switch {
 		case !seen:
-			st.missing = append(st.missing, id.String())
+			missing = append(missing, id.String())
 			out = append(out, c)
 		case !st.obs.Known():
 			out = append(out, asLastApplied(raw)) // keep what exists until the healer has reported
@@ -140,7 +138,7 @@ func (st *syncState) children() []any {
 			out = append(out, c)
 		}
 	}
-	if !st.obs.Known() { // nothing is deleted on an unknown observation either
+	if !st.obs.Known() { // nothing is deleted on an unknown healer report either
 		rendered := make(map[childID]bool, len(desired))
 		for _, c := range desired {
 			rendered[c.id()] = true
@@ -151,7 +149,7 @@ func (st *syncState) children() []any {
 			}
 		}
 	}
-	return out
+	return out, missing
 }
 
 // claimsDiffer compares what a user can change in a PVC template: name, size, class, modes. An

@@ -14,14 +14,14 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/sync")
 
-// goldenCase is one folder of testdata/sync: request.json, an optional observation.json (absent:
+// goldenCase is one folder of testdata/sync: request.json, an optional observation.json (the healer report; absent:
 // the healer has not reported) and response.golden.json.
 type goldenCase struct {
 	name string
 	dir  string
 	raw  []byte
 	req  SyncRequest
-	obs  Observation
+	obs  HealerReport
 }
 
 func loadGoldenCases(t testing.TB) []goldenCase {

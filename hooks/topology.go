@@ -86,7 +86,7 @@ var placeholder = Endpoint{Host: "127.0.0.1", Port: 1}
 // the healer must not act on a guess of the rest.
 // SyncWithTopology computes it together with the response, decoding the request only once.
 func NewTopology(req *SyncRequest) (Topology, bool) {
-	return newSyncState(req, Observation{}).topology()
+	return newSyncState(req, HealerReport{}).topology()
 }
 
 // topology is the healer's input for this request; while holding, only the pods, Held, and false.

@@ -201,7 +201,7 @@ func renderExample(t *testing.T, path, namespace string) []map[string]any {
 	require.NoError(t, err)
 	req, err := hooks.DecodeSyncRequest(body)
 	require.NoError(t, err)
-	resp := hooks.Sync(&req, hooks.Observation{})
+	resp := hooks.Sync(&req, hooks.HealerReport{})
 	b, err := json.Marshal(resp.Children)
 	require.NoError(t, err)
 	var out []map[string]any

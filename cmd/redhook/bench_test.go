@@ -19,10 +19,10 @@ import (
 const benchCase = "master-known"
 
 // fixedHealer returns one report and forgets what it is given, so that it costs nothing.
-type fixedHealer struct{ obs hooks.Observation }
+type fixedHealer struct{ obs hooks.HealerReport }
 
-func (h fixedHealer) Report(string) hooks.Observation { return h.obs }
-func (fixedHealer) Track(hooks.Topology)              {}
+func (h fixedHealer) Report(string) hooks.HealerReport { return h.obs }
+func (fixedHealer) Track(hooks.Topology)               {}
 
 // BenchmarkSyncHTTP: one sync through the router — decode, Sync, NewTopology, encode.
 func BenchmarkSyncHTTP(b *testing.B) {

@@ -46,7 +46,7 @@ type localCluster struct {
 	mu       sync.Mutex
 	children []any
 	status   hooks.RedisFailoverStatus
-	report   hooks.Observation
+	report   hooks.HealerReport
 	shown    string
 	table    string
 }
@@ -295,7 +295,7 @@ func (c *localCluster) sync() (hooks.SyncResponse, error) {
 	if err != nil {
 		return hooks.SyncResponse{}, err
 	}
-	var obs hooks.Observation
+	var obs hooks.HealerReport
 	if c.pool != nil {
 		obs = c.pool.Report(c.key())
 	}

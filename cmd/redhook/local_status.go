@@ -14,7 +14,7 @@ import (
 
 // show prints one line per status change, like `kubectl get rf -w`, and the pod table when
 // roles, links or sentinel agreement change.
-func (c *localCluster) show(s hooks.RedisFailoverStatus, obs hooks.Observation) {
+func (c *localCluster) show(s hooks.RedisFailoverStatus, obs hooks.HealerReport) {
 	line := statusLine(c.parent.Name, s)
 	table := c.podTable(obs)
 	c.mu.Lock()
@@ -57,11 +57,11 @@ func statusLine(name string, s hooks.RedisFailoverStatus) string {
 }
 
 // podTable lists redis pods with role and link, and sentinels with what they monitor.
-func (c *localCluster) podTable(obs hooks.Observation) string {
+func (c *localCluster) podTable(obs hooks.HealerReport) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  POD\tADDRESS\tROLE\tMASTER\tLINK\tOFFSET")
-	redis := append([]hooks.RedisObservation(nil), obs.Redis...)
+	redis := append([]hooks.RedisReport(nil), obs.Redis...)
 	sort.Slice(redis, func(i, j int) bool { return redis[i].Pod < redis[j].Pod })
 	for _, r := range redis {
 		role, link := "down", ""

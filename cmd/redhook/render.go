@@ -153,7 +153,7 @@ func renderOne(d document, secrets map[string]json.RawMessage) ([]byte, error) {
 		return nil, fmt.Errorf("%s: spec.auth.secretPath names Secret %q: add it to the input (a Secret with key \"password\")",
 			what, rf.Spec.Auth.SecretPath)
 	}
-	resp := hooks.Sync(req, hooks.Observation{})
+	resp := hooks.Sync(req, hooks.HealerReport{})
 	var out bytes.Buffer
 	for _, c := range resp.Children {
 		b, err := json.Marshal(c)

@@ -23,14 +23,14 @@ import (
 // Healer is what the hook server needs from the healer: its latest report before a sync, and
 // the new topology after it. Declared here, by its consumer.
 type Healer interface {
-	Report(key string) hooks.Observation
+	Report(key string) hooks.HealerReport
 	Track(topology hooks.Topology)
 }
 
 // server holds the dependencies of the HTTP handlers.
 type server struct {
 	log     zerolog.Logger
-	healer  Healer // nil: no healer, every observation is unknown
+	healer  Healer // nil: no healer, every healer report is unknown
 	metrics *hookMetrics
 	maxBody int64
 	ready   *atomic.Bool
@@ -141,7 +141,7 @@ func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
 		return nil, &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
 	}
 	key := req.Parent.Namespace + "/" + req.Parent.Name
-	var obs hooks.Observation
+	var obs hooks.HealerReport
 	if s.healer != nil {
 		obs = s.healer.Report(key)
 	}

@@ -30,12 +30,12 @@ const goldenDir = "../../hooks/testdata/sync"
 // the topologies it is given.
 type recordingHealer struct {
 	mu      sync.Mutex
-	report  hooks.Observation
+	report  hooks.HealerReport
 	tracked []hooks.Topology
 	panics  bool
 }
 
-func (h *recordingHealer) Report(string) hooks.Observation {
+func (h *recordingHealer) Report(string) hooks.HealerReport {
 	if h.panics {
 		panic("report exploded")
 	}
@@ -99,7 +99,7 @@ func post(t *testing.T, url, contentType string, body []byte) (*http.Response, [
 	return resp, b
 }
 
-func readCase(t testing.TB, name string) (request []byte, obs hooks.Observation) {
+func readCase(t testing.TB, name string) (request []byte, obs hooks.HealerReport) {
 	t.Helper()
 	request, err := os.ReadFile(filepath.Join(goldenDir, name, "request.json"))
 	require.NoError(t, err)

@@ -2,19 +2,19 @@ package hooks
 
 import "time"
 
-// Observation is what the healer last saw of one RedisFailover's Redis and Sentinel processes.
+// HealerReport is what the healer last saw of one RedisFailover's Redis and Sentinel processes.
 // It is an input of Sync. Its zero value means "unknown" (no report yet, e.g. right after redhook
 // started): Sync then keeps every existing child as it is.
-type Observation struct {
+type HealerReport struct {
 	// Time is when the healer made the report. Zero means unknown.
 	Time time.Time `json:"time"`
 	// Master is the pod that Sentinel (or, without sentinels, the healer) agrees is the master
 	// and that answers role:master. Nil: no master now.
 	Master *MasterStatus `json:"master,omitempty"`
 	// FailoverInProgress is true while a sentinel reports a failover in progress.
-	FailoverInProgress bool                  `json:"failoverInProgress,omitempty"`
-	Redis              []RedisObservation    `json:"redis,omitempty"`
-	Sentinels          []SentinelObservation `json:"sentinels,omitempty"`
+	FailoverInProgress bool             `json:"failoverInProgress,omitempty"`
+	Redis              []RedisReport    `json:"redis,omitempty"`
+	Sentinels          []SentinelReport `json:"sentinels,omitempty"`
 	// LastActions are the healer's most recent writes, newest first.
 	LastActions []ActionRecord `json:"lastActions,omitempty"`
 	// Errors are the problems of the last heal pass, one human-readable line each.
@@ -22,7 +22,7 @@ type Observation struct {
 }
 
 // Known tells whether the healer has reported at all.
-func (o Observation) Known() bool { return !o.Time.IsZero() }
+func (o HealerReport) Known() bool { return !o.Time.IsZero() }
 
 // Role values of a redis node, as INFO replication names them.
 const (
@@ -30,8 +30,8 @@ const (
 	RoleReplica = "slave"
 )
 
-// RedisObservation is one redis pod as the healer saw it.
-type RedisObservation struct {
+// RedisReport is one redis pod as the healer saw it.
+type RedisReport struct {
 	Pod       string `json:"pod"`
 	IP        string `json:"ip"`
 	Reachable bool   `json:"reachable"`
@@ -46,13 +46,13 @@ type RedisObservation struct {
 }
 
 // InSync tells whether the node is a replica of master with a healthy link.
-func (r RedisObservation) InSync(master *MasterStatus) bool {
+func (r RedisReport) InSync(master *MasterStatus) bool {
 	return master != nil && r.Reachable && r.Role == RoleReplica && r.MasterHost == master.IP &&
 		r.LinkUp && !r.Syncing
 }
 
-// SentinelObservation is one sentinel pod as the healer saw it.
-type SentinelObservation struct {
+// SentinelReport is one sentinel pod as the healer saw it.
+type SentinelReport struct {
 	Pod       string `json:"pod"`
 	IP        string `json:"ip"`
 	Reachable bool   `json:"reachable"`
@@ -61,13 +61,13 @@ type SentinelObservation struct {
 }
 
 // Agrees tells whether the sentinel monitors master.
-func (s SentinelObservation) Agrees(master *MasterStatus) bool {
+func (s SentinelReport) Agrees(master *MasterStatus) bool {
 	return master != nil && s.Reachable && s.MasterIP == master.IP
 }
 
 // masters returns the reachable redis nodes that report role:master.
-func (o Observation) masters() []RedisObservation {
-	var out []RedisObservation
+func (o HealerReport) masters() []RedisReport {
+	var out []RedisReport
 	for _, r := range o.Redis {
 		if r.Reachable && r.Role == RoleMaster {
 			out = append(out, r)
@@ -77,7 +77,7 @@ func (o Observation) masters() []RedisObservation {
 }
 
 // inSync counts the replicas replicating the master with a healthy link.
-func (o Observation) inSync() int32 {
+func (o HealerReport) inSync() int32 {
 	var n int32
 	for _, r := range o.Redis {
 		if r.InSync(o.Master) {
@@ -88,7 +88,7 @@ func (o Observation) inSync() int32 {
 }
 
 // agreeing counts the sentinels that monitor the master.
-func (o Observation) agreeing() int32 {
+func (o HealerReport) agreeing() int32 {
 	var n int32
 	for _, s := range o.Sentinels {
 		if s.Agrees(o.Master) {
