@@ -12,6 +12,9 @@ APT_PKGS  := redis-server redis-sentinel redis-tools
 FUZZTIME  ?= 10s
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 CRD_FILE  := databases.spotahome.com_redisfailovers.yaml
+# Pinned tools built by testdata/tools/build.sh (versions from the tools modules' go.mod).
+TOOLS_BIN := $(or $(REDHOOK_CACHE),$(HOME)/.cache/redhook)/bin
+STATICCHECK_VERSION := $(shell awk '$$1 == "require" && $$2 == "honnef.co/go/tools" {print $$3}' testdata/tools/lint/go.mod)
 
 .PHONY: help
 help: ## List the targets
@@ -40,9 +43,16 @@ deps: ## Install the Debian packages the tests need, when missing (needs root)
 	fi
 
 .PHONY: lint
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, staticcheck (pinned, built into $REDHOOK_CACHE), go mod tidy -diff
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@GO=$(GO) testdata/tools/build.sh lint | grep -v ' present$$' || true
+	$(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION) ./...
+	$(GO) mod tidy -diff
+
+.PHONY: unit
+unit: ## Only the pure tests (hooks, healer/decision): seconds, no processes, no API server
+	$(GO) test -count=1 ./hooks/... ./healer/decision/...
 
 .PHONY: test
 test: deps lint verify-manifests kube-tools ## Install what the tests need, then run every test (what CI runs)

@@ -6,7 +6,7 @@ package manifests_test
 // (server-side apply as field manager "metacontroller", with the controller-uid label and the
 // controller ownerReference Metacontroller adds) → delete the owned children that were not
 // returned → write the status through the status subresource (with observedGeneration).
-// See ../../shared/metacontroller.md and hooks/wire.go.
+// See docs/design.md ("The wire protocol and its traps") and hooks/wire.go.
 
 import (
 	"bytes"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds the binaries the manifests tests run against, when missing, into
-# ${REDHOOK_CACHE:-$HOME/.cache/redhook}/bin (reused when present):
-#   kube-apiserver-<ver>, kubectl-<ver>  from k8s.io/kubernetes (testdata/tools/kube/go.mod)
-#   helm-<ver>                           from helm.sh/helm/v3   (testdata/tools/helm/go.mod)
-# and installs Debian's etcd-server when `etcd` is not on PATH (needs root).
-# The versions come from the require lines of the two tools modules: bump them there.
+# Builds pinned tools, when missing, into ${REDHOOK_CACHE:-$HOME/.cache/redhook}/bin (reused
+# when present). Usage: build.sh [kube] [lint] (no argument: kube).
+#   kube: kube-apiserver-<ver>, kubectl-<ver>  from k8s.io/kubernetes (testdata/tools/kube/go.mod)
+#         helm-<ver>                           from helm.sh/helm/v3   (testdata/tools/helm/go.mod)
+#         and Debian's etcd-server when `etcd` is not on PATH (needs root)
+#   lint: staticcheck-<ver>                    from honnef.co/go/tools (testdata/tools/lint/go.mod)
+# The versions come from the require lines of the tools modules: bump them there.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,35 +23,52 @@ required() {
 build() {
 	local dir=$1 pkg=$2 out=$3 ldflags=$4
 	if [ -x "$out" ]; then
-		echo "kube-tools: $out present"
+		echo "tools: $out present"
 		return
 	fi
-	echo "kube-tools: building $out from $pkg"
+	echo "tools: building $out from $pkg"
 	local start=$SECONDS
 	# Build to a temporary name first: an interrupted build never leaves a "present" binary.
 	CGO_ENABLED=0 "$go" build -C "$dir" -trimpath -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg"
 	mv "$out.tmp" "$out"
-	echo "kube-tools: built $out in $((SECONDS - start))s"
+	echo "tools: built $out in $((SECONDS - start))s"
 }
 
-kube=$(required "$here/kube" k8s.io/kubernetes)
-helm=$(required "$here/helm" helm.sh/helm/v3)
-minor=${kube#v1.}
-minor=${minor%%.*}
-kubeflags="-X k8s.io/component-base/version.gitVersion=$kube -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
-kubeflags="$kubeflags -X k8s.io/client-go/pkg/version.gitVersion=$kube -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+kube_tools() {
+	kube=$(required "$here/kube" k8s.io/kubernetes)
+	helm=$(required "$here/helm" helm.sh/helm/v3)
+	minor=${kube#v1.}
+	minor=${minor%%.*}
+	kubeflags="-X k8s.io/component-base/version.gitVersion=$kube -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+	kubeflags="$kubeflags -X k8s.io/client-go/pkg/version.gitVersion=$kube -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 
-build "$here/kube" k8s.io/kubernetes/cmd/kube-apiserver "$bin/kube-apiserver-$kube" "$kubeflags"
-build "$here/kube" k8s.io/kubernetes/cmd/kubectl "$bin/kubectl-$kube" "$kubeflags"
-build "$here/helm" helm.sh/helm/v3/cmd/helm "$bin/helm-$helm" "-X helm.sh/helm/v3/internal/version.version=$helm -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+	build "$here/kube" k8s.io/kubernetes/cmd/kube-apiserver "$bin/kube-apiserver-$kube" "$kubeflags"
+	build "$here/kube" k8s.io/kubernetes/cmd/kubectl "$bin/kubectl-$kube" "$kubeflags"
+	build "$here/helm" helm.sh/helm/v3/cmd/helm "$bin/helm-$helm" "-X helm.sh/helm/v3/internal/version.version=$helm -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 
-if ! command -v etcd >/dev/null 2>&1; then
-	if [ "$(id -u)" != 0 ]; then
-		echo "kube-tools: etcd missing; run: sudo apt-get install -y etcd-server" >&2
-		exit 1
+	if ! command -v etcd >/dev/null 2>&1; then
+		if [ "$(id -u)" != 0 ]; then
+			echo "kube-tools: etcd missing; run: sudo apt-get install -y etcd-server" >&2
+			exit 1
+		fi
+		echo "kube-tools: installing etcd-server"
+		export DEBIAN_FRONTEND=noninteractive
+		apt-get update -qq
+		apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
 	fi
-	echo "kube-tools: installing etcd-server"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
-fi
+}
+
+lint_tools() {
+	local sc
+	sc=$(required "$here/lint" honnef.co/go/tools)
+	build "$here/lint" honnef.co/go/tools/cmd/staticcheck "$bin/staticcheck-$sc" ""
+}
+
+[ $# -gt 0 ] || set -- kube
+for group in "$@"; do
+	case $group in
+	kube) kube_tools ;;
+	lint) lint_tools ;;
+	*) echo "build.sh: unknown tool group $group (kube, lint)" >&2; exit 2 ;;
+	esac
+done
