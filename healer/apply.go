@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/redis/rueidis"
 )
@@ -18,7 +19,7 @@ var errSkipped = errors.New("skipped: a preceding action failed")
 
 // outcome is one action as applied.
 type outcome struct {
-	Action Action
+	Action decision.Action
 	Err    error
 }
 
@@ -26,36 +27,36 @@ type outcome struct {
 // failed is skipped (replicas are not pointed at a master whose promotion failed; a sentinel
 // is not configured after its MONITOR failed); the others still run, so one dead pod does not
 // stop the healing of the rest.
-func apply(ctx context.Context, t hooks.Topology, c *conns, acts []Action) []outcome {
+func apply(ctx context.Context, t hooks.Topology, c *conns, acts []decision.Action) []outcome {
 	out := make([]outcome, 0, len(acts))
 	failedMaster := map[string]bool{}   // pods whose promotion failed
 	failedSentinel := map[string]bool{} // sentinels whose remove or monitor failed
 	for _, a := range acts {
 		var err error
 		switch a := a.(type) {
-		case ReplicaOf:
+		case decision.ReplicaOf:
 			if a.MasterPod != "" && failedMaster[a.MasterPod] {
 				err = errSkipped
 			}
-		case Monitor:
+		case decision.Monitor:
 			if failedSentinel[a.Sentinel] || a.MasterPod != "" && failedMaster[a.MasterPod] {
 				err = errSkipped
 			}
-		case SentinelSet:
+		case decision.SentinelSet:
 			if failedSentinel[a.Sentinel] {
 				err = errSkipped
 			}
 		}
-		if _, wait := a.(Wait); err == nil && !wait {
+		if _, wait := a.(decision.Wait); err == nil && !wait {
 			err = applyOne(ctx, t, c, a)
 		}
 		if err != nil {
 			switch a := a.(type) {
-			case Promote:
+			case decision.Promote:
 				failedMaster[a.Pod] = true
-			case Remove:
+			case decision.Remove:
 				failedSentinel[a.Sentinel] = true
-			case Monitor:
+			case decision.Monitor:
 				failedSentinel[a.Sentinel] = true
 			}
 			err = fmt.Errorf("%s: %w", a, err)
@@ -65,7 +66,7 @@ func apply(ctx context.Context, t hooks.Topology, c *conns, acts []Action) []out
 	return out
 }
 
-func applyOne(ctx context.Context, t hooks.Topology, c *conns, a Action) error {
+func applyOne(ctx context.Context, t hooks.Topology, c *conns, a decision.Action) error {
 	addr, err := target(t, a)
 	if err != nil {
 		return err
@@ -84,30 +85,30 @@ func applyOne(ctx context.Context, t hooks.Topology, c *conns, a Action) error {
 }
 
 // target is the address an action is sent to.
-func target(t hooks.Topology, a Action) (string, error) {
+func target(t hooks.Topology, a decision.Action) (string, error) {
 	var pod string
 	var pods []hooks.PodRef
 	var port int32
 	switch a := a.(type) {
-	case ReplicaOf:
+	case decision.ReplicaOf:
 		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case Promote:
+	case decision.Promote:
 		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case SetConfig:
+	case decision.SetConfig:
 		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case Priority:
+	case decision.Priority:
 		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case SentinelDebug:
+	case decision.SentinelDebug:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case Remove:
+	case decision.Remove:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case Monitor:
+	case decision.Monitor:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case SentinelSet:
+	case decision.SentinelSet:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case Reset:
+	case decision.Reset:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case Failover:
+	case decision.Failover:
 		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
 	default:
 		return "", fmt.Errorf("unknown action %T", a)
@@ -122,34 +123,34 @@ func target(t hooks.Topology, a Action) (string, error) {
 
 // command builds the Redis command of an action. The password is read here, from the topology,
 // and nowhere else.
-func command(client rueidis.Client, t hooks.Topology, a Action) rueidis.Completed {
+func command(client rueidis.Client, t hooks.Topology, a decision.Action) rueidis.Completed {
 	b := client.B()
 	name := t.MasterName
 	switch a := a.(type) {
-	case ReplicaOf:
+	case decision.ReplicaOf:
 		return b.Replicaof().Host(a.Master.Host).Port(int64(a.Master.Port)).Build()
-	case Promote:
+	case decision.Promote:
 		return b.Replicaof().No().One().Build()
-	case SetConfig:
+	case decision.SetConfig:
 		return b.ConfigSet().ParameterValue().ParameterValue(a.Key, a.Value).Build()
-	case Priority:
-		return b.ConfigSet().ParameterValue().ParameterValue(replicaPriority, a.Value).Build()
-	case SentinelDebug:
+	case decision.Priority:
+		return b.ConfigSet().ParameterValue().ParameterValue(decision.ReplicaPriorityKey, a.Value).Build()
+	case decision.SentinelDebug:
 		return b.Arbitrary("SENTINEL", "DEBUG").Args(a.Key, strconv.FormatInt(a.Millis, 10)).Build()
-	case Remove:
+	case decision.Remove:
 		return b.Arbitrary("SENTINEL", "REMOVE").Args(name).Build()
-	case Monitor:
+	case decision.Monitor:
 		return b.Arbitrary("SENTINEL", "MONITOR").Args(name, a.Master.Host,
 			strconv.Itoa(int(a.Master.Port)), strconv.Itoa(int(a.Quorum))).Build()
-	case SentinelSet:
+	case decision.SentinelSet:
 		v := a.Value
 		if a.Password {
 			v = t.Password.Value()
 		}
 		return b.Arbitrary("SENTINEL", "SET").Args(name, a.Key, v).Build()
-	case Reset:
+	case decision.Reset:
 		return b.Arbitrary("SENTINEL", "RESET").Args(name).Build()
-	case Failover:
+	case decision.Failover:
 		return b.SentinelFailover().Master(name).Build()
 	}
 	panic(fmt.Sprintf("healer: no command for %T", a)) // target rejected it already

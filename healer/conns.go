@@ -55,7 +55,7 @@ func (c *conns) get(addr string, password hooks.Secret) (rueidis.Client, error) 
 		Password:          password.Value(),
 		DisableCache:      true, // Sentinel and Redis 7.0 replicas: no client tracking wanted
 		ForceSingleClient: true, // never probe for a cluster
-		DisableRetry:      true, // a write that failed is planned again from a fresh observation
+		DisableRetry:      true, // a write that failed is planned again from a fresh snapshot
 		ClientName:        "redhook-healer",
 		ClientSetInfo:     rueidis.DisableClientSetInfo, // CLIENT SETINFO is Redis ≥ 7.2
 		Dialer:            net.Dialer{Timeout: c.dialTimeout, KeepAlive: 30 * time.Second},

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/rs/zerolog"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -341,7 +342,7 @@ func (p *Pool) forget(key string, e *entry) {
 	e.log.Info().Msg("forgotten: not synced for a while")
 }
 
-// pass is one heal pass: observe → Plan → apply, then the report.
+// pass is one heal pass: observe → decision.Plan → apply, then the report.
 func (p *Pool) pass(ctx context.Context, e *entry) {
 	start := time.Now()
 	p.mu.Lock()
@@ -352,7 +353,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	p.syncSubscriptions(e, t)
 
 	o := observe(ctx, t, e.conns)
-	acts := Plan(t, o)
+	acts := decision.Plan(t, o)
 	outs := apply(ctx, t, e.conns, acts)
 	var errs []string
 	records := make([]hooks.ActionRecord, 0, len(outs))
@@ -376,7 +377,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	e.history = newestFirst(records, e.history, p.cfg.History)
-	r := Report(t, o, append([]hooks.ActionRecord(nil), e.history...), errs)
+	r := decision.Report(t, o, append([]hooks.ActionRecord(nil), e.history...), errs)
 	e.report = r
 	e.busy = false
 	if _, tracked := p.entries[e.key]; tracked {
@@ -409,7 +410,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	p.signal()
 }
 
-func (p *Pool) countObserveErrors(o Observed) {
+func (p *Pool) countObserveErrors(o decision.Snapshot) {
 	for _, n := range o.Redis {
 		if !n.Reachable() || n.ConfigErr != "" {
 			p.metrics.errors.WithLabelValues(errObserve).Inc()
