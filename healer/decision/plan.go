@@ -117,7 +117,7 @@ type election struct {
 	// agreed: a quorum of sentinels already monitors master.
 	agreed bool
 	// failover: rule 11, ask Sentinel to fail over at once instead.
-	failover *Failover
+	failover *SentinelFailover
 	// steer: the master is gone and Sentinel is to promote a replica: rule 13 sets the
 	// priorities so that it picks the one with the most data. named is the sentinels' master
 	// when it restarted (rule 11 waits for the sentinel to read the priorities), else nil.
@@ -245,7 +245,7 @@ func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why strin
 		}
 		p, peer := v.sentinelPick(s)
 		if p != nil && p.Info.Offset >= best.Info.Offset {
-			return election{failover: &Failover{Sentinel: s.Pod.Name, Why: why}}
+			return election{failover: &SentinelFailover{Sentinel: s.Pod.Name, Why: why}}
 		}
 		if steerBy == nil {
 			steerBy, pick, seen = s, p, peer
@@ -497,11 +497,11 @@ func (v *view) monitor(s *SentinelNode, target hooks.Endpoint, masterPod string)
 		if masterPod != "" {
 			why += " " + masterPod
 		}
-		acts = append(acts, Remove{Sentinel: s.Pod.Name, Why: why})
+		acts = append(acts, SentinelRemove{Sentinel: s.Pod.Name, Why: why})
 	default:
 		return v.sentinelSettings(s)
 	}
-	acts = append(acts, Monitor{Sentinel: s.Pod.Name, MasterPod: masterPod, Master: target, Quorum: v.t.Quorum, Why: why})
+	acts = append(acts, SentinelMonitor{Sentinel: s.Pod.Name, MasterPod: masterPod, Master: target, Quorum: v.t.Quorum, Why: why})
 	set := "settings of a new monitor"
 	if v.t.Password.IsSet() {
 		acts = append(acts, SentinelSet{Sentinel: s.Pod.Name, Key: "auth-pass", Password: true, Why: set})
@@ -530,7 +530,7 @@ func (v *view) sentinelSettings(s *SentinelNode) []Action {
 
 // reset is rule 8: one sentinel at a time, only once every sentinel agrees on the master and
 // has rediscovered its replicas and the other sentinels.
-func (v *view) reset(m *RedisNode) *Reset {
+func (v *view) reset(m *RedisNode) *SentinelReset {
 	var stale *SentinelNode
 	var why string
 	for i := range v.o.Sentinels {
@@ -548,7 +548,7 @@ func (v *view) reset(m *RedisNode) *Reset {
 	if stale == nil {
 		return nil
 	}
-	return &Reset{Sentinel: stale.Pod.Name, Why: why}
+	return &SentinelReset{Sentinel: stale.Pod.Name, Why: why}
 }
 
 // underInformed tells whether s has not yet discovered every replica linked to the master or
@@ -624,7 +624,7 @@ func (v *view) redisConfig() []Action {
 			if !ok {
 				why = "not reported by CONFIG GET"
 			}
-			acts = append(acts, SetConfig{Pod: n.Pod.Name, Key: c.Key, Value: unquote(c.Value), Why: why})
+			acts = append(acts, ConfigSet{Pod: n.Pod.Name, Key: c.Key, Value: unquote(c.Value), Why: why})
 		}
 	}
 	return acts
@@ -641,7 +641,7 @@ func (v *view) bootstrap() []Action {
 				Why: "bootstrap mode: every redis replicates the external node"})
 		}
 		if got, ok := n.Config[ReplicaPriorityKey]; ok && got != "0" {
-			acts = append(acts, SetConfig{Pod: n.Pod.Name, Key: ReplicaPriorityKey, Value: "0",
+			acts = append(acts, ConfigSet{Pod: n.Pod.Name, Key: ReplicaPriorityKey, Value: "0",
 				Why: fmt.Sprintf("bootstrap mode: a replica of the external node is never elected (is %q)", got)})
 		}
 	}

@@ -549,9 +549,9 @@ func simulate(top hooks.Topology, o *Snapshot, acts []Action) {
 		case ReplicaOf:
 			n := node(a.Pod)
 			n.Info.Role, n.Info.MasterHost, n.Info.MasterPort, n.Info.LinkUp = hooks.RoleReplica, a.Master.Host, a.Master.Port, true
-		case Remove:
+		case SentinelRemove:
 			sen(a.Sentinel).Master = nil
-		case Monitor:
+		case SentinelMonitor:
 			s := sen(a.Sentinel)
 			s.Master = &SentinelMaster{Name: top.MasterName, IP: a.Master.Host, Port: a.Master.Port, Fields: map[string]string{}}
 		case SentinelSet:

@@ -90,7 +90,7 @@ func (v *view) steer(except *RedisNode) []Action {
 				n.Pod.Name, n.Info.Offset)
 		}
 		if got := n.Config[ReplicaPriorityKey]; got != want {
-			acts = append(acts, Priority{Pod: n.Pod.Name, Value: want, Why: why})
+			acts = append(acts, ReplicaPriority{Pod: n.Pod.Name, Value: want, Why: why})
 		}
 	}
 	return acts
@@ -105,7 +105,7 @@ func (v *view) restorePriorities() []Action {
 		if pinned(n, normal) || sameConfig(n.Config[ReplicaPriorityKey], normal) {
 			continue
 		}
-		acts = append(acts, Priority{Pod: n.Pod.Name, Value: normal,
+		acts = append(acts, ReplicaPriority{Pod: n.Pod.Name, Value: normal,
 			Why: fmt.Sprintf("is %q, want %q: no failover to steer", n.Config[ReplicaPriorityKey], normal)})
 	}
 	return acts
