@@ -73,7 +73,7 @@ func TestRequestOf(t *testing.T) {
 func TestApplySkips(t *testing.T) {
 	top := applyTopology()
 	top.Sentinels = append(top.Sentinels, hooks.PodRef{Name: "rfs-a-y"})
-	c := newConns(time.Second, time.Second)
+	c := newConns(time.Second, time.Second, time.Second)
 	defer c.closeAll()
 	m := hooks.Endpoint{Host: "10.0.0.11", Port: 6379}
 	outs := apply(context.Background(), top, c, []decision.Action{

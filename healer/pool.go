@@ -105,7 +105,7 @@ func (p *Pool) Track(t hooks.Topology) {
 	}
 	switch {
 	case !ok:
-		e = &entry{key: key, topo: t, due: now, conns: newConns(p.cfg.DialTimeout, p.cfg.CommandTimeout),
+		e = &entry{key: key, topo: t, due: now, conns: newConns(p.cfg.DialTimeout, p.cfg.CommandTimeout, p.cfg.MinBackoff),
 			subs: map[string]context.CancelFunc{},
 			log:  p.log.With().Str("namespace", t.Namespace).Str("name", t.Name).Logger()}
 		p.entries[key] = e
