@@ -35,7 +35,14 @@
 // priorities.go.
 //
 // A RedisFailover not tracked for a while is forgotten and its connections are closed. There is
-// one reusable rueidis client per address and a deadline on every command.
+// one reusable rueidis client per address and a deadline on every command. Pods are dialled in
+// parallel, and a failed dial is remembered for min(1 s, MinBackoff) (conns.go): a pod that
+// does not answer costs one dial timeout to its own reads, once per pass.
+//
+// Files, by concern: config.go (Config), pool.go (Pool, Track, Report), schedule.go (Run and
+// when each pass is due), pass.go (one heal pass), conns.go, observe.go, apply.go (the one
+// switch over the action types: requestOf), subscribe.go (Sentinel events), watch.go and
+// resp.go (the master watcher and its plain RESP connection), metrics.go.
 //
 // What the healer must never do:
 //   - act while Sentinel fails over (rule 1), or fight an agreement of the sentinels on a pod
