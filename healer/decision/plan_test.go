@@ -581,32 +581,3 @@ func simulate(top hooks.Topology, o *Snapshot, acts []Action) {
 		s.Replicas, s.Sentinels = fresh.Replicas, fresh.Sentinels
 	}
 }
-
-func TestSameConfig(t *testing.T) {
-	for _, tt := range []struct {
-		got, want string
-		same      bool
-	}{
-		{"104857600", "100mb", true},
-		{"100000000", "100m", true},
-		{"1073741824", "1GB", true},
-		{"1024", "1kb", true},
-		{"104857600", "100m", false},
-		{"yes", "YES", true},
-		{"900 1 300 10", "900 1  300 10", true},
-		{"", `""`, true},
-		{"3600 1", `""`, false},
-		{"allkeys-lru", "noeviction", false},
-		{"5000", "5000", true},
-	} {
-		assert.Equal(t, tt.same, sameConfig(tt.got, tt.want), "%q vs %q", tt.got, tt.want)
-	}
-}
-
-func TestConfigKeys(t *testing.T) {
-	top := topo()
-	top.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "1"}, {Key: "save", Value: ""}, {Key: "maxmemory", Value: "2"}}
-	assert.Equal(t, []string{"maxmemory", "save", "replica-priority"}, ConfigKeys(top))
-	top.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
-	assert.Equal(t, []string{"maxmemory", "save", "replica-priority"}, ConfigKeys(top))
-}
