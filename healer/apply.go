@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
-	"github.com/redis/rueidis"
 )
 
 // errUnknownPod is returned for an action on a pod the topology does not list with an IP.
@@ -18,45 +18,115 @@ var errSkipped = errors.New("skipped: a preceding action failed")
 
 // outcome is one action as applied.
 type outcome struct {
-	Action Action
+	Action decision.Action
 	Err    error
+}
+
+// request is how one action goes out: the pod it is sent to, the command, and how it depends
+// on the actions before it. requestOf makes it; apply sends it.
+type request struct {
+	pod      string
+	sentinel bool     // pod is a sentinel, else a redis pod
+	args     []string // the command; nil when nothing is sent (Wait)
+	// follows is the master pod the action points at: skipped when its promotion failed.
+	follows string
+	// promotes: a failure marks pod as a failed promotion.
+	promotes bool
+	// monitorStep (remove, monitor): a failure skips the later monitor steps of the sentinel.
+	monitorStep bool
+	// afterMonitor (monitor, set): skipped when an earlier monitor step of the sentinel failed.
+	afterMonitor bool
+}
+
+// requestOf is the one place that knows how each action is sent. The password is read here,
+// from the topology, and nowhere else.
+func requestOf(t hooks.Topology, a decision.Action) (request, error) {
+	name := t.MasterName
+	redis := func(pod string, args ...string) request { return request{pod: pod, args: args} }
+	sentinel := func(pod string, args ...string) request {
+		return request{pod: pod, sentinel: true, args: append([]string{"SENTINEL"}, args...)}
+	}
+	switch a := a.(type) {
+	case decision.ReplicaOf:
+		r := redis(a.Pod, "REPLICAOF", a.Master.Host, decimal(a.Master.Port))
+		r.follows = a.MasterPod
+		return r, nil
+	case decision.Promote:
+		r := redis(a.Pod, "REPLICAOF", "NO", "ONE")
+		r.promotes = true
+		return r, nil
+	case decision.ConfigSet:
+		return redis(a.Pod, "CONFIG", "SET", a.Key, a.Value), nil
+	case decision.ReplicaPriority:
+		return redis(a.Pod, "CONFIG", "SET", decision.ReplicaPriorityKey, a.Value), nil
+	case decision.SentinelRemove:
+		r := sentinel(a.Sentinel, "REMOVE", name)
+		r.monitorStep = true
+		return r, nil
+	case decision.SentinelMonitor:
+		r := sentinel(a.Sentinel, "MONITOR", name, a.Master.Host, decimal(a.Master.Port), decimal(a.Quorum))
+		r.follows, r.monitorStep, r.afterMonitor = a.MasterPod, true, true
+		return r, nil
+	case decision.SentinelSet:
+		v := a.Value
+		if a.Password {
+			v = t.Password.Value()
+		}
+		r := sentinel(a.Sentinel, "SET", name, a.Key, v)
+		r.afterMonitor = true
+		return r, nil
+	case decision.SentinelReset:
+		return sentinel(a.Sentinel, "RESET", name), nil
+	case decision.SentinelFailover:
+		return sentinel(a.Sentinel, "FAILOVER", name), nil
+	case decision.SentinelDebug:
+		return sentinel(a.Sentinel, "DEBUG", a.Key, strconv.FormatInt(a.Millis, 10)), nil
+	case decision.Wait:
+		return request{}, nil
+	}
+	return request{}, fmt.Errorf("unknown action %T", a)
+}
+
+// decimal writes a port or a quorum as a command argument.
+func decimal(n int32) string { return strconv.Itoa(int(n)) }
+
+// addr is the address of the request's pod in t.
+func (r request) addr(t hooks.Topology) (string, error) {
+	pods, port := t.Redis, t.RedisPort
+	if r.sentinel {
+		pods, port = t.Sentinels, t.SentinelPort
+	}
+	for _, p := range pods {
+		if p.Name == r.pod && p.IP != "" {
+			return hooks.Endpoint{Host: p.IP, Port: port}.Address(), nil
+		}
+	}
+	return "", fmt.Errorf("%s: %w", r.pod, errUnknownPod)
 }
 
 // apply runs the actions in order, each with its own deadline. An action whose prerequisite
 // failed is skipped (replicas are not pointed at a master whose promotion failed; a sentinel
 // is not configured after its MONITOR failed); the others still run, so one dead pod does not
 // stop the healing of the rest.
-func apply(ctx context.Context, t hooks.Topology, c *conns, acts []Action) []outcome {
+func apply(ctx context.Context, t hooks.Topology, c *conns, acts []decision.Action) []outcome {
 	out := make([]outcome, 0, len(acts))
 	failedMaster := map[string]bool{}   // pods whose promotion failed
 	failedSentinel := map[string]bool{} // sentinels whose remove or monitor failed
 	for _, a := range acts {
-		var err error
-		switch a := a.(type) {
-		case ReplicaOf:
-			if a.MasterPod != "" && failedMaster[a.MasterPod] {
-				err = errSkipped
-			}
-		case Monitor:
-			if failedSentinel[a.Sentinel] || a.MasterPod != "" && failedMaster[a.MasterPod] {
-				err = errSkipped
-			}
-		case SentinelSet:
-			if failedSentinel[a.Sentinel] {
-				err = errSkipped
-			}
-		}
-		if _, wait := a.(Wait); err == nil && !wait {
-			err = applyOne(ctx, t, c, a)
+		r, err := requestOf(t, a)
+		switch {
+		case err != nil:
+		case r.follows != "" && failedMaster[r.follows], r.afterMonitor && failedSentinel[r.pod]:
+			err = errSkipped
+		case r.args != nil:
+			err = send(ctx, t, c, r)
 		}
 		if err != nil {
-			switch a := a.(type) {
-			case Promote:
-				failedMaster[a.Pod] = true
-			case Remove:
-				failedSentinel[a.Sentinel] = true
-			case Monitor:
-				failedSentinel[a.Sentinel] = true
+			if r.promotes {
+				failedMaster[r.pod] = true
+			}
+			if r.monitorStep {
+				failedSentinel[r.pod] = true
 			}
 			err = fmt.Errorf("%s: %w", a, err)
 		}
@@ -65,8 +135,10 @@ func apply(ctx context.Context, t hooks.Topology, c *conns, acts []Action) []out
 	return out
 }
 
-func applyOne(ctx context.Context, t hooks.Topology, c *conns, a Action) error {
-	addr, err := target(t, a)
+// send sends one request within the command timeout. A timeout drops the connection: a stuck
+// one must not stall the next pass.
+func send(ctx context.Context, t hooks.Topology, c *conns, r request) error {
+	addr, err := r.addr(t)
 	if err != nil {
 		return err
 	}
@@ -76,81 +148,9 @@ func applyOne(ctx context.Context, t hooks.Topology, c *conns, a Action) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout)
 	defer cancel()
-	err = client.Do(ctx, command(client, t, a)).Error()
+	err = client.Do(ctx, client.B().Arbitrary(r.args...).Build()).Error()
 	if errors.Is(err, context.DeadlineExceeded) {
 		c.drop(addr)
 	}
 	return err
-}
-
-// target is the address an action is sent to.
-func target(t hooks.Topology, a Action) (string, error) {
-	var pod string
-	var pods []hooks.PodRef
-	var port int32
-	switch a := a.(type) {
-	case ReplicaOf:
-		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case Promote:
-		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case SetConfig:
-		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case Priority:
-		pod, pods, port = a.Pod, t.Redis, t.RedisPort
-	case SentinelDebug:
-		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case Remove:
-		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case Monitor:
-		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case SentinelSet:
-		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case Reset:
-		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	case Failover:
-		pod, pods, port = a.Sentinel, t.Sentinels, t.SentinelPort
-	default:
-		return "", fmt.Errorf("unknown action %T", a)
-	}
-	for _, p := range pods {
-		if p.Name == pod && p.IP != "" {
-			return hooks.Endpoint{Host: p.IP, Port: port}.Address(), nil
-		}
-	}
-	return "", fmt.Errorf("%s: %w", pod, errUnknownPod)
-}
-
-// command builds the Redis command of an action. The password is read here, from the topology,
-// and nowhere else.
-func command(client rueidis.Client, t hooks.Topology, a Action) rueidis.Completed {
-	b := client.B()
-	name := t.MasterName
-	switch a := a.(type) {
-	case ReplicaOf:
-		return b.Replicaof().Host(a.Master.Host).Port(int64(a.Master.Port)).Build()
-	case Promote:
-		return b.Replicaof().No().One().Build()
-	case SetConfig:
-		return b.ConfigSet().ParameterValue().ParameterValue(a.Key, a.Value).Build()
-	case Priority:
-		return b.ConfigSet().ParameterValue().ParameterValue(replicaPriority, a.Value).Build()
-	case SentinelDebug:
-		return b.Arbitrary("SENTINEL", "DEBUG").Args(a.Key, strconv.FormatInt(a.Millis, 10)).Build()
-	case Remove:
-		return b.Arbitrary("SENTINEL", "REMOVE").Args(name).Build()
-	case Monitor:
-		return b.Arbitrary("SENTINEL", "MONITOR").Args(name, a.Master.Host,
-			strconv.Itoa(int(a.Master.Port)), strconv.Itoa(int(a.Quorum))).Build()
-	case SentinelSet:
-		v := a.Value
-		if a.Password {
-			v = t.Password.Value()
-		}
-		return b.Arbitrary("SENTINEL", "SET").Args(name, a.Key, v).Build()
-	case Reset:
-		return b.Arbitrary("SENTINEL", "RESET").Args(name).Build()
-	case Failover:
-		return b.SentinelFailover().Master(name).Build()
-	}
-	panic(fmt.Sprintf("healer: no command for %T", a)) // target rejected it already
 }

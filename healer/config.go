@@ -1,59 +1,94 @@
 package healer
 
 import (
-	"strconv"
-	"strings"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// sameConfig tells whether a value read with CONFIG GET (or SENTINEL MASTER) is the desired
-// value as written in customConfig. Redis normalises what it reports: "100mb" reads back as
-// "104857600", "YES" as "yes", "900 1  300 10" as "900 1 300 10". Comparing raw strings would
-// rewrite such settings on every pass (spotahome's log noise, #177).
-func sameConfig(got, want string) bool {
-	g, w := normalize(got), normalize(unquote(want))
-	if g == w {
-		return true
-	}
-	gm, ok1 := memory(g)
-	wm, ok2 := memory(w)
-	return ok1 && ok2 && gm == wm
+// Config tunes the pool. Zero fields take the defaults of DefaultConfig.
+type Config struct {
+	// Workers bounds the heal passes running at once.
+	Workers int
+	// Interval is the re-check period of a healthy RedisFailover.
+	Interval time.Duration
+	// FastInterval is the re-check period while a RedisFailover is unsettled: actions were just
+	// applied, a failover is in progress, or no master is known.
+	FastInterval time.Duration
+	// ForgetAfter is how long a RedisFailover is kept without a Track; then its connections are
+	// closed and its report dropped.
+	ForgetAfter time.Duration
+	// DialTimeout bounds a connection attempt; CommandTimeout bounds every command.
+	DialTimeout    time.Duration
+	CommandTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the exponential backoff after a pass with errors.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+	// WatchInterval is how often the master watcher sends ROLE to the master of each
+	// RedisFailover (see watch.go); negative disables the watcher. WatchTimeout bounds each of
+	// its dials and round trips.
+	WatchInterval time.Duration
+	WatchTimeout  time.Duration
+	// History is how many recent actions the report keeps.
+	History int
+	// Registerer receives the healer's metrics; nil keeps them unregistered.
+	Registerer prometheus.Registerer
 }
 
-func normalize(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{Workers: 8, Interval: 10 * time.Second, FastInterval: time.Second,
+		ForgetAfter: 10 * time.Minute, DialTimeout: time.Second, CommandTimeout: 2 * time.Second,
+		MinBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second, History: 10,
+		WatchInterval: 200 * time.Millisecond, WatchTimeout: 200 * time.Millisecond}
 }
 
-// unquote strips one pair of surrounding double quotes, as redis.conf reads `save ""`.
-func unquote(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
-		if u, err := strconv.Unquote(s); err == nil {
-			return u
+// WithDefaults returns a copy of c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	set := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
 		}
-		return s[1 : len(s)-1]
 	}
-	return s
+	if c.Workers == 0 {
+		c.Workers = d.Workers
+	}
+	if c.History == 0 {
+		c.History = d.History
+	}
+	set(&c.Interval, d.Interval)
+	set(&c.FastInterval, d.FastInterval)
+	set(&c.ForgetAfter, d.ForgetAfter)
+	set(&c.DialTimeout, d.DialTimeout)
+	set(&c.CommandTimeout, d.CommandTimeout)
+	set(&c.MinBackoff, d.MinBackoff)
+	set(&c.MaxBackoff, d.MaxBackoff)
+	set(&c.WatchInterval, d.WatchInterval)
+	set(&c.WatchTimeout, d.WatchTimeout)
+	return c
 }
 
-// memory reads a size the way redis.conf does (memtoull): 1k = 1000, 1kb = 1024, and so on.
-func memory(s string) (uint64, bool) {
-	units := []struct {
-		suffix string
-		mul    uint64
-	}{
-		{"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30},
-		{"k", 1000}, {"m", 1000 * 1000}, {"g", 1000 * 1000 * 1000}, {"b", 1},
+// Validate reports every invalid setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("workers %d: must be at least 1", c.Workers))
 	}
-	mul := uint64(1)
-	for _, u := range units {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mul = strings.TrimSuffix(s, u.suffix), u.mul
-			break
+	if c.History < 1 {
+		errs = append(errs, fmt.Errorf("history %d: must be at least 1", c.History))
+	}
+	for name, d := range map[string]time.Duration{"interval": c.Interval, "fast interval": c.FastInterval,
+		"forget after": c.ForgetAfter, "dial timeout": c.DialTimeout, "command timeout": c.CommandTimeout,
+		"min backoff": c.MinBackoff, "max backoff": c.MaxBackoff, "watch timeout": c.WatchTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must be positive", name, d))
 		}
 	}
-	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, false
+	if c.MaxBackoff < c.MinBackoff {
+		errs = append(errs, fmt.Errorf("max backoff %v is below min backoff %v", c.MaxBackoff, c.MinBackoff))
 	}
-	return n * mul, true
+	return errors.Join(errs...)
 }

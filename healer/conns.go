@@ -1,6 +1,7 @@
 package healer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,58 +15,139 @@ import (
 // conns holds one reusable rueidis client per address of one RedisFailover. A client is made
 // on first use and reconnects by itself; it is closed when its address leaves the topology,
 // when the password changes, or when the RedisFailover is forgotten.
+//
+// Dials run outside the lock, one per address at a time: the observe of a pass reads every pod
+// at once, and a pod that does not answer (a blackholed IP costs the whole dial timeout) must
+// not hold up the dials to the others. A failed dial is remembered for failFor, so that the
+// other reads and writes of the same pass, and the subscription to a sentinel, do not each wait
+// for the dial timeout again.
 type conns struct {
 	dialTimeout    time.Duration
 	commandTimeout time.Duration
+	// failFor is how long a failed dial is remembered: min(1 s, MinBackoff), see newConns.
+	failFor time.Duration
+	// dial makes a client; rueidis.NewClient but in tests. It returns within the dial timeout
+	// (ctx ends then too); a client it returns along with an error is closed by get.
+	dial func(ctx context.Context, opt rueidis.ClientOption) (rueidis.Client, error)
 
 	mu     sync.Mutex
 	byAddr map[string]*conn
 	closed bool
 }
 
-// errClosed is returned by get once the RedisFailover is forgotten or the pool stopped.
+// errClosed is returned by get once the RedisFailover is forgotten or the pool stopped, and to
+// those who waited for a dial whose address was dropped meanwhile.
 var errClosed = errors.New("connections closed")
 
+// conn is the client of one address, or the dial that makes it. client and err are set before
+// ready is closed, and never change after.
 type conn struct {
-	client   rueidis.Client
 	password string
+	ready    chan struct{}
+	client   rueidis.Client
+	err      error
+	failed   time.Time // when the dial failed; the failure is remembered for failFor
 }
 
-func newConns(dialTimeout, commandTimeout time.Duration) *conns {
-	return &conns{dialTimeout: dialTimeout, commandTimeout: commandTimeout, byAddr: map[string]*conn{}}
+// dialed tells whether the dial of cn ended.
+func (cn *conn) dialed() bool {
+	select {
+	case <-cn.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// newConns makes the connections of one RedisFailover. A failed dial is remembered for
+// min(1 s, minBackoff): long enough that one pass (observe, apply, observe again) and the
+// sentinel subscriptions pay for a blackholed pod once, short enough that the next pass after
+// a failed one, due after at least minBackoff, dials again: a restarted pod is seen at once.
+func newConns(dialTimeout, commandTimeout, minBackoff time.Duration) *conns {
+	return &conns{dialTimeout: dialTimeout, commandTimeout: commandTimeout, failFor: min(time.Second, minBackoff),
+		dial: func(_ context.Context, opt rueidis.ClientOption) (rueidis.Client, error) {
+			return rueidis.NewClient(opt) // bounded by opt.Dialer.Timeout
+		},
+		byAddr: map[string]*conn{}}
 }
 
 // get returns the client for addr, dialling it when needed. Dialling fails at once when nothing
-// listens; a failed dial is not cached, so the next pass tries again.
+// listens; a failed dial is returned again, without dialling, for failFor. While a dial of addr
+// runs, get waits for it and shares its result.
 func (c *conns) get(addr string, password hooks.Secret) (rueidis.Client, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, errClosed
-	}
-	if cn, ok := c.byAddr[addr]; ok {
-		if cn.password == password.Value() {
-			return cn.client, nil
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return nil, errClosed
 		}
-		cn.client.Close()
-		delete(c.byAddr, addr)
+		cn, ok := c.byAddr[addr]
+		switch {
+		case !ok:
+			cn = &conn{password: password.Value(), ready: make(chan struct{})}
+			c.byAddr[addr] = cn
+			c.mu.Unlock()
+			c.connect(addr, cn)
+			return cn.client, cn.err
+		case !cn.dialed():
+			c.mu.Unlock()
+			<-cn.ready
+			if cn.password == password.Value() {
+				return cn.client, cn.err
+			}
+			continue // dialled with the old password: look again
+		case cn.password == password.Value() && (cn.err == nil || time.Since(cn.failed) < c.failFor):
+			c.mu.Unlock()
+			return cn.client, cn.err
+		}
+		c.remove(addr, cn) // another password, or a failure old enough to try again
+		c.mu.Unlock()
 	}
-	client, err := rueidis.NewClient(rueidis.ClientOption{
+}
+
+// connect dials addr for cn, outside the lock, and publishes the result. A client that the dial
+// returns along with an error is closed (rueidis returns one with ForceSingleClient), as is one
+// whose address was dropped while it dialled.
+func (c *conns) connect(addr string, cn *conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.dialTimeout)
+	defer cancel()
+	client, err := c.dial(ctx, rueidis.ClientOption{
 		InitAddress:       []string{addr},
-		Password:          password.Value(),
+		Password:          cn.password,
 		DisableCache:      true, // Sentinel and Redis 7.0 replicas: no client tracking wanted
 		ForceSingleClient: true, // never probe for a cluster
-		DisableRetry:      true, // a write that failed is planned again from a fresh observation
+		DisableRetry:      true, // a write that failed is planned again from a fresh snapshot
 		ClientName:        "redhook-healer",
 		ClientSetInfo:     rueidis.DisableClientSetInfo, // CLIENT SETINFO is Redis ≥ 7.2
 		Dialer:            net.Dialer{Timeout: c.dialTimeout, KeepAlive: 30 * time.Second},
 		ConnWriteTimeout:  c.commandTimeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", addr, err)
+		if client != nil {
+			client.Close()
+		}
+		client, err = nil, fmt.Errorf("connect %s: %w", addr, err)
 	}
-	c.byAddr[addr] = &conn{client: client, password: password.Value()}
-	return client, nil
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err == nil && c.byAddr[addr] != cn {
+		client.Close()
+		client, err = nil, fmt.Errorf("connect %s: %w", addr, errClosed)
+	}
+	cn.client, cn.err = client, err
+	if err != nil {
+		cn.failed = time.Now()
+	}
+	close(cn.ready)
+}
+
+// remove forgets the conn of addr and closes its client. A dial still running is only
+// forgotten: connect closes its client when it ends. Caller holds c.mu.
+func (c *conns) remove(addr string, cn *conn) {
+	delete(c.byAddr, addr)
+	if cn.dialed() && cn.client != nil {
+		cn.client.Close()
+	}
 }
 
 // drop closes the client of addr, e.g. after a timeout, so the next use dials afresh.
@@ -73,8 +155,7 @@ func (c *conns) drop(addr string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cn, ok := c.byAddr[addr]; ok {
-		cn.client.Close()
-		delete(c.byAddr, addr)
+		c.remove(addr, cn)
 	}
 }
 
@@ -84,8 +165,7 @@ func (c *conns) keepOnly(keep map[string]bool) {
 	defer c.mu.Unlock()
 	for addr, cn := range c.byAddr {
 		if !keep[addr] {
-			cn.client.Close()
-			delete(c.byAddr, addr)
+			c.remove(addr, cn)
 		}
 	}
 }
@@ -102,7 +182,13 @@ func (c *conns) closeAll() {
 func (c *conns) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.byAddr)
+	n := 0
+	for _, cn := range c.byAddr {
+		if cn.dialed() && cn.client != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // addresses of the pods of a topology.

@@ -3,11 +3,18 @@
 //
 // It owns all Redis and Sentinel I/O of redhook, as a pipeline per RedisFailover:
 //
-//	observe (reads: ROLE, INFO, CONFIG GET, INFO sentinel, SENTINEL DEBUG/MASTER/REPLICAS/SENTINELS)
-//	  → parse*  (pure: replies → values; tested on captured replies in testdata/)
-//	  → Plan    (pure: hooks.Topology + Observed → []Action, the rules of design.md §5)
-//	  → apply   (writes: REPLICAOF, CONFIG SET, SENTINEL MONITOR/REMOVE/SET/RESET/FAILOVER/DEBUG)
-//	  → Report  (pure: Observed → hooks.HealerReport, the input of the next hooks.Sync)
+//	observe            (reads: ROLE, INFO, CONFIG GET, INFO sentinel,
+//	                    SENTINEL DEBUG/MASTER/REPLICAS/SENTINELS)
+//	  → decision.Parse*  (pure: replies → values, one decision.Snapshot per pass)
+//	  → decision.Plan    (pure: hooks.Topology + Snapshot → []decision.Action, rules 1–13)
+//	  → apply            (writes: REPLICAOF, CONFIG SET,
+//	                    SENTINEL MONITOR/REMOVE/SET/RESET/FAILOVER/DEBUG)
+//	  → decision.Report  (pure: Snapshot → hooks.HealerReport, the input of the next hooks.Sync)
+//
+// The pure steps live in package decision, which may import only the standard library and
+// hooks (a test there checks it): no I/O, clock, randomness or logging. The rules are the
+// "Healer rules" of docs/design.md; docs/healer.md describes them for operators. This package
+// is the edge around it: connections, reads, writes, scheduling, logs and metrics.
 //
 // Pool runs that pipeline: Track never blocks and keeps the newest topology per RedisFailover;
 // a bounded set of workers runs at most one pass per RedisFailover at a time, again after an
@@ -15,17 +22,27 @@
 // topology change, a Sentinel event (+switch-master, +sdown, +odown, -odown, +failover-end…) or
 // a word of the master watcher (watch.go: ROLE to the reported master every 200 ms; a dead,
 // demoted or restarted master asks for a pass at once, so rule 11 does not wait for Interval).
-// Writes confirmed by WAIT 1 survive a failover that Sentinel carries out (priorities.go):
-// every sentinel reads the replicas' INFO every second, pings every 250 ms and forgets its peers'
-// "down" answers after 1.25 s (rule 12, timing.go: SENTINEL DEBUG, not persisted by Sentinel, so
-// set again after a restart; the last two stop Sentinel from failing over a healthy master right
-// after a switch when down-after is 1 s); once the master is gone, the replica
-// with the highest offset gets replica-priority 1 and the others the normal one (rule 13), and
-// the normal priority comes back once a master is healthy; rule 11 sends SENTINEL FAILOVER only
-// once the sentinel's own order (priority, offset, run id, on what it last read) picks that
-// replica, and waits for the next pass otherwise.
+//
+// Writes confirmed by WAIT 1 survive a failover that Sentinel carries out: every sentinel reads
+// the replicas' INFO every second, pings every 250 ms and forgets its peers' "down" answers
+// after 1.25 s (rule 12: SENTINEL DEBUG, not persisted by Sentinel, so set again after a
+// restart; the last two stop Sentinel from failing over a healthy master right after a switch
+// when down-after is 1 s); once the master is gone, the replica with the highest offset gets
+// replica-priority 1 and the others the normal one (rule 13), and the normal priority comes
+// back once a master is healthy; rule 11 sends SENTINEL FAILOVER only once the sentinel's own
+// order (priority, offset, run id, on what it last read) picks that replica, and waits for the
+// next pass otherwise. Why each of these, with measurements: decision's timing.go and
+// priorities.go.
+//
 // A RedisFailover not tracked for a while is forgotten and its connections are closed. There is
-// one reusable rueidis client per address and a deadline on every command.
+// one reusable rueidis client per address and a deadline on every command. Pods are dialled in
+// parallel, and a failed dial is remembered for min(1 s, MinBackoff) (conns.go): a pod that
+// does not answer costs one dial timeout to its own reads, once per pass.
+//
+// Files, by concern: config.go (Config), pool.go (Pool, Track, Report), schedule.go (Run and
+// when each pass is due), pass.go (one heal pass), conns.go, observe.go, apply.go (the one
+// switch over the action types: requestOf), subscribe.go (Sentinel events), watch.go and
+// resp.go (the master watcher and its plain RESP connection), metrics.go.
 //
 // What the healer must never do:
 //   - act while Sentinel fails over (rule 1), or fight an agreement of the sentinels on a pod
@@ -42,6 +59,6 @@
 //     it from the topology when it sends AUTH or auth-pass;
 //   - block the hook: Track and Report only touch memory.
 //
-// Plan, the parsers and Report are pure (no I/O, clock, randomness or logging) and table-tested;
-// the I/O is tested against real redis-server and redis-sentinel processes on loopback.
+// The decisions are table-tested in package decision; the I/O here is tested against real
+// redis-server and redis-sentinel processes on loopback.
 package healer

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -470,7 +471,7 @@ func TestIntegrationStaleSentinelEntries(t *testing.T) {
 	knows := func(s *proc, ip string) bool {
 		v, err := c.do(s, "SENTINEL", "REPLICAS", "mymaster").ToAny()
 		require.NoError(t, err)
-		peers, err := parseSentinelPeers(v)
+		peers, err := decision.ParseSentinelPeers(v)
 		require.NoError(t, err)
 		for _, r := range peers {
 			if r.IP == ip {
@@ -533,7 +534,7 @@ func TestIntegrationConfigDrift(t *testing.T) {
 	get := func(n *proc, key string) string {
 		v, err := c.do(n, "CONFIG", "GET", key).ToAny()
 		require.NoError(t, err)
-		kv, err := parseConfigGet(v)
+		kv, err := decision.ParseConfigGet(v)
 		require.NoError(t, err)
 		return kv[key]
 	}
@@ -558,7 +559,7 @@ func TestIntegrationConfigDrift(t *testing.T) {
 		}
 		v, err := c.do(c.sentinels[0], "SENTINEL", "MASTER", "mymaster").ToAny()
 		require.NoError(t, err)
-		m, err := parseSentinelMaster(v)
+		m, err := decision.ParseSentinelMaster(v)
 		require.NoError(t, err)
 		if m.Fields["down-after-milliseconds"] != "1000" {
 			return fmt.Errorf("down-after %s", m.Fields["down-after-milliseconds"])
@@ -583,7 +584,7 @@ func TestIntegrationBootstrapMode(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if info.Role != roleReplica || info.MasterHost != ext.ip || !info.LinkUp {
+			if info.Role != hooks.RoleReplica || info.MasterHost != ext.ip || !info.LinkUp {
 				return fmt.Errorf("%s: %s of %s link %v", n.name, info.Role, info.MasterHost, info.LinkUp)
 			}
 			if got := c.dbsize(n); got != 10 {
@@ -593,7 +594,7 @@ func TestIntegrationBootstrapMode(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if kv, _ := parseConfigGet(v); kv["replica-priority"] != "0" {
+			if kv, _ := decision.ParseConfigGet(v); kv["replica-priority"] != "0" {
 				return fmt.Errorf("%s replica-priority %s", n.name, kv["replica-priority"])
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/redis/rueidis"
 )
@@ -17,10 +18,10 @@ var errNoIP = errors.New("pod has no IP")
 // observe reads every redis and sentinel pod of t, concurrently, each read bounded by the
 // command timeout. A pod that does not answer is recorded as unreachable, not returned as an
 // error: healing goes on with whatever answers.
-func observe(ctx context.Context, t hooks.Topology, c *conns) Observed {
-	o := Observed{Time: time.Now(), Redis: make([]RedisNode, len(t.Redis)),
-		Sentinels: make([]SentinelNode, len(t.Sentinels))}
-	keys := configKeys(t)
+func observe(ctx context.Context, t hooks.Topology, c *conns) decision.Snapshot {
+	o := decision.Snapshot{Time: time.Now(), Redis: make([]decision.RedisNode, len(t.Redis)),
+		Sentinels: make([]decision.SentinelNode, len(t.Sentinels))}
+	keys := decision.ConfigKeys(t)
 	var wg sync.WaitGroup
 	for i, p := range t.Redis {
 		wg.Go(func() { o.Redis[i] = observeRedis(ctx, t, c, p, keys) })
@@ -37,8 +38,8 @@ func observe(ctx context.Context, t hooks.Topology, c *conns) Observed {
 }
 
 // observeRedis reads ROLE, INFO server/replication/keyspace and the managed CONFIG keys.
-func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRef, keys []string) RedisNode {
-	n := RedisNode{Pod: p}
+func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRef, keys []string) decision.RedisNode {
+	n := decision.RedisNode{Pod: p}
 	if p.IP == "" {
 		n.Err = errNoIP.Error()
 		return n
@@ -63,13 +64,13 @@ func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRe
 		if errors.Is(err, context.DeadlineExceeded) {
 			c.drop(addr) // a stuck connection must not stall the next pass
 		}
-		n = RedisNode{Pod: p, Err: fmt.Sprintf("read %s: %v", addr, err)}
+		n = decision.RedisNode{Pod: p, Err: fmt.Sprintf("read %s: %v", addr, err)}
 		return n
 	}
 	if len(keys) > 0 {
 		v, err := res[2].ToAny()
 		if err == nil {
-			n.Config, err = parseConfigGet(v)
+			n.Config, err = decision.ParseConfigGet(v)
 		}
 		if err != nil {
 			n.Config = nil
@@ -79,26 +80,26 @@ func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRe
 	return n
 }
 
-func readRedis(n *RedisNode, res []rueidis.RedisResult) error {
+func readRedis(n *decision.RedisNode, res []rueidis.RedisResult) error {
 	v, err := res[0].ToAny()
 	if err != nil {
 		return fmt.Errorf("role: %w", err)
 	}
-	if n.Role, err = parseRole(v); err != nil {
+	if n.Role, err = decision.ParseRole(v); err != nil {
 		return err
 	}
 	text, err := res[1].ToString()
 	if err != nil {
 		return fmt.Errorf("info: %w", err)
 	}
-	n.Info, err = parseRedisInfo(text)
+	n.Info, err = decision.ParseRedisInfo(text)
 	return err
 }
 
 // observeSentinel reads INFO sentinel and, when the sentinel monitors the master name,
 // SENTINEL MASTER, REPLICAS and SENTINELS.
-func observeSentinel(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRef) SentinelNode {
-	n := SentinelNode{Pod: p}
+func observeSentinel(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRef) decision.SentinelNode {
+	n := decision.SentinelNode{Pod: p}
 	if p.IP == "" {
 		n.Err = errNoIP.Error()
 		return n
@@ -115,24 +116,24 @@ func observeSentinel(ctx context.Context, t hooks.Topology, c *conns, p hooks.Po
 		if errors.Is(err, context.DeadlineExceeded) {
 			c.drop(addr)
 		}
-		return SentinelNode{Pod: p, Err: fmt.Sprintf("read %s: %v", addr, err)}
+		return decision.SentinelNode{Pod: p, Err: fmt.Sprintf("read %s: %v", addr, err)}
 	}
 	return n
 }
 
-func readSentinel(ctx context.Context, client rueidis.Client, name string, n *SentinelNode) error {
+func readSentinel(ctx context.Context, client rueidis.Client, name string, n *decision.SentinelNode) error {
 	text, err := client.Do(ctx, client.B().Info().Section("sentinel").Build()).ToString()
 	if err != nil {
 		return fmt.Errorf("info sentinel: %w", err)
 	}
-	if n.Info, err = parseSentinelInfo(text); err != nil {
+	if n.Info, err = decision.ParseSentinelInfo(text); err != nil {
 		return err
 	}
 	// SENTINEL DEBUG is read (and set, rule 12) even when the sentinel monitors nothing yet.
-	// A failure leaves Debug unknown (nil): the sentinel still takes part, and Plan never
+	// A failure leaves Debug unknown (nil): the sentinel still takes part, and decision.Plan never
 	// writes a setting it could not read.
 	if v, err := client.Do(ctx, client.B().Arbitrary("SENTINEL", "DEBUG").Build()).ToAny(); err == nil {
-		if debug, err := parseSentinelDebug(v); err == nil {
+		if debug, err := decision.ParseSentinelDebug(v); err == nil {
 			n.Debug = debug
 		}
 	}
@@ -149,14 +150,14 @@ func readSentinel(ctx context.Context, client rueidis.Client, name string, n *Se
 			return fmt.Errorf("sentinel %s: %w", [...]string{"master", "replicas", "sentinels"}[i], err)
 		}
 	}
-	m, err := parseSentinelMaster(vals[0])
+	m, err := decision.ParseSentinelMaster(vals[0])
 	if err != nil {
 		return err
 	}
 	n.Master = &m
-	if n.Replicas, err = parseSentinelPeers(vals[1]); err != nil {
+	if n.Replicas, err = decision.ParseSentinelPeers(vals[1]); err != nil {
 		return err
 	}
-	n.Sentinels, err = parseSentinelPeers(vals[2])
+	n.Sentinels, err = decision.ParseSentinelPeers(vals[2])
 	return err
 }

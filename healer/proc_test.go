@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/require"
@@ -412,12 +413,12 @@ func (c *cluster) do(p *proc, args ...string) reply {
 }
 
 // info reads INFO server replication keyspace of a redis process.
-func (c *cluster) info(p *proc) (RedisInfo, error) {
+func (c *cluster) info(p *proc) (decision.RedisInfo, error) {
 	text, err := c.do(p, "INFO", "server", "replication", "keyspace").ToString()
 	if err != nil {
-		return RedisInfo{}, fmt.Errorf("%s: %w", p.name, err)
+		return decision.RedisInfo{}, fmt.Errorf("%s: %w", p.name, err)
 	}
-	return parseRedisInfo(text)
+	return decision.ParseRedisInfo(text)
 }
 
 // sentinelMaster is the address a sentinel gives for the master name; "" when none.
@@ -455,7 +456,7 @@ func (c *cluster) converged(skip ...*proc) (*proc, error) {
 		down[p] = true
 	}
 	var master *proc
-	infos := map[*proc]RedisInfo{}
+	infos := map[*proc]decision.RedisInfo{}
 	for _, p := range c.redis {
 		if down[p] {
 			continue
@@ -465,7 +466,7 @@ func (c *cluster) converged(skip ...*proc) (*proc, error) {
 			return nil, err
 		}
 		infos[p] = info
-		if info.Role == roleMaster {
+		if info.Role == hooks.RoleMaster {
 			if master != nil {
 				return nil, fmt.Errorf("two masters: %s and %s", master.name, p.name)
 			}
@@ -505,13 +506,13 @@ func (c *cluster) timingsSet(s *proc) error {
 	if err != nil {
 		return fmt.Errorf("%s: SENTINEL DEBUG: %w", s.name, err)
 	}
-	debug, err := parseSentinelDebug(v)
+	debug, err := decision.ParseSentinelDebug(v)
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.name, err)
 	}
-	for _, want := range sentinelTimings {
-		if got := debug[want.key]; got != want.millis {
-			return fmt.Errorf("%s: SENTINEL DEBUG %s is %d, want %d", s.name, want.key, got, want.millis)
+	for key, millis := range decision.SentinelTimings() {
+		if got := debug[key]; got != millis {
+			return fmt.Errorf("%s: SENTINEL DEBUG %s is %d, want %d", s.name, key, got, millis)
 		}
 	}
 	return nil

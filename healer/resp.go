@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redhook/redhook/healer/decision"
 )
 
 // respConn is one plain RESP2 connection, used by the master watcher. The watcher needs what a
@@ -65,8 +67,14 @@ func encodeRESP(args ...string) string {
 	return b.String()
 }
 
-// readRESP reads one RESP2 reply as the values parseRole and parseInfo take: string, int64,
-// nil, []any; an error reply is returned as errReply.
+// malformed is the error of a reply that breaks RESP, worded as the parsers of decision word
+// theirs.
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", decision.ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// readRESP reads one RESP2 reply as the values decision.ParseRole and decision.ParseInfo take:
+// string, int64, nil, []any; an error reply is returned as errReply.
 func readRESP(rd *bufio.Reader) (any, error) {
 	line, err := rd.ReadString('\n')
 	if err != nil {

@@ -3,11 +3,13 @@ package healer
 import (
 	"testing"
 
+	"github.com/redhook/redhook/hooks"
 	"github.com/stretchr/testify/assert"
 )
 
 func TestFailoverTarget(t *testing.T) {
-	tp := topo() // redis pods 10.0.0.10, .11, .12
+	tp := hooks.Topology{MasterName: "mymaster", RedisPort: 6379, Redis: []hooks.PodRef{
+		{Name: "rfr-a-0", IP: "10.0.0.10"}, {Name: "rfr-a-1", IP: "10.0.0.11"}, {Name: "rfr-a-2", IP: "10.0.0.12"}}}
 	tests := []struct {
 		msg  string
 		want string // "" when no failover of this RedisFailover

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 )
 
@@ -18,9 +19,10 @@ import (
 // sends ROLE every WatchInterval, each round trip bounded by WatchTimeout. On every new
 // connection it reads the run id. When the master stops answering, answers with another role,
 // or comes back with another run id (it restarted), the watcher asks for a heal pass at once.
-// It never acts itself: the pass observes everything and Plan decides (rule 11 only on what it
-// sees, never on the watcher's word). It asks once per change and once per new connection, not
-// once per probe, so a master that stays dead costs one pass, then the pool's own schedule.
+// It never acts itself: the pass observes everything and decision.Plan decides (rule 11 only
+// on what it sees, never on the watcher's word). It asks once per change and once per new
+// connection, not once per probe, so a master that stays dead costs one pass, then the pool's
+// own schedule.
 
 // probe is what one watcher round trip saw.
 type probe struct {
@@ -37,7 +39,7 @@ func watchVerdict(expectRunID string, p probe) (healthy bool, why string) {
 	switch {
 	case p.err != nil:
 		return false, fmt.Sprintf("master does not answer: %v", p.err)
-	case p.role != roleMaster:
+	case p.role != hooks.RoleMaster:
 		return false, fmt.Sprintf("master answers role %s", p.role)
 	case expectRunID != "" && p.runID != "" && p.runID != expectRunID:
 		return false, fmt.Sprintf("master restarted: run id %.8s, was %.8s", p.runID, expectRunID)
@@ -56,7 +58,7 @@ type watchState struct {
 // syncWatch points the watcher of e at the master of the last report: started for a new
 // master, kept while the report names none (the watcher then sees the old master come back),
 // stopped when its address left the topology. Caller holds p.mu.
-func (p *Pool) syncWatch(e *entry, t hooks.Topology, r hooks.HealerReport, o Observed) {
+func (p *Pool) syncWatch(e *entry, t hooks.Topology, r hooks.HealerReport, o decision.Snapshot) {
 	if p.cfg.WatchInterval < 0 || p.ctx == nil || p.ctx.Err() != nil {
 		return
 	}
@@ -162,13 +164,13 @@ func (p *Pool) probeMaster(ctx context.Context, c *respConn, addr, password, run
 			c.close()
 			return nil, "", probe{err: err}
 		}
-		runID = parseInfo(text)["run_id"]
+		runID = decision.ParseInfo(text)["run_id"]
 		pr.runID = runID
 	}
 	v, err := c.do(time.Now().Add(timeout), "ROLE")
 	if err == nil {
-		var role Role
-		if role, err = parseRole(v); err == nil {
+		var role decision.Role
+		if role, err = decision.ParseRole(v); err == nil {
 			pr.role = role.Role
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redhook/redhook/healer/decision"
+	"github.com/redhook/redhook/hooks"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,16 +20,16 @@ func TestWatchVerdict(t *testing.T) {
 		healthy bool
 		why     string
 	}{
-		{name: "master answers, same run id", expect: "run0", p: probe{role: roleMaster, runID: "run0"}, healthy: true},
-		{name: "master answers on the old connection (no run id read)", expect: "run0", p: probe{role: roleMaster}, healthy: true},
-		{name: "run id not known yet", p: probe{role: roleMaster, runID: "run9"}, healthy: true},
+		{name: "master answers, same run id", expect: "run0", p: probe{role: hooks.RoleMaster, runID: "run0"}, healthy: true},
+		{name: "master answers on the old connection (no run id read)", expect: "run0", p: probe{role: hooks.RoleMaster}, healthy: true},
+		{name: "run id not known yet", p: probe{role: hooks.RoleMaster, runID: "run9"}, healthy: true},
 		{name: "connection refused", expect: "run0", p: probe{err: errors.New("connection refused")},
 			why: "master does not answer: connection refused"},
-		{name: "restarted as a replica of the placeholder", expect: "run0", p: probe{role: roleReplica, runID: "run1"},
+		{name: "restarted as a replica of the placeholder", expect: "run0", p: probe{role: hooks.RoleReplica, runID: "run1"},
 			why: "master answers role slave"},
-		{name: "restarted as master", expect: "run0aaaaaaaa", p: probe{role: roleMaster, runID: "run1bbbbbbbb"},
+		{name: "restarted as master", expect: "run0aaaaaaaa", p: probe{role: hooks.RoleMaster, runID: "run1bbbbbbbb"},
 			why: "master restarted: run id run1bbbb, was run0aaaa"},
-		{name: "demoted on the same connection", expect: "run0", p: probe{role: roleReplica},
+		{name: "demoted on the same connection", expect: "run0", p: probe{role: hooks.RoleReplica},
 			why: "master answers role slave"},
 	}
 	for _, tt := range tests {
@@ -69,8 +71,8 @@ func TestReadRESP(t *testing.T) {
 			assert.Equal(t, tt.want, got)
 		})
 	}
-	role, err := parseRole([]any{"master", int64(3129659), []any{[]any{"127.0.0.1", "9001", "3129242"}}})
+	role, err := decision.ParseRole([]any{"master", int64(3129659), []any{[]any{"127.0.0.1", "9001", "3129242"}}})
 	require.NoError(t, err)
-	assert.Equal(t, roleMaster, role.Role)
+	assert.Equal(t, hooks.RoleMaster, role.Role)
 	assert.Equal(t, "*2\r\n$4\r\nAUTH\r\n$3\r\np w\r\n", encodeRESP("AUTH", "p w"))
 }

@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import (
 	"time"
@@ -6,9 +6,11 @@ import (
 	"github.com/redhook/redhook/hooks"
 )
 
-// Observed is the healer's raw view of one RedisFailover: what every redis and sentinel pod of
-// the topology answered, in topology order. observe builds it; Plan and report read it.
-type Observed struct {
+// Snapshot is the healer's raw view of one RedisFailover: what every redis and sentinel pod of
+// the topology answered, in topology order, read at Time. The healer's observe builds it; Plan
+// and Report read it. It is the raw read; hooks.HealerReport, made from it by Report, is what
+// the healer tells the sync hook.
+type Snapshot struct {
 	// Time is when the reads started.
 	Time      time.Time
 	Redis     []RedisNode
@@ -51,8 +53,8 @@ type SentinelNode struct {
 // Reachable tells whether the sentinel answered.
 func (n *SentinelNode) Reachable() bool { return n.Err == "" }
 
-// configKeys are the redis settings the healer reads with CONFIG GET and keeps as desired.
-func configKeys(t hooks.Topology) []string {
+// ConfigKeys are the redis settings the healer reads with CONFIG GET and keeps as desired.
+func ConfigKeys(t hooks.Topology) []string {
 	keys := make([]string, 0, len(t.RedisConfig)+1)
 	seen := map[string]bool{}
 	for _, e := range t.RedisConfig {
@@ -63,10 +65,10 @@ func configKeys(t hooks.Topology) []string {
 	}
 	// Always read: bootstrap mode pins it to 0, and the healer steers Sentinel's choice of the
 	// replica to promote with it (priorities.go).
-	if !seen[replicaPriority] {
-		keys = append(keys, replicaPriority)
+	if !seen[ReplicaPriorityKey] {
+		keys = append(keys, ReplicaPriorityKey)
 	}
 	return keys
 }
 
-const replicaPriority = "replica-priority"
+const ReplicaPriorityKey = "replica-priority"

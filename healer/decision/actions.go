@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import (
 	"fmt"
@@ -8,14 +8,18 @@ import (
 )
 
 // Action is one write the healer decided on: a small value with a String for logs and reports
-// and the Reason it was decided. Actions hold no secret: apply reads the password from the
+// and the Reason it was decided. Actions hold no secret: the healer reads the password from the
 // topology when it sends it.
+//
+// The redis actions are ReplicaOf, Promote, ConfigSet and ReplicaPriority; the sentinel ones
+// are named Sentinel* after their command; Wait writes nothing. String and Kind reach logs,
+// statuses and metric labels: their words do not follow the Go names and must not change.
 type Action interface {
 	// String is what the action does, e.g. "replicaof rfr-a-1 10.0.0.3:6379".
 	String() string
 	// Reason is why, e.g. "booted as a replica of the placeholder 127.0.0.1:1".
 	Reason() string
-	// Kind names the action type for metrics: replicaof, promote, monitor…
+	// Kind names the action type for metrics: replicaof, promote, sentinel-monitor…
 	Kind() string
 }
 
@@ -47,30 +51,44 @@ func (a Promote) String() string { return "promote " + a.Pod }
 func (a Promote) Reason() string { return a.Why }
 func (a Promote) Kind() string   { return "promote" }
 
-// SetConfig changes one redis setting at run time (CONFIG SET key value).
-type SetConfig struct {
+// ConfigSet changes one redis setting at run time (CONFIG SET key value).
+type ConfigSet struct {
 	Pod   string
 	Key   string
 	Value string
 	Why   string
 }
 
-func (a SetConfig) String() string { return fmt.Sprintf("config set %s %s %q", a.Pod, a.Key, a.Value) }
-func (a SetConfig) Reason() string { return a.Why }
-func (a SetConfig) Kind() string   { return "config-set" }
+func (a ConfigSet) String() string { return fmt.Sprintf("config set %s %s %q", a.Pod, a.Key, a.Value) }
+func (a ConfigSet) Reason() string { return a.Why }
+func (a ConfigSet) Kind() string   { return "config-set" }
 
-// Remove makes Sentinel forget the master name (SENTINEL REMOVE).
-type Remove struct {
+// ReplicaPriority sets a redis node's replica-priority (CONFIG SET replica-priority): how
+// Sentinel ranks it when it picks a replica to promote (rule 13).
+type ReplicaPriority struct {
+	Pod   string
+	Value string
+	Why   string
+}
+
+func (a ReplicaPriority) String() string {
+	return fmt.Sprintf("replica-priority %s %s", a.Pod, a.Value)
+}
+func (a ReplicaPriority) Reason() string { return a.Why }
+func (a ReplicaPriority) Kind() string   { return "replica-priority" }
+
+// SentinelRemove makes Sentinel forget the master name (SENTINEL REMOVE).
+type SentinelRemove struct {
 	Sentinel string
 	Why      string
 }
 
-func (a Remove) String() string { return "sentinel remove " + a.Sentinel }
-func (a Remove) Reason() string { return a.Why }
-func (a Remove) Kind() string   { return "sentinel-remove" }
+func (a SentinelRemove) String() string { return "sentinel remove " + a.Sentinel }
+func (a SentinelRemove) Reason() string { return a.Why }
+func (a SentinelRemove) Kind() string   { return "sentinel-remove" }
 
-// Monitor makes Sentinel monitor Master under the master name (SENTINEL MONITOR).
-type Monitor struct {
+// SentinelMonitor makes Sentinel monitor Master under the master name (SENTINEL MONITOR).
+type SentinelMonitor struct {
 	Sentinel string
 	// MasterPod is the master's pod name; empty for an external bootstrap node.
 	MasterPod string
@@ -79,18 +97,18 @@ type Monitor struct {
 	Why       string
 }
 
-func (a Monitor) String() string {
+func (a SentinelMonitor) String() string {
 	s := fmt.Sprintf("sentinel monitor %s %s quorum %d", a.Sentinel, a.Master.Address(), a.Quorum)
 	if a.MasterPod != "" {
 		s += " (" + a.MasterPod + ")"
 	}
 	return s
 }
-func (a Monitor) Reason() string { return a.Why }
-func (a Monitor) Kind() string   { return "sentinel-monitor" }
+func (a SentinelMonitor) Reason() string { return a.Why }
+func (a SentinelMonitor) Kind() string   { return "sentinel-monitor" }
 
 // SentinelSet changes one per-master setting of Sentinel (SENTINEL SET). When Password is true
-// the value is the topology's password, filled in by apply and never shown.
+// the value is the topology's password, filled in when the action is sent and never shown.
 type SentinelSet struct {
 	Sentinel string
 	Key      string
@@ -109,38 +127,27 @@ func (a SentinelSet) String() string {
 func (a SentinelSet) Reason() string { return a.Why }
 func (a SentinelSet) Kind() string   { return "sentinel-set" }
 
-// Reset makes Sentinel forget the replicas and sentinels it knows and rediscover them
+// SentinelReset makes Sentinel forget the replicas and sentinels it knows and rediscover them
 // (SENTINEL RESET <master name>).
-type Reset struct {
+type SentinelReset struct {
 	Sentinel string
 	Why      string
 }
 
-func (a Reset) String() string { return "sentinel reset " + a.Sentinel }
-func (a Reset) Reason() string { return a.Why }
-func (a Reset) Kind() string   { return "sentinel-reset" }
+func (a SentinelReset) String() string { return "sentinel reset " + a.Sentinel }
+func (a SentinelReset) Reason() string { return a.Why }
+func (a SentinelReset) Kind() string   { return "sentinel-reset" }
 
-// Failover asks Sentinel to fail over now, without waiting for agreement (SENTINEL FAILOVER).
-type Failover struct {
+// SentinelFailover asks Sentinel to fail over now, without waiting for agreement
+// (SENTINEL FAILOVER).
+type SentinelFailover struct {
 	Sentinel string
 	Why      string
 }
 
-func (a Failover) String() string { return "sentinel failover " + a.Sentinel }
-func (a Failover) Reason() string { return a.Why }
-func (a Failover) Kind() string   { return "sentinel-failover" }
-
-// Priority sets a redis node's replica-priority (CONFIG SET replica-priority): how Sentinel
-// ranks it when it picks a replica to promote (rule 13).
-type Priority struct {
-	Pod   string
-	Value string
-	Why   string
-}
-
-func (a Priority) String() string { return fmt.Sprintf("replica-priority %s %s", a.Pod, a.Value) }
-func (a Priority) Reason() string { return a.Why }
-func (a Priority) Kind() string   { return "replica-priority" }
+func (a SentinelFailover) String() string { return "sentinel failover " + a.Sentinel }
+func (a SentinelFailover) Reason() string { return a.Why }
+func (a SentinelFailover) Kind() string   { return "sentinel-failover" }
 
 // SentinelDebug sets one of a sentinel's timing parameters (SENTINEL DEBUG <key> <millis>;
 // rule 12, timing.go).

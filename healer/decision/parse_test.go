@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import (
 	"bytes"
@@ -78,7 +78,7 @@ func TestParseRedisInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := parseRedisInfo(readText(t, tt.file))
+			got, err := ParseRedisInfo(readText(t, tt.file))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -95,8 +95,8 @@ func TestParseRedisInfoErrors(t *testing.T) {
 		"bad keys":    "role:master\r\ndb0:keys=x,expires=0\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseRedisInfo(text)
-			assert.ErrorIs(t, err, errMalformed)
+			_, err := ParseRedisInfo(text)
+			assert.ErrorIs(t, err, ErrMalformed)
 		})
 	}
 }
@@ -117,7 +117,7 @@ func TestParseRole(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := parseRole(readReply(t, tt.file))
+			got, err := ParseRole(readReply(t, tt.file))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -133,8 +133,8 @@ func TestParseRole(t *testing.T) {
 		"bad port":      []any{"slave", "10.0.0.1", "port", "connected", int64(3)},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseRole(v)
-			assert.ErrorIs(t, err, errMalformed)
+			_, err := ParseRole(v)
+			assert.ErrorIs(t, err, ErrMalformed)
 		})
 	}
 }
@@ -152,13 +152,13 @@ func TestParseSentinelInfo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			got, err := parseSentinelInfo(readText(t, tt.file))
+			got, err := ParseSentinelInfo(readText(t, tt.file))
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
 	}
 	t.Run("lookup", func(t *testing.T) {
-		info, err := parseSentinelInfo(readText(t, "info_sentinel.txt"))
+		info, err := ParseSentinelInfo(readText(t, "info_sentinel.txt"))
 		require.NoError(t, err)
 		_, ok := info.Master("mymaster")
 		assert.True(t, ok)
@@ -171,15 +171,15 @@ func TestParseSentinelInfo(t *testing.T) {
 		"bad address":    "sentinel_masters:1\r\nmaster0:name=m,status=ok,address=nowhere,slaves=0,sentinels=1\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseSentinelInfo(text)
-			assert.ErrorIs(t, err, errMalformed)
+			_, err := ParseSentinelInfo(text)
+			assert.ErrorIs(t, err, ErrMalformed)
 		})
 	}
 }
 
 func TestParseSentinelMaster(t *testing.T) {
 	t.Run("healthy", func(t *testing.T) {
-		m, err := parseSentinelMaster(readReply(t, "sentinel_master.json"))
+		m, err := ParseSentinelMaster(readReply(t, "sentinel_master.json"))
 		require.NoError(t, err)
 		assert.Equal(t, "mymaster", m.Name)
 		assert.Equal(t, "127.0.250.1", m.IP)
@@ -195,9 +195,9 @@ func TestParseSentinelMaster(t *testing.T) {
 		assert.Equal(t, "1", m.Fields["parallel-syncs"])
 	})
 	t.Run("resp2 equals resp3", func(t *testing.T) {
-		m2, err := parseSentinelMaster(readReply(t, "sentinel_master_resp2.json"))
+		m2, err := ParseSentinelMaster(readReply(t, "sentinel_master_resp2.json"))
 		require.NoError(t, err)
-		m3, err := parseSentinelMaster(readReply(t, "sentinel_master.json"))
+		m3, err := ParseSentinelMaster(readReply(t, "sentinel_master.json"))
 		require.NoError(t, err)
 		for _, k := range []string{"last-ok-ping-reply", "last-ping-reply", "info-refresh", "role-reported-time"} {
 			delete(m2.Fields, k) // timers moved between the two captures
@@ -206,14 +206,14 @@ func TestParseSentinelMaster(t *testing.T) {
 		assert.Equal(t, m3, m2)
 	})
 	t.Run("failover in progress", func(t *testing.T) {
-		m, err := parseSentinelMaster(readReply(t, "sentinel_master_failover.json"))
+		m, err := ParseSentinelMaster(readReply(t, "sentinel_master_failover.json"))
 		require.NoError(t, err)
 		assert.True(t, m.FailoverInProgress())
 		assert.True(t, m.HasFlag("o_down"))
 		assert.Equal(t, "wait_start", m.FailoverState)
 	})
 	t.Run("placeholder", func(t *testing.T) {
-		m, err := parseSentinelMaster(readReply(t, "sentinel_master_placeholder.json"))
+		m, err := ParseSentinelMaster(readReply(t, "sentinel_master_placeholder.json"))
 		require.NoError(t, err)
 		assert.Equal(t, "127.0.0.1", m.IP)
 		assert.EqualValues(t, 1, m.Port)
@@ -228,15 +228,15 @@ func TestParseSentinelMaster(t *testing.T) {
 		"bad value": map[string]any{"name": []any{}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseSentinelMaster(v)
-			assert.ErrorIs(t, err, errMalformed)
+			_, err := ParseSentinelMaster(v)
+			assert.ErrorIs(t, err, ErrMalformed)
 		})
 	}
 }
 
 func TestParseSentinelPeers(t *testing.T) {
 	t.Run("replicas", func(t *testing.T) {
-		got, err := parseSentinelPeers(readReply(t, "sentinel_replicas.json"))
+		got, err := ParseSentinelPeers(readReply(t, "sentinel_replicas.json"))
 		require.NoError(t, err)
 		require.Len(t, got, 2)
 		assert.Equal(t, SentinelPeer{Name: "127.0.250.3:6379", IP: "127.0.250.3", Port: 6379,
@@ -245,7 +245,7 @@ func TestParseSentinelPeers(t *testing.T) {
 		assert.Equal(t, "127.0.250.2", got[1].IP)
 	})
 	t.Run("replica down", func(t *testing.T) {
-		got, err := parseSentinelPeers(readReply(t, "sentinel_replicas_sdown.json"))
+		got, err := ParseSentinelPeers(readReply(t, "sentinel_replicas_sdown.json"))
 		require.NoError(t, err)
 		require.Len(t, got, 2)
 		assert.True(t, got[0].HasFlag("s_down"))
@@ -253,7 +253,7 @@ func TestParseSentinelPeers(t *testing.T) {
 		assert.Equal(t, "?", got[0].MasterHost)
 	})
 	t.Run("sentinels", func(t *testing.T) {
-		got, err := parseSentinelPeers(readReply(t, "sentinel_sentinels.json"))
+		got, err := ParseSentinelPeers(readReply(t, "sentinel_sentinels.json"))
 		require.NoError(t, err)
 		require.Len(t, got, 2)
 		assert.Equal(t, "127.0.250.13", got[0].IP)
@@ -263,7 +263,7 @@ func TestParseSentinelPeers(t *testing.T) {
 		assert.Equal(t, "127.0.250.12", got[1].IP)
 	})
 	t.Run("empty", func(t *testing.T) {
-		got, err := parseSentinelPeers([]any{})
+		got, err := ParseSentinelPeers([]any{})
 		require.NoError(t, err)
 		assert.Empty(t, got)
 	})
@@ -273,8 +273,8 @@ func TestParseSentinelPeers(t *testing.T) {
 		"bad entry":    []any{"x"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseSentinelPeers(v)
-			assert.ErrorIs(t, err, errMalformed)
+			_, err := ParseSentinelPeers(v)
+			assert.ErrorIs(t, err, ErrMalformed)
 		})
 	}
 }
@@ -282,7 +282,7 @@ func TestParseSentinelPeers(t *testing.T) {
 func TestParseSentinelDebug(t *testing.T) {
 	for _, file := range []string{"sentinel_debug.json", "sentinel_debug_resp2.json"} {
 		t.Run(file, func(t *testing.T) {
-			got, err := parseSentinelDebug(readReply(t, file))
+			got, err := ParseSentinelDebug(readReply(t, file))
 			require.NoError(t, err)
 			assert.EqualValues(t, 10000, got[infoPeriodKey])
 			assert.EqualValues(t, 1000, got["PING-PERIOD"])
@@ -293,8 +293,8 @@ func TestParseSentinelDebug(t *testing.T) {
 		"not number": map[string]any{"INFO-PERIOD": "x"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := parseSentinelDebug(v)
-			assert.ErrorIs(t, err, errMalformed)
+			_, err := ParseSentinelDebug(v)
+			assert.ErrorIs(t, err, ErrMalformed)
 		})
 	}
 }
@@ -303,11 +303,11 @@ func TestParseConfigGet(t *testing.T) {
 	want := map[string]string{"appendonly": "no", "slave-priority": "100", "maxmemory": "104857600", "save": ""}
 	for _, file := range []string{"config_get.json", "config_get_resp2.json"} {
 		t.Run(file, func(t *testing.T) {
-			got, err := parseConfigGet(readReply(t, file))
+			got, err := ParseConfigGet(readReply(t, file))
 			require.NoError(t, err)
 			assert.Equal(t, want, got)
 		})
 	}
-	_, err := parseConfigGet(int64(1))
-	assert.ErrorIs(t, err, errMalformed)
+	_, err := ParseConfigGet(int64(1))
+	assert.ErrorIs(t, err, ErrMalformed)
 }

@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import (
 	"testing"
@@ -58,27 +58,4 @@ func TestReport(t *testing.T) {
 		top.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
 		assert.Nil(t, Report(top, o, nil, nil).Master)
 	})
-}
-
-func TestNewestFirst(t *testing.T) {
-	rec := func(s string) hooks.ActionRecord { return hooks.ActionRecord{Action: s} }
-	got := newestFirst([]hooks.ActionRecord{rec("c"), rec("d")}, []hooks.ActionRecord{rec("b"), rec("a")}, 3)
-	assert.Equal(t, []hooks.ActionRecord{rec("d"), rec("c"), rec("b")}, got)
-}
-
-func TestBackoff(t *testing.T) {
-	ms := time.Millisecond
-	for fails, want := range map[int]time.Duration{1: 500 * ms, 2: time.Second, 3: 2 * time.Second, 8: 30 * time.Second, 100: 30 * time.Second} {
-		assert.Equal(t, want, backoff(500*ms, 30*time.Second, fails), "fails %d", fails)
-	}
-}
-
-func TestConfig(t *testing.T) {
-	assert.NoError(t, Config{}.WithDefaults().Validate())
-	c := DefaultConfig()
-	c.Workers, c.MaxBackoff = 0, time.Millisecond
-	err := c.Validate()
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "workers 0")
-	assert.Contains(t, err.Error(), "max backoff 1ms is below min backoff 500ms")
 }

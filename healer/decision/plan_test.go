@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import (
 	"fmt"
@@ -32,7 +32,7 @@ func redisIP(i int) string    { return fmt.Sprintf("10.0.0.%d", 10+i) }
 func sentinelIP(i int) string { return fmt.Sprintf("10.0.1.%d", 1+i) }
 
 func masterNode(t hooks.Topology, i int, offset int64, replicas ...int) RedisNode {
-	n := RedisNode{Pod: t.Redis[i], Info: RedisInfo{Role: roleMaster, Offset: offset, Keys: offset / 10,
+	n := RedisNode{Pod: t.Redis[i], Info: RedisInfo{Role: hooks.RoleMaster, Offset: offset, Keys: offset / 10,
 		ConnectedReplicas: int32(len(replicas)), RunID: fmt.Sprintf("run%d", i)}}
 	for _, r := range replicas {
 		n.Info.Replicas = append(n.Info.Replicas, ReplicaLink{IP: redisIP(r), Port: 6379, State: "online", Offset: offset})
@@ -41,7 +41,7 @@ func masterNode(t hooks.Topology, i int, offset int64, replicas ...int) RedisNod
 }
 
 func replicaNode(t hooks.Topology, i int, host string, port int32, offset int64) RedisNode {
-	return RedisNode{Pod: t.Redis[i], Info: RedisInfo{Role: roleReplica, MasterHost: host, MasterPort: port,
+	return RedisNode{Pod: t.Redis[i], Info: RedisInfo{Role: hooks.RoleReplica, MasterHost: host, MasterPort: port,
 		LinkUp: host != "127.0.0.1" && host != foreignIP, Offset: offset, Keys: offset / 10, RunID: fmt.Sprintf("run%d", i)}}
 }
 
@@ -64,9 +64,9 @@ func sentinelNode(t hooks.Topology, i int, host string, port int32) SentinelNode
 	return s
 }
 
-func healthy() (hooks.Topology, Observed) {
+func healthy() (hooks.Topology, Snapshot) {
 	t := topo()
-	o := Observed{Redis: []RedisNode{masterNode(t, 0, 1000, 1, 2),
+	o := Snapshot{Redis: []RedisNode{masterNode(t, 0, 1000, 1, 2),
 		replicaNode(t, 1, redisIP(0), 6379, 1000), replicaNode(t, 2, redisIP(0), 6379, 1000)}}
 	for i := range t.Sentinels {
 		o.Sentinels = append(o.Sentinels, sentinelNode(t, i, redisIP(0), 6379))
@@ -76,9 +76,9 @@ func healthy() (hooks.Topology, Observed) {
 
 // fresh is a new RedisFailover: every redis a replica of the placeholder, every sentinel
 // monitoring 127.0.0.1 (the rendered sentinel.conf before a master is known).
-func fresh() (hooks.Topology, Observed) {
+func fresh() (hooks.Topology, Snapshot) {
 	t := topo()
-	var o Observed
+	var o Snapshot
 	for i := range t.Redis {
 		o.Redis = append(o.Redis, replicaNode(t, i, "127.0.0.1", 1, 0))
 	}
@@ -134,23 +134,23 @@ func monitorOf(t hooks.Topology, master int, remove bool, sentinels ...int) []st
 
 func TestPlan(t *testing.T) {
 	runPlanCases(t, []planCase{
-		{name: "healthy: nothing to do", edit: func(*hooks.Topology, *Observed) {}},
-		{name: "rule 1: failover in progress, do nothing even with drift", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "healthy: nothing to do", edit: func(*hooks.Topology, *Snapshot) {}},
+		{name: "rule 1: failover in progress, do nothing even with drift", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[1] = replicaNode(*t, 1, foreignIP, 6379, 10)
 			o.Sentinels[2].Master = nil
 			o.Sentinels[0].Master.Flags = []string{"master", "s_down", "o_down", "failover_in_progress"}
 			o.Sentinels[0].Master.FailoverState = "wait_start"
 		}},
-		{name: "rule 2+5: sentinel-agreed master kept, other master demoted with its offset", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 2+5: sentinel-agreed master kept, other master demoted with its offset", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[2] = masterNode(*t, 2, 1500)
 		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"},
 			reason: "split brain: rfr-a-2 is also a master (offset 1500, 150 keys, 0 replicas); keeping rfr-a-0 (offset 1000): 3 sentinels agree on rfr-a-0"},
-		{name: "rule 7: a sentinel lagging behind an agreed failover is left to Sentinel", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 7: a sentinel lagging behind an agreed failover is left to Sentinel", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[0].Master.ConfigEpoch = 3
 			o.Sentinels[1].Master.ConfigEpoch = 3
 			o.Sentinels[2] = sentinelNode(*t, 2, redisIP(2), 6379) // the old master, epoch 0, knows rfr-a-0
 		}},
-		{name: "rule 7: a lagging sentinel that does not know the new master is re-pointed", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 7: a lagging sentinel that does not know the new master is re-pointed", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[0].Master.ConfigEpoch = 3
 			o.Sentinels[1].Master.ConfigEpoch = 3
 			o.Sentinels[2] = sentinelNode(*t, 2, redisIP(2), 6379)
@@ -158,23 +158,23 @@ func TestPlan(t *testing.T) {
 		}, want: []string{"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.10:6379 quorum 2 (rfr-a-0)",
 			"sentinel set rfs-a-z down-after-milliseconds \"5000\"", "sentinel set rfs-a-z failover-timeout \"10000\"",
 			"sentinel set rfs-a-z parallel-syncs \"2\""}},
-		{name: "rule 2: agreement needs a quorum, a minority sentinel is re-pointed", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 2: agreement needs a quorum, a minority sentinel is re-pointed", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[2] = sentinelNode(*t, 2, redisIP(1), 6379)
 		}, want: []string{"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.10:6379 quorum 2 (rfr-a-0)",
 			"sentinel set rfs-a-z down-after-milliseconds \"5000\"", "sentinel set rfs-a-z failover-timeout \"10000\"",
 			"sentinel set rfs-a-z parallel-syncs \"2\""},
 			reason: "monitors 10.0.0.11:6379, not the master rfr-a-0"},
-		{name: "rule 3: no agreement, the only master with replicas is kept and sentinels pointed at it", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 3: no agreement, the only master with replicas is kept and sentinels pointed at it", edit: func(t *hooks.Topology, o *Snapshot) {
 			_, f := fresh()
 			o.Sentinels = f.Sentinels
 		}, want: monitorAll(topo(), 0, true), reason: "monitors 127.0.0.1:6379, not the master rfr-a-0"},
-		{name: "rule 4 + boot: fresh start promotes the lowest ordinal", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4 + boot: fresh start promotes the lowest ordinal", edit: func(t *hooks.Topology, o *Snapshot) {
 			_, *o = fresh()
 		}, want: append([]string{"promote rfr-a-0",
 			"replicaof rfr-a-1 10.0.0.10:6379 (rfr-a-0)", "replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"},
 			monitorAll(topo(), 0, true)...),
 			reason: "no master: rfr-a-0 holds the most data (offset 0, 0 keys)"},
-		{name: "rule 4: the highest offset is promoted, never the empty node", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: the highest offset is promoted, never the empty node", edit: func(t *hooks.Topology, o *Snapshot) {
 			_, *o = fresh()
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0) // restarted empty
 			o.Redis[1] = replicaNode(*t, 1, "10.0.0.99", 6379, 500)
@@ -183,24 +183,24 @@ func TestPlan(t *testing.T) {
 			"replicaof rfr-a-0 10.0.0.12:6379 (rfr-a-2)", "replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)"},
 			monitorAll(topo(), 2, true)...),
 			reason: "no master: rfr-a-2 holds the most data (offset 700, 70 keys)"},
-		{name: "rule 4: ties go to the lowest ordinal that is not terminating", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: ties go to the lowest ordinal that is not terminating", edit: func(t *hooks.Topology, o *Snapshot) {
 			_, *o = fresh()
 			o.Redis[0].Pod.Terminating = true
 			o.Sentinels = nil
 		}, want: []string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
 			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
-		{name: "rule 4: unreachable nodes are skipped", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: unreachable nodes are skipped", edit: func(t *hooks.Topology, o *Snapshot) {
 			_, *o = fresh()
 			o.Sentinels = nil
 			unreachable(&o.Redis[0])
 			unreachable(&o.Redis[1])
 		}, want: []string{"promote rfr-a-2"}},
-		{name: "rule 4: sentinels agree on an unreachable pod, so Sentinel acts: wait", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: sentinels agree on an unreachable pod, so Sentinel acts: wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			unreachable(&o.Redis[0])
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2].Info.LinkUp = false
 		}},
-		{name: "rule 4: sentinels agree on an unreachable pod but know no replica: the healer promotes", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: sentinels agree on an unreachable pod but know no replica: the healer promotes", edit: func(t *hooks.Topology, o *Snapshot) {
 			unreachable(&o.Redis[0])
 			o.Redis[1].Info.LinkUp, o.Redis[1].Info.Offset = false, 900
 			o.Redis[2].Info.LinkUp = false
@@ -209,13 +209,13 @@ func TestPlan(t *testing.T) {
 			}
 		}, want: append([]string{"promote rfr-a-2", "replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)"}, monitorAll(topo(), 2, true)...),
 			reason: "no master: rfr-a-2 holds the most data (offset 1000, 100 keys)"},
-		{name: "rule 4: nothing reachable, nothing to do", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: nothing reachable, nothing to do", edit: func(t *hooks.Topology, o *Snapshot) {
 			_, *o = fresh()
 			for i := range o.Redis {
 				unreachable(&o.Redis[i])
 			}
 		}},
-		{name: "rule 5 without agreement: the master with most replicas wins", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 5 without agreement: the master with most replicas wins", edit: func(t *hooks.Topology, o *Snapshot) {
 			_, f := fresh()
 			o.Sentinels = f.Sentinels[:1] // below quorum
 			o.Redis[0] = masterNode(*t, 0, 2000)
@@ -225,27 +225,27 @@ func TestPlan(t *testing.T) {
 			"sentinel monitor rfs-a-x 10.0.0.11:6379 quorum 2 (rfr-a-1)", "sentinel set rfs-a-x down-after-milliseconds \"5000\"",
 			"sentinel set rfs-a-x failover-timeout \"10000\"", "sentinel set rfs-a-x parallel-syncs \"2\""},
 			reason: "split brain: rfr-a-0 is also a master (offset 2000, 200 keys, 0 replicas)"},
-		{name: "rule 5 without agreement and no replicas: highest offset wins", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 5 without agreement and no replicas: highest offset wins", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels = nil
 			t.Sentinels = nil
 			o.Redis[0] = masterNode(*t, 0, 100)
 			o.Redis[1] = masterNode(*t, 1, 300)
 			o.Redis[2] = masterNode(*t, 2, 200)
 		}, want: []string{"replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
-		{name: "rule 6: a replica of a foreign master is re-pointed at once", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 6: a replica of a foreign master is re-pointed at once", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[1] = replicaNode(*t, 1, foreignIP, 6379, 5000)
 		}, want: []string{"replicaof rfr-a-1 10.0.0.10:6379 (rfr-a-0)"},
 			reason: "replicates 10.9.9.9:6379, which is not a pod of this RedisFailover"},
-		{name: "rule 6: a pod IP with another port is not a pod", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 6: a pod IP with another port is not a pod", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[1] = replicaNode(*t, 1, redisIP(0), 6380, 1000)
 		}, want: []string{"replicaof rfr-a-1 10.0.0.10:6379 (rfr-a-0)"}, reason: "not a pod of this RedisFailover"},
-		{name: "rule 6: a chained replica is pointed at the master", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 6: a chained replica is pointed at the master", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[2] = replicaNode(*t, 2, redisIP(1), 6379, 1000)
 		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"}, reason: "replicates rfr-a-1, which is not the master"},
-		{name: "boot: a restarted replica of the placeholder rejoins", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "boot: a restarted replica of the placeholder rejoins", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[2] = replicaNode(*t, 2, "127.0.0.1", 1, 0)
 		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"}, reason: "booted as a replica of the placeholder 127.0.0.1:1"},
-		{name: "rule 3: a lone empty master is not kept while a replica holds more data", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 3: a lone empty master is not kept while a replica holds more data", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels = nil
 			t.Sentinels = nil
 			o.Redis[0] = masterNode(*t, 0, 0)
@@ -253,28 +253,28 @@ func TestPlan(t *testing.T) {
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2] = replicaNode(*t, 2, redisIP(0), 6379, 800)
 		}, want: []string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
-		{name: "rule 7: a sentinel restarted empty is re-monitored with its settings", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 7: a sentinel restarted empty is re-monitored with its settings", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[1].Master, o.Sentinels[1].Replicas, o.Sentinels[1].Sentinels = nil, nil, nil
 		}, want: []string{"sentinel monitor rfs-a-y 10.0.0.10:6379 quorum 2 (rfr-a-0)",
 			"sentinel set rfs-a-y down-after-milliseconds \"5000\"", "sentinel set rfs-a-y failover-timeout \"10000\"",
 			"sentinel set rfs-a-y parallel-syncs \"2\""}, reason: "monitors nothing"},
-		{name: "rule 7 with auth: auth-pass is set, redacted", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 7 with auth: auth-pass is set, redacted", edit: func(t *hooks.Topology, o *Snapshot) {
 			t.Password = hooks.NewSecret("s3cret")
 			t.SentinelConfig = nil
 			o.Sentinels[1].Master = nil
 		}, want: []string{"sentinel monitor rfs-a-y 10.0.0.10:6379 quorum 2 (rfr-a-0)",
 			"sentinel set rfs-a-y auth-pass [redacted]"}},
-		{name: "rule 8: stale entries reset one sentinel", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 8: stale entries reset one sentinel", edit: func(t *hooks.Topology, o *Snapshot) {
 			for i := range o.Sentinels {
 				o.Sentinels[i].Replicas = append(o.Sentinels[i].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
 			}
 			o.Sentinels[2].Sentinels = append(o.Sentinels[2].Sentinels, SentinelPeer{IP: "10.0.1.99", Port: 26379,
 				Flags: []string{"s_down", "sentinel", "disconnected"}})
 		}, want: []string{"sentinel reset rfs-a-x"}, reason: "knows 3 replicas and 2 sentinels, stale: replica 10.0.0.99:6379"},
-		{name: "rule 8: a sentinel with a stale sentinel entry is reset", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 8: a sentinel with a stale sentinel entry is reset", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[2].Sentinels = append(o.Sentinels[2].Sentinels, SentinelPeer{IP: "10.0.1.1", Port: 0})
 		}, want: []string{"sentinel reset rfs-a-z"}, reason: "stale: sentinel 10.0.1.1:0"},
-		{name: "rule 8: entries Sentinel would rediscover at once are not reset", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 8: entries Sentinel would rediscover at once are not reset", edit: func(t *hooks.Topology, o *Snapshot) {
 			// A foreign replica still connected to the master, a foreign sentinel that answers.
 			o.Redis[0].Info.Replicas = append(o.Redis[0].Info.Replicas, ReplicaLink{IP: "10.0.0.77", Port: 6379, State: "online"})
 			for i := range o.Sentinels {
@@ -283,22 +283,22 @@ func TestPlan(t *testing.T) {
 					Flags: []string{"sentinel"}})
 			}
 		}},
-		{name: "rule 8: no reset until every sentinel has rediscovered the replicas", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 8: no reset until every sentinel has rediscovered the replicas", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[0].Replicas = o.Sentinels[0].Replicas[:1] // just reset: rediscovering
 			o.Sentinels[2].Replicas = append(o.Sentinels[2].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
 		}},
-		{name: "rule 8: no reset until every sentinel has rediscovered its peers", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 8: no reset until every sentinel has rediscovered its peers", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[0].Sentinels = nil
 			o.Sentinels[2].Replicas = append(o.Sentinels[2].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
 		}},
-		{name: "rule 8: no reset while another sentinel is re-monitored", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 8: no reset while another sentinel is re-monitored", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[0].Master = nil
 			o.Sentinels[0].Replicas, o.Sentinels[0].Sentinels = nil, nil
 			o.Sentinels[2].Replicas = append(o.Sentinels[2].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
 		}, want: []string{"sentinel monitor rfs-a-x 10.0.0.10:6379 quorum 2 (rfr-a-0)",
 			"sentinel set rfs-a-x down-after-milliseconds \"5000\"", "sentinel set rfs-a-x failover-timeout \"10000\"",
 			"sentinel set rfs-a-x parallel-syncs \"2\""}},
-		{name: "rule 9: redis config set only where it differs", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 9: redis config set only where it differs", edit: func(t *hooks.Topology, o *Snapshot) {
 			t.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "100mb"}, {Key: "maxmemory-policy", Value: "allkeys-lru"},
 				{Key: "save", Value: `""`}}
 			for i := range o.Redis {
@@ -308,17 +308,17 @@ func TestPlan(t *testing.T) {
 			o.Redis[2].Config["save"] = "3600 1"
 		}, want: []string{`config set rfr-a-1 maxmemory-policy "allkeys-lru"`, `config set rfr-a-2 save ""`},
 			reason: `is "noeviction", want "allkeys-lru"`},
-		{name: "rule 9: unknown config (CONFIG GET failed) is never written", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 9: unknown config (CONFIG GET failed) is never written", edit: func(t *hooks.Topology, o *Snapshot) {
 			t.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "100mb"}}
 			o.Redis[0].Config = map[string]string{"maxmemory": "0"}
 			o.Redis[1].ConfigErr = "ERR unknown command 'CONFIG'"
 		}, want: []string{`config set rfr-a-0 maxmemory "100mb"`}},
-		{name: "rule 9: sentinel settings set only where they differ", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 9: sentinel settings set only where they differ", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[1].Master.Fields["down-after-milliseconds"] = "30000"
 			o.Sentinels[2].Master.Fields["quorum"] = "1"
 		}, want: []string{`sentinel set rfs-a-y down-after-milliseconds "5000"`, `sentinel set rfs-a-z quorum "2"`},
 			reason: `is "30000", want "5000"`},
-		{name: "rule 10: bootstrap follows the external node", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 10: bootstrap follows the external node", edit: func(t *hooks.Topology, o *Snapshot) {
 			t.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
 			t.SentinelConfig = nil
 			o.Redis[1] = replicaNode(*t, 1, "192.0.2.7", 6379, 10)
@@ -332,7 +332,7 @@ func TestPlan(t *testing.T) {
 			"sentinel remove rfs-a-y", "sentinel monitor rfs-a-y 192.0.2.7:6379 quorum 2",
 			"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 192.0.2.7:6379 quorum 2"},
 			reason: "bootstrap mode"},
-		{name: "rule 10: bootstrap without sentinels leaves them alone", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 10: bootstrap without sentinels leaves them alone", edit: func(t *hooks.Topology, o *Snapshot) {
 			t.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
 			t.SentinelsEnabled = false
 			for i := range o.Redis {
@@ -340,48 +340,48 @@ func TestPlan(t *testing.T) {
 				o.Redis[i].Config = map[string]string{"replica-priority": "0"}
 			}
 		}},
-		{name: "rule 11: the sentinels' master restarted as a replica of the placeholder: failover now", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: the sentinels' master restarted as a replica of the placeholder: failover now", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2].Info.LinkUp = false
 		}, want: []string{"sentinel failover rfs-a-x"},
 			reason: "3 sentinels agree on rfr-a-0: master rfr-a-0 restarted as a replica of 127.0.0.1:1 (offset 0) while rfr-a-1 holds more data (offset 1000)"},
-		{name: "rule 11: failover asked of a sentinel that agrees and is not in TILT", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: failover asked of a sentinel that agrees and is not in TILT", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Sentinels[0].Info.Tilt = true
 		}, want: []string{"sentinel failover rfs-a-y"}},
-		{name: "rule 11: a replica holds as much data: failover too, never a second master beside Sentinel's", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: a replica holds as much data: failover too, never a second master beside Sentinel's", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 1000)
 		}, want: []string{"sentinel failover rfs-a-x"},
 			reason: "master rfr-a-0 restarted as a replica of 127.0.0.1:1 (offset 1000) while rfr-a-1 holds as much data (offset 1000)"},
-		{name: "rule 11: it holds more than every replica: the sentinels' master is promoted back", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: it holds more than every replica: the sentinels' master is promoted back", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 1500)
 		}, want: []string{"promote rfr-a-0"}, reason: "which restarted as a replica of 127.0.0.1:1 and holds more data (offset 1500) than any replica"},
-		{name: "rule 11: it has no replica: promoted back", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: it has no replica: promoted back", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			unreachable(&o.Redis[1])
 			unreachable(&o.Redis[2])
 		}, want: []string{"promote rfr-a-0"}},
-		{name: "rule 11: the sentinels' master restarted empty as master: failover now", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: the sentinels' master restarted empty as master: failover now", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = masterNode(*t, 0, 0)
 			o.Redis[0].Info.RunID = "new-run"
 		}, want: []string{"sentinel failover rfs-a-x"}, reason: "master rfr-a-0 restarted (run id new-run, sentinels knew run0)"},
-		{name: "rule 11: same run id, no failover", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: same run id, no failover", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0].Info.Offset = 0
 		}},
-		{name: "rule 11: failover asked of the sentinel that knows a replica to promote", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: failover asked of the sentinel that knows a replica to promote", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Sentinels[0].Replicas = nil
 			o.Sentinels[1].Replicas[0].Flags = []string{"slave", "s_down"}
 			o.Sentinels[1].Replicas = o.Sentinels[1].Replicas[:1]
 		}, want: []string{"sentinel failover rfs-a-z"}},
-		{name: "rule 11: failover asked of a sentinel that knows the replica with the most data", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: failover asked of a sentinel that knows the replica with the most data", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Redis[2].Info.Offset = 1200
 			o.Sentinels[0].Replicas = o.Sentinels[0].Replicas[:1] // rfr-a-1 only
 			o.Sentinels[1].Replicas[1].Offset = 1200              // rfs-a-y read rfr-a-2's offset
 		}, want: []string{"sentinel failover rfs-a-y"}},
-		{name: "rule 11: no sentinel knows a replica (NOGOODSLAVE): the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: no sentinel knows a replica (NOGOODSLAVE): the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2].Info.LinkUp = false
@@ -391,7 +391,7 @@ func TestPlan(t *testing.T) {
 		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
 			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...),
 			reason: "no sentinel can fail over to it (in TILT or not knowing it as a reachable replica): promoting rfr-a-1"},
-		{name: "rule 11: every agreeing sentinel in TILT: the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: every agreeing sentinel in TILT: the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			for i := range o.Sentinels {
 				o.Sentinels[i].Info.Tilt = true
@@ -399,7 +399,7 @@ func TestPlan(t *testing.T) {
 		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
 			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...),
 			reason: "master rfr-a-0 restarted as a replica of 127.0.0.1:1 (offset 0) while rfr-a-1 holds more data"},
-		{name: "rule 11: restarted empty as master and no sentinel can fail over: the healer promotes and demotes it", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 11: restarted empty as master and no sentinel can fail over: the healer promotes and demotes it", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = masterNode(*t, 0, 0)
 			o.Redis[0].Info.RunID = "new-run"
 			for i := range o.Sentinels {
@@ -408,7 +408,7 @@ func TestPlan(t *testing.T) {
 		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-0 10.0.0.11:6379 (rfr-a-1)",
 			"replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...),
 			reason: "master rfr-a-0 restarted (run id new-run, sentinels knew run0)"},
-		{name: "rule 4: master unreachable, quorum but no majority of the sentinels Sentinel knows: the healer promotes", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: master unreachable, quorum but no majority of the sentinels Sentinel knows: the healer promotes", edit: func(t *hooks.Topology, o *Snapshot) {
 			unreachable(&o.Redis[0])
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2].Info.LinkUp, o.Redis[2].Info.Offset = false, 900
@@ -420,21 +420,21 @@ func TestPlan(t *testing.T) {
 			}
 		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorOf(topo(), 1, true, 0, 1)...),
 			reason: "no master: rfr-a-1 holds the most data"},
-		{name: "rule 4: master unreachable, only the sentinels in TILT know a replica: the healer promotes", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: master unreachable, only the sentinels in TILT know a replica: the healer promotes", edit: func(t *hooks.Topology, o *Snapshot) {
 			unreachable(&o.Redis[0])
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2].Info.LinkUp = false
 			o.Sentinels[0].Info.Tilt = true
 			o.Sentinels[1].Replicas, o.Sentinels[2].Replicas = nil, nil
 		}, want: append([]string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}, monitorAll(topo(), 1, true)...)},
-		{name: "rule 4: master unreachable, a majority monitors it and one sentinel knows a replica: wait for Sentinel", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "rule 4: master unreachable, a majority monitors it and one sentinel knows a replica: wait for Sentinel", edit: func(t *hooks.Topology, o *Snapshot) {
 			unreachable(&o.Redis[0])
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2].Info.LinkUp = false
 			o.Sentinels[2] = SentinelNode{Pod: t.Sentinels[2], Err: "timeout"}
 			o.Sentinels[1].Replicas = nil
 		}},
-		{name: "lagging sentinels: agreed pod is a replica of another pod, healer follows the real master", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "lagging sentinels: agreed pod is a replica of another pod, healer follows the real master", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, redisIP(1), 6379, 1000)
 			o.Redis[1] = masterNode(*t, 1, 1000, 0, 2)
 			o.Redis[2] = replicaNode(*t, 2, redisIP(1), 6379, 1000)
@@ -445,11 +445,11 @@ func TestPlan(t *testing.T) {
 			"sentinel monitor rfs-a-y 10.0.0.11:6379 quorum 2 (rfr-a-1)",
 			"sentinel set rfs-a-y down-after-milliseconds \"5000\"", "sentinel set rfs-a-y failover-timeout \"10000\"",
 			"sentinel set rfs-a-y parallel-syncs \"2\""}},
-		{name: "unreachable sentinels and redis get no action", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "unreachable sentinels and redis get no action", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Sentinels[1] = SentinelNode{Pod: t.Sentinels[1], Err: "timeout"}
 			unreachable(&o.Redis[2])
 		}},
-		{name: "a sentinel monitoring a foreign address does not count as agreement", edit: func(t *hooks.Topology, o *Observed) {
+		{name: "a sentinel monitoring a foreign address does not count as agreement", edit: func(t *hooks.Topology, o *Snapshot) {
 			for i := range o.Sentinels {
 				o.Sentinels[i].Master.IP = foreignIP
 			}
@@ -462,7 +462,7 @@ func TestPlan(t *testing.T) {
 type planCase struct {
 	name string
 	// edit changes the healthy observation (or replaces it).
-	edit func(t *hooks.Topology, o *Observed)
+	edit func(t *hooks.Topology, o *Snapshot)
 	want []string
 	// reason, when set, must appear in the first action's reason.
 	reason string
@@ -495,14 +495,14 @@ func runPlanCases(t *testing.T, tests []planCase) {
 // TestPlanConverges applies the planned actions to the observation the way Redis would and
 // checks that the next plan is empty: the rules do not fight each other.
 func TestPlanConverges(t *testing.T) {
-	for name, start := range map[string]func() (hooks.Topology, Observed){
+	for name, start := range map[string]func() (hooks.Topology, Snapshot){
 		"fresh": fresh,
-		"split brain": func() (hooks.Topology, Observed) {
+		"split brain": func() (hooks.Topology, Snapshot) {
 			top, o := healthy()
 			o.Redis[2] = masterNode(top, 2, 1500)
 			return top, o
 		},
-		"foreign": func() (hooks.Topology, Observed) {
+		"foreign": func() (hooks.Topology, Snapshot) {
 			top, o := healthy()
 			o.Redis[1] = replicaNode(top, 1, foreignIP, 6379, 1)
 			o.Sentinels[1].Master = nil
@@ -524,7 +524,7 @@ func TestPlanConverges(t *testing.T) {
 }
 
 // simulate is a toy Redis/Sentinel: enough to check that plans converge.
-func simulate(top hooks.Topology, o *Observed, acts []Action) {
+func simulate(top hooks.Topology, o *Snapshot, acts []Action) {
 	node := func(pod string) *RedisNode {
 		for i := range o.Redis {
 			if o.Redis[i].Pod.Name == pod {
@@ -545,13 +545,13 @@ func simulate(top hooks.Topology, o *Observed, acts []Action) {
 		switch a := a.(type) {
 		case Promote:
 			n := node(a.Pod)
-			n.Info.Role, n.Info.MasterHost, n.Info.MasterPort = roleMaster, "", 0
+			n.Info.Role, n.Info.MasterHost, n.Info.MasterPort = hooks.RoleMaster, "", 0
 		case ReplicaOf:
 			n := node(a.Pod)
-			n.Info.Role, n.Info.MasterHost, n.Info.MasterPort, n.Info.LinkUp = roleReplica, a.Master.Host, a.Master.Port, true
-		case Remove:
+			n.Info.Role, n.Info.MasterHost, n.Info.MasterPort, n.Info.LinkUp = hooks.RoleReplica, a.Master.Host, a.Master.Port, true
+		case SentinelRemove:
 			sen(a.Sentinel).Master = nil
-		case Monitor:
+		case SentinelMonitor:
 			s := sen(a.Sentinel)
 			s.Master = &SentinelMaster{Name: top.MasterName, IP: a.Master.Host, Port: a.Master.Port, Fields: map[string]string{}}
 		case SentinelSet:
@@ -561,12 +561,12 @@ func simulate(top hooks.Topology, o *Observed, acts []Action) {
 	// Masters count their replicas; sentinels rediscover.
 	for i := range o.Redis {
 		m := &o.Redis[i]
-		if m.Info.Role != roleMaster {
+		if m.Info.Role != hooks.RoleMaster {
 			continue
 		}
 		m.Info.Replicas, m.Info.ConnectedReplicas = nil, 0
 		for _, r := range o.Redis {
-			if r.Info.Role == roleReplica && r.Info.MasterHost == m.Pod.IP {
+			if r.Info.Role == hooks.RoleReplica && r.Info.MasterHost == m.Pod.IP {
 				m.Info.Replicas = append(m.Info.Replicas, ReplicaLink{IP: r.Pod.IP, Port: 6379, State: "online"})
 				m.Info.ConnectedReplicas++
 			}
@@ -580,33 +580,4 @@ func simulate(top hooks.Topology, o *Observed, acts []Action) {
 		fresh := sentinelNode(top, i, s.Master.IP, s.Master.Port)
 		s.Replicas, s.Sentinels = fresh.Replicas, fresh.Sentinels
 	}
-}
-
-func TestSameConfig(t *testing.T) {
-	for _, tt := range []struct {
-		got, want string
-		same      bool
-	}{
-		{"104857600", "100mb", true},
-		{"100000000", "100m", true},
-		{"1073741824", "1GB", true},
-		{"1024", "1kb", true},
-		{"104857600", "100m", false},
-		{"yes", "YES", true},
-		{"900 1 300 10", "900 1  300 10", true},
-		{"", `""`, true},
-		{"3600 1", `""`, false},
-		{"allkeys-lru", "noeviction", false},
-		{"5000", "5000", true},
-	} {
-		assert.Equal(t, tt.same, sameConfig(tt.got, tt.want), "%q vs %q", tt.got, tt.want)
-	}
-}
-
-func TestConfigKeys(t *testing.T) {
-	top := topo()
-	top.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "1"}, {Key: "save", Value: ""}, {Key: "maxmemory", Value: "2"}}
-	assert.Equal(t, []string{"maxmemory", "save", "replica-priority"}, configKeys(top))
-	top.Bootstrap = &hooks.Endpoint{Host: "192.0.2.7", Port: 6379}
-	assert.Equal(t, []string{"maxmemory", "save", "replica-priority"}, configKeys(top))
 }

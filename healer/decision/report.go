@@ -1,14 +1,14 @@
-package healer
+package decision
 
 import (
 	"github.com/redhook/redhook/hooks"
 )
 
-// Report turns an observation into the report that hooks.Sync reads: the master (the pod that
+// Report turns a snapshot into the report that hooks.Sync reads: the master (the pod that
 // the sentinels, or without their agreement the healer, hold as master and that answers
 // role:master), each pod as seen, the recent actions (newest first) and the problems of the
 // pass. It is pure.
-func Report(t hooks.Topology, o Observed, actions []hooks.ActionRecord, errs []string) hooks.HealerReport {
+func Report(t hooks.Topology, o Snapshot, actions []hooks.ActionRecord, errs []string) hooks.HealerReport {
 	r := hooks.HealerReport{Time: o.Time, Master: reportMaster(t, o), LastActions: actions}
 	v := newView(t, o)
 	r.FailoverInProgress = v.failoverInProgress()
@@ -44,12 +44,12 @@ func Report(t hooks.Topology, o Observed, actions []hooks.ActionRecord, errs []s
 }
 
 // reportMaster is the master the healer stands by: elected and answering role:master.
-func reportMaster(t hooks.Topology, o Observed) *hooks.MasterStatus {
+func reportMaster(t hooks.Topology, o Snapshot) *hooks.MasterStatus {
 	if t.Bootstrap != nil {
 		return nil // the master is outside the RedisFailover
 	}
 	e := newView(t, o).elect()
-	if e.master == nil || e.promote || e.failover != nil || e.master.Info.Role != roleMaster {
+	if e.master == nil || e.promote || e.failover != nil || e.master.Info.Role != hooks.RoleMaster {
 		return nil
 	}
 	return &hooks.MasterStatus{Pod: e.master.Pod.Name, IP: e.master.Pod.IP}

@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import "fmt"
 
@@ -71,4 +71,13 @@ func (v *view) sentinelDebug() []Action {
 		}
 	}
 	return acts
+}
+
+// SentinelTimings are the timing parameters rule 12 sets: SENTINEL DEBUG key → milliseconds.
+func SentinelTimings() map[string]int64 {
+	out := make(map[string]int64, len(sentinelTimings))
+	for _, p := range sentinelTimings {
+		out[p.key] = p.millis
+	}
+	return out
 }

@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import (
 	"fmt"
@@ -9,11 +9,12 @@ import (
 	"github.com/redhook/redhook/hooks"
 )
 
-// Plan decides what to write to converge one RedisFailover, from its topology and what was just
-// observed. It is pure: same input, same actions. The rules are those of design.md §5; each
-// action says which one applied in its Reason. Actions are in the order apply must run them:
-// promotion first, then replicas, then sentinels, then settings.
-func Plan(t hooks.Topology, o Observed) []Action {
+// Plan decides what to write to converge one RedisFailover, from its topology and a snapshot
+// just read. It is pure: same input, same actions. The rules are the healer rules 1 to 13
+// ("Healer rules" in docs/design.md, docs/healer.md); each action says which one applied in
+// its Reason. Actions are in the order the healer must apply them: promotion first, then
+// replicas, then sentinels, then settings.
+func Plan(t hooks.Topology, o Snapshot) []Action {
 	v := newView(t, o)
 	// Rule 1: while Sentinel fails over, anything we write could fight it.
 	if v.failoverInProgress() {
@@ -52,15 +53,15 @@ func Plan(t hooks.Topology, o Observed) []Action {
 	return append(acts, v.sentinelDebug()...)
 }
 
-// view indexes a topology and an observation for the rules.
+// view indexes a topology and a snapshot for the rules.
 type view struct {
 	t     hooks.Topology
-	o     Observed
+	o     Snapshot
 	byIP  map[string]*RedisNode
 	isSen map[string]bool
 }
 
-func newView(t hooks.Topology, o Observed) *view {
+func newView(t hooks.Topology, o Snapshot) *view {
 	v := &view{t: t, o: o, byIP: map[string]*RedisNode{}, isSen: map[string]bool{}}
 	for i := range v.o.Redis {
 		if ip := v.o.Redis[i].Pod.IP; ip != "" {
@@ -116,7 +117,7 @@ type election struct {
 	// agreed: a quorum of sentinels already monitors master.
 	agreed bool
 	// failover: rule 11, ask Sentinel to fail over at once instead.
-	failover *Failover
+	failover *SentinelFailover
 	// steer: the master is gone and Sentinel is to promote a replica: rule 13 sets the
 	// priorities so that it picks the one with the most data. named is the sentinels' master
 	// when it restarted (rule 11 waits for the sentinel to read the priorities), else nil.
@@ -157,7 +158,7 @@ func (v *view) elect() election {
 	if best == nil {
 		return election{}
 	}
-	return election{master: best, promote: best.Info.Role != roleMaster,
+	return election{master: best, promote: best.Info.Role != hooks.RoleMaster,
 		why: fmt.Sprintf("no master: %s holds the most data (offset %d, %d keys)", best.Pod.Name, best.Info.Offset, best.Info.Keys)}
 }
 
@@ -187,7 +188,7 @@ func (v *view) sentinelElection() (e election, decided bool) {
 		// The sentinels know no reachable replica (the master died before their first INFO
 		// listed any): they would wait forever. The healer decides.
 		return election{}, false
-	case n.Info.Role == roleMaster:
+	case n.Info.Role == hooks.RoleMaster:
 		if e, restarted := v.restartedAsMaster(addr, n, agree); restarted {
 			return e, true
 		}
@@ -244,7 +245,7 @@ func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why strin
 		}
 		p, peer := v.sentinelPick(s)
 		if p != nil && p.Info.Offset >= best.Info.Offset {
-			return election{failover: &Failover{Sentinel: s.Pod.Name, Why: why}}
+			return election{failover: &SentinelFailover{Sentinel: s.Pod.Name, Why: why}}
 		}
 		if steerBy == nil {
 			steerBy, pick, seen = s, p, peer
@@ -259,7 +260,7 @@ func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why strin
 		return election{steer: true, named: named, why: fmt.Sprintf(
 			"%s; not yet: %s would promote %s, not %s: steering with replica-priority", why, steerBy.Pod.Name, would, best.Pod.Name)}
 	}
-	return election{master: best, promote: best.Info.Role != roleMaster, why: fmt.Sprintf(
+	return election{master: best, promote: best.Info.Role != hooks.RoleMaster, why: fmt.Sprintf(
 		"%s; no sentinel can fail over to it (in TILT or not knowing it as a reachable replica): promoting %s", why, best.Pod.Name)}
 }
 
@@ -355,7 +356,7 @@ func (v *view) agreement() (hooks.Endpoint, int, bool) {
 func (v *view) masters() []*RedisNode {
 	var out []*RedisNode
 	for _, n := range v.reachableRedis() {
-		if n.Info.Role == roleMaster {
+		if n.Info.Role == hooks.RoleMaster {
 			out = append(out, n)
 		}
 	}
@@ -416,7 +417,7 @@ func (v *view) replicas(e election) []Action {
 		var why string
 		from := hooks.Endpoint{Host: n.Info.MasterHost, Port: n.Info.MasterPort}
 		switch {
-		case n.Info.Role == roleMaster:
+		case n.Info.Role == hooks.RoleMaster:
 			why = fmt.Sprintf("split brain: %s is also a master (offset %d, %d keys, %d replicas); keeping %s (offset %d): %s",
 				n.Pod.Name, n.Info.Offset, n.Info.Keys, n.Info.ConnectedReplicas, m.Pod.Name, m.Info.Offset, e.why)
 		case from == target:
@@ -496,11 +497,11 @@ func (v *view) monitor(s *SentinelNode, target hooks.Endpoint, masterPod string)
 		if masterPod != "" {
 			why += " " + masterPod
 		}
-		acts = append(acts, Remove{Sentinel: s.Pod.Name, Why: why})
+		acts = append(acts, SentinelRemove{Sentinel: s.Pod.Name, Why: why})
 	default:
 		return v.sentinelSettings(s)
 	}
-	acts = append(acts, Monitor{Sentinel: s.Pod.Name, MasterPod: masterPod, Master: target, Quorum: v.t.Quorum, Why: why})
+	acts = append(acts, SentinelMonitor{Sentinel: s.Pod.Name, MasterPod: masterPod, Master: target, Quorum: v.t.Quorum, Why: why})
 	set := "settings of a new monitor"
 	if v.t.Password.IsSet() {
 		acts = append(acts, SentinelSet{Sentinel: s.Pod.Name, Key: "auth-pass", Password: true, Why: set})
@@ -529,7 +530,7 @@ func (v *view) sentinelSettings(s *SentinelNode) []Action {
 
 // reset is rule 8: one sentinel at a time, only once every sentinel agrees on the master and
 // has rediscovered its replicas and the other sentinels.
-func (v *view) reset(m *RedisNode) *Reset {
+func (v *view) reset(m *RedisNode) *SentinelReset {
 	var stale *SentinelNode
 	var why string
 	for i := range v.o.Sentinels {
@@ -547,7 +548,7 @@ func (v *view) reset(m *RedisNode) *Reset {
 	if stale == nil {
 		return nil
 	}
-	return &Reset{Sentinel: stale.Pod.Name, Why: why}
+	return &SentinelReset{Sentinel: stale.Pod.Name, Why: why}
 }
 
 // underInformed tells whether s has not yet discovered every replica linked to the master or
@@ -623,7 +624,7 @@ func (v *view) redisConfig() []Action {
 			if !ok {
 				why = "not reported by CONFIG GET"
 			}
-			acts = append(acts, SetConfig{Pod: n.Pod.Name, Key: c.Key, Value: unquote(c.Value), Why: why})
+			acts = append(acts, ConfigSet{Pod: n.Pod.Name, Key: c.Key, Value: unquote(c.Value), Why: why})
 		}
 	}
 	return acts
@@ -635,12 +636,12 @@ func (v *view) bootstrap() []Action {
 	b := *v.t.Bootstrap
 	var acts []Action
 	for _, n := range v.reachableRedis() {
-		if n.Info.Role != roleReplica || n.Info.MasterHost != b.Host || n.Info.MasterPort != b.Port {
+		if n.Info.Role != hooks.RoleReplica || n.Info.MasterHost != b.Host || n.Info.MasterPort != b.Port {
 			acts = append(acts, ReplicaOf{Pod: n.Pod.Name, Master: b,
 				Why: "bootstrap mode: every redis replicates the external node"})
 		}
-		if got, ok := n.Config[replicaPriority]; ok && got != "0" {
-			acts = append(acts, SetConfig{Pod: n.Pod.Name, Key: replicaPriority, Value: "0",
+		if got, ok := n.Config[ReplicaPriorityKey]; ok && got != "0" {
+			acts = append(acts, ConfigSet{Pod: n.Pod.Name, Key: ReplicaPriorityKey, Value: "0",
 				Why: fmt.Sprintf("bootstrap mode: a replica of the external node is never elected (is %q)", got)})
 		}
 	}

@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import (
 	"fmt"
@@ -42,7 +42,7 @@ func (v *view) normalPriority() string {
 
 // isPriorityKey tells whether a customConfig key is replica-priority (or its old name).
 func isPriorityKey(key string) bool {
-	return strings.EqualFold(key, replicaPriority) || strings.EqualFold(key, "slave-priority")
+	return strings.EqualFold(key, ReplicaPriorityKey) || strings.EqualFold(key, "slave-priority")
 }
 
 // worsePriority is the priority of the replicas that must not be promoted while steering: the
@@ -57,7 +57,7 @@ func worsePriority(normal string) string {
 // pinned tells whether n's priority is left alone: unknown (never write blind), or 0 (never
 // promote) while the topology does not set 0 itself, as someone pinned it.
 func pinned(n *RedisNode, normal string) bool {
-	got, ok := n.Config[replicaPriority]
+	got, ok := n.Config[ReplicaPriorityKey]
 	return !ok || got == "0" && normal != "0"
 }
 
@@ -89,8 +89,8 @@ func (v *view) steer(except *RedisNode) []Action {
 			want, why = steeredPriority, fmt.Sprintf("the master is gone: %s holds the most data (offset %d), Sentinel must promote it",
 				n.Pod.Name, n.Info.Offset)
 		}
-		if got := n.Config[replicaPriority]; got != want {
-			acts = append(acts, Priority{Pod: n.Pod.Name, Value: want, Why: why})
+		if got := n.Config[ReplicaPriorityKey]; got != want {
+			acts = append(acts, ReplicaPriority{Pod: n.Pod.Name, Value: want, Why: why})
 		}
 	}
 	return acts
@@ -102,11 +102,11 @@ func (v *view) restorePriorities() []Action {
 	normal := v.normalPriority()
 	var acts []Action
 	for _, n := range v.reachableRedis() {
-		if pinned(n, normal) || sameConfig(n.Config[replicaPriority], normal) {
+		if pinned(n, normal) || sameConfig(n.Config[ReplicaPriorityKey], normal) {
 			continue
 		}
-		acts = append(acts, Priority{Pod: n.Pod.Name, Value: normal,
-			Why: fmt.Sprintf("is %q, want %q: no failover to steer", n.Config[replicaPriority], normal)})
+		acts = append(acts, ReplicaPriority{Pod: n.Pod.Name, Value: normal,
+			Why: fmt.Sprintf("is %q, want %q: no failover to steer", n.Config[ReplicaPriorityKey], normal)})
 	}
 	return acts
 }

@@ -1,4 +1,4 @@
-package healer
+package decision
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/redhook/redhook/hooks"
 )
 
 // The parsers in this file are pure: they turn the replies of Redis and Sentinel into values.
@@ -15,15 +17,15 @@ import (
 // RESP3 maps, map[string]any (what rueidis' ToAny returns). Sentinel and CONFIG GET answer a
 // RESP3 map or, under RESP2, a flat key/value array; both are accepted.
 
-// errMalformed is wrapped by every parse error.
-var errMalformed = errors.New("malformed reply")
+// ErrMalformed is wrapped by every parse error.
+var ErrMalformed = errors.New("malformed reply")
 
 func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errMalformed, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// parseInfo reads the "key:value" lines of an INFO reply, whatever its sections.
-func parseInfo(text string) map[string]string {
+// ParseInfo reads the "key:value" lines of an INFO reply, whatever its sections.
+func ParseInfo(text string) map[string]string {
 	out := map[string]string{}
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimRight(line, "\r")
@@ -69,13 +71,13 @@ type RedisInfo struct {
 	Keys int64
 }
 
-// parseRedisInfo reads the server, replication and keyspace sections of an INFO reply. Only the
+// ParseRedisInfo reads the server, replication and keyspace sections of an INFO reply. Only the
 // replication section is required.
-func parseRedisInfo(text string) (RedisInfo, error) {
-	kv := parseInfo(text)
+func ParseRedisInfo(text string) (RedisInfo, error) {
+	kv := ParseInfo(text)
 	var r RedisInfo
 	r.Role = kv["role"]
-	if r.Role != roleMaster && r.Role != roleReplica {
+	if r.Role != hooks.RoleMaster && r.Role != hooks.RoleReplica {
 		return RedisInfo{}, malformed("INFO: role %q", r.Role)
 	}
 	var err error
@@ -92,7 +94,7 @@ func parseRedisInfo(text string) (RedisInfo, error) {
 	}
 	r.Offset = num("master_repl_offset")
 	r.ConnectedReplicas = int32(num("connected_slaves"))
-	if r.Role == roleReplica {
+	if r.Role == hooks.RoleReplica {
 		r.MasterHost = kv["master_host"]
 		r.MasterPort = int32(num("master_port"))
 		r.LinkUp = kv["master_link_status"] == "up"
@@ -162,9 +164,9 @@ type Role struct {
 	Replicas []ReplicaLink
 }
 
-// parseRole reads ROLE: ["master", offset, [[ip, port, offset]…]] or
+// ParseRole reads ROLE: ["master", offset, [[ip, port, offset]…]] or
 // ["slave", host, port, state, offset]. A sentinel's ["sentinel", [names]] is an error here.
-func parseRole(v any) (Role, error) {
+func ParseRole(v any) (Role, error) {
 	a, ok := v.([]any)
 	if !ok || len(a) == 0 {
 		return Role{}, malformed("ROLE: %T", v)
@@ -176,7 +178,7 @@ func parseRole(v any) (Role, error) {
 		return Role{}, malformed("ROLE: %v", err)
 	}
 	switch r.Role {
-	case roleMaster:
+	case hooks.RoleMaster:
 		if len(a) < 3 {
 			return Role{}, malformed("ROLE master: %d elements", len(a))
 		}
@@ -203,7 +205,7 @@ func parseRole(v any) (Role, error) {
 			l.Port = int32(port)
 			r.Replicas = append(r.Replicas, l)
 		}
-	case roleReplica:
+	case hooks.RoleReplica:
 		if len(a) < 5 {
 			return Role{}, malformed("ROLE slave: %d elements", len(a))
 		}
@@ -249,9 +251,9 @@ func (s SentinelInfo) Master(name string) (SentinelInfoMaster, bool) {
 	return SentinelInfoMaster{}, false
 }
 
-// parseSentinelInfo reads INFO sentinel.
-func parseSentinelInfo(text string) (SentinelInfo, error) {
-	kv := parseInfo(text)
+// ParseSentinelInfo reads INFO sentinel.
+func ParseSentinelInfo(text string) (SentinelInfo, error) {
+	kv := ParseInfo(text)
 	n, err := strconv.Atoi(kv["sentinel_masters"])
 	if err != nil {
 		return SentinelInfo{}, malformed("INFO sentinel: sentinel_masters %q", kv["sentinel_masters"])
@@ -310,8 +312,8 @@ func (m SentinelMaster) FailoverInProgress() bool {
 	return m.HasFlag("failover_in_progress") || m.FailoverState != ""
 }
 
-// parseSentinelMaster reads SENTINEL MASTER.
-func parseSentinelMaster(v any) (SentinelMaster, error) {
+// ParseSentinelMaster reads SENTINEL MASTER.
+func ParseSentinelMaster(v any) (SentinelMaster, error) {
 	kv, err := parseKeyValues(v)
 	if err != nil {
 		return SentinelMaster{}, fmt.Errorf("SENTINEL MASTER: %w", err)
@@ -365,9 +367,9 @@ func (p SentinelPeer) HasFlag(flag string) bool {
 	return false
 }
 
-// parseSentinelPeers reads SENTINEL REPLICAS and SENTINEL SENTINELS: an array of key/value
+// ParseSentinelPeers reads SENTINEL REPLICAS and SENTINEL SENTINELS: an array of key/value
 // entries.
-func parseSentinelPeers(v any) ([]SentinelPeer, error) {
+func ParseSentinelPeers(v any) ([]SentinelPeer, error) {
 	list, ok := v.([]any)
 	if !ok {
 		return nil, malformed("sentinel peers: %T", v)
@@ -403,9 +405,9 @@ func optInt(kv map[string]string, key string) int64 {
 	return n
 }
 
-// parseSentinelDebug reads SENTINEL DEBUG without arguments: Sentinel's timing parameters
+// ParseSentinelDebug reads SENTINEL DEBUG without arguments: Sentinel's timing parameters
 // (INFO-PERIOD, PING-PERIOD…) in milliseconds, keyed in upper case as Sentinel names them.
-func parseSentinelDebug(v any) (map[string]int64, error) {
+func ParseSentinelDebug(v any) (map[string]int64, error) {
 	kv, err := parseKeyValues(v)
 	if err != nil {
 		return nil, fmt.Errorf("SENTINEL DEBUG: %w", err)
@@ -421,8 +423,8 @@ func parseSentinelDebug(v any) (map[string]int64, error) {
 	return out, nil
 }
 
-// parseConfigGet reads CONFIG GET: parameter → value.
-func parseConfigGet(v any) (map[string]string, error) {
+// ParseConfigGet reads CONFIG GET: parameter → value.
+func ParseConfigGet(v any) (map[string]string, error) {
 	kv, err := parseKeyValues(v)
 	if err != nil {
 		return nil, fmt.Errorf("CONFIG GET: %w", err)

@@ -1,0 +1,94 @@
+package healer
+
+import (
+	"context"
+	"time"
+
+	"github.com/redhook/redhook/healer/decision"
+	"github.com/redhook/redhook/hooks"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// pass is one heal pass: observe → decision.Plan → apply, then the report and the next due
+// time.
+func (p *Pool) pass(ctx context.Context, e *entry) {
+	start := time.Now()
+	p.mu.Lock()
+	t := e.topo
+	p.mu.Unlock()
+
+	e.conns.keepOnly(topologyAddrs(t))
+	p.syncSubscriptions(e, t)
+
+	o := observe(ctx, t, e.conns)
+	acts := decision.Plan(t, o)
+	records, errs := p.record(e, apply(ctx, t, e.conns, acts))
+	if len(acts) > 0 && ctx.Err() == nil {
+		o = observe(ctx, t, e.conns) // report the state the writes produced
+	}
+	p.countObserveErrors(o)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	e.history = newestFirst(records, e.history, p.cfg.History)
+	r := decision.Report(t, o, append([]hooks.ActionRecord(nil), e.history...), errs)
+	e.report = r
+	e.busy = false
+	_, tracked := p.entries[e.key]
+	if tracked {
+		p.syncWatch(e, t, r, o)
+	}
+	result := p.reschedule(e, r, len(acts) > 0, time.Now())
+	p.metrics.passes.WithLabelValues(result).Inc()
+	p.metrics.duration.Observe(time.Since(start).Seconds())
+	if tracked {
+		p.metrics.report(t, r)
+	}
+	p.signal()
+}
+
+// record logs and counts the applied actions and returns them as the report keeps them, with
+// the errors of those that failed.
+func (p *Pool) record(e *entry, outs []outcome) (records []hooks.ActionRecord, errs []string) {
+	records = make([]hooks.ActionRecord, 0, len(outs))
+	for _, out := range outs {
+		p.metrics.actions.WithLabelValues(out.Action.Kind()).Inc()
+		ev := e.log.Info()
+		if out.Err != nil {
+			ev = e.log.Warn().Err(out.Err)
+			errs = append(errs, out.Err.Error())
+			p.metrics.errors.WithLabelValues(errApply).Inc()
+		}
+		ev.Str("action", out.Action.String()).Str("reason", out.Action.Reason()).Msg("heal action")
+		records = append(records, hooks.ActionRecord{Time: metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
+			Action: out.Action.String(), Reason: out.Action.Reason()})
+	}
+	return records, errs
+}
+
+// countObserveErrors counts every pod of o that did not answer, or not to CONFIG GET.
+func (p *Pool) countObserveErrors(o decision.Snapshot) {
+	for _, n := range o.Redis {
+		if !n.Reachable() || n.ConfigErr != "" {
+			p.metrics.errors.WithLabelValues(errObserve).Inc()
+		}
+	}
+	for _, n := range o.Sentinels {
+		if !n.Reachable() {
+			p.metrics.errors.WithLabelValues(errObserve).Inc()
+		}
+	}
+}
+
+// newestFirst prepends records (in the order they ran) to history, newest first, keeping max.
+func newestFirst(records, history []hooks.ActionRecord, max int) []hooks.ActionRecord {
+	out := make([]hooks.ActionRecord, 0, len(records)+len(history))
+	for i := len(records) - 1; i >= 0; i-- {
+		out = append(out, records[i])
+	}
+	out = append(out, history...)
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
+}

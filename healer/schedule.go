@@ -1,0 +1,177 @@
+package healer
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// Scheduling: when each RedisFailover's next pass is due, and the workers that run them. One
+// pass per RedisFailover at a time (entry.busy); a re-check asked for while it runs comes right
+// after it (entry.again).
+
+// recheck asks for a pass now, or right after the running one. Caller holds p.mu.
+func (p *Pool) recheck(e *entry, now time.Time) {
+	if e.busy {
+		e.again = true
+	} else {
+		e.due = now
+	}
+}
+
+// signal wakes dispatch to look at the due times again; a wake-up already pending is enough.
+func (p *Pool) signal() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run heals until ctx is cancelled, then waits for every pass and subscription to stop and
+// closes every connection.
+func (p *Pool) Run(ctx context.Context) error {
+	p.mu.Lock()
+	if p.ctx != nil {
+		p.mu.Unlock()
+		return errors.New("healer pool: Run called twice")
+	}
+	p.ctx = ctx
+	p.mu.Unlock()
+
+	jobs := make(chan *entry)
+	var workers sync.WaitGroup
+	for range p.cfg.Workers {
+		workers.Go(func() {
+			for e := range jobs {
+				p.pass(ctx, e)
+			}
+		})
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	p.dispatch(ctx, jobs, timer)
+	close(jobs)
+	workers.Wait()
+
+	p.mu.Lock()
+	for _, e := range p.entries {
+		p.stopSubscriptions(e, nil)
+		p.stopWatch(e)
+	}
+	p.mu.Unlock()
+	p.subs.Wait()
+	p.mu.Lock()
+	for _, e := range p.entries {
+		e.conns.closeAll()
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// dispatch hands due entries to the workers until ctx is cancelled.
+func (p *Pool) dispatch(ctx context.Context, jobs chan<- *entry, timer *time.Timer) {
+	for {
+		due, next := p.schedule(time.Now())
+		for i, e := range due {
+			select {
+			case jobs <- e:
+			case <-ctx.Done():
+				p.mu.Lock()
+				for _, e := range due[i:] {
+					e.busy = false
+				}
+				p.mu.Unlock()
+				return
+			}
+		}
+		timer.Reset(time.Until(next))
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// schedule marks the due entries busy and returns them, oldest due first, with the time of the
+// next due entry. It also forgets the entries not tracked for ForgetAfter.
+func (p *Pool) schedule(now time.Time) ([]*entry, time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	next := now.Add(p.cfg.Interval)
+	var due []*entry
+	for key, e := range p.entries {
+		if e.busy {
+			continue
+		}
+		if now.Sub(e.tracked) > p.cfg.ForgetAfter {
+			p.forget(key, e)
+			continue
+		}
+		if !e.due.After(now) {
+			e.busy = true
+			due = append(due, e)
+		} else if e.due.Before(next) {
+			next = e.due
+		}
+	}
+	if len(due) > 0 {
+		next = now
+	}
+	sort.Slice(due, func(i, j int) bool { return due[i].due.Before(due[j].due) })
+	return due, next
+}
+
+// forget drops an entry. Caller holds p.mu and the entry is not busy.
+func (p *Pool) forget(key string, e *entry) {
+	p.stopSubscriptions(e, nil)
+	p.stopWatch(e)
+	e.conns.closeAll()
+	delete(p.entries, key)
+	p.metrics.forget(e.topo.Namespace, e.topo.Name)
+	p.metrics.tracked.Set(float64(len(p.entries)))
+	e.log.Info().Msg("forgotten: not synced for a while")
+}
+
+// reschedule sets when the next pass of e is due after a pass that reported r, and returns
+// the result of that pass for the metrics: at once when a re-check was asked for meanwhile,
+// after backoff on errors, after FastInterval while unsettled (acted, failing over, or without
+// a master), else after Interval. Caller holds p.mu.
+func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acted bool, now time.Time) (result string) {
+	result = "ok"
+	if len(r.Errors) > 0 {
+		result = "error"
+		e.fails++
+	} else {
+		e.fails = 0
+	}
+	switch {
+	case e.again:
+		e.again = false
+		e.due = now
+	case e.fails > 0:
+		e.due = now.Add(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, e.fails))
+	case acted || r.FailoverInProgress || r.Master == nil:
+		e.due = now.Add(p.cfg.FastInterval)
+	default:
+		e.due = now.Add(p.cfg.Interval)
+	}
+	return result
+}
+
+// backoff is min·2^(fails-1), capped at max.
+func backoff(min, max time.Duration, fails int) time.Duration {
+	d := min
+	for i := 1; i < fails && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}
