@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"bufio"
@@ -11,20 +11,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func TestMapMounts(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"include /redis-auth/redis.conf\n", "include /p/redis-auth/redis.conf\n"},
-		{"dir /data\n", "dir /p/data\n"},
-		{"sh /redis-readiness/ready.sh", "sh /p/redis-readiness/ready.sh"},
-		{"dir /database\n", "dir /database\n"},
-		{"replicaof 127.0.0.1 1\n", "replicaof 127.0.0.1 1\n"},
-		{`x="/redis-shutdown/shutdown.sh"`, `x="/p/redis-shutdown/shutdown.sh"`},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, mapMounts(tt.in, "/p"), tt.in)
-	}
-}
 
 // echoServer answers every line with its own name, on a loopback port.
 func echoServer(t *testing.T, name string) string {
@@ -100,16 +86,4 @@ func TestForwarderFollowsTheMaster(t *testing.T) {
 	defer c3.Close()
 	_, err = ask(t, c3, bufio.NewReader(c3))
 	assert.Error(t, err, "no master: connections are refused")
-}
-
-func TestLocalConfigValidate(t *testing.T) {
-	_, err := parseLocalFlags([]string{"--base-ip", "10.0.0.1", "--master-port", "70000"}, io.Discard)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "-f FILE is required")
-	assert.Contains(t, err.Error(), "--base-ip")
-	assert.Contains(t, err.Error(), "--master-port 70000")
-	cfg, err := parseLocalFlags([]string{"-f", "x.yaml"}, io.Discard)
-	require.NoError(t, err)
-	assert.Equal(t, "127.0.10.1", cfg.BaseIP.String())
-	assert.Equal(t, "127.0.11.2", addIP(cfg.BaseIP, 257).String())
 }

@@ -1,28 +1,49 @@
-package main
+// Package failover provides the load tools of a local RedisFailover: a chaos monkey that kills
+// random processes while a writer checks that no confirmed write is lost (`redhook local
+// --chaos`), and a benchmark of unplanned master loss (`redhook bench-failover`, see
+// docs/design.md, "Performance targets").
+package failover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/redhook/redhook/hooks"
+	"github.com/redhook/redhook/cmd/redhook/internal/local"
 )
 
-// chaosMonkey kills random processes of a local RedisFailover while a writer issues SET + WAIT 1
+// MonkeyConfig is how long a Monkey runs and how often it kills.
+type MonkeyConfig struct {
+	Duration time.Duration // 0: no chaos
+	Every    time.Duration // mean time between two kills
+}
+
+// Validate reports every problem of the configuration.
+func (c MonkeyConfig) Validate() error {
+	var errs []error
+	if c.Duration < 0 {
+		errs = append(errs, fmt.Errorf("--chaos %s: must not be negative", c.Duration))
+	}
+	if c.Every <= 0 {
+		errs = append(errs, fmt.Errorf("--chaos-every %s: must be positive", c.Every))
+	}
+	return errors.Join(errs...)
+}
+
+// Monkey kills random processes of a local RedisFailover while a writer issues SET + WAIT 1
 // through Sentinel, then reports kills, failovers, recovery times and lost writes.
-type chaosMonkey struct {
-	c        *localCluster
-	duration time.Duration
-	every    time.Duration
+type Monkey struct {
+	c   *local.Cluster
+	cfg MonkeyConfig
+	out io.Writer
 
 	mu        sync.Mutex
 	kills     map[string]int
@@ -33,31 +54,35 @@ type chaosMonkey struct {
 	lost      []string
 }
 
-func newChaos(c *localCluster, duration, every time.Duration) *chaosMonkey {
-	return &chaosMonkey{c: c, duration: duration, every: every, kills: map[string]int{}}
+// NewMonkey returns a monkey for c that prints to out.
+func NewMonkey(c *local.Cluster, cfg MonkeyConfig, out io.Writer) *Monkey {
+	return &Monkey{c: c, cfg: cfg, out: out, kills: map[string]int{}}
 }
 
-func (m *chaosMonkey) run(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, m.duration+2*time.Minute)
+// Run waits for the RedisFailover to be ready, kills for the configured duration, waits for it
+// to recover, reads every confirmed write back and prints a summary. It returns early when ctx
+// ends.
+func (m *Monkey) Run(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Duration+2*time.Minute)
 	defer cancel()
-	if !m.c.waitReady(ctx, 2*time.Minute) {
-		fmt.Fprintln(m.c.out, "chaos: the RedisFailover never became ready; no chaos")
+	if !m.c.WaitReady(ctx, true, 2*time.Minute) {
+		fmt.Fprintln(m.out, "chaos: the RedisFailover never became ready; no chaos")
 		return
 	}
-	client, err := m.c.sentinelClient()
+	client, err := m.c.SentinelClient()
 	if err != nil {
-		fmt.Fprintln(m.c.out, "chaos: no writer:", err)
+		fmt.Fprintln(m.out, "chaos: no writer:", err)
 		return
 	}
 	defer client.Close()
-	defer m.summary(m.c.out)
+	defer m.summary(m.out)
 	writeCtx, stopWriter := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { m.write(writeCtx, client) })
-	go m.countFailovers(writeCtx)
-	end := time.Now().Add(m.duration)
+	wg.Go(func() { m.countFailovers(writeCtx) })
+	end := time.Now().Add(m.cfg.Duration)
 	for time.Now().Before(end) {
-		wait := time.Duration(rand.ExpFloat64() * float64(m.every))
+		wait := time.Duration(rand.ExpFloat64() * float64(m.cfg.Every))
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
@@ -70,34 +95,31 @@ func (m *chaosMonkey) run(ctx context.Context) {
 			continue
 		}
 		// Recovery: from the kill until Ready is True again, once the status has noticed.
-		m.c.waitReadyIs(ctx, false, 10*time.Second)
-		if m.c.waitReady(ctx, time.Minute) {
+		m.c.WaitReady(ctx, false, 10*time.Second)
+		if m.c.WaitReady(ctx, true, time.Minute) {
 			m.mu.Lock()
 			m.recovery = append(m.recovery, time.Since(start))
 			m.mu.Unlock()
 		}
 	}
-	m.c.waitReady(ctx, time.Minute)
+	m.c.WaitReady(ctx, true, time.Minute)
 	stopWriter()
 	wg.Wait()
 	m.verify(ctx, client)
 }
 
 // killOne SIGKILLs a random master, replica or sentinel; false when nothing could be killed.
-func (m *chaosMonkey) killOne() bool {
-	c := m.c
-	c.mu.Lock()
-	master := c.report.Master
-	c.mu.Unlock()
-	var masters, replicas []*localPod
-	for _, p := range c.redis {
-		if master != nil && p.ip == master.IP {
+func (m *Monkey) killOne() bool {
+	master := m.c.Master()
+	var masters, replicas []*local.Pod
+	for _, p := range m.c.Redis() {
+		if p == master {
 			masters = append(masters, p)
 		} else {
 			replicas = append(replicas, p)
 		}
 	}
-	groups := map[string][]*localPod{"master": masters, "replica": replicas, "sentinel": c.sentinel}
+	groups := map[string][]*local.Pod{"master": masters, "replica": replicas, "sentinel": m.c.Sentinels()}
 	kinds := []string{}
 	for k, v := range groups {
 		if len(v) > 0 {
@@ -110,10 +132,10 @@ func (m *chaosMonkey) killOne() bool {
 	slices.Sort(kinds)
 	kind := kinds[rand.IntN(len(kinds))]
 	victim := groups[kind][rand.IntN(len(groups[kind]))]
-	if err := victim.proc.kill(false); err != nil {
+	if err := victim.Kill(false); err != nil {
 		return false
 	}
-	fmt.Fprintf(c.out, "%s chaos: killed %s %s\n", time.Now().Format("15:04:05.000"), kind, victim.name)
+	fmt.Fprintf(m.out, "%s chaos: killed %s %s\n", time.Now().Format("15:04:05.000"), kind, victim.Name())
 	m.mu.Lock()
 	m.kills[kind]++
 	m.mu.Unlock()
@@ -121,7 +143,7 @@ func (m *chaosMonkey) killOne() bool {
 }
 
 // write issues SET then WAIT 1 on one connection; a write is confirmed when a replica has it.
-func (m *chaosMonkey) write(ctx context.Context, client rueidis.Client) {
+func (m *Monkey) write(ctx context.Context, client rueidis.Client) {
 	for i := 0; ctx.Err() == nil; i++ {
 		key := "chaos:" + strconv.Itoa(i)
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -140,15 +162,14 @@ func (m *chaosMonkey) write(ctx context.Context, client rueidis.Client) {
 	}
 }
 
-func (m *chaosMonkey) countFailovers(ctx context.Context) {
+// countFailovers counts the changes of the master the healer reports.
+func (m *Monkey) countFailovers(ctx context.Context) {
 	last := ""
 	for ctx.Err() == nil {
-		m.c.mu.Lock()
 		cur := ""
-		if m.c.report.Master != nil {
-			cur = m.c.report.Master.Pod
+		if p := m.c.Master(); p != nil {
+			cur = p.Name()
 		}
-		m.c.mu.Unlock()
 		if cur != "" && last != "" && cur != last {
 			m.mu.Lock()
 			m.failovers++
@@ -162,7 +183,7 @@ func (m *chaosMonkey) countFailovers(ctx context.Context) {
 }
 
 // verify reads every confirmed key back from the master.
-func (m *chaosMonkey) verify(ctx context.Context, client rueidis.Client) {
+func (m *Monkey) verify(ctx context.Context, client rueidis.Client) {
 	m.mu.Lock()
 	keys := append([]string(nil), m.confirmed...)
 	m.mu.Unlock()
@@ -178,7 +199,7 @@ func (m *chaosMonkey) verify(ctx context.Context, client rueidis.Client) {
 	}
 }
 
-func (m *chaosMonkey) summary(out io.Writer) {
+func (m *Monkey) summary(out io.Writer) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	fmt.Fprintf(out, "chaos summary: kills master=%d replica=%d sentinel=%d; failovers observed %d\n",
@@ -196,52 +217,4 @@ func minMedianMax(ds []time.Duration) (lo, med, hi time.Duration) {
 	s := append([]time.Duration(nil), ds...)
 	slices.Sort(s)
 	return s[0], s[len(s)/2], s[len(s)-1]
-}
-
-// waitReady waits until the status says Ready=True.
-func (c *localCluster) waitReady(ctx context.Context, limit time.Duration) bool {
-	return c.waitReadyIs(ctx, true, limit)
-}
-
-// waitReadyIs waits until the status's Ready condition is True (want) or not True (!want).
-func (c *localCluster) waitReadyIs(ctx context.Context, want bool, limit time.Duration) bool {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		c.mu.Lock()
-		ready := conditionIs(c.status.Conditions, hooks.ConditionReady, "True")
-		c.mu.Unlock()
-		if ready == want {
-			return true
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return false
-}
-
-func conditionIs(conds []metav1.Condition, t, status string) bool {
-	for _, c := range conds {
-		if c.Type == t {
-			return string(c.Status) == status
-		}
-	}
-	return false
-}
-
-// sentinelClient is a Sentinel-aware client of the local RedisFailover.
-func (c *localCluster) sentinelClient() (rueidis.Client, error) {
-	if len(c.sentinel) == 0 {
-		return nil, fmt.Errorf("no sentinels")
-	}
-	addrs := make([]string, len(c.sentinel))
-	for i, s := range c.sentinel {
-		addrs[i] = s.addr()
-	}
-	rf := c.parent.WithDefaults()
-	return rueidis.NewClient(rueidis.ClientOption{
-		InitAddress:  addrs,
-		Sentinel:     rueidis.SentinelOption{MasterSet: rf.Spec.Sentinel.MasterName, Password: c.password},
-		Password:     c.password,
-		DisableCache: true,
-		Dialer:       net.Dialer{Timeout: time.Second},
-	})
 }

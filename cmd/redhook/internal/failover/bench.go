@@ -1,10 +1,9 @@
-package main
+package failover
 
 import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -17,43 +16,50 @@ import (
 
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
+
+	"github.com/redhook/redhook/cmd/redhook/internal/local"
 )
 
-// benchFailover measures unplanned master loss on a local RedisFailover (design.md §7): for
-// each down-after-milliseconds D and each failure kind, how long until a Sentinel-aware client
-// and a plain client on the master port write again, and how many writes are lost.
-func benchFailover(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("redhook bench-failover", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	runs := fs.Int("runs", 10, "failovers per down-after value and failure kind")
-	downs := fs.String("down-after", "5000,1000", "down-after-milliseconds values, comma-separated")
-	base := fs.String("base-ip", "127.0.60.1", "first loopback address of the local pods")
-	port := fs.Int("master-port", 16390, "local master port")
-	if err := fs.Parse(args); err != nil {
-		return 2
+// BenchConfig is what `redhook bench-failover` measures, and where.
+type BenchConfig struct {
+	Runs       int   // failovers per down-after value and failure kind
+	DownAfter  []int // down-after-milliseconds values
+	BaseIP     net.IP
+	MasterPort int
+}
+
+// Validate reports every problem of the configuration.
+func (c BenchConfig) Validate() error {
+	var errs []error
+	if len(c.DownAfter) == 0 {
+		errs = append(errs, errors.New("--down-after: no value"))
 	}
-	var ds []int
-	for _, s := range strings.Split(*downs, ",") {
-		d, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || d < 100 {
-			fmt.Fprintf(stderr, "--down-after %q: want milliseconds >= 100\n", s)
-			return 2
+	for _, d := range c.DownAfter {
+		if d < 100 {
+			errs = append(errs, fmt.Errorf("--down-after %d: want milliseconds >= 100", d))
 		}
-		ds = append(ds, d)
 	}
-	ctx, stop := signalContext()
-	defer stop()
+	return errors.Join(errs...)
+}
+
+// Bench measures unplanned master loss on a local RedisFailover: for each
+// down-after-milliseconds D and each failure kind, how long until a Sentinel-aware client and a
+// plain client on the master port write again, and how many writes are lost. It prints a line
+// per run, then a table, to out.
+func Bench(ctx context.Context, cfg BenchConfig, out io.Writer, log zerolog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
 	var rows []benchRow
-	for _, d := range ds {
-		r, err := benchOneD(ctx, d, *runs, *base, *port, stdout)
+	for _, d := range cfg.DownAfter {
+		r, err := benchOneD(ctx, cfg, d, out, log)
 		if err != nil {
-			fmt.Fprintln(stderr, "bench-failover:", err)
-			return 1
+			return err
 		}
 		rows = append(rows, r...)
 	}
-	printBenchTable(stdout, rows)
-	return 0
+	printBenchTable(out, rows)
+	return nil
 }
 
 // benchRow is the result of one D and one failure kind.
@@ -72,7 +78,7 @@ const (
 	kindGone    = "host gone"
 )
 
-func benchOneD(ctx context.Context, down, runs int, base string, port int, out io.Writer) ([]benchRow, error) {
+func benchOneD(ctx context.Context, bc BenchConfig, down int, out io.Writer, log zerolog.Logger) ([]benchRow, error) {
 	dir, err := os.MkdirTemp("", "redhook-bench-")
 	if err != nil {
 		return nil, err
@@ -88,33 +94,28 @@ spec:
 `, down)), 0o600); err != nil {
 		return nil, err
 	}
-	cfg := localConfig{Files: fileList{rf}, BaseIP: net.ParseIP(base).To4(), MasterPort: port,
-		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli", ChaosEvery: time.Second,
-		LogLevel: "warn"}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	log := zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr}).Level(zerolog.WarnLevel)
-	c, err := newLocalCluster(cfg, io.Discard, log)
+	cfg := local.Config{Files: []string{rf}, BaseIP: bc.BaseIP, MasterPort: bc.MasterPort,
+		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}
+	c, err := local.New(cfg, io.Discard, log)
 	if err != nil {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- c.Run(runCtx) }()
+	go func() { done <- c.Run(runCtx, nil) }()
 	defer func() { cancel(); <-done }()
-	if !c.waitReady(ctx, time.Minute) {
+	if !c.WaitReady(ctx, true, time.Minute) {
 		return nil, errors.New("the local RedisFailover did not become ready within a minute")
 	}
-	client, err := c.sentinelClient()
+	client, err := c.SentinelClient()
 	if err != nil {
 		return nil, err
 	}
 	defer client.Close()
 	rows := []benchRow{{down: down, kind: kindRestart}, {down: down, kind: kindGone}}
-	for i := 0; i < runs && ctx.Err() == nil; i++ {
+	for i := 0; i < bc.Runs && ctx.Err() == nil; i++ {
 		for k := range rows {
-			if err := c.benchOnce(ctx, client, port, &rows[k], out, i); err != nil {
+			if err := benchOnce(ctx, c, client, bc.MasterPort, &rows[k], out, i); err != nil {
 				return nil, err
 			}
 		}
@@ -123,19 +124,11 @@ spec:
 }
 
 // benchOnce kills the master once and measures.
-func (c *localCluster) benchOnce(ctx context.Context, client rueidis.Client, port int, row *benchRow, out io.Writer, run int) error {
-	if !c.waitReady(ctx, 2*time.Minute) {
+func benchOnce(ctx context.Context, c *local.Cluster, client rueidis.Client, port int, row *benchRow, out io.Writer, run int) error {
+	if !c.WaitReady(ctx, true, 2*time.Minute) {
 		return errors.New("not ready before a run")
 	}
-	c.mu.Lock()
-	master := c.report.Master
-	c.mu.Unlock()
-	var victim *localPod
-	for _, p := range c.redis {
-		if master != nil && p.ip == master.IP {
-			victim = p
-		}
-	}
+	victim := c.Master()
 	if victim == nil {
 		return errors.New("no master to kill")
 	}
@@ -146,7 +139,7 @@ func (c *localCluster) benchOnce(ctx context.Context, client rueidis.Client, por
 	wg.Go(func() { w.portLoop(wctx, port) })
 	time.Sleep(500 * time.Millisecond) // steady writes before the kill
 	killed := time.Now()
-	if err := victim.proc.kill(row.kind == kindGone); err != nil {
+	if err := victim.Kill(row.kind == kindGone); err != nil {
 		stopWriters()
 		wg.Wait()
 		return err
@@ -155,9 +148,9 @@ func (c *localCluster) benchOnce(ctx context.Context, client rueidis.Client, por
 	stopWriters()
 	wg.Wait()
 	if row.kind == kindGone {
-		victim.proc.release()
+		victim.Release()
 	}
-	if !c.waitReady(ctx, 2*time.Minute) {
+	if !c.WaitReady(ctx, true, 2*time.Minute) {
 		return errors.New("not ready after a run")
 	}
 	lostC, lostU, confirmed := w.verify(ctx, client)
