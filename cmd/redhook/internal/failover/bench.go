@@ -1,7 +1,6 @@
 package failover
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,8 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/redhook/redhook/cmd/redhook/internal/local"
+	"github.com/redhook/redhook/healer/redistest"
 )
 
 // BenchConfig is what `redhook bench-failover` measures, and where.
@@ -73,6 +71,9 @@ type benchRow struct {
 	failed               int
 }
 
+// benchTimeout bounds one write, and the master port client's dial.
+const benchTimeout = 250 * time.Millisecond
+
 const (
 	kindRestart = "restarted after 1 s"
 	kindGone    = "host gone"
@@ -112,10 +113,15 @@ spec:
 		return nil, err
 	}
 	defer client.Close()
+	portClient, err := c.MasterPortClient(benchTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer portClient.Close()
 	rows := []benchRow{{down: down, kind: kindRestart}, {down: down, kind: kindGone}}
 	for i := 0; i < bc.Runs && ctx.Err() == nil; i++ {
 		for k := range rows {
-			if err := benchOnce(ctx, c, client, bc.MasterPort, &rows[k], out, i); err != nil {
+			if err := benchOnce(ctx, c, client, portClient, &rows[k], out, i); err != nil {
 				return nil, err
 			}
 		}
@@ -124,7 +130,7 @@ spec:
 }
 
 // benchOnce kills the master once and measures.
-func benchOnce(ctx context.Context, c *local.Cluster, client rueidis.Client, port int, row *benchRow, out io.Writer, run int) error {
+func benchOnce(ctx context.Context, c *local.Cluster, client, portClient rueidis.Client, row *benchRow, out io.Writer, run int) error {
 	if !c.WaitReady(ctx, true, 2*time.Minute) {
 		return errors.New("not ready before a run")
 	}
@@ -132,11 +138,22 @@ func benchOnce(ctx context.Context, c *local.Cluster, client rueidis.Client, por
 	if victim == nil {
 		return errors.New("no master to kill")
 	}
-	w := &benchWriter{prefix: fmt.Sprintf("bench:%d:%s:%d:", row.down, row.kind[:4], run)}
+	prefix := fmt.Sprintf("bench:%d:%s:%d:", row.down, row.kind[:4], run)
+	viaSentinel, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: prefix,
+		Wait: 100 * time.Millisecond, Timeout: benchTimeout, Pause: 10 * time.Millisecond})
+	if err != nil {
+		return err
+	}
+	// The plain client only writes: SET alone, as an application that does not WAIT.
+	viaPort, err := redistest.NewWriter(portClient, redistest.WriterConfig{Prefix: prefix + "port:",
+		Timeout: benchTimeout, Pause: 10 * time.Millisecond})
+	if err != nil {
+		return err
+	}
 	wctx, stopWriters := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { w.sentinelLoop(wctx, client) })
-	wg.Go(func() { w.portLoop(wctx, port) })
+	wg.Go(func() { viaSentinel.Run(wctx) })
+	wg.Go(func() { viaPort.Run(wctx) })
 	time.Sleep(500 * time.Millisecond) // steady writes before the kill
 	killed := time.Now()
 	if err := victim.Kill(row.kind == kindGone); err != nil {
@@ -144,7 +161,9 @@ func benchOnce(ctx context.Context, c *local.Cluster, client rueidis.Client, por
 		wg.Wait()
 		return err
 	}
-	sent, viaPort := w.waitRecovered(ctx, killed, 60*time.Second)
+	// Both wait for the same deadline, killed + 60 s: one after the other is as long as at once.
+	sent, _ := viaSentinel.Recovery(ctx, killed, 60*time.Second)
+	port, _ := viaPort.Recovery(ctx, killed, 60*time.Second)
 	stopWriters()
 	wg.Wait()
 	if row.kind == kindGone {
@@ -153,137 +172,21 @@ func benchOnce(ctx context.Context, c *local.Cluster, client rueidis.Client, por
 	if !c.WaitReady(ctx, true, 2*time.Minute) {
 		return errors.New("not ready after a run")
 	}
-	lostC, lostU, confirmed := w.verify(ctx, client)
+	// A key that cannot be read counts as lost; the error only says why.
+	loss, _ := viaSentinel.Verify(ctx, client)
+	lostC, lostU := len(loss.Confirmed), len(loss.Unconfirmed)
 	row.confirmedLost += lostC
 	row.unconfirmedLost += lostU
-	row.confirmed += confirmed
-	if sent <= 0 || viaPort <= 0 {
+	row.confirmed += viaSentinel.Counts().Confirmed
+	if sent <= 0 || port <= 0 {
 		row.failed++
 	} else {
 		row.sentinel = append(row.sentinel, sent)
-		row.masterPort = append(row.masterPort, viaPort)
+		row.masterPort = append(row.masterPort, port)
 	}
 	fmt.Fprintf(out, "D=%d %-20s run %2d: sentinel client %6s, master port %6s, confirmed lost %d, unconfirmed lost %d\n",
-		row.down, row.kind, run+1, sent.Round(time.Millisecond), viaPort.Round(time.Millisecond), lostC, lostU)
+		row.down, row.kind, run+1, sent.Round(time.Millisecond), port.Round(time.Millisecond), lostC, lostU)
 	return nil
-}
-
-// benchWriter writes steadily through Sentinel (SET + WAIT 1) and through the master port.
-type benchWriter struct {
-	prefix string
-
-	mu sync.Mutex
-	n  int
-	// sentinelOK and portOK are the latest successful write of each writer: when it was sent
-	// and when its reply came. Only a write sent after the kill counts as recovery: one already
-	// in flight at the kill may still succeed on the dying master.
-	sentinelOK, portOK     write
-	confirmed, unconfirmed []string
-}
-
-func (w *benchWriter) sentinelLoop(ctx context.Context, client rueidis.Client) {
-	for ctx.Err() == nil {
-		w.mu.Lock()
-		w.n++
-		key := w.prefix + strconv.Itoa(w.n)
-		w.mu.Unlock()
-		sent := time.Now()
-		cctx, cancel := context.WithTimeout(ctx, 250*time.Millisecond)
-		res := client.DoMulti(cctx, client.B().Set().Key(key).Value("1").Build(),
-			client.B().Wait().Numreplicas(1).Timeout(100).Build())
-		cancel()
-		if res[0].Error() == nil {
-			w.mu.Lock()
-			w.sentinelOK = write{sent: sent, done: time.Now()}
-			if n, err := res[1].AsInt64(); err == nil && n >= 1 {
-				w.confirmed = append(w.confirmed, key)
-			} else {
-				w.unconfirmed = append(w.unconfirmed, key)
-			}
-			w.mu.Unlock()
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (w *benchWriter) portLoop(ctx context.Context, port int) {
-	var conn net.Conn
-	var rd *bufio.Reader
-	defer func() {
-		if conn != nil {
-			conn.Close()
-		}
-	}()
-	for ctx.Err() == nil {
-		if conn == nil {
-			c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 250*time.Millisecond)
-			if err != nil {
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			conn, rd = c, bufio.NewReader(c)
-		}
-		sent := time.Now()
-		_ = conn.SetDeadline(sent.Add(250 * time.Millisecond))
-		_, err := io.WriteString(conn, respCommand("SET", "bench:port", "1"))
-		var line string
-		if err == nil {
-			line, err = rd.ReadString('\n')
-		}
-		if err != nil || line != "+OK\r\n" {
-			conn.Close()
-			conn = nil
-		} else {
-			w.mu.Lock()
-			w.portOK = write{sent: sent, done: time.Now()}
-			w.mu.Unlock()
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// write is one successful write: when it was sent and when it was acknowledged.
-type write struct{ sent, done time.Time }
-
-// waitRecovered returns how long after the kill each writer succeeded again (0: never).
-func (w *benchWriter) waitRecovered(ctx context.Context, killed time.Time, limit time.Duration) (sentinel, port time.Duration) {
-	deadline := killed.Add(limit)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		w.mu.Lock()
-		s, p := w.sentinelOK, w.portOK
-		w.mu.Unlock()
-		if s.sent.After(killed) && sentinel == 0 {
-			sentinel = s.done.Sub(killed)
-		}
-		if p.sent.After(killed) && port == 0 {
-			port = p.done.Sub(killed)
-		}
-		if sentinel > 0 && port > 0 {
-			return sentinel, port
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return sentinel, port
-}
-
-// verify reads every acknowledged key back; a missing one is a lost write.
-func (w *benchWriter) verify(ctx context.Context, client rueidis.Client) (lostConfirmed, lostUnconfirmed, confirmed int) {
-	w.mu.Lock()
-	c, u := append([]string(nil), w.confirmed...), append([]string(nil), w.unconfirmed...)
-	w.mu.Unlock()
-	missing := func(keys []string) int {
-		n := 0
-		for _, k := range keys {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			v, err := client.Do(cctx, client.B().Exists().Key(k).Build()).AsInt64()
-			cancel()
-			if err != nil || v != 1 {
-				n++
-			}
-		}
-		return n
-	}
-	return missing(c), missing(u), len(c)
 }
 
 func printBenchTable(out io.Writer, rows []benchRow) {
@@ -303,14 +206,4 @@ func spread(ds []time.Duration) string {
 	}
 	lo, med, hi := minMedianMax(ds)
 	return fmt.Sprintf("%.2f / %.2f / %.2f s", lo.Seconds(), med.Seconds(), hi.Seconds())
-}
-
-// respCommand encodes a command in RESP, for a plain client that knows nothing of Sentinel.
-func respCommand(args ...string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	return b.String()
 }

@@ -11,13 +11,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/redis/rueidis"
-
 	"github.com/redhook/redhook/cmd/redhook/internal/local"
+	"github.com/redhook/redhook/healer/redistest"
 )
 
 // MonkeyConfig is how long a Monkey runs and how often it kills.
@@ -49,9 +47,8 @@ type Monkey struct {
 	kills     map[string]int
 	recovery  []time.Duration
 	failovers int
-	written   int
-	confirmed []string
-	lost      []string
+	writes    redistest.Counts
+	lost      []string // confirmed writes that are gone
 }
 
 // NewMonkey returns a monkey for c that prints to out.
@@ -75,10 +72,16 @@ func (m *Monkey) Run(ctx context.Context) {
 		return
 	}
 	defer client.Close()
+	w, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: "chaos:", Wait: 200 * time.Millisecond,
+		Timeout: time.Second, Pause: 5 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(m.out, "chaos: no writer:", err)
+		return
+	}
 	defer m.summary(m.out)
 	writeCtx, stopWriter := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Go(func() { m.write(writeCtx, client) })
+	wg.Go(func() { w.Run(writeCtx) })
 	wg.Go(func() { m.countFailovers(writeCtx) })
 	end := time.Now().Add(m.cfg.Duration)
 	for time.Now().Before(end) {
@@ -105,7 +108,13 @@ func (m *Monkey) Run(ctx context.Context) {
 	m.c.WaitReady(ctx, true, time.Minute)
 	stopWriter()
 	wg.Wait()
-	m.verify(ctx, client)
+	loss, err := w.Verify(ctx, client)
+	if err != nil {
+		fmt.Fprintln(m.out, "chaos:", err)
+	}
+	m.mu.Lock()
+	m.writes, m.lost = w.Counts(), loss.Confirmed
+	m.mu.Unlock()
 }
 
 // killOne SIGKILLs a random master, replica or sentinel; false when nothing could be killed.
@@ -142,26 +151,6 @@ func (m *Monkey) killOne() bool {
 	return true
 }
 
-// write issues SET then WAIT 1 on one connection; a write is confirmed when a replica has it.
-func (m *Monkey) write(ctx context.Context, client rueidis.Client) {
-	for i := 0; ctx.Err() == nil; i++ {
-		key := "chaos:" + strconv.Itoa(i)
-		cctx, cancel := context.WithTimeout(ctx, time.Second)
-		res := client.DoMulti(cctx, client.B().Set().Key(key).Value(key).Build(),
-			client.B().Wait().Numreplicas(1).Timeout(200).Build())
-		cancel()
-		m.mu.Lock()
-		m.written++
-		if res[0].Error() == nil {
-			if n, err := res[1].AsInt64(); err == nil && n >= 1 {
-				m.confirmed = append(m.confirmed, key)
-			}
-		}
-		m.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // countFailovers counts the changes of the master the healer reports.
 func (m *Monkey) countFailovers(ctx context.Context) {
 	last := ""
@@ -182,23 +171,6 @@ func (m *Monkey) countFailovers(ctx context.Context) {
 	}
 }
 
-// verify reads every confirmed key back from the master.
-func (m *Monkey) verify(ctx context.Context, client rueidis.Client) {
-	m.mu.Lock()
-	keys := append([]string(nil), m.confirmed...)
-	m.mu.Unlock()
-	for _, k := range keys {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		v, err := client.Do(cctx, client.B().Get().Key(k).Build()).ToString()
-		cancel()
-		if err != nil || v != k {
-			m.mu.Lock()
-			m.lost = append(m.lost, k)
-			m.mu.Unlock()
-		}
-	}
-}
-
 func (m *Monkey) summary(out io.Writer) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -210,7 +182,7 @@ func (m *Monkey) summary(out io.Writer) {
 			lo.Round(time.Millisecond), med.Round(time.Millisecond), hi.Round(time.Millisecond), len(m.recovery))
 	}
 	fmt.Fprintf(out, "chaos summary: writes %d, confirmed by WAIT 1 %d, confirmed writes lost %d\n",
-		m.written, len(m.confirmed), len(m.lost))
+		m.writes.Written, m.writes.Confirmed, len(m.lost))
 }
 
 func minMedianMax(ds []time.Duration) (lo, med, hi time.Duration) {
