@@ -62,7 +62,7 @@ type Pod struct {
 	ip        string
 	port      int32
 	dir       string
-	proc      *process
+	proc      *process // set before the processes start, then never changed
 	ready     bool
 }
 
@@ -228,15 +228,7 @@ func (c *Cluster) Run(ctx context.Context, load func(ctx context.Context)) error
 		}
 	}()
 	stops = append(stops, background(func(ctx context.Context) { _ = pool.Run(ctx) }))
-	procs := background(func(ctx context.Context) {
-		var wg sync.WaitGroup
-		for _, p := range c.pods() {
-			p.proc = &process{name: p.name, argv: c.argv(p), logPath: filepath.Join(p.dir, "process.log"),
-				log: c.log, onChange: c.poke, prepare: func() error { return c.writeFiles(p) }}
-			wg.Go(func() { p.proc.run(ctx, c.cfg.RestartDelay) })
-		}
-		wg.Wait()
-	})
+	procs := c.startProcesses()
 	stops = append(stops, func() { fmt.Fprintln(c.out, "stopping every process…"); procs() })
 	if c.cfg.MasterPort > 0 {
 		fwd, err := newForwarder(net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.MasterPort)), c.log)
@@ -252,6 +244,23 @@ func (c *Cluster) Run(ctx context.Context, load func(ctx context.Context)) error
 	}
 	c.loop(ctx)
 	return nil
+}
+
+// startProcesses starts every pod's process, restarted like a container until the returned
+// function stops them all and waits. The process handles are set here, before any goroutine
+// starts: the probes, the chaos monkey and the benchmark read them without a lock.
+func (c *Cluster) startProcesses() (stop func()) {
+	for _, p := range c.pods() {
+		p.proc = &process{name: p.name, argv: c.argv(p), logPath: filepath.Join(p.dir, "process.log"),
+			log: c.log, onChange: c.poke, prepare: func() error { return c.writeFiles(p) }}
+	}
+	return background(func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, p := range c.pods() {
+			wg.Go(func() { p.proc.run(ctx, c.cfg.RestartDelay) })
+		}
+		wg.Wait()
+	})
 }
 
 // background runs fn in a goroutine with its own context; the returned function cancels it and

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -177,4 +178,24 @@ spec:
 	assert.Empty(t, processesOn("127.0.31."), "sentinels left behind")
 	_, err = os.Stat(dir)
 	assert.True(t, os.IsNotExist(err), "temporary directory %s left behind", dir)
+}
+
+// TestPodsAreSafeToUseWhileStarting: the probes, the chaos monkey and the benchmark use a pod's
+// process from other goroutines as soon as the processes start; under -race this fails when the
+// process handles are set by the goroutine that starts them.
+func TestPodsAreSafeToUseWhileStarting(t *testing.T) {
+	requireRedis(t)
+	rf := writeRF(t, "apiVersion: databases.spotahome.com/v1\nkind: RedisFailover\nmetadata: {name: start}\n")
+	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP("127.0.32.1"), RestartDelay: time.Second,
+		RedisServer: "redis-server", RedisCli: "redis-cli"}, io.Discard, zerolog.Nop())
+	require.NoError(t, err)
+	t.Cleanup(c.cleanup)
+	_, err = c.sync() // renders the files the processes read
+	require.NoError(t, err)
+	stop := c.startProcesses()
+	defer stop()
+	for _, p := range append(c.Redis(), c.Sentinels()...) {
+		p.Release() // what bench-failover does after a run; reads the process handle
+	}
+	c.probeAll(context.Background())
 }
