@@ -2,6 +2,7 @@ package local
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"testing"
@@ -86,4 +87,40 @@ func TestForwarderFollowsTheMaster(t *testing.T) {
 	defer c3.Close()
 	_, err = ask(t, c3, bufio.NewReader(c3))
 	assert.Error(t, err, "no master: connections are refused")
+}
+
+// TestForwarderShutdownClosesLateConnections: a client whose connection is still being set up
+// (dialling the master) when Serve's context ends must not keep Serve from returning.
+func TestForwarderShutdownClosesLateConnections(t *testing.T) {
+	a := echoServer(t, "a")
+	f, err := newForwarder("127.0.0.1:0", zerolog.Nop())
+	require.NoError(t, err)
+	dialling, release := make(chan struct{}), make(chan struct{})
+	dial := f.dial
+	f.dial = func(ctx context.Context, addr string) (net.Conn, error) {
+		close(dialling)
+		<-release // the shutdown happens while the master is dialled
+		return dial(context.Background(), addr)
+	}
+	f.SetTarget(a)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		f.Serve(ctx)
+	}()
+	c, err := net.Dial("tcp", f.ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close() // the client never hangs up during the test
+	<-dialling
+	cancel()
+	time.Sleep(100 * time.Millisecond) // the listener is closed and the open connections swept
+	close(release)
+	select {
+	case <-served:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Serve did not return: a connection set up during the shutdown kept it waiting")
+	}
+	_, err = ask(t, c, bufio.NewReader(c))
+	assert.Error(t, err, "the late connection is closed")
 }
