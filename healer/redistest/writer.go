@@ -96,7 +96,10 @@ func NewWriter(client rueidis.Client, cfg WriterConfig) (*Writer, error) {
 	return &Writer{client: client, cfg: cfg}, nil
 }
 
-// Run writes until ctx ends; every write has the deadline cfg.Timeout.
+// Run writes until ctx ends; every write has the deadline cfg.Timeout. It returns once the write
+// in flight ends: rueidis may hold it until its deadline (it honours deadlines rather than
+// cancellation on a connection used by one caller), and a reconnection takes up to the client's
+// dial timeout.
 func (w *Writer) Run(ctx context.Context) {
 	for ctx.Err() == nil {
 		w.writeOne(ctx)

@@ -146,13 +146,15 @@ func TestWriterIsBoundedAndMeasuresRecovery(t *testing.T) {
 	assert.GreaterOrEqual(t, back, 500*time.Millisecond)
 	assert.GreaterOrEqual(t, w.LongestGap(), 450*time.Millisecond)
 
-	// Stopped again, cancel: Run returns within about one write's deadline.
+	// Stopped again, cancel: Run returns although the server never answers. rueidis honours the
+	// request's deadline rather than the cancellation, and a reconnection to a stopped server
+	// may wait for a SYN to be sent again (1 s): so the bound is a few seconds, not 100 ms.
 	require.NoError(t, server.Process.Signal(syscall.SIGSTOP))
 	time.Sleep(20 * time.Millisecond)
 	cancelled := time.Now()
 	cancel()
 	wg.Wait()
-	assert.Less(t, time.Since(cancelled), time.Second, "Run must stop on cancel, whatever the server does")
+	assert.Less(t, time.Since(cancelled), 3*time.Second, "Run must stop on cancel, whatever the server does")
 	t.Logf("recovery after a 500 ms stop: %s; longest gap %s; %+v", back.Round(time.Millisecond),
 		w.LongestGap().Round(time.Millisecond), w.Counts())
 }
