@@ -1,6 +1,9 @@
 package hooks
 
-import "regexp"
+import (
+	"regexp"
+	"strconv"
+)
 
 // Child names follow spotahome's, so that dashboards, scripts and clients keep working.
 // The longest is rfr-readiness-NAME: 14 + 48 characters, within the 63 of a DNS label.
@@ -13,6 +16,24 @@ func authName(rf string) string      { return "rfr-auth-" + rf }
 func masterName(rf string) string    { return "rfrm-" + rf }
 func replicasName(rf string) string  { return "rfrs-" + rf }
 func sentinelName(rf string) string  { return "rfs-" + rf }
+
+// The names of the children that `redhook local` reads back to run them as processes: it looks
+// children up by these names rather than spelling them again.
+
+// RedisName names the redis StatefulSet, its ConfigMap and Service.
+func RedisName(rf string) string { return redisName(rf) }
+
+// RedisPodName names pod i of the redis StatefulSet.
+func RedisPodName(rf string, i int) string { return redisName(rf) + "-" + strconv.Itoa(i) }
+
+// ReadinessName names the ConfigMap of the redis readiness script.
+func ReadinessName(rf string) string { return readinessName(rf) }
+
+// AuthName names the Secret of the password configuration files.
+func AuthName(rf string) string { return authName(rf) }
+
+// SentinelName names the sentinel Deployment, its ConfigMap and Service.
+func SentinelName(rf string) string { return sentinelName(rf) }
 
 // Label keys. The selector labels are fixed: a selector built from mutable user labels stops
 // matching its pods (spotahome #628).

@@ -14,8 +14,8 @@ import (
 	"github.com/redhook/redhook/hooks"
 )
 
-// The reference request of design.md §7: 3 redis, 3 sentinels, every child and pod observed,
-// the healer reporting a healthy master.
+// The reference request of docs/design.md ("Performance targets"): 3 redis, 3 sentinels, every
+// child and pod observed, the healer reporting a healthy master.
 const benchCase = "master-known"
 
 // fixedHealer returns one report and forgets what it is given, so that it costs nothing.

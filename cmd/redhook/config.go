@@ -18,12 +18,15 @@ type Config struct {
 	LogLevel        string
 	MaxBodyBytes    int64
 	ShutdownTimeout time.Duration
-	HealerWorkers   int
+	// DrainPeriod is how long /readyz answers 503 after SIGTERM while the listener still
+	// serves, so that the Service stops sending requests before the server stops taking them.
+	DrainPeriod   time.Duration
+	HealerWorkers int
 }
 
 func defaultConfig() Config {
 	return Config{Listen: ":8080", LogLevel: "info", MaxBodyBytes: 32 << 20, ShutdownTimeout: 20 * time.Second,
-		HealerWorkers: 8}
+		DrainPeriod: 5 * time.Second, HealerWorkers: 8}
 }
 
 // parseServeFlags reads the flags of `redhook serve`, with REDHOOK_* environment fallbacks.
@@ -35,6 +38,13 @@ func parseServeFlags(args []string, getenv func(string) string, out io.Writer) (
 	if v := getenv("REDHOOK_LOG_LEVEL"); v != "" {
 		cfg.LogLevel = v
 	}
+	if v := getenv("REDHOOK_DRAIN_PERIOD"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return cfg, fmt.Errorf("REDHOOK_DRAIN_PERIOD %q: want a duration such as 5s", v)
+		}
+		cfg.DrainPeriod = d
+	}
 	fs := flag.NewFlagSet("redhook serve", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the hook server (env REDHOOK_LISTEN)")
@@ -42,6 +52,8 @@ func parseServeFlags(args []string, getenv func(string) string, out io.Writer) (
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", cfg.MaxBodyBytes, "largest hook request accepted")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout,
 		"how long in-flight requests may take after SIGTERM")
+	fs.DurationVar(&cfg.DrainPeriod, "drain-period", cfg.DrainPeriod,
+		"after SIGTERM, how long /readyz answers 503 while requests are still served (env REDHOOK_DRAIN_PERIOD)")
 	fs.IntVar(&cfg.HealerWorkers, "healer-workers", cfg.HealerWorkers,
 		"heal passes run at once (one per RedisFailover at a time)")
 	if err := fs.Parse(args); err != nil {
@@ -67,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if c.HealerWorkers < 1 {
 		errs = append(errs, fmt.Errorf("--healer-workers %d: at least 1", c.HealerWorkers))
+	}
+	if c.DrainPeriod < 0 {
+		errs = append(errs, fmt.Errorf("--drain-period %s: must not be negative", c.DrainPeriod))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-timeout %s: must be positive", c.ShutdownTimeout))

@@ -7,76 +7,67 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/redhook/redhook/cmd/redhook/internal/failover"
+	"github.com/redhook/redhook/cmd/redhook/internal/local"
 )
 
-// localConfig is the configuration of `redhook local`.
-type localConfig struct {
-	Files        fileList
-	DataDir      string // empty: a temporary directory removed at the end
-	PasswordFile string
-	BaseIP       net.IP
-	MasterPort   int
-	Chaos        time.Duration
-	ChaosEvery   time.Duration
-	RestartDelay time.Duration
-	RedisServer  string
-	RedisCli     string
-	LogLevel     string
+// localFlags are the flags of `redhook local`: the local RedisFailover, the optional chaos
+// monkey, and the healer's log level.
+type localFlags struct {
+	Local    local.Config
+	Chaos    failover.MonkeyConfig
+	LogLevel string
 }
 
-func parseLocalFlags(args []string, out io.Writer) (localConfig, error) {
-	cfg := localConfig{RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli",
-		ChaosEvery: 5 * time.Second, LogLevel: "info"}
+func parseLocalFlags(args []string, stdin io.Reader, out io.Writer) (localFlags, error) {
+	f := localFlags{
+		Local: local.Config{RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli",
+			Stdin: stdin},
+		Chaos:    failover.MonkeyConfig{Every: 5 * time.Second},
+		LogLevel: "info",
+	}
+	var files fileList
 	fs := flag.NewFlagSet("redhook local", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Var(&cfg.Files, "f", "file with a RedisFailover (and its auth Secret); repeatable")
-	fs.StringVar(&cfg.DataDir, "data-dir", "", "keep config, data and logs here (default: a temporary directory, removed at exit)")
-	fs.StringVar(&cfg.PasswordFile, "password-file", "", "file holding the password (the auth Secret's \"password\" key)")
+	fs.Var(&files, "f", "file with a RedisFailover (and its auth Secret); repeatable")
+	fs.StringVar(&f.Local.DataDir, "data-dir", "", "keep config, data and logs here (default: a temporary directory, removed at exit)")
+	fs.StringVar(&f.Local.PasswordFile, "password-file", "", "file holding the password (the auth Secret's \"password\" key)")
 	base := fs.String("base-ip", "127.0.10.1", "first loopback address: redis pod i gets BASE+i, sentinel j gets BASE+256+j")
-	fs.IntVar(&cfg.MasterPort, "master-port", 0, "serve a TCP port on 127.0.0.1 that always leads to the current master (0: off)")
-	fs.DurationVar(&cfg.Chaos, "chaos", 0, "for this long, kill a random master, replica or sentinel every --chaos-every, then print a summary")
-	fs.DurationVar(&cfg.ChaosEvery, "chaos-every", cfg.ChaosEvery, "mean time between two kills of --chaos")
-	fs.DurationVar(&cfg.RestartDelay, "restart-delay", cfg.RestartDelay, "how long a killed process stays down before it is restarted (like a kubelet)")
-	fs.StringVar(&cfg.RedisServer, "redis-server", cfg.RedisServer, "redis-server binary")
-	fs.StringVar(&cfg.RedisCli, "redis-cli", cfg.RedisCli, "redis-cli binary (the readiness scripts use it)")
-	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "healer log level (debug, info, warn, error)")
+	fs.IntVar(&f.Local.MasterPort, "master-port", 0, "serve a TCP port on 127.0.0.1 that always leads to the current master (0: off)")
+	fs.DurationVar(&f.Chaos.Duration, "chaos", 0, "for this long, kill a random master, replica or sentinel every --chaos-every, then print a summary")
+	fs.DurationVar(&f.Chaos.Every, "chaos-every", f.Chaos.Every, "mean time between two kills of --chaos")
+	fs.DurationVar(&f.Local.RestartDelay, "restart-delay", f.Local.RestartDelay, "how long a killed process stays down before it is restarted (like a kubelet)")
+	fs.StringVar(&f.Local.RedisServer, "redis-server", f.Local.RedisServer, "redis-server binary")
+	fs.StringVar(&f.Local.RedisCli, "redis-cli", f.Local.RedisCli, "redis-cli binary (the readiness scripts use it)")
+	fs.StringVar(&f.LogLevel, "log-level", f.LogLevel, "healer log level (debug, info, warn, error)")
 	if err := fs.Parse(args); err != nil {
-		return cfg, err
+		return f, err
 	}
-	cfg.BaseIP = net.ParseIP(*base).To4()
-	return cfg, cfg.Validate()
+	f.Local.Files = files
+	f.Local.BaseIP = net.ParseIP(*base).To4()
+	return f, f.Validate()
 }
 
-// Validate reports every problem of the configuration.
-func (c localConfig) Validate() error {
-	var errs []error
-	if len(c.Files) == 0 {
-		errs = append(errs, errors.New("-f FILE is required"))
-	}
-	if c.BaseIP == nil || c.BaseIP[0] != 127 {
-		errs = append(errs, errors.New("--base-ip: want an IPv4 loopback address (127.x.y.z)"))
-	}
-	if c.MasterPort < 0 || c.MasterPort > 65535 {
-		errs = append(errs, fmt.Errorf("--master-port %d: not a port", c.MasterPort))
-	}
-	if c.Chaos < 0 || c.ChaosEvery <= 0 || c.RestartDelay < 0 {
-		errs = append(errs, errors.New("--chaos, --chaos-every and --restart-delay must be positive"))
-	}
-	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil {
-		errs = append(errs, fmt.Errorf("--log-level %q: %w", c.LogLevel, err))
+// Validate reports every problem of the flags.
+func (f localFlags) Validate() error {
+	errs := []error{f.Local.Validate(), f.Chaos.Validate()}
+	if _, err := zerolog.ParseLevel(f.LogLevel); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: %w", f.LogLevel, err))
 	}
 	return errors.Join(errs...)
 }
 
-// local runs a RedisFailover as local processes until SIGINT or SIGTERM.
-func local(args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseLocalFlags(args, stderr)
+// localCommand runs a RedisFailover as local processes until SIGINT or SIGTERM.
+func localCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	f, err := parseLocalFlags(args, stdin, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
@@ -84,17 +75,21 @@ func local(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "redhook local:", err)
 		return 2
 	}
-	lvl, _ := zerolog.ParseLevel(cfg.LogLevel)
+	lvl, _ := zerolog.ParseLevel(f.LogLevel)
 	zerolog.TimeFieldFormat = zerolog.TimeFormatUnixMs // this process only: milliseconds matter here
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
 	ctx, stop := signalContext()
 	defer stop()
-	c, err := newLocalCluster(cfg, stdout, log)
+	c, err := local.New(f.Local, stdout, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "redhook local:", err)
 		return 1
 	}
-	if err := c.Run(ctx); err != nil {
+	var load func(context.Context)
+	if f.Chaos.Duration > 0 {
+		load = failover.NewMonkey(c, f.Chaos, stdout).Run
+	}
+	if err := c.Run(ctx, load); err != nil {
 		fmt.Fprintln(stderr, "redhook local:", err)
 		return 1
 	}
@@ -106,18 +101,32 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 }
 
-// readPasswordFile returns the password in path, without a trailing newline.
-func readPasswordFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
+// benchFailover measures unplanned master loss on a local RedisFailover (see failover.Bench).
+func benchFailover(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("redhook bench-failover", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	runs := fs.Int("runs", 10, "failovers per down-after value and failure kind")
+	downs := fs.String("down-after", "5000,1000", "down-after-milliseconds values, comma-separated")
+	base := fs.String("base-ip", "127.0.60.1", "first loopback address of the local pods")
+	port := fs.Int("master-port", 16390, "local master port")
+	if err := fs.Parse(args); err != nil {
+		return 2
 	}
-	pw := string(b)
-	for len(pw) > 0 && (pw[len(pw)-1] == '\n' || pw[len(pw)-1] == '\r') {
-		pw = pw[:len(pw)-1]
+	cfg := failover.BenchConfig{Runs: *runs, BaseIP: net.ParseIP(*base).To4(), MasterPort: *port}
+	for _, s := range strings.Split(*downs, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || d < 100 {
+			fmt.Fprintf(stderr, "--down-after %q: want milliseconds >= 100\n", s)
+			return 2
+		}
+		cfg.DownAfter = append(cfg.DownAfter, d)
 	}
-	if pw == "" {
-		return "", fmt.Errorf("%s is empty", path)
+	ctx, stop := signalContext()
+	defer stop()
+	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr}).Level(zerolog.WarnLevel)
+	if err := failover.Bench(ctx, cfg, stdout, log); err != nil {
+		fmt.Fprintln(stderr, "bench-failover:", err)
+		return 1
 	}
-	return pw, nil
+	return 0
 }

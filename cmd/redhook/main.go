@@ -19,7 +19,7 @@ Usage:
   redhook serve  [flags]          run the sync/customize hook server (and the healer)
   redhook render -f rf.yaml ...   print the children a RedisFailover gets, as YAML
   redhook local  -f rf.yaml       run a RedisFailover as local redis/sentinel processes
-  redhook bench-failover          measure failovers of a local RedisFailover (design.md §7)
+  redhook bench-failover          measure failovers of a local RedisFailover
   redhook version                 print the version
 
 Run "redhook COMMAND -h" for the flags of a command.
@@ -36,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "bench-failover":
 		return benchFailover(args[1:], stdout, stderr)
 	case "local":
-		return local(args[1:], stdout, stderr)
+		return localCommand(args[1:], os.Stdin, stdout, stderr)
 	case "render":
 		return render(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version":

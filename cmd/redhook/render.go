@@ -7,12 +7,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
+	"github.com/redhook/redhook/cmd/redhook/internal/manifest"
 	"github.com/redhook/redhook/hooks"
 )
 
@@ -40,9 +39,9 @@ func render(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "redhook render: -f FILE is required")
 		return 2
 	}
-	var docs []document
+	var docs []manifest.Document
 	for _, f := range files {
-		d, err := readDocuments(f, stdin)
+		d, err := manifest.Read(f, stdin)
 		if err != nil {
 			fmt.Fprintln(stderr, "redhook render:", err)
 			return 1
@@ -61,54 +60,15 @@ func render(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// document is one YAML document of an input file, as JSON.
-type document struct {
-	source string
-	kind   string
-	json   []byte
-}
-
-func readDocuments(path string, stdin io.Reader) ([]document, error) {
-	var r io.Reader = stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		r = f
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
-	var out []document
-	for i := 1; ; i++ {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
-			return out, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", path, i, err)
-		}
-		if len(bytes.TrimSpace(raw)) == 0 || string(raw) == "null" {
-			continue
-		}
-		var head struct {
-			Kind string `json:"kind"`
-		}
-		if err := json.Unmarshal(raw, &head); err != nil {
-			return nil, fmt.Errorf("%s: document %d: %w", path, i, err)
-		}
-		out = append(out, document{source: fmt.Sprintf("%s: document %d", path, i), kind: head.Kind, json: raw})
-	}
-}
-
 // renderDocuments renders every RedisFailover among docs with the Secrets among them as related
 // objects.
-func renderDocuments(docs []document) ([]byte, error) {
+func renderDocuments(docs []manifest.Document) ([]byte, error) {
 	secrets := map[string]json.RawMessage{}
 	for _, d := range docs {
-		if d.kind == "Secret" {
-			secret, key, err := normalizeSecret(d.json)
+		if d.Kind == "Secret" {
+			secret, key, err := manifest.NormalizeSecret(d.JSON)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", d.source, err)
+				return nil, fmt.Errorf("%s: %w", d.Source, err)
 			}
 			secrets[key] = secret
 		}
@@ -116,7 +76,7 @@ func renderDocuments(docs []document) ([]byte, error) {
 	var out bytes.Buffer
 	found := false
 	for _, d := range docs {
-		if d.kind != hooks.Kind {
+		if d.Kind != hooks.Kind {
 			continue
 		}
 		found = true
@@ -132,13 +92,13 @@ func renderDocuments(docs []document) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-func renderOne(d document, secrets map[string]json.RawMessage) ([]byte, error) {
-	req, err := requestFor(d.json, secrets)
+func renderOne(d manifest.Document, secrets map[string]json.RawMessage) ([]byte, error) {
+	req, err := manifest.FirstSync(d.JSON, secrets)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.source, err)
+		return nil, fmt.Errorf("%s: %w", d.Source, err)
 	}
 	rf := &req.Parent
-	what := fmt.Sprintf("%s: RedisFailover %s/%s", d.source, rf.Namespace, rf.Name)
+	what := fmt.Sprintf("%s: RedisFailover %s/%s", d.Source, rf.Namespace, rf.Name)
 	if req.ParentError != nil {
 		return nil, fmt.Errorf("%s: %w", what, req.ParentError)
 	}
@@ -168,57 +128,4 @@ func renderOne(d document, secrets map[string]json.RawMessage) ([]byte, error) {
 		out.Write(y)
 	}
 	return out.Bytes(), nil
-}
-
-// requestFor builds the sync request Metacontroller would send on the first sync: the parent, no
-// children yet, and the Secrets of the parent's namespace as related objects.
-func requestFor(parent []byte, secrets map[string]json.RawMessage) (*hooks.SyncRequest, error) {
-	var p map[string]any
-	if err := json.Unmarshal(parent, &p); err != nil {
-		return nil, err
-	}
-	meta, _ := p["metadata"].(map[string]any)
-	if meta == nil {
-		meta = map[string]any{}
-		p["metadata"] = meta
-	}
-	if ns, _ := meta["namespace"].(string); ns == "" {
-		meta["namespace"] = "default" // what kubectl apply would use without -n
-	}
-	related := hooks.Objects{hooks.KeyPod: {}, hooks.KeySecret: secrets}
-	body, err := json.Marshal(map[string]any{"parent": p, "children": hooks.Objects{}, "related": related})
-	if err != nil {
-		return nil, err
-	}
-	req, err := hooks.DecodeSyncRequest(body)
-	if err != nil {
-		return nil, err
-	}
-	return &req, nil
-}
-
-// normalizeSecret turns stringData into data, as the API server does, and returns the Secret's
-// namespace/name.
-func normalizeSecret(raw []byte) (json.RawMessage, string, error) {
-	var s struct {
-		Metadata   map[string]any    `json:"metadata"`
-		Data       map[string][]byte `json:"data"`
-		StringData map[string]string `json:"stringData"`
-	}
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, "", err
-	}
-	name, _ := s.Metadata["name"].(string)
-	ns, _ := s.Metadata["namespace"].(string)
-	if ns == "" {
-		ns = "default"
-	}
-	if s.Data == nil {
-		s.Data = map[string][]byte{}
-	}
-	for k, v := range s.StringData {
-		s.Data[k] = []byte(v)
-	}
-	b, err := json.Marshal(map[string]any{"metadata": map[string]any{"name": name, "namespace": ns}, "data": s.Data})
-	return b, ns + "/" + name, err
 }

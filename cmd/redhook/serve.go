@@ -20,7 +20,7 @@ import (
 	"github.com/redhook/redhook/healer"
 )
 
-// serve runs the hook server until SIGTERM or SIGINT, then drains in-flight requests.
+// serve runs the hook server until SIGTERM or SIGINT, then drains (see serveOn).
 func serve(args []string, stderr io.Writer) int {
 	cfg, err := parseServeFlags(args, os.Getenv, stderr)
 	if err != nil {
@@ -49,8 +49,9 @@ func serveUntil(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	return serveOn(ctx, ln, cfg, log)
 }
 
-// serveOn serves the hooks on ln and runs the healer until ctx ends. The HTTP server stops first
-// (in-flight syncs finish), then the healer (its passes finish, its connections close).
+// serveOn serves the hooks on ln and runs the healer until ctx ends. Then /readyz fails for
+// cfg.DrainPeriod while requests are still served; then the HTTP server stops (in-flight syncs
+// finish, within cfg.ShutdownTimeout), then the healer (its passes finish, its connections close).
 func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logger) error {
 	reg := prometheus.NewRegistry()
 	ready := &atomic.Bool{}
@@ -83,7 +84,17 @@ func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logge
 		return errors.Join(fmt.Errorf("serve: %w", err), stop())
 	case <-ctx.Done():
 	}
+	// Drain: /readyz fails while requests are still served, until the endpoints controller and
+	// the proxies have taken this pod out of the Service; only then does the listener close.
 	ready.Store(false)
+	log.Info().Dur("drain_period", cfg.DrainPeriod).Msg("draining: readyz answers 503")
+	drain := time.NewTimer(cfg.DrainPeriod)
+	select {
+	case err := <-errc:
+		drain.Stop()
+		return errors.Join(fmt.Errorf("serve: %w", err), stop())
+	case <-drain.C:
+	}
 	log.Info().Dur("timeout", cfg.ShutdownTimeout).Msg("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()

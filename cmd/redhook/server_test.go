@@ -232,6 +232,7 @@ func TestGracefulShutdown(t *testing.T) {
 	require.NoError(t, err)
 	cfg := defaultConfig()
 	cfg.Listen = ln.Addr().String()
+	cfg.DrainPeriod = 100 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serveOn(ctx, ln, cfg, zerolog.Nop()) }()
@@ -255,6 +256,53 @@ func TestGracefulShutdown(t *testing.T) {
 	assert.Error(t, err, "the listener is closed")
 }
 
+// TestDrainBeforeShutdown: for the drain period after the context ends, /readyz answers 503 (so
+// that the Service stops sending requests) while /sync is still served; then serveOn returns.
+func TestDrainBeforeShutdown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg := defaultConfig()
+	cfg.Listen = ln.Addr().String()
+	cfg.DrainPeriod = 2 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- serveOn(ctx, ln, cfg, zerolog.Nop()) }()
+	url := "http://" + ln.Addr().String()
+	require.Eventually(t, func() bool {
+		r, err := http.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == http.StatusOK
+	}, 5*time.Second, 10*time.Millisecond)
+	// A fresh connection per request: the drain is for new requests, not for kept-alive ones.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	cancelled := time.Now()
+	cancel()
+	require.Eventually(t, func() bool {
+		r, err := client.Get(url + "/readyz")
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == http.StatusServiceUnavailable
+	}, time.Second, 10*time.Millisecond, "/readyz must answer 503 during the drain")
+	request, _ := readCase(t, "minimal")
+	resp, err := client.Post(url+"/sync", "application/json", bytes.NewReader(request))
+	require.NoError(t, err, "/sync must still be served during the drain")
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+		assert.GreaterOrEqual(t, time.Since(cancelled), cfg.DrainPeriod, "serveOn returned before the drain ended")
+	case <-time.After(10 * time.Second):
+		t.Fatal("serveOn did not return after the drain")
+	}
+}
+
 func TestConfig(t *testing.T) {
 	env := map[string]string{"REDHOOK_LISTEN": "127.0.0.1:9000", "REDHOOK_LOG_LEVEL": "debug"}
 	cfg, err := parseServeFlags(nil, func(k string) string { return env[k] }, io.Discard)
@@ -268,4 +316,15 @@ func TestConfig(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `--listen "nope"`)
 	assert.Contains(t, err.Error(), `--log-level "loud"`)
+	assert.Equal(t, 5*time.Second, defaultConfig().DrainPeriod)
+	cfg, err = parseServeFlags(nil, func(k string) string { return map[string]string{"REDHOOK_DRAIN_PERIOD": "1s"}[k] }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, time.Second, cfg.DrainPeriod)
+	cfg, err = parseServeFlags([]string{"--drain-period", "0s"}, func(k string) string { return map[string]string{"REDHOOK_DRAIN_PERIOD": "7s"}[k] }, io.Discard)
+	require.NoError(t, err)
+	assert.Zero(t, cfg.DrainPeriod, "a flag wins over the environment")
+	_, err = parseServeFlags(nil, func(k string) string { return map[string]string{"REDHOOK_DRAIN_PERIOD": "soon"}[k] }, io.Discard)
+	assert.ErrorContains(t, err, "REDHOOK_DRAIN_PERIOD")
+	_, err = parseServeFlags([]string{"--drain-period", "-1s"}, func(string) string { return "" }, io.Discard)
+	assert.ErrorContains(t, err, "--drain-period")
 }

@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"context"
@@ -14,12 +14,14 @@ import (
 // master. On a master change it closes every client connection, so that clients reconnect to the
 // new master instead of writing to a demoted one.
 type forwarder struct {
-	ln  net.Listener
-	log zerolog.Logger
+	ln   net.Listener
+	log  zerolog.Logger
+	dial func(ctx context.Context, addr string) (net.Conn, error)
 
 	mu     sync.Mutex
 	target string
 	conns  map[net.Conn]struct{}
+	closed bool // Serve is shutting down: no connection may register any more
 	wg     sync.WaitGroup
 }
 
@@ -28,7 +30,9 @@ func newForwarder(addr string, log zerolog.Logger) (*forwarder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &forwarder{ln: ln, log: log, conns: map[net.Conn]struct{}{}}, nil
+	d := &net.Dialer{Timeout: time.Second}
+	dial := func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	return &forwarder{ln: ln, log: log, dial: dial, conns: map[net.Conn]struct{}{}}, nil
 }
 
 // SetTarget points new connections at addr ("" refuses them) and closes the existing ones when
@@ -46,12 +50,15 @@ func (f *forwarder) SetTarget(addr string) {
 	}
 }
 
-// Serve accepts connections until ctx ends, then closes everything and waits.
+// Serve accepts connections until ctx ends, then closes everything and waits. A connection
+// still being set up at that moment (its master being dialled) is closed when it would
+// register, so no client can keep Serve waiting.
 func (f *forwarder) Serve(ctx context.Context) {
 	go func() {
 		<-ctx.Done()
 		f.ln.Close()
 		f.mu.Lock()
+		f.closed = true
 		for c := range f.conns {
 			c.Close()
 		}
@@ -65,13 +72,13 @@ func (f *forwarder) Serve(ctx context.Context) {
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
-			f.pipe(c)
+			f.pipe(ctx, c)
 		}()
 	}
 	f.wg.Wait()
 }
 
-func (f *forwarder) pipe(client net.Conn) {
+func (f *forwarder) pipe(ctx context.Context, client net.Conn) {
 	f.mu.Lock()
 	target := f.target
 	f.mu.Unlock()
@@ -79,13 +86,13 @@ func (f *forwarder) pipe(client net.Conn) {
 		client.Close()
 		return
 	}
-	upstream, err := net.DialTimeout("tcp", target, time.Second)
+	upstream, err := f.dial(ctx, target)
 	if err != nil {
 		client.Close()
 		return
 	}
 	f.mu.Lock()
-	if f.target != target { // the master changed while dialling
+	if f.target != target || f.closed { // the master changed, or Serve ended, while dialling
 		f.mu.Unlock()
 		client.Close()
 		upstream.Close()

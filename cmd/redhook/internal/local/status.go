@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ import (
 
 // show prints one line per status change, like `kubectl get rf -w`, and the pod table when
 // roles, links or sentinel agreement change.
-func (c *localCluster) show(s hooks.RedisFailoverStatus, obs hooks.HealerReport) {
+func (c *Cluster) show(s hooks.RedisFailoverStatus, obs hooks.HealerReport) {
 	line := statusLine(c.parent.Name, s)
 	table := c.podTable(obs)
 	c.mu.Lock()
@@ -57,7 +57,7 @@ func statusLine(name string, s hooks.RedisFailoverStatus) string {
 }
 
 // podTable lists redis pods with role and link, and sentinels with what they monitor.
-func (c *localCluster) podTable(obs hooks.HealerReport) string {
+func (c *Cluster) podTable(obs hooks.HealerReport) string {
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "  POD\tADDRESS\tROLE\tMASTER\tLINK\tOFFSET")

@@ -1,7 +1,8 @@
-package main
+package local
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"testing"
@@ -11,20 +12,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-func TestMapMounts(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"include /redis-auth/redis.conf\n", "include /p/redis-auth/redis.conf\n"},
-		{"dir /data\n", "dir /p/data\n"},
-		{"sh /redis-readiness/ready.sh", "sh /p/redis-readiness/ready.sh"},
-		{"dir /database\n", "dir /database\n"},
-		{"replicaof 127.0.0.1 1\n", "replicaof 127.0.0.1 1\n"},
-		{`x="/redis-shutdown/shutdown.sh"`, `x="/p/redis-shutdown/shutdown.sh"`},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, mapMounts(tt.in, "/p"), tt.in)
-	}
-}
 
 // echoServer answers every line with its own name, on a loopback port.
 func echoServer(t *testing.T, name string) string {
@@ -102,14 +89,38 @@ func TestForwarderFollowsTheMaster(t *testing.T) {
 	assert.Error(t, err, "no master: connections are refused")
 }
 
-func TestLocalConfigValidate(t *testing.T) {
-	_, err := parseLocalFlags([]string{"--base-ip", "10.0.0.1", "--master-port", "70000"}, io.Discard)
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "-f FILE is required")
-	assert.Contains(t, err.Error(), "--base-ip")
-	assert.Contains(t, err.Error(), "--master-port 70000")
-	cfg, err := parseLocalFlags([]string{"-f", "x.yaml"}, io.Discard)
+// TestForwarderShutdownClosesLateConnections: a client whose connection is still being set up
+// (dialling the master) when Serve's context ends must not keep Serve from returning.
+func TestForwarderShutdownClosesLateConnections(t *testing.T) {
+	a := echoServer(t, "a")
+	f, err := newForwarder("127.0.0.1:0", zerolog.Nop())
 	require.NoError(t, err)
-	assert.Equal(t, "127.0.10.1", cfg.BaseIP.String())
-	assert.Equal(t, "127.0.11.2", addIP(cfg.BaseIP, 257).String())
+	dialling, release := make(chan struct{}), make(chan struct{})
+	dial := f.dial
+	f.dial = func(ctx context.Context, addr string) (net.Conn, error) {
+		close(dialling)
+		<-release // the shutdown happens while the master is dialled
+		return dial(context.Background(), addr)
+	}
+	f.SetTarget(a)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		f.Serve(ctx)
+	}()
+	c, err := net.Dial("tcp", f.ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close() // the client never hangs up during the test
+	<-dialling
+	cancel()
+	time.Sleep(100 * time.Millisecond) // the listener is closed and the open connections swept
+	close(release)
+	select {
+	case <-served:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Serve did not return: a connection set up during the shutdown kept it waiting")
+	}
+	_, err = ask(t, c, bufio.NewReader(c))
+	assert.Error(t, err, "the late connection is closed")
 }

@@ -1,4 +1,4 @@
-package main
+package local
 
 import (
 	"context"
@@ -40,7 +40,7 @@ func mapMounts(s, dir string) string {
 // writeFiles writes what a pod's volumes would hold, and local.conf. It runs before every start
 // of the process: like a ConfigMap mount, the rendered files are the source of truth (Sentinel's
 // CONFIG REWRITE after a failover does not survive a restart, as with a read-only mount).
-func (c *localCluster) writeFiles(p *localPod) error {
+func (c *Cluster) writeFiles(p *Pod) error {
 	rf := c.parent.Name
 	files := map[string][]byte{}
 	var local []string
@@ -50,7 +50,7 @@ func (c *localCluster) writeFiles(p *localPod) error {
 		if p.component == hooks.ComponentSentinel {
 			name = "sentinel.conf"
 		}
-		auth, err := c.childData("Secret", "rfr-auth-"+rf, name)
+		auth, err := c.childData("Secret", hooks.AuthName(rf), name)
 		if err != nil {
 			return err
 		}
@@ -65,11 +65,11 @@ func (c *localCluster) writeFiles(p *localPod) error {
 	}
 	switch p.component {
 	case hooks.ComponentRedis:
-		conf, err := c.childData("ConfigMap", "rfr-"+rf, "redis.conf")
+		conf, err := c.childData("ConfigMap", hooks.RedisName(rf), "redis.conf")
 		if err != nil {
 			return err
 		}
-		ready, err := c.childData("ConfigMap", "rfr-readiness-"+rf, "ready.sh")
+		ready, err := c.childData("ConfigMap", hooks.ReadinessName(rf), "ready.sh")
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (c *localCluster) writeFiles(p *localPod) error {
 		local = append([]string{"include " + filepath.Join(p.dir, "config", "redis.conf")}, own...)
 		local = append(local, "replica-announce-ip "+p.ip)
 	case hooks.ComponentSentinel:
-		conf, err := c.childData("ConfigMap", "rfs-"+rf, "sentinel.conf")
+		conf, err := c.childData("ConfigMap", hooks.SentinelName(rf), "sentinel.conf")
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func (c *localCluster) writeFiles(p *localPod) error {
 // copySentinelConf does what the sentinel's init container does, once per pod: the writable
 // sentinel.conf is the rendered one plus the auth lines (plus, locally, the include of
 // local.conf). A restarted process keeps it, as a restarted container keeps its emptyDir.
-func (c *localCluster) copySentinelConf(p *localPod) error {
+func (c *Cluster) copySentinelConf(p *Pod) error {
 	path := filepath.Join(p.dir, "writable", "sentinel.conf")
 	if _, err := os.Stat(path); err == nil {
 		return nil
@@ -127,7 +127,7 @@ func (c *localCluster) copySentinelConf(p *localPod) error {
 }
 
 // argv is the command line of a pod's process.
-func (c *localCluster) argv(p *localPod) []string {
+func (c *Cluster) argv(p *Pod) []string {
 	if p.component == hooks.ComponentSentinel {
 		return []string{c.cfg.RedisServer, filepath.Join(p.dir, "writable", "sentinel.conf"), "--sentinel"}
 	}
@@ -143,7 +143,7 @@ func readinessExec(p *corev1.Probe) []string {
 
 // probeAll runs every pod's rendered readiness probe, as the kubelet would, with the pod's
 // address in REDIS_HOST. A pod whose probe is not an exec probe is ready while it runs.
-func (c *localCluster) probeAll(ctx context.Context) {
+func (c *Cluster) probeAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	results := make([]bool, len(c.pods()))
 	for i, p := range c.pods() {
@@ -158,7 +158,7 @@ func (c *localCluster) probeAll(ctx context.Context) {
 	c.mu.Unlock()
 }
 
-func (c *localCluster) probe(ctx context.Context, p *localPod, argv []string) bool {
+func (c *Cluster) probe(ctx context.Context, p *Pod, argv []string) bool {
 	if p.proc == nil || !p.proc.running() {
 		return false
 	}

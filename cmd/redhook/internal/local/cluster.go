@@ -1,4 +1,7 @@
-package main
+// Package local runs a RedisFailover as local redis-server and redis-sentinel processes through
+// the same code as in a cluster (`redhook local`), and lets load tools kill its processes and
+// watch its status (see docs/design.md, "Local mode").
+package local
 
 import (
 	"bytes"
@@ -19,16 +22,17 @@ import (
 	"github.com/rs/zerolog"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/redhook/redhook/cmd/redhook/internal/manifest"
 	"github.com/redhook/redhook/healer"
 	"github.com/redhook/redhook/hooks"
 )
 
-// localCluster runs one RedisFailover as local processes through the same code as in a
+// Cluster runs one RedisFailover as local processes through the same code as in a
 // cluster: hooks.Sync renders the children, the processes run the rendered configuration files
 // and scripts, the healer pool converges them, and its report feeds the next Sync — which is
 // what Metacontroller and the kubelet do in Kubernetes.
-type localCluster struct {
-	cfg     localConfig
+type Cluster struct {
+	cfg     Config
 	out     io.Writer
 	log     zerolog.Logger
 	dir     string
@@ -37,8 +41,8 @@ type localCluster struct {
 	parent   hooks.RedisFailover
 	secrets  map[string]json.RawMessage
 	password string
-	redis    []*localPod
-	sentinel []*localPod
+	redis    []*Pod
+	sentinel []*Pod
 	pool     *healer.Pool
 	fwd      *forwarder
 	wake     chan struct{}
@@ -51,39 +55,43 @@ type localCluster struct {
 	table    string
 }
 
-// localPod is one pod: its address, its files and its process.
-type localPod struct {
+// Pod is one pod: its address, its files and its process.
+type Pod struct {
 	name      string
 	component string
 	ip        string
 	port      int32
 	dir       string
-	proc      *process
+	proc      *process // set before the processes start, then never changed
 	ready     bool
 }
 
-func (p *localPod) addr() string { return net.JoinHostPort(p.ip, strconv.Itoa(int(p.port))) }
-
-func newLocalCluster(cfg localConfig, out io.Writer, log zerolog.Logger) (*localCluster, error) {
-	var docs []document
+// New reads the RedisFailover of cfg and lays out its pods' addresses and directories; Run
+// starts it.
+func New(cfg Config, out io.Writer, log zerolog.Logger) (*Cluster, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.BaseIP = cfg.BaseIP.To4()
+	var docs []manifest.Document
 	for _, f := range cfg.Files {
-		d, err := readDocuments(f, os.Stdin)
+		d, err := manifest.Read(f, cfg.Stdin)
 		if err != nil {
 			return nil, err
 		}
 		docs = append(docs, d...)
 	}
-	c := &localCluster{cfg: cfg, out: out, log: log, secrets: map[string]json.RawMessage{},
+	c := &Cluster{cfg: cfg, out: out, log: log, secrets: map[string]json.RawMessage{},
 		wake: make(chan struct{}, 1)}
-	var parents []document
+	var parents []manifest.Document
 	for _, d := range docs {
-		switch d.kind {
+		switch d.Kind {
 		case hooks.Kind:
 			parents = append(parents, d)
 		case "Secret":
-			s, key, err := normalizeSecret(d.json)
+			s, key, err := manifest.NormalizeSecret(d.JSON)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", d.source, err)
+				return nil, fmt.Errorf("%s: %w", d.Source, err)
 			}
 			c.secrets[key] = s
 		}
@@ -91,15 +99,15 @@ func newLocalCluster(cfg localConfig, out io.Writer, log zerolog.Logger) (*local
 	if len(parents) != 1 {
 		return nil, fmt.Errorf("want exactly one RedisFailover in the input, found %d", len(parents))
 	}
-	req, err := requestFor(parents[0].json, c.secrets)
+	req, err := manifest.FirstSync(parents[0].JSON, c.secrets)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", parents[0].source, err)
+		return nil, fmt.Errorf("%s: %w", parents[0].Source, err)
 	}
 	c.parent = req.Parent
 	c.parent.UID = "local"
 	c.parent.Generation = 1
 	if errs := hooks.Validate(&c.parent); len(errs) > 0 || req.ParentError != nil {
-		return nil, fmt.Errorf("%s: invalid RedisFailover: %v", parents[0].source, errors.Join(req.ParentError, errs))
+		return nil, fmt.Errorf("%s: invalid RedisFailover: %v", parents[0].Source, errors.Join(req.ParentError, errs))
 	}
 	if err := c.addPasswordFile(); err != nil {
 		return nil, err
@@ -111,7 +119,7 @@ func newLocalCluster(cfg localConfig, out io.Writer, log zerolog.Logger) (*local
 }
 
 // addPasswordFile turns --password-file into the auth Secret the spec names.
-func (c *localCluster) addPasswordFile() error {
+func (c *Cluster) addPasswordFile() error {
 	name := c.parent.Spec.Auth.SecretPath
 	if c.cfg.PasswordFile != "" {
 		if name == "" {
@@ -146,7 +154,7 @@ func (c *localCluster) addPasswordFile() error {
 }
 
 // layout gives every pod its address and directory.
-func (c *localCluster) layout() error {
+func (c *Cluster) layout() error {
 	rf := c.parent.WithDefaults()
 	if c.cfg.DataDir != "" {
 		c.dir = c.cfg.DataDir
@@ -162,12 +170,13 @@ func (c *localCluster) layout() error {
 	}
 	base := c.cfg.BaseIP
 	for i := range int(rf.Spec.Redis.Replicas) {
-		c.redis = append(c.redis, &localPod{name: fmt.Sprintf("rfr-%s-%d", rf.Name, i),
+		c.redis = append(c.redis, &Pod{name: hooks.RedisPodName(rf.Name, i),
 			component: hooks.ComponentRedis, ip: addIP(base, i).String(), port: rf.Spec.Redis.Port})
 	}
 	if b := rf.Spec.BootstrapNode; b == nil || b.AllowSentinels {
 		for j := range int(rf.Spec.Sentinel.Replicas) {
-			c.sentinel = append(c.sentinel, &localPod{name: fmt.Sprintf("rfs-%s-local-%d", rf.Name, j),
+			// A Deployment's pods get random names; a stable one is easier to follow locally.
+			c.sentinel = append(c.sentinel, &Pod{name: hooks.SentinelName(rf.Name) + "-local-" + strconv.Itoa(j),
 				component: hooks.ComponentSentinel, ip: addIP(base, 256+j).String(), port: hooks.SentinelPort})
 		}
 	}
@@ -186,15 +195,17 @@ func addIP(base net.IP, n int) net.IP {
 	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 }
 
-func (c *localCluster) pods() []*localPod {
-	return append(append([]*localPod(nil), c.redis...), c.sentinel...)
+func (c *Cluster) pods() []*Pod {
+	return append(append([]*Pod(nil), c.redis...), c.sentinel...)
 }
 
-func (c *localCluster) key() string { return c.parent.Namespace + "/" + c.parent.Name }
+func (c *Cluster) key() string { return c.parent.Namespace + "/" + c.parent.Name }
 
 // Run starts everything, keeps status and the master port up to date until ctx ends, then
-// stops every process and removes the temporary files.
-func (c *localCluster) Run(ctx context.Context) error {
+// stops every process and removes the temporary files. load, unless nil, runs once the
+// processes are started and the master port serves (a chaos monkey, a benchmark); it is stopped
+// and waited for first, before anything else stops.
+func (c *Cluster) Run(ctx context.Context, load func(ctx context.Context)) error {
 	for _, bin := range []string{c.cfg.RedisServer, c.cfg.RedisCli} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Errorf("%s not found: install redis-server, redis-sentinel and redis-tools (make deps)", bin)
@@ -209,7 +220,7 @@ func (c *localCluster) Run(ctx context.Context) error {
 		return err
 	}
 	c.pool = pool
-	// Everything below stops in reverse order of start: chaos, master port, processes, healer.
+	// Everything below stops in reverse order of start: load, master port, processes, healer.
 	var stops []func()
 	defer func() {
 		for i := len(stops) - 1; i >= 0; i-- {
@@ -217,15 +228,7 @@ func (c *localCluster) Run(ctx context.Context) error {
 		}
 	}()
 	stops = append(stops, background(func(ctx context.Context) { _ = pool.Run(ctx) }))
-	procs := background(func(ctx context.Context) {
-		var wg sync.WaitGroup
-		for _, p := range c.pods() {
-			p.proc = &process{name: p.name, argv: c.argv(p), logPath: filepath.Join(p.dir, "process.log"),
-				log: c.log, onChange: c.poke, prepare: func() error { return c.writeFiles(p) }}
-			wg.Go(func() { p.proc.run(ctx, c.cfg.RestartDelay) })
-		}
-		wg.Wait()
-	})
+	procs := c.startProcesses()
 	stops = append(stops, func() { fmt.Fprintln(c.out, "stopping every process…"); procs() })
 	if c.cfg.MasterPort > 0 {
 		fwd, err := newForwarder(net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.MasterPort)), c.log)
@@ -236,12 +239,28 @@ func (c *localCluster) Run(ctx context.Context) error {
 		stops = append(stops, background(fwd.Serve))
 	}
 	c.printConnect()
-	if c.cfg.Chaos > 0 {
-		chaos := newChaos(c, c.cfg.Chaos, c.cfg.ChaosEvery)
-		stops = append(stops, background(chaos.run))
+	if load != nil {
+		stops = append(stops, background(load))
 	}
 	c.loop(ctx)
 	return nil
+}
+
+// startProcesses starts every pod's process, restarted like a container until the returned
+// function stops them all and waits. The process handles are set here, before any goroutine
+// starts: the probes, the chaos monkey and the benchmark read them without a lock.
+func (c *Cluster) startProcesses() (stop func()) {
+	for _, p := range c.pods() {
+		p.proc = &process{name: p.name, argv: c.argv(p), logPath: filepath.Join(p.dir, "process.log"),
+			log: c.log, onChange: c.poke, prepare: func() error { return c.writeFiles(p) }}
+	}
+	return background(func(ctx context.Context) {
+		var wg sync.WaitGroup
+		for _, p := range c.pods() {
+			wg.Go(func() { p.proc.run(ctx, c.cfg.RestartDelay) })
+		}
+		wg.Wait()
+	})
 }
 
 // background runs fn in a goroutine with its own context; the returned function cancels it and
@@ -261,7 +280,7 @@ func background(fn func(ctx context.Context)) (stop func()) {
 
 // loop re-syncs on every change (process started or exited, readiness, healer report) and at
 // least every 500 ms, until ctx ends.
-func (c *localCluster) loop(ctx context.Context) {
+func (c *Cluster) loop(ctx context.Context) {
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	probe := time.NewTicker(time.Second)
@@ -281,7 +300,7 @@ func (c *localCluster) loop(ctx context.Context) {
 	}
 }
 
-func (c *localCluster) poke() {
+func (c *Cluster) poke() {
 	select {
 	case c.wake <- struct{}{}:
 	default:
@@ -290,7 +309,7 @@ func (c *localCluster) poke() {
 
 // sync builds the request Metacontroller would send, calls hooks.Sync with the healer's report,
 // hands the topology to the healer and shows what changed.
-func (c *localCluster) sync() (hooks.SyncResponse, error) {
+func (c *Cluster) sync() (hooks.SyncResponse, error) {
 	req, err := c.request()
 	if err != nil {
 		return hooks.SyncResponse{}, err
@@ -319,7 +338,7 @@ func (c *localCluster) sync() (hooks.SyncResponse, error) {
 
 // request is the sync request of this moment: the parent with its last status, the children of
 // the last response as observed objects, the pods with their addresses and readiness.
-func (c *localCluster) request() (*hooks.SyncRequest, error) {
+func (c *Cluster) request() (*hooks.SyncRequest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	req := &hooks.SyncRequest{Parent: *c.parent.DeepCopy(), Children: hooks.Objects{},
@@ -345,7 +364,7 @@ func (c *localCluster) request() (*hooks.SyncRequest, error) {
 	return req, nil
 }
 
-func (c *localCluster) readyCount(component string) int32 {
+func (c *Cluster) readyCount(component string) int32 {
 	var n int32
 	for _, p := range c.pods() {
 		if p.component == component && p.ready {
@@ -394,7 +413,7 @@ func observedChild(child any, readyRedis, readySentinel int32) (key, name string
 }
 
 // podObject is a pod as the API server would list it.
-func podObject(p *localPod, namespace, rf string) (json.RawMessage, error) {
+func podObject(p *Pod, namespace, rf string) (json.RawMessage, error) {
 	ready := "False"
 	if p.ready {
 		ready = "True"
@@ -425,7 +444,7 @@ type renderedChild struct {
 }
 
 // child returns the rendered child of that kind and name.
-func (c *localCluster) child(kind, name string) (*renderedChild, error) {
+func (c *Cluster) child(kind, name string) (*renderedChild, error) {
 	c.mu.Lock()
 	children := c.children
 	c.mu.Unlock()
@@ -446,7 +465,7 @@ func (c *localCluster) child(kind, name string) (*renderedChild, error) {
 }
 
 // childData returns a data key of the rendered ConfigMap or Secret name.
-func (c *localCluster) childData(kind, name, key string) ([]byte, error) {
+func (c *Cluster) childData(kind, name, key string) ([]byte, error) {
 	r, err := c.child(kind, name)
 	if err != nil {
 		return nil, err
@@ -468,10 +487,10 @@ func (c *localCluster) childData(kind, name, key string) ([]byte, error) {
 }
 
 // probeCommand returns the exec command of the rendered readiness probe of a component.
-func (c *localCluster) probeCommand(component string) []string {
-	kind, name := "StatefulSet", "rfr-"+c.parent.Name
+func (c *Cluster) probeCommand(component string) []string {
+	kind, name := "StatefulSet", hooks.RedisName(c.parent.Name)
 	if component == hooks.ComponentSentinel {
-		kind, name = "Deployment", "rfs-"+c.parent.Name
+		kind, name = "Deployment", hooks.SentinelName(c.parent.Name)
 	}
 	r, err := c.child(kind, name)
 	if err != nil || len(r.Spec.Template.Spec.Containers) == 0 {
@@ -480,7 +499,7 @@ func (c *localCluster) probeCommand(component string) []string {
 	return readinessExec(r.Spec.Template.Spec.Containers[0].ReadinessProbe)
 }
 
-func (c *localCluster) cleanup() {
+func (c *Cluster) cleanup() {
 	if c.tempDir {
 		if err := os.RemoveAll(c.dir); err != nil {
 			c.log.Error().Err(err).Str("dir", c.dir).Msg("remove temporary files")
@@ -488,14 +507,14 @@ func (c *localCluster) cleanup() {
 	}
 }
 
-func (c *localCluster) printConnect() {
+func (c *Cluster) printConnect() {
 	rf := c.parent.WithDefaults()
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "RedisFailover %s: %d redis, %d sentinels, files in %s\n", c.key(), len(c.redis), len(c.sentinel), c.dir)
 	if len(c.sentinel) > 0 {
 		addrs := make([]string, len(c.sentinel))
 		for i, s := range c.sentinel {
-			addrs[i] = s.addr()
+			addrs[i] = s.Addr()
 		}
 		fmt.Fprintf(&b, "  sentinels:   %s  (master name %q)\n", strings.Join(addrs, " "), rf.Spec.Sentinel.MasterName)
 		fmt.Fprintf(&b, "  try:         redis-cli -h %s -p %d sentinel get-master-addr-by-name %s\n",

@@ -1,0 +1,201 @@
+package local
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// requireRedis skips when redis-server is missing, except in CI where `make test` installs it.
+func requireRedis(t *testing.T) {
+	t.Helper()
+	for _, bin := range []string{"redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is missing in CI: make deps installs it", bin)
+			}
+			t.Skipf("%s not installed (make deps)", bin)
+		}
+	}
+}
+
+// lines is what a Cluster printed, line by line.
+type lines struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitFor returns the submatches of the first printed line matching re, waiting up to limit.
+func (l *lines) waitFor(t *testing.T, re *regexp.Regexp, limit time.Duration) []string {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(l.String(), "\n") {
+			if m := re.FindStringSubmatch(line); m != nil {
+				return m
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no line matching %s within %s; output:\n%s", re, limit, l.String())
+	return nil
+}
+
+// processesOn lists the processes whose command line mentions prefix (a base address).
+func processesOn(prefix string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), prefix) {
+			found = append(found, e.Name()+": "+strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+	return found
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func writeRF(t *testing.T, yaml string) string {
+	t.Helper()
+	rf := filepath.Join(t.TempDir(), "rf.yaml")
+	require.NoError(t, os.WriteFile(rf, []byte(yaml), 0o600))
+	return rf
+}
+
+// TestLocalEndToEnd: a local RedisFailover converges, takes writes through Sentinel and through
+// the master port, survives a SIGKILLed master, and leaves no process and no file behind when
+// its context ends. It runs in this process, so that `go test -race` covers the runner (its
+// processes, probes, forwarder and status loop) while it works.
+func TestLocalEndToEnd(t *testing.T) {
+	requireRedis(t)
+	rf := writeRF(t, `apiVersion: databases.spotahome.com/v1
+kind: RedisFailover
+metadata: {name: e2e}
+spec:
+  sentinel:
+    customConfig: ["down-after-milliseconds 2000"]
+`)
+	port := freePort(t)
+	const base = "127.0.30."
+	out := &lines{}
+	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(base + "1"), MasterPort: port,
+		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.Nop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	dir := out.waitFor(t, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
+	out.waitFor(t, regexp.MustCompile(`e2e master=\S+ .*Ready=True `), 60*time.Second)
+
+	// Sentinel j lives at BASE+256+j: the next /24.
+	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.31.1:26379"},
+		DisableCache: true, Sentinel: rueidis.SentinelOption{MasterSet: "mymaster"}})
+	require.NoError(t, err)
+	defer client.Close()
+	portClient, err := c.MasterPortClient(time.Second)
+	require.NoError(t, err)
+	defer portClient.Close()
+	set := func(client rueidis.Client, key string) error {
+		cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		return client.Do(cctx, client.B().Set().Key(key).Value("1").Build()).Error()
+	}
+	require.NoError(t, set(client, "via-sentinel"))
+	require.NoError(t, set(portClient, "via-port"))
+
+	master := out.waitFor(t, regexp.MustCompile(`e2e master=(rfr-e2e-\d)\(`), time.Second)[1]
+	pid, err := os.ReadFile(filepath.Join(dir, master, "process.pid"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	require.NoError(t, err)
+	killed := time.Now()
+	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+
+	// Writes resume through Sentinel and through the master port.
+	require.Eventually(t, func() bool { return set(client, "after-kill") == nil }, 30*time.Second, 100*time.Millisecond,
+		"no write through Sentinel after the master was killed; output:\n%s", out)
+	sentinelBack := time.Since(killed)
+	require.Eventually(t, func() bool { return set(portClient, "after-kill-port") == nil },
+		30*time.Second, 100*time.Millisecond, "no write through the master port after the master was killed")
+	t.Logf("after SIGKILL of %s: Sentinel writes again after %s, master port after %s", master,
+		sentinelBack.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+	v, err := client.Do(ctx, client.B().Get().Key("via-sentinel").Build()).ToString()
+	require.NoError(t, err)
+	assert.Equal(t, "1", v, "a write acknowledged before the kill was lost")
+	out.waitFor(t, regexp.MustCompile(`e2e master=(rfr-e2e-\d)\(.*redis=3/3 .*Ready=True `), 60*time.Second)
+
+	// The end of the context (Ctrl-C): every process stops, the temporary directory is gone.
+	cancel()
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		assert.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the local RedisFailover did not stop within 30 s of the end of its context")
+	}
+	assert.Empty(t, processesOn(base), "processes left behind")
+	assert.Empty(t, processesOn("127.0.31."), "sentinels left behind")
+	_, err = os.Stat(dir)
+	assert.True(t, os.IsNotExist(err), "temporary directory %s left behind", dir)
+}
+
+// TestPodsAreSafeToUseWhileStarting: the probes, the chaos monkey and the benchmark use a pod's
+// process from other goroutines as soon as the processes start; under -race this fails when the
+// process handles are set by the goroutine that starts them.
+func TestPodsAreSafeToUseWhileStarting(t *testing.T) {
+	requireRedis(t)
+	rf := writeRF(t, "apiVersion: databases.spotahome.com/v1\nkind: RedisFailover\nmetadata: {name: start}\n")
+	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP("127.0.32.1"), RestartDelay: time.Second,
+		RedisServer: "redis-server", RedisCli: "redis-cli"}, io.Discard, zerolog.Nop())
+	require.NoError(t, err)
+	t.Cleanup(c.cleanup)
+	_, err = c.sync() // renders the files the processes read
+	require.NoError(t, err)
+	stop := c.startProcesses()
+	defer stop()
+	for _, p := range append(c.Redis(), c.Sentinels()...) {
+		p.Release() // what bench-failover does after a run; reads the process handle
+	}
+	c.probeAll(context.Background())
+}
