@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redhook/redhook/healer/redistest"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 )
@@ -20,13 +21,13 @@ import (
 func BenchmarkHealPassHealthy(b *testing.B) {
 	c := benchCluster(b, "passbench", 3, 3)
 	conv := startBenchPool(b)
-	conv.Track(c.topo)
-	waitConvergedB(b, conv, c)
+	conv.Track(topology(c))
+	waitConverged(b, conv, c, 60*time.Second)
 
 	p, err := NewPool(Config{}, zerolog.Nop()) // not running: passes are called directly
 	require.NoError(b, err)
-	p.Track(c.topo)
-	e := p.entries[c.topo.Key()]
+	p.Track(topology(c))
+	e := p.entries[reportKey(c)]
 	defer e.conns.closeAll()
 	ctx := context.Background()
 	p.pass(ctx, e) // dial every connection once
@@ -36,7 +37,7 @@ func BenchmarkHealPassHealthy(b *testing.B) {
 		p.pass(ctx, e)
 	}
 	b.StopTimer()
-	r := p.Report(c.topo.Key())
+	r := p.Report(reportKey(c))
 	require.NotNil(b, r.Master)
 	require.Empty(b, r.Errors)
 	require.Empty(b, r.LastActions, "a healthy pass writes nothing")
@@ -47,7 +48,7 @@ func BenchmarkHealPassHealthy(b *testing.B) {
 // monitoring 127.0.0.1) to one master each with replicas linked and sentinels agreeing.
 func BenchmarkConvergeTwentyCold(b *testing.B) {
 	const n = 20
-	var clusters []*cluster
+	var clusters []*redistest.Cluster
 	for i := 0; i < n; i++ {
 		clusters = append(clusters, benchCluster(b, fmt.Sprintf("cold%02d", i), 2, 3))
 	}
@@ -55,18 +56,22 @@ func BenchmarkConvergeTwentyCold(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		if i > 0 {
 			b.StopTimer()
-			for _, c := range clusters {
-				c.restartCold()
+			for _, c := range clusters { // cold: every process killed, wiped, started with its first config
+				for _, p := range append(append([]*redistest.Proc{}, c.Redis...), c.Sentinels...) {
+					p.Kill()
+					p.Wipe()
+				}
+				c.StartAll()
 			}
 			b.StartTimer()
 		}
 		p := startBenchPool(b)
 		start := time.Now()
 		for _, c := range clusters {
-			p.Track(c.topo)
+			p.Track(topology(c))
 		}
 		for _, c := range clusters {
-			waitConvergedB(b, p, c)
+			waitConverged(b, p, c, 60*time.Second)
 		}
 		total += time.Since(start)
 		b.StopTimer()
@@ -77,18 +82,9 @@ func BenchmarkConvergeTwentyCold(b *testing.B) {
 }
 
 // benchCluster is a started cluster of fresh processes.
-func benchCluster(b *testing.B, name string, redis, sentinels int) *cluster {
+func benchCluster(b *testing.B, name string, redis, sentinels int) *redistest.Cluster {
 	b.Helper()
-	return newCluster(b, name, clusterOpts{redis: redis, sentinels: sentinels})
-}
-
-// restartCold kills every process, wipes its data and starts it with its first config.
-func (c *cluster) restartCold() {
-	for _, p := range append(append([]*proc{}, c.redis...), c.sentinels...) {
-		p.kill()
-		p.wipe()
-	}
-	c.startAll()
+	return redistest.NewCluster(b, name, redistest.Options{Redis: redis, Sentinels: sentinels})
 }
 
 type benchPool struct {
@@ -116,21 +112,4 @@ func (p *benchPool) stop() {
 		p.cancel()
 		<-p.done
 	})
-}
-
-func waitConvergedB(b *testing.B, p *benchPool, c *cluster) {
-	b.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		m, err := c.converged()
-		if err == nil {
-			if r := p.Report(c.topo.Key()); r.Master != nil && r.Master.IP == m.ip {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%s not converged within 60 s: %v", c.name, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redhook/redhook/healer/redistest"
 	"github.com/redhook/redhook/hooks"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
@@ -86,9 +87,9 @@ func timed(f func()) time.Duration {
 // TestConnsBlackholedPod: a pod that does not answer costs one dial timeout, to its own reads
 // only, once per failFor.
 func TestConnsBlackholedPod(t *testing.T) {
-	cl := newCluster(t, "conns", clusterOpts{redis: 1})
-	live := cl.redis[0].addr()
-	dead := fmt.Sprintf("127.0.%d.250:6379", cl.net) // nothing listens: refused once unblocked
+	cl := redistest.NewCluster(t, "conns", redistest.Options{Redis: 1})
+	live := cl.Redis[0].Addr()
+	dead := fmt.Sprintf("127.0.%d.250:6379", cl.Subnet) // nothing listens: refused once unblocked
 	const dialTimeout = 2 * time.Second
 	c := newConns(dialTimeout, time.Second, time.Second)
 	require.Equal(t, time.Second, c.failFor, "min(1 s, min backoff)")
@@ -138,8 +139,8 @@ func TestConnsBlackholedPod(t *testing.T) {
 // TestConnsClosesClientReturnedWithError: rueidis (ForceSingleClient) returns a client along
 // with a failed dial; conns closes it instead of dropping it.
 func TestConnsClosesClientReturnedWithError(t *testing.T) {
-	cl := newCluster(t, "connsauth", clusterOpts{redis: 1, password: "right"})
-	addr := cl.redis[0].addr()
+	cl := redistest.NewCluster(t, "connsauth", redistest.Options{Redis: 1, Password: "right"})
+	addr := cl.Redis[0].Addr()
 	c := newConns(time.Second, time.Second, 500*time.Millisecond)
 	d := newDialer()
 	c.dial = d.dial

@@ -1,17 +1,17 @@
 package healer
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redhook/redhook/healer/decision"
+	"github.com/redhook/redhook/healer/redistest"
 	"github.com/redhook/redhook/hooks"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
@@ -19,32 +19,14 @@ import (
 )
 
 // Integration tests: the healer against real redis-server and redis-sentinel processes (see
-// proc_test.go). Each test asserts the converged state of the processes themselves, read with
+// cluster_test.go). Each test asserts the converged state of the processes themselves, read with
 // the test's own clients, and the healer's report.
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testPool is a running pool with fast timings, its metrics registry and its log.
 type testPool struct {
 	*Pool
 	reg  *prometheus.Registry
-	logs *syncBuffer
+	logs *redistest.SyncBuffer
 }
 
 func startPool(t *testing.T) *testPool {
@@ -55,11 +37,12 @@ func startPool(t *testing.T) *testPool {
 }
 
 // startPoolWith runs a pool with cfg (its registry and log are the test's) until the test ends;
-// the log is printed when the test fails or HEALER_TEST_LOG is set.
+// the log is printed when the test fails (kept under $REDHOOK_TEST_LOGS when that is set), or
+// always when HEALER_TEST_LOG is set.
 func startPoolWith(t *testing.T, cfg Config) *testPool {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	logs := &syncBuffer{}
+	logs := redistest.CaptureLog(t, "healer") // printed after the pool has stopped
 	cfg.Registerer = reg
 	p, err := NewPool(cfg, zerolog.New(logs).With().Timestamp().Logger())
 	require.NoError(t, err)
@@ -74,7 +57,7 @@ func startPoolWith(t *testing.T, cfg Config) *testPool {
 		case <-time.After(10 * time.Second):
 			t.Error("pool did not stop within 10 s")
 		}
-		if t.Failed() || os.Getenv("HEALER_TEST_LOG") != "" {
+		if !t.Failed() && os.Getenv("HEALER_TEST_LOG") != "" { // CaptureLog prints it when the test failed
 			t.Logf("healer log:\n%s", logs.String())
 		}
 	})
@@ -83,13 +66,13 @@ func startPoolWith(t *testing.T, cfg Config) *testPool {
 
 // waitSentinelsKnowReplicas waits until every sentinel lists n replicas: Sentinel can only fail
 // over to replicas it discovered (INFO of the master, every 10 s).
-func (c *cluster) waitSentinelsKnowReplicas(t *testing.T, n int) {
+func waitSentinelsKnowReplicas(t *testing.T, c *redistest.Cluster, n int) {
 	t.Helper()
-	waitFor(t, 15*time.Second, "sentinels know the replicas", func() error {
-		for _, s := range c.sentinels {
-			v, err := c.do(s, "SENTINEL", "REPLICAS", "mymaster").ToAny()
+	redistest.WaitFor(t, 15*time.Second, "sentinels know the replicas", func() error {
+		for _, s := range c.Sentinels {
+			v, err := s.Do("SENTINEL", "REPLICAS", "mymaster").ToAny()
 			if got, _ := v.([]any); err != nil || len(got) != n {
-				return fmt.Errorf("%s knows %d replicas: %v", s.name, len(got), err)
+				return fmt.Errorf("%s knows %d replicas: %v", s.Name, len(got), err)
 			}
 		}
 		return nil
@@ -123,18 +106,44 @@ func (p *testPool) metric(t *testing.T, name, label, value string) float64 {
 	return -1
 }
 
-// waitConverged waits until the processes converged and the report names the same master.
-func waitConverged(t *testing.T, p *testPool, c *cluster, timeout time.Duration, skip ...*proc) *proc {
+// passes is the number of heal passes the pool has made, ok or not.
+func (p *testPool) passes(t *testing.T) float64 {
 	t.Helper()
-	var master *proc
-	waitFor(t, timeout, "converged", func() error {
-		m, err := c.converged(skip...)
+	return max(0, p.metric(t, "redhook_healer_passes_total", "result", "ok")) +
+		max(0, p.metric(t, "redhook_healer_passes_total", "result", "error"))
+}
+
+// waitPasses waits until the pool has made n heal passes more than from (what passes said at
+// the point of interest): with n >= 2, at least one whole pass started after that point. A
+// check that nothing else happens runs after it, rather than after a sleep that proves
+// nothing on a slow machine.
+func (p *testPool) waitPasses(t *testing.T, from float64, n int) {
+	t.Helper()
+	redistest.WaitFor(t, 15*time.Second, fmt.Sprintf("%d more heal passes", n), func() error {
+		if got := p.passes(t); got < from+float64(n) {
+			return fmt.Errorf("%v passes since", got-from)
+		}
+		return nil
+	})
+}
+
+// reporter is a pool as the convergence checks read it (a testPool, a benchPool).
+type reporter interface {
+	Report(key string) hooks.HealerReport
+}
+
+// waitConverged waits until the processes converged and the report names the same master.
+func waitConverged(t testing.TB, p reporter, c *redistest.Cluster, timeout time.Duration, skip ...*redistest.Proc) *redistest.Proc {
+	t.Helper()
+	var master *redistest.Proc
+	redistest.WaitFor(t, timeout, "converged", func() error {
+		m, err := converged(c, skip...)
 		if err != nil {
 			return err
 		}
-		r := p.Report(c.topo.Key())
-		if r.Master == nil || r.Master.IP != m.ip {
-			return fmt.Errorf("report master %v, processes say %s", r.Master, m.ip)
+		r := p.Report(reportKey(c))
+		if r.Master == nil || r.Master.IP != m.IP {
+			return fmt.Errorf("report master %v, processes say %s", r.Master, m.IP)
 		}
 		master = m
 		return nil
@@ -159,49 +168,30 @@ func hasAction(r hooks.HealerReport, prefix, reason string) bool {
 	return false
 }
 
-// write sets n keys on p and waits until replicas replicas acknowledged them.
-func (c *cluster) write(p *proc, prefix string, n, replicas int) {
-	c.t.Helper()
-	for i := 0; i < n; i++ {
-		require.NoError(c.t, c.do(p, "SET", fmt.Sprintf("%s:%d", prefix, i), "v").Error())
-	}
-	acked, err := c.do(p, "WAIT", fmt.Sprint(replicas), "5000").AsInt64()
-	require.NoError(c.t, err)
-	require.EqualValues(c.t, replicas, acked, "WAIT")
-}
-
-func (c *cluster) dbsize(p *proc) int64 {
-	n, err := c.do(p, "DBSIZE").AsInt64()
-	if err != nil {
-		return -1
-	}
-	return n
-}
-
 func TestIntegrationFreshBootstrap(t *testing.T) {
-	c := newCluster(t, "fresh", clusterOpts{redis: 3, sentinels: 3})
+	c := redistest.NewCluster(t, "fresh", redistest.Options{Redis: 3, Sentinels: 3})
 	p := startPool(t)
-	p.Track(c.topo)
+	p.Track(topology(c))
 	took := waitConverged(t, p, c, 15*time.Second)
-	r := p.Report(c.topo.Key())
-	assert.Equal(t, c.redis[0], took, "all empty: the lowest ordinal is promoted")
-	assert.True(t, hasAction(r, "promote "+c.redis[0].name, "no master"), actionLog(r))
-	assert.True(t, hasAction(r, "replicaof "+c.redis[1].name, "booted as a replica of the placeholder"), actionLog(r))
+	r := p.Report(reportKey(c))
+	assert.Equal(t, c.Redis[0], took, "all empty: the lowest ordinal is promoted")
+	assert.True(t, hasAction(r, "promote "+c.Redis[0].Name, "no master"), actionLog(r))
+	assert.True(t, hasAction(r, "replicaof "+c.Redis[1].Name, "booted as a replica of the placeholder"), actionLog(r))
 	assert.False(t, r.FailoverInProgress)
 	assert.Empty(t, r.Errors)
 	for _, s := range r.Sentinels {
-		assert.Equal(t, c.redis[0].ip, s.MasterIP, s.Pod)
+		assert.Equal(t, c.Redis[0].IP, s.MasterIP, s.Pod)
 	}
 	// Replication works end to end.
-	c.write(c.redis[0], "k", 10, 2)
-	assert.EqualValues(t, 10, c.dbsize(c.redis[1]))
+	write(t, c.Redis[0], "k", 10, 2)
+	assert.EqualValues(t, 10, dbsize(c.Redis[1]))
 	// Sentinels found each other (the loopback trap would make them see one address).
-	waitFor(t, 10*time.Second, "sentinels see each other", func() error {
-		for _, s := range c.sentinels {
-			v, err := c.do(s, "SENTINEL", "SENTINELS", "mymaster").ToAny()
+	redistest.WaitFor(t, 10*time.Second, "sentinels see each other", func() error {
+		for _, s := range c.Sentinels {
+			v, err := s.Do("SENTINEL", "SENTINELS", "mymaster").ToAny()
 			n, _ := v.([]any)
 			if err != nil || len(n) != 2 {
-				return fmt.Errorf("%s knows %d sentinels: %v", s.name, len(n), err)
+				return fmt.Errorf("%s knows %d sentinels: %v", s.Name, len(n), err)
 			}
 		}
 		return nil
@@ -215,42 +205,42 @@ func TestIntegrationFreshBootstrap(t *testing.T) {
 
 func TestIntegrationMasterKilledWithAuth(t *testing.T) {
 	const password = "s3cr3t-Pa55 word"
-	c := newCluster(t, "killed", clusterOpts{redis: 3, sentinels: 3, password: password})
+	c := redistest.NewCluster(t, "killed", redistest.Options{Redis: 3, Sentinels: 3, Password: password})
 	p := startPool(t)
-	p.Track(c.topo)
+	p.Track(topology(c))
 	old := waitConverged(t, p, c, 15*time.Second)
-	c.write(old, "k", 50, 2)
-	c.waitSentinelsKnowReplicas(t, 2)
+	write(t, old, "k", 50, 2)
+	waitSentinelsKnowReplicas(t, c, 2)
 
-	old.kill()
-	took := waitFor(t, 15*time.Second, "failover followed", func() error {
-		m, err := c.converged(old)
+	old.Kill()
+	took := redistest.WaitFor(t, 15*time.Second, "failover followed", func() error {
+		m, err := converged(c, old)
 		if err != nil {
 			return err
 		}
-		if r := p.Report(c.topo.Key()); r.Master == nil || r.Master.IP != m.ip {
-			return fmt.Errorf("report master %v, processes say %s", r.Master, m.ip)
+		if r := p.Report(reportKey(c)); r.Master == nil || r.Master.IP != m.IP {
+			return fmt.Errorf("report master %v, processes say %s", r.Master, m.IP)
 		}
 		return nil
 	})
 	t.Logf("master killed: new master agreed and reported after %v (down-after 1000 ms)", took)
-	r := p.Report(c.topo.Key())
-	assert.NotEqual(t, old.ip, r.Master.IP)
+	r := p.Report(reportKey(c))
+	assert.NotEqual(t, old.IP, r.Master.IP)
 	var oldObs hooks.RedisReport
 	for _, n := range r.Redis {
-		if n.Pod == old.name {
+		if n.Pod == old.Name {
 			oldObs = n
 		}
 	}
 	assert.False(t, oldObs.Reachable, "the killed master is reported unreachable")
 	assert.NotEmpty(t, r.Errors)
 
-	old.start() // empty (no persistence), booting as a replica of the placeholder
+	old.Start() // empty (no persistence), booting as a replica of the placeholder
 	master := waitConverged(t, p, c, 15*time.Second)
 	assert.NotEqual(t, old, master, "the restarted old master rejoins as a replica")
-	waitFor(t, 5*time.Second, "old master resynced", func() error {
-		if n := c.dbsize(old); n != 50 {
-			return fmt.Errorf("%s has %d keys", old.name, n)
+	redistest.WaitFor(t, 5*time.Second, "old master resynced", func() error {
+		if n := dbsize(old); n != 50 {
+			return fmt.Errorf("%s has %d keys", old.Name, n)
 		}
 		return nil
 	})
@@ -258,67 +248,67 @@ func TestIntegrationMasterKilledWithAuth(t *testing.T) {
 	// publishes it; it is counted once per switch (Sentinel itself may switch twice in a row).
 	assert.GreaterOrEqual(t, p.metric(t, "redhook_healer_failovers_observed_total", "", ""), 1.0)
 	assert.NotContains(t, p.logs.String(), password, "the password never appears in a log line")
-	assert.NotContains(t, fmt.Sprintf("%+v", p.Report(c.topo.Key())), password)
+	assert.NotContains(t, fmt.Sprintf("%+v", p.Report(reportKey(c))), password)
 }
 
 func TestIntegrationRestartedEmptyMaster(t *testing.T) {
 	// Rule 11 with Sentinel's down-after at 5 s: Sentinel alone would keep the empty master (or
 	// take down-after + 20 s); the healer makes it fail over at once and no key is lost.
-	c := newCluster(t, "reboot", clusterOpts{redis: 3, sentinels: 3, downAfter: 5000})
+	c := redistest.NewCluster(t, "reboot", redistest.Options{Redis: 3, Sentinels: 3, DownAfter: 5 * time.Second})
 	p := startPool(t)
-	p.Track(c.topo)
+	p.Track(topology(c))
 	old := waitConverged(t, p, c, 15*time.Second)
-	c.write(old, "k", 100, 2)
+	write(t, old, "k", 100, 2)
 
-	old.kill()
-	old.wipe()
-	old.start()
-	took := waitFor(t, 10*time.Second, "another master with every key", func() error {
-		m, err := c.converged()
+	old.Kill()
+	old.Wipe()
+	old.Start()
+	took := redistest.WaitFor(t, 10*time.Second, "another master with every key", func() error {
+		m, err := converged(c)
 		if err != nil {
 			return err
 		}
 		if m == old {
-			return fmt.Errorf("the restarted empty node %s is master", old.name)
+			return fmt.Errorf("the restarted empty node %s is master", old.Name)
 		}
-		if n := c.dbsize(m); n != 100 {
-			return fmt.Errorf("new master %s has %d keys", m.name, n)
+		if n := dbsize(m); n != 100 {
+			return fmt.Errorf("new master %s has %d keys", m.Name, n)
 		}
 		return nil
 	})
 	t.Logf("master restarted empty: writable master with every key after %v (Sentinel alone: 25+ s)", took)
 	assert.Less(t, took, 10*time.Second)
-	for _, n := range c.redis {
-		waitFor(t, 5*time.Second, n.name+" keeps every key", func() error {
-			if got := c.dbsize(n); got != 100 {
+	for _, n := range c.Redis {
+		redistest.WaitFor(t, 5*time.Second, n.Name+" keeps every key", func() error {
+			if got := dbsize(n); got != 100 {
 				return fmt.Errorf("%d keys", got)
 			}
 			return nil
 		})
 	}
-	r := p.Report(c.topo.Key())
+	r := p.Report(reportKey(c))
 	assert.True(t, hasAction(r, "sentinel failover", "restarted as a replica of 127.0.0.1:1"), actionLog(r))
 }
 
 func TestIntegrationForeignMaster(t *testing.T) {
-	c := newCluster(t, "foreign", clusterOpts{redis: 3, sentinels: 3})
-	foreign := c.extra("rfr-other-0", 50, "")
-	c.write(foreign, "foreign", 5, 0)
+	c := redistest.NewCluster(t, "foreign", redistest.Options{Redis: 3, Sentinels: 3})
+	foreign := c.Extra("rfr-other-0", 50, "")
+	write(t, foreign, "foreign", 5, 0)
 	p := startPool(t)
-	p.Track(c.topo)
+	p.Track(topology(c))
 	master := waitConverged(t, p, c, 15*time.Second)
-	c.write(master, "k", 20, 2)
+	write(t, master, "k", 20, 2)
 
-	victim := c.redis[1]
+	victim := c.Redis[1]
 	if victim == master {
-		victim = c.redis[2]
+		victim = c.Redis[2]
 	}
-	require.NoError(t, c.do(victim, "REPLICAOF", foreign.ip, "6379").Error())
+	require.NoError(t, victim.Do("REPLICAOF", foreign.IP, "6379").Error())
 	waitConverged(t, p, c, 10*time.Second)
-	r := p.Report(c.topo.Key())
-	assert.True(t, hasAction(r, "replicaof "+victim.name, "which is not a pod of this RedisFailover"), actionLog(r))
-	waitFor(t, 5*time.Second, "victim resynced from its own master", func() error {
-		if n := c.dbsize(victim); n != 20 {
+	r := p.Report(reportKey(c))
+	assert.True(t, hasAction(r, "replicaof "+victim.Name, "which is not a pod of this RedisFailover"), actionLog(r))
+	redistest.WaitFor(t, 5*time.Second, "victim resynced from its own master", func() error {
+		if n := dbsize(victim); n != 20 {
 			return fmt.Errorf("%d keys", n)
 		}
 		return nil
@@ -329,15 +319,16 @@ func TestIntegrationForeignMaster(t *testing.T) {
 // the pods. The pool must keep the RedisFailover past ForgetAfter and heal it with the last
 // valid settings; a held topology of a RedisFailover it never knew is ignored.
 func TestIntegrationHeldSpec(t *testing.T) {
-	c := newCluster(t, "held", clusterOpts{redis: 2, sentinels: 3})
+	c := redistest.NewCluster(t, "held", redistest.Options{Redis: 2, Sentinels: 3})
 	p := startPoolWith(t, Config{Workers: 2, Interval: 300 * time.Millisecond, FastInterval: 100 * time.Millisecond,
 		DialTimeout: 300 * time.Millisecond, CommandTimeout: time.Second, MinBackoff: 100 * time.Millisecond,
 		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Second, History: 50})
-	p.Track(c.topo)
+	p.Track(topology(c))
 	master := waitConverged(t, p, c, 15*time.Second)
 
-	held := hooks.Topology{Namespace: c.topo.Namespace, Name: c.topo.Name, Redis: c.topo.Redis,
-		Sentinels: c.topo.Sentinels, Held: true}
+	topo := topology(c)
+	held := hooks.Topology{Namespace: topo.Namespace, Name: topo.Name, Redis: topo.Redis,
+		Sentinels: topo.Sentinels, Held: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	syncs := make(chan struct{})
 	go func() { // Metacontroller's syncs, each answered with a held spec
@@ -348,20 +339,31 @@ func TestIntegrationHeldSpec(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-syncs })
-	time.Sleep(3 * time.Second) // three times ForgetAfter
-	require.NotNil(t, p.Report(c.topo.Key()).Master, "forgotten while its syncs went on")
+	// Three times ForgetAfter, and passes made meanwhile: the pool had time and occasions to
+	// forget it.
+	heldSince, from := time.Now(), p.passes(t)
+	redistest.WaitFor(t, 15*time.Second, "three times ForgetAfter and three passes", func() error {
+		if held := time.Since(heldSince); held < 3*time.Second {
+			return fmt.Errorf("held for %v", held)
+		}
+		if n := p.passes(t) - from; n < 3 {
+			return fmt.Errorf("%v passes since", n)
+		}
+		return nil
+	})
+	require.NotNil(t, p.Report(reportKey(c)).Master, "forgotten while its syncs went on")
 
-	replica := c.redis[0]
+	replica := c.Redis[0]
 	if replica == master {
-		replica = c.redis[1]
+		replica = c.Redis[1]
 	}
-	require.NoError(t, c.do(replica, "REPLICAOF", c.topo.Placeholder.Host, fmt.Sprint(c.topo.Placeholder.Port)).Error())
-	waitFor(t, 10*time.Second, "healed with the last valid settings", func() error {
-		if _, err := c.converged(); err != nil {
+	require.NoError(t, replica.Do("REPLICAOF", redistest.PlaceholderHost, strconv.Itoa(redistest.PlaceholderPort)).Error())
+	redistest.WaitFor(t, 10*time.Second, "healed with the last valid settings", func() error {
+		if _, err := converged(c); err != nil {
 			return err
 		}
-		if r := p.Report(c.topo.Key()); !hasAction(r, "replicaof "+replica.name, "placeholder") {
-			return fmt.Errorf("no replicaof %s in the report:\n%s", replica.name, actionLog(r))
+		if r := p.Report(reportKey(c)); !hasAction(r, "replicaof "+replica.Name, "placeholder") {
+			return fmt.Errorf("no replicaof %s in the report:\n%s", replica.Name, actionLog(r))
 		}
 		return nil
 	})
@@ -374,22 +376,22 @@ func TestIntegrationHeldSpec(t *testing.T) {
 }
 
 func TestIntegrationSplitBrain(t *testing.T) {
-	c := newCluster(t, "split", clusterOpts{redis: 3, sentinels: 3})
+	c := redistest.NewCluster(t, "split", redistest.Options{Redis: 3, Sentinels: 3})
 	p := startPool(t)
-	p.Track(c.topo)
+	p.Track(topology(c))
 	master := waitConverged(t, p, c, 15*time.Second)
-	c.write(master, "k", 20, 2)
+	write(t, master, "k", 20, 2)
 
-	rogue := c.redis[2]
+	rogue := c.Redis[2]
 	require.NotEqual(t, master, rogue)
-	require.NoError(t, c.do(rogue, "REPLICAOF", "NO", "ONE").Error())
-	c.write(rogue, "lost", 5, 0)
+	require.NoError(t, rogue.Do("REPLICAOF", "NO", "ONE").Error())
+	write(t, rogue, "lost", 5, 0)
 	kept := waitConverged(t, p, c, 10*time.Second)
 	assert.Equal(t, master, kept, "the sentinel-agreed master is kept")
-	r := p.Report(c.topo.Key())
-	assert.True(t, hasAction(r, "replicaof "+rogue.name, "split brain: "+rogue.name+" is also a master (offset"), actionLog(r))
-	waitFor(t, 5*time.Second, "rogue resynced", func() error {
-		if n := c.dbsize(rogue); n != 20 {
+	r := p.Report(reportKey(c))
+	assert.True(t, hasAction(r, "replicaof "+rogue.Name, "split brain: "+rogue.Name+" is also a master (offset"), actionLog(r))
+	redistest.WaitFor(t, 5*time.Second, "rogue resynced", func() error {
+		if n := dbsize(rogue); n != 20 {
 			return fmt.Errorf("%d keys", n)
 		}
 		return nil
@@ -397,33 +399,33 @@ func TestIntegrationSplitBrain(t *testing.T) {
 }
 
 func TestIntegrationNoQuorumPromotesHighestOffset(t *testing.T) {
-	c := newCluster(t, "noquorum", clusterOpts{redis: 3, sentinels: 3, noStart: true})
-	for _, r := range c.redis {
-		r.start()
+	c := redistest.NewCluster(t, "noquorum", redistest.Options{Redis: 3, Sentinels: 3, NoStart: true})
+	for _, r := range c.Redis {
+		r.Start()
 	}
-	c.sentinels[0].start() // one sentinel of three: no quorum
-	r0, r1, r2 := c.redis[0], c.redis[1], c.redis[2]
-	require.NoError(t, c.do(r1, "REPLICAOF", "NO", "ONE").Error())
-	require.NoError(t, c.do(r2, "REPLICAOF", r1.ip, "6379").Error())
-	waitFor(t, 5*time.Second, "r2 linked", func() error {
-		info, err := c.info(r2)
+	c.Sentinels[0].Start() // one sentinel of three: no quorum
+	r0, r1, r2 := c.Redis[0], c.Redis[1], c.Redis[2]
+	require.NoError(t, r1.Do("REPLICAOF", "NO", "ONE").Error())
+	require.NoError(t, r2.Do("REPLICAOF", r1.IP, "6379").Error())
+	redistest.WaitFor(t, 5*time.Second, "r2 linked", func() error {
+		info, err := redisInfo(r2)
 		if err != nil || !info.LinkUp {
 			return fmt.Errorf("link down: %v", err)
 		}
 		return nil
 	})
-	c.write(r1, "k", 30, 1)
-	r1.kill() // r0 is empty (replica of the placeholder), r2 holds the data
+	write(t, r1, "k", 30, 1)
+	r1.Kill() // r0 is empty (replica of the placeholder), r2 holds the data
 
 	p := startPool(t)
-	p.Track(c.topo)
-	master := waitConverged(t, p, c, 15*time.Second, r1, c.sentinels[1], c.sentinels[2])
+	p.Track(topology(c))
+	master := waitConverged(t, p, c, 15*time.Second, r1, c.Sentinels[1], c.Sentinels[2])
 	assert.Equal(t, r2, master, "the highest offset is promoted, not the lowest ordinal")
-	r := p.Report(c.topo.Key())
-	assert.True(t, hasAction(r, "promote "+r2.name, "no master"), actionLog(r))
-	assert.False(t, hasAction(r, "promote "+r0.name, ""), actionLog(r))
-	waitFor(t, 5*time.Second, "r0 has the data", func() error {
-		if n := c.dbsize(r0); n != 30 {
+	r := p.Report(reportKey(c))
+	assert.True(t, hasAction(r, "promote "+r2.Name, "no master"), actionLog(r))
+	assert.False(t, hasAction(r, "promote "+r0.Name, ""), actionLog(r))
+	redistest.WaitFor(t, 5*time.Second, "r0 has the data", func() error {
+		if n := dbsize(r0); n != 30 {
 			return fmt.Errorf("%d keys", n)
 		}
 		return nil
@@ -431,25 +433,25 @@ func TestIntegrationNoQuorumPromotesHighestOffset(t *testing.T) {
 }
 
 func TestIntegrationSentinelRestartedEmpty(t *testing.T) {
-	c := newCluster(t, "sentempty", clusterOpts{redis: 2, sentinels: 3})
+	c := redistest.NewCluster(t, "sentempty", redistest.Options{Redis: 2, Sentinels: 3})
 	p := startPool(t)
-	p.Track(c.topo)
+	p.Track(topology(c))
 	waitConverged(t, p, c, 15*time.Second)
 
-	s := c.sentinels[1]
-	s.kill()
-	s.wipe()
-	s.conf = c.sentinelConf(s, "", 0) // an emptyDir sentinel.conf without a monitor line
-	s.start()
+	s := c.Sentinels[1]
+	s.Kill()
+	s.Wipe()
+	s.Conf = c.SentinelConf(s, "", 0) // an emptyDir sentinel.conf without a monitor line
+	s.Start()
 	// The sentinel must be re-monitored by the healer (the report says so), and the whole
 	// RedisFailover converged again. The two are checked together: the processes can look
 	// converged a moment before the pass that re-monitored the sentinel has reported.
-	took := waitFor(t, 10*time.Second, "re-monitored", func() error {
-		if _, err := c.converged(); err != nil {
+	took := redistest.WaitFor(t, 10*time.Second, "re-monitored", func() error {
+		if _, err := converged(c); err != nil {
 			return err
 		}
-		if r := p.Report(c.topo.Key()); !hasAction(r, "sentinel monitor "+s.name, "monitors nothing") {
-			return fmt.Errorf("no re-monitor of %s in the report:\n%s", s.name, actionLog(r))
+		if r := p.Report(reportKey(c)); !hasAction(r, "sentinel monitor "+s.Name, "monitors nothing") {
+			return fmt.Errorf("no re-monitor of %s in the report:\n%s", s.Name, actionLog(r))
 		}
 		return nil
 	})
@@ -460,16 +462,16 @@ func TestIntegrationStaleSentinelEntries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow: Sentinel's 10 s INFO period, twice per sentinel")
 	}
-	c := newCluster(t, "stale", clusterOpts{redis: 2, sentinels: 3})
+	c := redistest.NewCluster(t, "stale", redistest.Options{Redis: 2, Sentinels: 3})
 	p := startPool(t)
-	p.Track(c.topo)
+	p.Track(topology(c))
 	master := waitConverged(t, p, c, 15*time.Second)
 
 	// A replica outside the topology (a pod that has since changed IP) is discovered by every
 	// sentinel, then dies: its entry is stale.
-	ghost := c.extra("ghost", 60, master.ip)
-	knows := func(s *proc, ip string) bool {
-		v, err := c.do(s, "SENTINEL", "REPLICAS", "mymaster").ToAny()
+	ghost := c.Extra("ghost", 60, master.IP)
+	knows := func(s *redistest.Proc, ip string) bool {
+		v, err := s.Do("SENTINEL", "REPLICAS", "mymaster").ToAny()
 		require.NoError(t, err)
 		peers, err := decision.ParseSentinelPeers(v)
 		require.NoError(t, err)
@@ -480,84 +482,85 @@ func TestIntegrationStaleSentinelEntries(t *testing.T) {
 		}
 		return false
 	}
-	waitFor(t, 25*time.Second, "every sentinel discovered the ghost", func() error {
-		for _, s := range c.sentinels {
-			if !knows(s, ghost.ip) {
-				return fmt.Errorf("%s does not know %s", s.name, ghost.ip)
+	redistest.WaitFor(t, 25*time.Second, "every sentinel discovered the ghost", func() error {
+		for _, s := range c.Sentinels {
+			if !knows(s, ghost.IP) {
+				return fmt.Errorf("%s does not know %s", s.Name, ghost.IP)
 			}
 		}
 		return nil
 	})
-	r := p.Report(c.topo.Key())
+	r := p.Report(reportKey(c))
 	assert.False(t, hasAction(r, "sentinel reset", ""), "no reset while the ghost is connected:\n%s", actionLog(r))
-	ghost.kill()
+	ghost.Kill()
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, s := range c.sentinels {
-				a, _ := c.do(s, "SENTINEL", "SENTINELS", "mymaster").ToAny()
-				b, _ := c.do(s, "SENTINEL", "REPLICAS", "mymaster").ToAny()
-				t.Logf("%s sentinels %v\nreplicas %v", s.name, a, b)
+			for _, s := range c.Sentinels {
+				a, _ := s.Do("SENTINEL", "SENTINELS", "mymaster").ToAny()
+				b, _ := s.Do("SENTINEL", "REPLICAS", "mymaster").ToAny()
+				t.Logf("%s sentinels %v\nreplicas %v", s.Name, a, b)
 			}
 		}
 	})
 	// Sentinel rediscovers replicas from the master's INFO, every 10 s: a reset sentinel is
 	// complete again after up to 10 s, and only then is the next one reset.
-	took := waitFor(t, 45*time.Second, "stale entries gone", func() error {
-		for _, s := range c.sentinels {
-			if knows(s, ghost.ip) {
-				return fmt.Errorf("%s still knows %s", s.name, ghost.ip)
+	took := redistest.WaitFor(t, 45*time.Second, "stale entries gone", func() error {
+		for _, s := range c.Sentinels {
+			if knows(s, ghost.IP) {
+				return fmt.Errorf("%s still knows %s", s.Name, ghost.IP)
 			}
 		}
 		return nil
 	})
 	t.Logf("stale sentinel entries reset after %v", took)
 	waitConverged(t, p, c, 5*time.Second)
-	time.Sleep(time.Second) // several more passes: no further reset
-	r = p.Report(c.topo.Key())
+	p.waitPasses(t, p.passes(t), 3) // no further reset in the passes after
+	r = p.Report(reportKey(c))
 	resets := 0
 	for _, a := range r.LastActions {
 		if strings.HasPrefix(a.Action, "sentinel reset") {
 			resets++
-			assert.Contains(t, a.Reason, "stale: replica "+ghost.ip+":6379")
+			assert.Contains(t, a.Reason, "stale: replica "+ghost.IP+":6379")
 		}
 	}
 	assert.Equal(t, 3, resets, "one reset per sentinel:\n%s", actionLog(r))
 }
 
 func TestIntegrationConfigDrift(t *testing.T) {
-	c := newCluster(t, "config", clusterOpts{redis: 2, sentinels: 3})
-	c.topo.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "100mb"},
+	c := redistest.NewCluster(t, "config", redistest.Options{Redis: 2, Sentinels: 3})
+	topo := topology(c)
+	topo.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "100mb"},
 		{Key: "maxmemory-policy", Value: "allkeys-lru"}}
 	p := startPool(t)
-	p.Track(c.topo)
+	p.Track(topo)
 	waitConverged(t, p, c, 15*time.Second)
-	get := func(n *proc, key string) string {
-		v, err := c.do(n, "CONFIG", "GET", key).ToAny()
+	get := func(n *redistest.Proc, key string) string {
+		v, err := n.Do("CONFIG", "GET", key).ToAny()
 		require.NoError(t, err)
 		kv, err := decision.ParseConfigGet(v)
 		require.NoError(t, err)
 		return kv[key]
 	}
-	waitFor(t, 5*time.Second, "config applied", func() error {
-		for _, n := range c.redis {
+	redistest.WaitFor(t, 5*time.Second, "config applied", func() error {
+		for _, n := range c.Redis {
 			if get(n, "maxmemory") != "104857600" || get(n, "maxmemory-policy") != "allkeys-lru" {
-				return fmt.Errorf("%s not configured", n.name)
+				return fmt.Errorf("%s not configured", n.Name)
 			}
 		}
 		return nil
 	})
-	time.Sleep(time.Second) // several passes
+	p.waitPasses(t, p.passes(t), 3) // passes that find the config applied: no further CONFIG SET
 	sets := p.metric(t, "redhook_healer_actions_total", "action", "config-set")
 	sentinelSets := p.metric(t, "redhook_healer_actions_total", "action", "sentinel-set")
 	assert.Equal(t, 4.0, sets, "one CONFIG SET per key and node, none when equal")
 
-	require.NoError(t, c.do(c.redis[1], "CONFIG", "SET", "maxmemory-policy", "noeviction").Error())
-	require.NoError(t, c.do(c.sentinels[0], "SENTINEL", "SET", "mymaster", "down-after-milliseconds", "4000").Error())
-	waitFor(t, 5*time.Second, "drift healed", func() error {
-		if got := get(c.redis[1], "maxmemory-policy"); got != "allkeys-lru" {
+	require.NoError(t, c.Redis[1].Do("CONFIG", "SET", "maxmemory-policy", "noeviction").Error())
+	require.NoError(t, c.Sentinels[0].Do("SENTINEL", "SET", "mymaster", "down-after-milliseconds", "4000").Error())
+	redistest.WaitFor(t, 5*time.Second, "drift healed", func() error {
+		if got := get(c.Redis[1], "maxmemory-policy"); got != "allkeys-lru" {
 			return fmt.Errorf("maxmemory-policy %s", got)
 		}
-		v, err := c.do(c.sentinels[0], "SENTINEL", "MASTER", "mymaster").ToAny()
+		v, err := c.Sentinels[0].Do("SENTINEL", "MASTER", "mymaster").ToAny()
 		require.NoError(t, err)
 		m, err := decision.ParseSentinelMaster(v)
 		require.NoError(t, err)
@@ -566,44 +569,52 @@ func TestIntegrationConfigDrift(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(time.Second)
+	p.waitPasses(t, p.passes(t), 3) // passes after the heal: no further write
 	assert.Equal(t, sets+1, p.metric(t, "redhook_healer_actions_total", "action", "config-set"))
 	assert.Equal(t, sentinelSets+1, p.metric(t, "redhook_healer_actions_total", "action", "sentinel-set"))
 }
 
 func TestIntegrationBootstrapMode(t *testing.T) {
-	c := newCluster(t, "boot", clusterOpts{redis: 2, sentinels: 3})
-	ext := c.extra("external", 70, "")
-	c.write(ext, "ext", 10, 0)
-	c.topo.Bootstrap = &hooks.Endpoint{Host: ext.ip, Port: 6379}
+	c := redistest.NewCluster(t, "boot", redistest.Options{Redis: 2, Sentinels: 3})
+	ext := c.Extra("external", 70, "")
+	write(t, ext, "ext", 10, 0)
+	topo := topology(c)
+	topo.Bootstrap = &hooks.Endpoint{Host: ext.IP, Port: redistest.RedisPort}
 	p := startPool(t)
-	p.Track(c.topo)
-	waitFor(t, 15*time.Second, "following the external node", func() error {
-		for _, n := range c.redis {
-			info, err := c.info(n)
+	p.Track(topo)
+	following := func() error {
+		for _, n := range c.Redis {
+			info, err := redisInfo(n)
 			if err != nil {
 				return err
 			}
-			if info.Role != hooks.RoleReplica || info.MasterHost != ext.ip || !info.LinkUp {
-				return fmt.Errorf("%s: %s of %s link %v", n.name, info.Role, info.MasterHost, info.LinkUp)
+			if info.Role != hooks.RoleReplica || info.MasterHost != ext.IP || !info.LinkUp {
+				return fmt.Errorf("%s: %s of %s link %v", n.Name, info.Role, info.MasterHost, info.LinkUp)
 			}
-			if got := c.dbsize(n); got != 10 {
-				return fmt.Errorf("%s has %d keys", n.name, got)
+			if got := dbsize(n); got != 10 {
+				return fmt.Errorf("%s has %d keys", n.Name, got)
 			}
-			v, err := c.do(n, "CONFIG", "GET", "replica-priority").ToAny()
+			v, err := n.Do("CONFIG", "GET", "replica-priority").ToAny()
 			if err != nil {
 				return err
 			}
 			if kv, _ := decision.ParseConfigGet(v); kv["replica-priority"] != "0" {
-				return fmt.Errorf("%s replica-priority %s", n.name, kv["replica-priority"])
+				return fmt.Errorf("%s replica-priority %s", n.Name, kv["replica-priority"])
 			}
 		}
-		for _, s := range c.sentinels {
-			if got, err := c.sentinelMaster(s); err != nil || got != ext.ip {
-				return fmt.Errorf("%s monitors %q: %v", s.name, got, err)
+		for _, s := range c.Sentinels {
+			if got, err := sentinelMaster(s); err != nil || got != ext.IP {
+				return fmt.Errorf("%s monitors %q: %v", s.Name, got, err)
 			}
 		}
 		return nil
-	})
-	assert.Nil(t, p.Report(c.topo.Key()).Master, "the master is outside the RedisFailover")
+	}
+	redistest.WaitFor(t, 15*time.Second, "following the external node", following)
+	// The passes after: nothing is promoted, everything still follows the external node.
+	p.waitPasses(t, p.passes(t), 3)
+	require.NoError(t, following(), "after three more passes")
+	r := p.Report(reportKey(c))
+	assert.Nil(t, r.Master, "the master is outside the RedisFailover")
+	assert.LessOrEqual(t, p.metric(t, "redhook_healer_actions_total", "action", "promote"), 0.0,
+		"nothing promoted:\n%s", actionLog(r))
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redhook/redhook/healer/redistest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -13,14 +14,14 @@ import (
 // sentinels each, 100 processes) at once; every one converges and its report says so.
 func TestIntegrationTwentyFailovers(t *testing.T) {
 	const n = 20
-	var clusters []*cluster
+	var clusters []*redistest.Cluster
 	for i := 0; i < n; i++ {
-		clusters = append(clusters, newCluster(t, fmt.Sprintf("many%02d", i), clusterOpts{redis: 2, sentinels: 3}))
+		clusters = append(clusters, redistest.NewCluster(t, fmt.Sprintf("many%02d", i), redistest.Options{Redis: 2, Sentinels: 3}))
 	}
 	p := startPool(t)
 	start := time.Now()
 	for _, c := range clusters {
-		p.Track(c.topo)
+		p.Track(topology(c))
 	}
 	var slowest time.Duration
 	for _, c := range clusters {
@@ -29,22 +30,22 @@ func TestIntegrationTwentyFailovers(t *testing.T) {
 	}
 	t.Logf("%d RedisFailovers (2 redis + 3 sentinels each) converged after %v", n, slowest.Round(time.Millisecond))
 	for _, c := range clusters {
-		r := p.Report(c.topo.Key())
-		require.NotNil(t, r.Master, c.name)
-		assert.Equal(t, c.redis[0].name, r.Master.Pod, "%s: all empty, the lowest ordinal is promoted", c.name)
-		assert.True(t, hasAction(r, "promote "+c.redis[0].name, "no master"), "%s:\n%s", c.name, actionLog(r))
-		assert.Empty(t, r.Errors, c.name)
-		assert.False(t, r.FailoverInProgress, c.name)
-		require.Len(t, r.Redis, 2, c.name)
+		r := p.Report(reportKey(c))
+		require.NotNil(t, r.Master, c.Name)
+		assert.Equal(t, c.Redis[0].Name, r.Master.Pod, "%s: all empty, the lowest ordinal is promoted", c.Name)
+		assert.True(t, hasAction(r, "promote "+c.Redis[0].Name, "no master"), "%s:\n%s", c.Name, actionLog(r))
+		assert.Empty(t, r.Errors, c.Name)
+		assert.False(t, r.FailoverInProgress, c.Name)
+		require.Len(t, r.Redis, 2, c.Name)
 		for _, ro := range r.Redis {
-			assert.True(t, ro.InSync(r.Master) || ro.Pod == r.Master.Pod, "%s: %s in sync: %+v", c.name, ro.Pod, ro)
+			assert.True(t, ro.InSync(r.Master) || ro.Pod == r.Master.Pod, "%s: %s in sync: %+v", c.Name, ro.Pod, ro)
 		}
-		require.Len(t, r.Sentinels, 3, c.name)
+		require.Len(t, r.Sentinels, 3, c.Name)
 		for _, s := range r.Sentinels {
-			assert.True(t, s.Agrees(r.Master), "%s: %s monitors %s", c.name, s.Pod, s.MasterIP)
+			assert.True(t, s.Agrees(r.Master), "%s: %s monitors %s", c.Name, s.Pod, s.MasterIP)
 		}
-		assert.Equal(t, 1.0, p.metric(t, "redhook_redisfailover_master_known", "name", c.name), c.name)
-		assert.Equal(t, 3.0, p.metric(t, "redhook_redisfailover_sentinels_agreeing", "name", c.name), c.name)
+		assert.Equal(t, 1.0, p.metric(t, "redhook_redisfailover_master_known", "name", c.Name), c.Name)
+		assert.Equal(t, 3.0, p.metric(t, "redhook_redisfailover_sentinels_agreeing", "name", c.Name), c.Name)
 	}
 	assert.Equal(t, float64(n), p.metric(t, "redhook_healer_tracked", "", ""))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redhook/redhook/healer/redistest"
 	"github.com/redhook/redhook/hooks"
 )
 
@@ -50,32 +51,14 @@ func (h *recordingHealer) Track(t hooks.Topology) {
 
 type testServer struct {
 	url    string
-	logs   *syncBuffer
+	logs   *redistest.SyncBuffer
 	healer *recordingHealer
 	ready  *atomic.Bool
 }
 
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func startServer(t *testing.T, healer *recordingHealer) *testServer {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &redistest.SyncBuffer{}
 	reg := prometheus.NewRegistry()
 	ready := &atomic.Bool{}
 	ready.Store(true)

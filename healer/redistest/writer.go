@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 
 // WriterConfig sets how a Writer writes.
 type WriterConfig struct {
-	// Prefix starts every key: the keys are Prefix+"0", Prefix+"1", …; a key's value is the key.
+	// Prefix starts every key: the keys are Prefix+"0", Prefix+"1", …; a key's value is the key
+	// (padded to Size).
 	Prefix string
 	// Wait is the timeout of the WAIT 1 that follows every SET; 0 writes with SET alone, and no
 	// write is then confirmed.
@@ -23,6 +25,11 @@ type WriterConfig struct {
 	Timeout time.Duration
 	// Pause is the time between two writes. 0: 5 ms.
 	Pause time.Duration
+	// Size pads every value with 'x' to Size bytes (a value is never shorter than its key):
+	// large values fill a replica's output buffer. 0: the value is the key.
+	Size int
+	// Count stops Run after that many writes. 0: Run writes until its context ends.
+	Count int
 }
 
 // Result is what became of one write.
@@ -89,20 +96,23 @@ func NewWriter(client rueidis.Client, cfg WriterConfig) (*Writer, error) {
 	if cfg.Pause == 0 {
 		cfg.Pause = 5 * time.Millisecond
 	}
-	if cfg.Wait < 0 || cfg.Pause < 0 || cfg.Timeout <= cfg.Wait {
-		return nil, fmt.Errorf("writer: want 0 <= wait (%s) < timeout (%s) and pause (%s) >= 0",
-			cfg.Wait, cfg.Timeout, cfg.Pause)
+	if cfg.Wait < 0 || cfg.Pause < 0 || cfg.Timeout <= cfg.Wait || cfg.Size < 0 || cfg.Count < 0 {
+		return nil, fmt.Errorf("writer: want 0 <= wait (%s) < timeout (%s), pause (%s) >= 0, size (%d) >= 0 and count (%d) >= 0",
+			cfg.Wait, cfg.Timeout, cfg.Pause, cfg.Size, cfg.Count)
 	}
 	return &Writer{client: client, cfg: cfg}, nil
 }
 
-// Run writes until ctx ends; every write has the deadline cfg.Timeout. It returns once the write
-// in flight ends: rueidis may hold it until its deadline (it honours deadlines rather than
+// Run writes until ctx ends, or until it has written cfg.Count times; every write has the
+// deadline cfg.Timeout. It returns once the write in flight ends: rueidis may hold it until its deadline (it honours deadlines rather than
 // cancellation on a connection used by one caller), and a reconnection takes up to the client's
 // dial timeout.
 func (w *Writer) Run(ctx context.Context) {
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !w.done() {
 		w.writeOne(ctx)
+		if w.done() {
+			return
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(w.cfg.Pause):
@@ -110,12 +120,27 @@ func (w *Writer) Run(ctx context.Context) {
 	}
 }
 
+// done tells whether Run has written cfg.Count times.
+func (w *Writer) done() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cfg.Count > 0 && w.next >= w.cfg.Count
+}
+
+// value is what the write of key sets: key, padded to cfg.Size.
+func (w *Writer) value(key string) string {
+	if len(key) >= w.cfg.Size {
+		return key
+	}
+	return key + strings.Repeat("x", w.cfg.Size-len(key))
+}
+
 func (w *Writer) writeOne(ctx context.Context) {
 	w.mu.Lock()
 	key := w.cfg.Prefix + strconv.Itoa(w.next)
 	w.next++
 	w.mu.Unlock()
-	cmds := rueidis.Commands{w.client.B().Set().Key(key).Value(key).Build()}
+	cmds := rueidis.Commands{w.client.B().Set().Key(key).Value(w.value(key)).Build()}
 	if w.cfg.Wait > 0 {
 		cmds = append(cmds, w.client.B().Wait().Numreplicas(1).Timeout(w.cfg.Wait.Milliseconds()).Build())
 	}
@@ -251,7 +276,7 @@ func (w *Writer) Verify(ctx context.Context, client rueidis.Client) (Loss, error
 			cancel()
 			for j, k := range batch {
 				v, err := res[j].ToString()
-				if err == nil && v == k {
+				if err == nil && v == w.value(k) {
 					continue
 				}
 				if err != nil && !rueidis.IsRedisNil(err) && len(errs) < 3 {

@@ -2,10 +2,8 @@ package redistest
 
 import (
 	"context"
+	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -16,45 +14,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// writerTestRedis starts a redis-server on ip (a 127.0.0.x address) and returns its address;
-// replicaOf, unless empty, makes it a replica of that address.
-func writerTestRedis(t *testing.T, ip, replicaOf string) (addr string, cmd *exec.Cmd) {
+// writerTestRedis starts a redis-server named name on 127.0.<subnet>.<host>:6379 and returns it;
+// replicaOf, unless nil, makes it a replica of that process.
+func writerTestRedis(t *testing.T, subnet, host int, name string, replicaOf *Proc) *Proc {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("redis-server is missing in CI: make deps installs it")
-		}
-		t.Skip("redis-server not installed (make deps)")
+	p := NewProc(t, RedisServer, name, fmt.Sprintf("127.0.%d.%d", subnet, host), 6379)
+	if replicaOf != nil {
+		p.Conf += fmt.Sprintf("replicaof %s %d\n", replicaOf.IP, replicaOf.Port)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-	require.NoError(t, err)
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	args := []string{"--bind", ip, "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no",
-		"--dir", t.TempDir(), "--bind-source-addr", ip,
-		"--protected-mode", "no", // protected mode takes only 127.0.0.1 for loopback
-		"--repl-diskless-sync-delay", "0"}
-	if replicaOf != "" {
-		host, p, _ := net.SplitHostPort(replicaOf)
-		args = append(args, "--replicaof", host, p)
-	}
-	cmd = exec.Command("redis-server", args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGCONT)
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	addr = net.JoinHostPort(ip, strconv.Itoa(port))
-	require.Eventually(t, func() bool {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "redis-server on %s did not start", addr)
-	return addr, cmd
+	p.Start()
+	return p
 }
 
 // writerTestClient is a plain client of one address.
@@ -78,13 +47,14 @@ func writerTestRun(w *Writer, d time.Duration) {
 // readable; a confirmed key deleted afterwards is reported lost, and so is a deleted
 // unconfirmed key of a writer without WAIT.
 func TestWriterConfirmsAndFindsLostKeys(t *testing.T) {
-	master, _ := writerTestRedis(t, "127.0.72.1", "")
-	replica, _ := writerTestRedis(t, "127.0.72.2", master)
-	client := writerTestClient(t, master)
+	subnet := Subnet(t)
+	master := writerTestRedis(t, subnet, 1, "master", nil)
+	replica := writerTestRedis(t, subnet, 2, "replica", master)
+	client := writerTestClient(t, master.Addr())
 	require.Eventually(t, func() bool {
 		n, err := client.Do(context.Background(), client.B().Wait().Numreplicas(1).Timeout(100).Build()).AsInt64()
 		return err == nil && n == 1
-	}, 10*time.Second, 50*time.Millisecond, "the replica %s never connected", replica)
+	}, 10*time.Second, 50*time.Millisecond, "the replica %s never connected", replica.Addr())
 
 	w, err := NewWriter(client, WriterConfig{Prefix: "w:", Wait: 200 * time.Millisecond, Timeout: time.Second,
 		Pause: time.Millisecond})
@@ -131,8 +101,8 @@ func TestWriterConfirmsAndFindsLostKeys(t *testing.T) {
 // hang, nothing answers) every write fails at its deadline and Run still returns promptly when
 // its context ends; after SIGCONT, Recovery and LongestGap see the outage.
 func TestWriterIsBoundedAndMeasuresRecovery(t *testing.T) {
-	addr, server := writerTestRedis(t, "127.0.72.3", "")
-	client := writerTestClient(t, addr)
+	server := writerTestRedis(t, Subnet(t), 1, "server", nil)
+	client := writerTestClient(t, server.Addr())
 	w, err := NewWriter(client, WriterConfig{Prefix: "b:", Timeout: 100 * time.Millisecond, Pause: time.Millisecond})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -141,13 +111,13 @@ func TestWriterIsBoundedAndMeasuresRecovery(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 
 	require.Eventually(t, func() bool { return w.Counts().Unconfirmed > 10 }, 5*time.Second, 10*time.Millisecond)
-	require.NoError(t, server.Process.Signal(syscall.SIGSTOP))
+	server.Signal(syscall.SIGSTOP)
 	stopped := time.Now()
 	time.Sleep(500 * time.Millisecond)
 	require.Positive(t, w.Counts().Failed, "writes to a stopped server fail at their deadline")
 	_, ok := w.FirstSuccessAfter(stopped.Add(50 * time.Millisecond))
 	assert.False(t, ok, "no write succeeds while the server is stopped")
-	require.NoError(t, server.Process.Signal(syscall.SIGCONT))
+	server.Signal(syscall.SIGCONT)
 	back, ok := w.Recovery(ctx, stopped, 10*time.Second)
 	require.True(t, ok, "writes resume after SIGCONT")
 	assert.GreaterOrEqual(t, back, 500*time.Millisecond)
@@ -156,7 +126,7 @@ func TestWriterIsBoundedAndMeasuresRecovery(t *testing.T) {
 	// Stopped again, cancel: Run returns although the server never answers. rueidis honours the
 	// request's deadline rather than the cancellation, and a reconnection to a stopped server
 	// may wait for a SYN to be sent again (1 s): so the bound is a few seconds, not 100 ms.
-	require.NoError(t, server.Process.Signal(syscall.SIGSTOP))
+	server.Signal(syscall.SIGSTOP)
 	time.Sleep(20 * time.Millisecond)
 	cancelled := time.Now()
 	cancel()
@@ -164,4 +134,29 @@ func TestWriterIsBoundedAndMeasuresRecovery(t *testing.T) {
 	assert.Less(t, time.Since(cancelled), 3*time.Second, "Run must stop on cancel, whatever the server does")
 	t.Logf("recovery after a 500 ms stop: %s; longest gap %s; %+v", back.Round(time.Millisecond),
 		w.LongestGap().Round(time.Millisecond), w.Counts())
+}
+
+// TestWriterSizeAndCount: Count stops Run after that many writes, Size pads the values, and
+// Verify reads the padded values back.
+func TestWriterSizeAndCount(t *testing.T) {
+	server := writerTestRedis(t, Subnet(t), 1, "server", nil)
+	client := writerTestClient(t, server.Addr())
+	w, err := NewWriter(client, WriterConfig{Prefix: "big:", Size: 1000, Count: 7, Pause: time.Millisecond})
+	require.NoError(t, err)
+	w.Run(context.Background()) // returns after 7 writes
+	c := w.Counts()
+	require.Equal(t, Counts{Written: 7, Unconfirmed: 7}, c)
+	v, err := client.Do(context.Background(), client.B().Get().Key("big:3").Build()).ToString()
+	require.NoError(t, err)
+	assert.Len(t, v, 1000)
+	assert.Equal(t, "big:3xxx", v[:8])
+	loss, err := w.Verify(context.Background(), client)
+	require.NoError(t, err)
+	assert.Empty(t, loss.Unconfirmed)
+	require.NoError(t, client.Do(context.Background(), client.B().Set().Key("big:5").Value("big:5").Build()).Error())
+	loss, err = w.Verify(context.Background(), client)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"big:5"}, loss.Unconfirmed, "a value that is not the padded key is lost")
+	_, err = NewWriter(client, WriterConfig{Count: -1})
+	assert.Error(t, err)
 }

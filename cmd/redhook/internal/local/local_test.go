@@ -2,70 +2,39 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redhook/redhook/healer/redistest"
 	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// requireRedis skips when redis-server is missing, except in CI where `make test` installs it.
-func requireRedis(t *testing.T) {
+// waitLine returns the submatches of the first line of out matching re, waiting up to limit.
+func waitLine(t *testing.T, out *redistest.SyncBuffer, re *regexp.Regexp, limit time.Duration) []string {
 	t.Helper()
-	for _, bin := range []string{"redis-server", "redis-cli"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is missing in CI: make deps installs it", bin)
-			}
-			t.Skipf("%s not installed (make deps)", bin)
-		}
-	}
-}
-
-// lines is what a Cluster printed, line by line.
-type lines struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *lines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lines) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// waitFor returns the submatches of the first printed line matching re, waiting up to limit.
-func (l *lines) waitFor(t *testing.T, re *regexp.Regexp, limit time.Duration) []string {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		for _, line := range strings.Split(l.String(), "\n") {
-			if m := re.FindStringSubmatch(line); m != nil {
-				return m
+	var m []string
+	redistest.WaitFor(t, limit, "a line matching "+re.String(), func() error {
+		text := out.String()
+		for _, line := range strings.Split(text, "\n") {
+			if m = re.FindStringSubmatch(line); m != nil {
+				return nil
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no line matching %s within %s; output:\n%s", re, limit, l.String())
-	return nil
+		return fmt.Errorf("none; output:\n%s", text)
+	})
+	return m
 }
 
 // processesOn lists the processes whose command line mentions prefix (a base address).
@@ -104,7 +73,7 @@ func writeRF(t *testing.T, yaml string) string {
 // its context ends. It runs in this process, so that `go test -race` covers the runner (its
 // processes, probes, forwarder and status loop) while it works.
 func TestLocalEndToEnd(t *testing.T) {
-	requireRedis(t)
+	redistest.Require(t, redistest.RedisServer, "redis-cli") // the sentinels are redis-server --sentinel
 	rf := writeRF(t, `apiVersion: databases.spotahome.com/v1
 kind: RedisFailover
 metadata: {name: e2e}
@@ -114,7 +83,7 @@ spec:
 `)
 	port := freePort(t)
 	const base = "127.0.30."
-	out := &lines{}
+	out := &redistest.SyncBuffer{}
 	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(base + "1"), MasterPort: port,
 		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.Nop())
 	require.NoError(t, err)
@@ -125,12 +94,11 @@ spec:
 		cancel()
 		<-done
 	})
-	dir := out.waitFor(t, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
-	out.waitFor(t, regexp.MustCompile(`e2e master=\S+ .*Ready=True `), 60*time.Second)
+	dir := waitLine(t, out, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
+	waitLine(t, out, regexp.MustCompile(`e2e master=\S+ .*Ready=True `), 60*time.Second)
 
 	// Sentinel j lives at BASE+256+j: the next /24.
-	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{"127.0.31.1:26379"},
-		DisableCache: true, Sentinel: rueidis.SentinelOption{MasterSet: "mymaster"}})
+	client, err := redistest.NewSentinelClient([]string{"127.0.31.1:26379"}, "mymaster", "")
 	require.NoError(t, err)
 	defer client.Close()
 	portClient, err := c.MasterPortClient(time.Second)
@@ -144,7 +112,7 @@ spec:
 	require.NoError(t, set(client, "via-sentinel"))
 	require.NoError(t, set(portClient, "via-port"))
 
-	master := out.waitFor(t, regexp.MustCompile(`e2e master=(rfr-e2e-\d)\(`), time.Second)[1]
+	master := waitLine(t, out, regexp.MustCompile(`e2e master=(rfr-e2e-\d)\(`), time.Second)[1]
 	pid, err := os.ReadFile(filepath.Join(dir, master, "process.pid"))
 	require.NoError(t, err)
 	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
@@ -163,7 +131,7 @@ spec:
 	v, err := client.Do(ctx, client.B().Get().Key("via-sentinel").Build()).ToString()
 	require.NoError(t, err)
 	assert.Equal(t, "1", v, "a write acknowledged before the kill was lost")
-	out.waitFor(t, regexp.MustCompile(`e2e master=(rfr-e2e-\d)\(.*redis=3/3 .*Ready=True `), 60*time.Second)
+	waitLine(t, out, regexp.MustCompile(`e2e master=(rfr-e2e-\d)\(.*redis=3/3 .*Ready=True `), 60*time.Second)
 
 	// The end of the context (Ctrl-C): every process stops, the temporary directory is gone.
 	cancel()
@@ -184,7 +152,7 @@ spec:
 // process from other goroutines as soon as the processes start; under -race this fails when the
 // process handles are set by the goroutine that starts them.
 func TestPodsAreSafeToUseWhileStarting(t *testing.T) {
-	requireRedis(t)
+	redistest.Require(t, redistest.RedisServer, "redis-cli") // the sentinels are redis-server --sentinel
 	rf := writeRF(t, "apiVersion: databases.spotahome.com/v1\nkind: RedisFailover\nmetadata: {name: start}\n")
 	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP("127.0.32.1"), RestartDelay: time.Second,
 		RedisServer: "redis-server", RedisCli: "redis-cli"}, io.Discard, zerolog.Nop())
