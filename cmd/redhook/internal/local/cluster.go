@@ -147,7 +147,7 @@ func (c *Cluster) addPasswordFile() error {
 		Data map[string][]byte `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &s); err != nil || len(s.Data["password"]) == 0 {
-		return fmt.Errorf("Secret %q has no key \"password\"", name)
+		return fmt.Errorf("auth secret %q has no key \"password\"", name)
 	}
 	c.password = string(s.Data["password"])
 	return nil
