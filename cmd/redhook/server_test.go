@@ -208,18 +208,19 @@ func TestHealthAndMetrics(t *testing.T) {
 	assert.Contains(t, srv.logs.String(), `"request_id"`)
 }
 
-// TestGracefulShutdown: after the context ends, readyz fails, in-flight requests finish and
-// serveOn returns nil.
-func TestGracefulShutdown(t *testing.T) {
+// startServing runs serveOn on a free loopback port with the given drain period until cancel,
+// and waits until /readyz answers 200. done receives serveOn's result.
+func startServing(t *testing.T, drain time.Duration) (url string, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	cfg := defaultConfig()
 	cfg.Listen = ln.Addr().String()
-	cfg.DrainPeriod = 100 * time.Millisecond
+	cfg.DrainPeriod = drain
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serveOn(ctx, ln, cfg, zerolog.Nop()) }()
-	url := "http://" + ln.Addr().String()
+	result := make(chan error, 1)
+	go func() { result <- serveOn(ctx, ln, cfg, zerolog.Nop()) }()
+	url = "http://" + ln.Addr().String()
 	require.Eventually(t, func() bool {
 		r, err := http.Get(url + "/readyz")
 		if err != nil {
@@ -228,6 +229,13 @@ func TestGracefulShutdown(t *testing.T) {
 		r.Body.Close()
 		return r.StatusCode == http.StatusOK
 	}, 5*time.Second, 10*time.Millisecond)
+	return url, cancel, result
+}
+
+// TestGracefulShutdown: after the context ends, readyz fails, in-flight requests finish and
+// serveOn returns nil.
+func TestGracefulShutdown(t *testing.T) {
+	url, cancel, done := startServing(t, 100*time.Millisecond)
 	cancel()
 	select {
 	case err := <-done:
@@ -235,31 +243,16 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("serveOn did not return after its context ended")
 	}
-	_, err = http.Get(url + "/healthz")
+	_, err := http.Get(url + "/healthz")
 	assert.Error(t, err, "the listener is closed")
 }
 
 // TestDrainBeforeShutdown: for the drain period after the context ends, /readyz answers 503 (so
 // that the Service stops sending requests) while /sync is still served; then serveOn returns.
 func TestDrainBeforeShutdown(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	cfg := defaultConfig()
-	cfg.Listen = ln.Addr().String()
-	cfg.DrainPeriod = 2 * time.Second
-	ctx, cancel := context.WithCancel(context.Background())
+	const drain = 2 * time.Second
+	url, cancel, done := startServing(t, drain)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- serveOn(ctx, ln, cfg, zerolog.Nop()) }()
-	url := "http://" + ln.Addr().String()
-	require.Eventually(t, func() bool {
-		r, err := http.Get(url + "/readyz")
-		if err != nil {
-			return false
-		}
-		r.Body.Close()
-		return r.StatusCode == http.StatusOK
-	}, 5*time.Second, 10*time.Millisecond)
 	// A fresh connection per request: the drain is for new requests, not for kept-alive ones.
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	cancelled := time.Now()
@@ -280,7 +273,7 @@ func TestDrainBeforeShutdown(t *testing.T) {
 	select {
 	case err := <-done:
 		assert.NoError(t, err)
-		assert.GreaterOrEqual(t, time.Since(cancelled), cfg.DrainPeriod, "serveOn returned before the drain ended")
+		assert.GreaterOrEqual(t, time.Since(cancelled), drain, "serveOn returned before the drain ended")
 	case <-time.After(10 * time.Second):
 		t.Fatal("serveOn did not return after the drain")
 	}
