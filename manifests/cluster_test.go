@@ -17,7 +17,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -27,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redhook/redhook/healer/redistest"
 )
 
 // cluster is the running test cluster; nil when the tools are missing (tests then skip, see
@@ -224,16 +225,6 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 func startCluster(ctx context.Context, t tools) (c *testCluster, err error) {
 	dir, err := os.MkdirTemp("", "redhook-kube-")
 	if err != nil {
@@ -247,7 +238,7 @@ func startCluster(ctx context.Context, t tools) (c *testCluster, err error) {
 	}()
 	ports := make([]int, 3)
 	for i := range ports {
-		if ports[i], err = freePort(); err != nil {
+		if ports[i], err = redistest.FreePort(); err != nil {
 			return c, err
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/redhook/redhook/healer/redistest"
 	"github.com/redhook/redhook/hooks"
 )
 
@@ -334,7 +335,7 @@ func (c *testCluster) startHookServer() (url, log string, err error) {
 	if _, err := run(ctx, goBinary(), "build", "-o", bin, "../cmd/redhook"); err != nil {
 		return "", "", err
 	}
-	port, err := freePort()
+	port, err := redistest.FreePort()
 	if err != nil {
 		return "", "", err
 	}

@@ -3,6 +3,7 @@ package redistest
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -74,4 +75,16 @@ func claim(s int) (*os.File, error) {
 		return nil, fmt.Errorf("flock: %w", err)
 	}
 	return f, nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that nobody listens on right now (the kernel's
+// choice). Another process may take it before the caller binds it: use it for listeners the
+// test starts at once.
+func FreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

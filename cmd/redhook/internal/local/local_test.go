@@ -53,14 +53,6 @@ func processesOn(prefix string) []string {
 	return found
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func writeRF(t *testing.T, yaml string) string {
 	t.Helper()
 	rf := filepath.Join(t.TempDir(), "rf.yaml")
@@ -81,7 +73,8 @@ spec:
   sentinel:
     customConfig: ["down-after-milliseconds 2000"]
 `)
-	port := freePort(t)
+	port, err := redistest.FreePort()
+	require.NoError(t, err)
 	const base = "127.0.30."
 	out := &redistest.SyncBuffer{}
 	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(base + "1"), MasterPort: port,
