@@ -119,3 +119,39 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	assert.Equal(t, "hunter2", s.Value())
 }
+
+// TestSecurityContextDefaults: whatever part of the pod securityContext the spec gives, every
+// container redhook renders starts (the kubelet refuses runAsNonRoot without a user).
+func TestSecurityContextDefaults(t *testing.T) {
+	i64 := func(v int64) *int64 { return &v }
+	tests := []struct {
+		name string
+		sc   *corev1.PodSecurityContext
+		user int64 // the pod's runAsUser after defaulting
+	}{
+		{"none", nil, 1000},
+		{"fsGroup only", &corev1.PodSecurityContext{FSGroup: i64(2000)}, 1000},
+		{"runAsNonRoot false (spotahome's pmem example)", &corev1.PodSecurityContext{RunAsNonRoot: ptr(false)}, 1000},
+		{"root", &corev1.PodSecurityContext{RunAsUser: i64(0)}, 0},
+		{"own user", &corev1.PodSecurityContext{RunAsUser: i64(999), RunAsNonRoot: ptr(true)}, 999},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := PodSettings{SecurityContext: tt.sc, Exporter: Exporter{Enabled: true}}
+			rf := rfWith(RedisFailoverSpec{Redis: RedisSettings{PodSettings: pod}, Sentinel: SentinelSettings{PodSettings: pod}})
+			before := rf.DeepCopy()
+			d := rf.WithDefaults()
+			assert.Equal(t, before, rf)
+			r := &renderer{rf: d}
+			for what, spec := range map[string]corev1.PodSpec{"redis": r.redisPodSpec(), "sentinel": r.sentinelPodSpec()} {
+				require.NotNil(t, spec.SecurityContext, what)
+				assert.Equal(t, tt.user, *spec.SecurityContext.RunAsUser, what)
+				if tt.sc != nil && tt.sc.FSGroup != nil {
+					assert.Equal(t, *tt.sc.FSGroup, *spec.SecurityContext.FSGroup, "%s: the user's fields are kept", what)
+				}
+				assert.Len(t, spec.Containers, 2, what)
+				assertStartable(t, what, &spec)
+			}
+		})
+	}
+}
