@@ -22,8 +22,8 @@ const (
 // +kubebuilder:resource:shortName=rf,path=redisfailovers,scope=Namespaced
 // +kubebuilder:subresource:status
 // +kubebuilder:subresource:scale:specpath=.spec.redis.replicas,statuspath=.status.redis.replicas
-// +kubebuilder:printcolumn:name="REDIS",type=integer,JSONPath=`.spec.redis.replicas`
-// +kubebuilder:printcolumn:name="SENTINELS",type=integer,JSONPath=`.spec.sentinel.replicas`
+// +kubebuilder:printcolumn:name="REDIS",type=integer,JSONPath=`.status.redis.replicas`
+// +kubebuilder:printcolumn:name="SENTINELS",type=integer,JSONPath=`.status.sentinel.replicas`
 // +kubebuilder:printcolumn:name="MASTER",type=string,JSONPath=`.status.master.pod`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
