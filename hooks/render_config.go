@@ -54,7 +54,7 @@ func (r *renderer) redisConf() string {
 	b.WriteString("tcp-keepalive 60\n")
 	if boot := s.BootstrapNode; boot != nil {
 		b.WriteString("# Bootstrapping: replicate the external node; never be elected master.\n")
-		fmt.Fprintf(&b, "replicaof %s %s\n", boot.Host, boot.Port)
+		fmt.Fprintf(&b, "replicaof %s %s\n", boot.Host, string(boot.Port))
 		b.WriteString("replica-priority 0\n")
 	} else {
 		b.WriteString("# Boot as a replica of an address where nothing answers: only Sentinel or the\n")
@@ -98,7 +98,7 @@ func (r *renderer) sentinelConf() string {
 	host, port := r.sentinelMaster, s.Redis.Port
 	if boot := s.BootstrapNode; boot != nil {
 		host = boot.Host
-		fmt.Sscan(boot.Port, &port) // validated
+		fmt.Sscan(string(boot.Port), &port) // validated
 		if net.ParseIP(host) == nil {
 			b.WriteString("sentinel resolve-hostnames yes\n")
 		}

@@ -115,7 +115,7 @@ func (st *syncState) topology() (Topology, bool) {
 		Placeholder:      placeholder,
 	}
 	if b := s.BootstrapNode; b != nil {
-		port, _ := strconv.Atoi(b.Port) // validated
+		port, _ := strconv.Atoi(string(b.Port)) // validated
 		t.Bootstrap = &Endpoint{Host: b.Host, Port: int32(port)}
 	}
 	return t, true

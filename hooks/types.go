@@ -1,6 +1,10 @@
 package hooks
 
 import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -61,10 +65,39 @@ type AuthSettings struct {
 // +kubebuilder:object:generate=true
 type BootstrapSettings struct {
 	Host string `json:"host,omitempty"`
-	// Port is a string, as in spotahome's API. Default "6379".
-	// +kubebuilder:validation:Pattern=`^[0-9]{1,5}$`
-	Port           string `json:"port,omitempty"`
-	AllowSentinels bool   `json:"allowSentinels,omitempty"`
+	// Port is a string in spotahome's API, but its examples also give a number (port: 6379);
+	// both are accepted. Default "6379".
+	Port           BootstrapPort `json:"port,omitempty"`
+	AllowSentinels bool          `json:"allowSentinels,omitempty"`
+}
+
+// BootstrapPort is a port given as a JSON string ("6379", spotahome's type) or number (6379, as
+// spotahome's bootstrapping-with-port example writes it). It is kept and written as a string.
+//
+// +kubebuilder:validation:XIntOrString
+// +kubebuilder:validation:Type=""
+// +kubebuilder:validation:Pattern=`^[0-9]{1,5}$`
+type BootstrapPort string
+
+// UnmarshalJSON accepts a string or an integer.
+func (p *BootstrapPort) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*p = BootstrapPort(s)
+		return nil
+	}
+	if string(b) == "null" {
+		return nil
+	}
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*p = BootstrapPort(strconv.FormatInt(n, 10))
+		return nil
+	}
+	// json adds the field path to an UnmarshalTypeError, so Sync reports it as a spec error.
+	return &json.UnmarshalTypeError{Value: "value " + string(b), Type: reflect.TypeOf(*p)}
 }
 
 // RedisCommandRename renders one `rename-command FROM TO` line; an empty To disables FROM.

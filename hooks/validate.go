@@ -270,7 +270,7 @@ func validateBootstrap(e *errs, b *BootstrapSettings) {
 		e.add("spec.bootstrapNode.host", "%q is neither an IP address nor a DNS name", b.Host)
 	}
 	if b.Port != "" {
-		if n, err := strconv.Atoi(b.Port); err != nil || n < 1 || n > 65535 {
+		if n, err := strconv.Atoi(string(b.Port)); err != nil || n < 1 || n > 65535 {
 			e.add("spec.bootstrapNode.port", "%q is not a port number (1-65535)", b.Port)
 		}
 	}

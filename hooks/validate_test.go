@@ -155,3 +155,42 @@ func TestSecurityContextDefaults(t *testing.T) {
 		})
 	}
 }
+
+// TestBootstrapPortJSON: spec.bootstrapNode.port is a string in spotahome's API, and a number in
+// its bootstrapping-with-port example; both decode. Anything else is a spec error with its path,
+// not an HTTP error.
+func TestBootstrapPortJSON(t *testing.T) {
+	tests := []struct {
+		port    string // JSON
+		want    BootstrapPort
+		wantErr string
+	}{
+		{`"6379"`, "6379", ""},
+		{`6379`, "6379", ""},
+		{`"7000"`, "7000", ""},
+		{`-1`, "-1", `spec.bootstrapNode.port: "-1" is not a port number (1-65535)`},
+		{`6379.5`, "", "spec.bootstrapNode.port: a JSON value 6379.5 where hooks.BootstrapPort is expected"},
+		{`true`, "", "spec.bootstrapNode.port: a JSON value true where hooks.BootstrapPort is expected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.port, func(t *testing.T) {
+			raw := `{"parent":{"metadata":{"name":"cache","namespace":"shop"},"spec":{"bootstrapNode":{"host":"10.0.0.9","port":` + tt.port + `}}}}`
+			req, err := DecodeSyncRequest([]byte(raw))
+			require.NoError(t, err, "a bad port must be a spec error, not an HTTP error")
+			var problems []string
+			if req.ParentError != nil {
+				problems = append(problems, decodeError(req.ParentError).Error())
+			} else {
+				assert.Equal(t, tt.want, req.Parent.Spec.BootstrapNode.Port)
+				for _, e := range Validate(&req.Parent) {
+					problems = append(problems, e.Error())
+				}
+			}
+			if tt.wantErr == "" {
+				assert.Empty(t, problems)
+			} else {
+				assert.Equal(t, []string{tt.wantErr}, problems)
+			}
+		})
+	}
+}
