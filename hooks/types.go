@@ -62,8 +62,11 @@ type AuthSettings struct {
 // BootstrapSettings names the external node that every redis replicates while bootstrapping.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.host) && size(self.host) > 0",message="spec.bootstrapNode.host: must be set when bootstrapNode is set"
+// +kubebuilder:validation:XValidation:rule="!has(self.host) || !self.host.matches('^(127[.][0-9.]+|169[.]254[.][0-9.]+|0[.]0[.]0[.]0|224[.]0[.]0[.][0-9]+|::1?|[fF][eE][89aAbB][0-9a-fA-F]:[0-9a-fA-F:.]*)$')",message="spec.bootstrapNode.host: a loopback, link-local or unspecified address is not a bootstrap node: in a pod it is the pod itself or not routable, and the API server refuses it in the master EndpointSlice"
 // +kubebuilder:object:generate=true
 type BootstrapSettings struct {
+	// Host is an IP address or a DNS name, not a loopback, link-local or unspecified address.
+	// +kubebuilder:validation:MaxLength=253
 	Host string `json:"host,omitempty"`
 	// Port is a string in spotahome's API, but its examples also give a number (port: 6379);
 	// both are accepted. Default "6379".

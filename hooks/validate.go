@@ -3,6 +3,7 @@ package hooks
 import (
 	"fmt"
 	"net"
+	pathpkg "path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -85,8 +86,8 @@ func Validate(rf *RedisFailover) FieldErrors {
 	var e errs
 	validateName(&e, rf.Name)
 	s := &rf.Spec
-	validatePod(&e, "spec.redis", &s.Redis.PodSettings, redisReserved(s))
-	validatePod(&e, "spec.sentinel", &s.Sentinel.PodSettings, nil)
+	validatePod(&e, "spec.redis", &s.Redis.PodSettings, redisReserved(s), redisMountPaths(s))
+	validatePod(&e, "spec.sentinel", &s.Sentinel.PodSettings, nil, sentinelMountPaths(s))
 	validateRedisConfig(&e, s.Redis.CustomConfig)
 	validateSentinelConfig(&e, s.Sentinel.CustomConfig)
 	validateRenames(&e, s.Redis.CustomCommandRenames)
@@ -141,7 +142,40 @@ func redisReserved(s *RedisFailoverSpec) map[string]bool {
 	return map[string]bool{name: true}
 }
 
-func validatePod(e *errs, path string, p *PodSettings, extraVolumes map[string]bool) {
+// redisMountPaths and sentinelMountPaths are the paths redhook mounts in the redis and
+// sentinel containers for this spec; an extra volume mount at one of them is refused by the
+// API server.
+func redisMountPaths(s *RedisFailoverSpec) map[string]bool {
+	paths := map[string]bool{redisConfigDir: true, readinessDir: true, shutdownDir: true, dataDir: true}
+	if s.Auth.SecretPath != "" {
+		paths[authDir] = true
+	}
+	if s.Redis.StartupConfigMap != "" {
+		paths[redisStartupDir] = true
+	}
+	return paths
+}
+
+func sentinelMountPaths(s *RedisFailoverSpec) map[string]bool {
+	paths := map[string]bool{redisConfigDir: true}
+	if s.Sentinel.StartupConfigMap != "" {
+		paths[sentinelStartup] = true
+	}
+	return paths
+}
+
+// validateImage: the API server refuses an image with leading or trailing blanks; required
+// means the image has no default.
+func validateImage(e *errs, path, image string, required bool) {
+	switch {
+	case strings.TrimSpace(image) == "" && (image != "" || required):
+		e.add(path, "must be set (not blank)")
+	case strings.TrimSpace(image) != image:
+		e.add(path, "%q: must not have leading or trailing blanks", image)
+	}
+}
+
+func validatePod(e *errs, path string, p *PodSettings, extraVolumes, ourMounts map[string]bool) {
 	if p.Replicas < 0 {
 		e.add(path+".replicas", "%d: must be at least 1 (0 means the default, %d)", p.Replicas, DefaultReplicas)
 	}
@@ -157,19 +191,62 @@ func validatePod(e *errs, path string, p *PodSettings, extraVolumes map[string]b
 			e.add(fmt.Sprintf("%s.command[%d]", path, i), "must not be empty")
 		}
 	}
+	validateImage(e, path+".image", p.Image, false)
+	validateImage(e, path+".exporter.image", p.Exporter.Image, false)
+	volumes := map[string]string{}
 	for i, v := range p.ExtraVolumes {
-		if reservedVolumes[v.Name] || extraVolumes[v.Name] {
-			e.add(fmt.Sprintf("%s.extraVolumes[%d].name", path, i), "%q is the name of a volume redhook adds", v.Name)
+		vpath := fmt.Sprintf("%s.extraVolumes[%d].name", path, i)
+		switch {
+		case reservedVolumes[v.Name] || extraVolumes[v.Name]:
+			e.add(vpath, "%q is the name of a volume redhook adds", v.Name)
+		case volumes[v.Name] != "":
+			e.add(vpath, "%q is also the name of %s", v.Name, volumes[v.Name])
+		default:
+			volumes[v.Name] = fmt.Sprintf("%s.extraVolumes[%d]", path, i)
 		}
 	}
+	validateMounts(e, path+".extraVolumeMounts", p.ExtraVolumeMounts, ourMounts)
+	// Init and regular containers share one name space in a pod.
+	containers := map[string]string{}
 	for _, list := range []struct {
 		field string
 		cs    []corev1.Container
 	}{{"initContainers", p.InitContainers}, {"extraContainers", p.ExtraContainers}} {
 		for i, c := range list.cs {
-			if reservedContainers[c.Name] {
-				e.add(fmt.Sprintf("%s.%s[%d].name", path, list.field, i), "%q is the name of a container redhook adds", c.Name)
+			cpath := fmt.Sprintf("%s.%s[%d]", path, list.field, i)
+			switch {
+			case reservedContainers[c.Name]:
+				e.add(cpath+".name", "%q is the name of a container redhook adds", c.Name)
+			case containers[c.Name] != "":
+				e.add(cpath+".name", "%q is also the name of %s", c.Name, containers[c.Name])
+			default:
+				for _, msg := range validation.IsDNS1123Label(c.Name) {
+					e.add(cpath+".name", "%q: %s", c.Name, msg)
+				}
+				containers[c.Name] = cpath
 			}
+			validateImage(e, cpath+".image", c.Image, true)
+			validateMounts(e, cpath+".volumeMounts", c.VolumeMounts, nil)
+		}
+	}
+}
+
+// validateMounts: two mounts at one path in a container are refused by the API server.
+func validateMounts(e *errs, path string, mounts []corev1.VolumeMount, ours map[string]bool) {
+	seen := map[string]int{}
+	for i, m := range mounts {
+		mpath := fmt.Sprintf("%s[%d].mountPath", path, i)
+		p := m.MountPath
+		if p != "" {
+			p = pathpkg.Clean(p)
+		}
+		if first, dup := seen[p]; dup {
+			e.add(mpath, "%q is also the mountPath of %s[%d]", m.MountPath, path, first)
+			continue
+		}
+		seen[p] = i
+		if ours[p] {
+			e.add(mpath, "%q is a path redhook mounts in this container", m.MountPath)
 		}
 	}
 }
@@ -252,7 +329,16 @@ func validateRenames(e *errs, renames []RedisCommandRename) {
 
 func validateStorage(e *errs, s *RedisStorage) {
 	pvc := s.PersistentVolumeClaim
-	if pvc == nil || pvc.Name == "" {
+	if pvc == nil {
+		return
+	}
+	const sizePath = "spec.redis.storage.persistentVolumeClaim.spec.resources.requests.storage"
+	if size, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; !ok {
+		e.add(sizePath, "must be set: a claim without a size is never created")
+	} else if size.Sign() <= 0 {
+		e.add(sizePath, "%s: must be greater than zero", size.String())
+	}
+	if pvc.Name == "" {
 		return
 	}
 	for _, msg := range validation.IsDNS1123Label(pvc.Name) {
@@ -264,10 +350,17 @@ func validateStorage(e *errs, s *RedisStorage) {
 }
 
 func validateBootstrap(e *errs, b *BootstrapSettings) {
-	if b.Host == "" {
+	ip := net.ParseIP(b.Host)
+	switch {
+	case b.Host == "":
 		e.add("spec.bootstrapNode.host", "must be set when bootstrapNode is set")
-	} else if net.ParseIP(b.Host) == nil && len(validation.IsDNS1123Subdomain(b.Host)) > 0 {
+	case ip == nil && len(validation.IsDNS1123Subdomain(b.Host)) > 0:
 		e.add("spec.bootstrapNode.host", "%q is neither an IP address nor a DNS name", b.Host)
+	case ip != nil && (ip.IsLoopback() || ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()):
+		// The same four ranges the API server refuses in an EndpointSlice (the master slice
+		// points at the bootstrap node). Loopback in a redis pod is that pod itself.
+		e.add("spec.bootstrapNode.host", "%q is a loopback, link-local or unspecified address: in a pod it is the pod itself "+
+			"or not routable, and the API server refuses it in the master EndpointSlice; give the node's routable address or DNS name", b.Host)
 	}
 	if b.Port != "" {
 		if n, err := strconv.Atoi(string(b.Port)); err != nil || n < 1 || n > 65535 {

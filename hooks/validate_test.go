@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -43,8 +44,50 @@ func TestValidate(t *testing.T) {
 			`spec.auth.secretPath: "Bad_Name": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`}},
 		{"reserved volume from the PVC name", RedisFailoverSpec{Redis: RedisSettings{
 			PodSettings: PodSettings{ExtraVolumes: []corev1.Volume{{Name: "data"}}},
-			Storage:     RedisStorage{PersistentVolumeClaim: &EmbeddedPersistentVolumeClaim{EmbeddedObjectMetadata: EmbeddedObjectMetadata{Name: "data"}}}}},
+			Storage: RedisStorage{PersistentVolumeClaim: &EmbeddedPersistentVolumeClaim{EmbeddedObjectMetadata: EmbeddedObjectMetadata{Name: "data"},
+				Spec: claimSpec("1Gi")}}}},
 			[]string{`spec.redis.extraVolumes[0].name: "data" is the name of a volume redhook adds`}},
+		// What the API server or the kubelet would refuse forever.
+		{"loopback bootstrap host (spotahome's bootstrapping examples)", RedisFailoverSpec{BootstrapNode: &BootstrapSettings{Host: "127.0.0.1"}},
+			[]string{`spec.bootstrapNode.host: "127.0.0.1" is a loopback, link-local or unspecified address: in a pod it is the pod itself or not routable, and the API server refuses it in the master EndpointSlice; give the node's routable address or DNS name`}},
+		{"link-local bootstrap host", RedisFailoverSpec{BootstrapNode: &BootstrapSettings{Host: "169.254.10.2"}},
+			[]string{`spec.bootstrapNode.host: "169.254.10.2" is a loopback, link-local or unspecified address: in a pod it is the pod itself or not routable, and the API server refuses it in the master EndpointSlice; give the node's routable address or DNS name`}},
+		{"other loopback, link-local and unspecified hosts", RedisFailoverSpec{BootstrapNode: &BootstrapSettings{Host: "::1"}}, []string{
+			`spec.bootstrapNode.host: "::1" is a loopback, link-local or unspecified address: in a pod it is the pod itself or not routable, and the API server refuses it in the master EndpointSlice; give the node's routable address or DNS name`}},
+		{"routable bootstrap hosts are fine", RedisFailoverSpec{BootstrapNode: &BootstrapSettings{Host: "10.1.2.3"}}, nil},
+		{"PVC without size", RedisFailoverSpec{Redis: RedisSettings{Storage: RedisStorage{
+			PersistentVolumeClaim: &EmbeddedPersistentVolumeClaim{Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{"ReadWriteOnce"}}}}}},
+			[]string{`spec.redis.storage.persistentVolumeClaim.spec.resources.requests.storage: must be set: a claim without a size is never created`}},
+		{"PVC with a negative size", RedisFailoverSpec{Redis: RedisSettings{Storage: RedisStorage{
+			PersistentVolumeClaim: &EmbeddedPersistentVolumeClaim{Spec: claimSpec("-1Gi")}}}},
+			[]string{`spec.redis.storage.persistentVolumeClaim.spec.resources.requests.storage: -1Gi: must be greater than zero`}},
+		{"blank images", RedisFailoverSpec{
+			Redis: RedisSettings{PodSettings: PodSettings{Image: "  ", Exporter: Exporter{Image: " redis_exporter"},
+				ExtraContainers: []corev1.Container{{Name: "sidecar"}}}},
+			Sentinel: SentinelSettings{PodSettings: PodSettings{Image: "\t"}}},
+			[]string{`spec.redis.image: must be set (not blank)`,
+				`spec.redis.exporter.image: " redis_exporter": must not have leading or trailing blanks`,
+				`spec.redis.extraContainers[0].image: must be set (not blank)`,
+				`spec.sentinel.image: must be set (not blank)`}},
+		{"duplicate mount paths", RedisFailoverSpec{Auth: AuthSettings{SecretPath: "auth"},
+			Redis: RedisSettings{PodSettings: PodSettings{
+				ExtraVolumes: []corev1.Volume{{Name: "a"}, {Name: "b"}},
+				ExtraVolumeMounts: []corev1.VolumeMount{{Name: "a", MountPath: "/extra"}, {Name: "b", MountPath: "/extra/"},
+					{Name: "a", MountPath: "/data"}, {Name: "a", MountPath: "/redis-auth"}}}},
+			Sentinel: SentinelSettings{PodSettings: PodSettings{
+				ExtraVolumeMounts: []corev1.VolumeMount{{Name: "a", MountPath: "/data"}, {Name: "a", MountPath: "/redis"}}}}},
+			[]string{`spec.redis.extraVolumeMounts[1].mountPath: "/extra/" is also the mountPath of spec.redis.extraVolumeMounts[0]`,
+				`spec.redis.extraVolumeMounts[2].mountPath: "/data" is a path redhook mounts in this container`,
+				`spec.redis.extraVolumeMounts[3].mountPath: "/redis-auth" is a path redhook mounts in this container`,
+				`spec.sentinel.extraVolumeMounts[1].mountPath: "/redis" is a path redhook mounts in this container`}},
+		{"duplicate names", RedisFailoverSpec{Redis: RedisSettings{PodSettings: PodSettings{
+			ExtraVolumes:    []corev1.Volume{{Name: "a"}, {Name: "a"}},
+			InitContainers:  []corev1.Container{{Name: "setup", Image: "busybox"}},
+			ExtraContainers: []corev1.Container{{Name: "setup", Image: "busybox"}, {Name: "redis-exporter", Image: "busybox"}, {Name: "Bad", Image: "busybox"}}}}},
+			[]string{`spec.redis.extraVolumes[1].name: "a" is also the name of spec.redis.extraVolumes[0]`,
+				`spec.redis.extraContainers[0].name: "setup" is also the name of spec.redis.initContainers[0]`,
+				`spec.redis.extraContainers[1].name: "redis-exporter" is the name of a container redhook adds`,
+				`spec.redis.extraContainers[2].name: "Bad": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,4 +236,9 @@ func TestBootstrapPortJSON(t *testing.T) {
 			}
 		})
 	}
+}
+
+func claimSpec(size string) corev1.PersistentVolumeClaimSpec {
+	return corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{"ReadWriteOnce"},
+		Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)}}}
 }
