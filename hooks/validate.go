@@ -56,11 +56,19 @@ var sentinelOptions = map[string]bool{
 	"master-reboot-down-after-period": true,
 }
 
-// essentialCommands are used by Sentinel and the healer; renaming them breaks failover.
-var essentialCommands = map[string]bool{
-	"CONFIG": true, "REPLICAOF": true, "SLAVEOF": true, "INFO": true, "ROLE": true, "PING": true,
-	"AUTH": true, "MULTI": true, "EXEC": true, "CLIENT": true, "PUBLISH": true, "SUBSCRIBE": true,
-	"SCRIPT": true, "HELLO": true, "WAIT": true,
+// essentialCommands cannot be renamed or disabled, with the reason shown to the user. Listed in
+// docs/api.md; keep both in step.
+var essentialCommands = map[string]string{
+	// Replication: a replica sends these to its master.
+	"PSYNC": "replication", "SYNC": "replication", "REPLCONF": "replication",
+	// Sentinel: monitoring, hello messages over pub/sub, and the failover transaction
+	// (MULTI, REPLICAOF/SLAVEOF, CONFIG REWRITE, CLIENT KILL, EXEC; SCRIPT KILL when busy).
+	"PING": "Sentinel, the healer and the liveness probe", "INFO": "Sentinel, the healer and the readiness and preStop scripts",
+	"ROLE": "the healer", "REPLICAOF": "Sentinel and the healer", "SLAVEOF": "Sentinel",
+	"CONFIG": "Sentinel and the healer", "CLIENT": "Sentinel and the healer's client",
+	"MULTI": "Sentinel", "EXEC": "Sentinel", "PUBLISH": "Sentinel", "SUBSCRIBE": "Sentinel",
+	"SCRIPT": "Sentinel", "AUTH": "Sentinel, the healer and redis-cli", "HELLO": "the healer's client",
+	"WAIT": "clients that confirm writes on a replica", "SAVE": "the preStop script",
 }
 
 // reservedVolumes and reservedContainers are names redhook gives to its own volumes and
@@ -314,15 +322,35 @@ func validateSentinelConfig(e *errs, lines []string) {
 }
 
 func validateRenames(e *errs, renames []RedisCommandRename) {
+	from, to := map[string]int{}, map[string]int{}
 	for i, r := range renames {
 		path := fmt.Sprintf("spec.redis.customCommandRenames[%d]", i)
-		if !commandName.MatchString(r.From) {
+		name := strings.ToUpper(r.From)
+		switch j, dup := from[name]; {
+		case !commandName.MatchString(r.From):
 			e.add(path+".from", "%q: a command name (letters, digits, '_', '-', '|', '.')", r.From)
-		} else if essentialCommands[strings.ToUpper(r.From)] {
-			e.add(path+".from", "%q is used by Sentinel and the healer and cannot be renamed", r.From)
+		case dup:
+			e.add(path+".from", "%q is renamed by customCommandRenames[%d] already (Redis would stop at boot)", r.From, j)
+		case !redisCommands[name]:
+			e.add(path+".from", "%q is not a Redis 7.0 command (Redis would stop at boot)", r.From)
+		case essentialCommands[name] != "":
+			e.add(path+".from", "%q is needed by %s and cannot be renamed", r.From, essentialCommands[name])
+		default:
+			from[name] = i
 		}
-		if r.To != "" && !commandName.MatchString(r.To) {
+		if r.To == "" {
+			continue
+		}
+		target := strings.ToUpper(r.To)
+		switch j, dup := to[target]; {
+		case !commandName.MatchString(r.To):
 			e.add(path+".to", "%q: a command name (letters, digits, '_', '-', '|', '.'), or empty to disable the command", r.To)
+		case redisCommands[target]:
+			e.add(path+".to", "%q is the name of a Redis command (Redis would stop at boot)", r.To)
+		case dup:
+			e.add(path+".to", "%q is the new name in customCommandRenames[%d] already (Redis would stop at boot)", r.To, j)
+		default:
+			to[target] = i
 		}
 	}
 }

@@ -47,6 +47,16 @@ func TestValidate(t *testing.T) {
 			Storage: RedisStorage{PersistentVolumeClaim: &EmbeddedPersistentVolumeClaim{EmbeddedObjectMetadata: EmbeddedObjectMetadata{Name: "data"},
 				Spec: claimSpec("1Gi")}}}},
 			[]string{`spec.redis.extraVolumes[0].name: "data" is the name of a volume redhook adds`}},
+		{"renames that break replication, failover or boot", RedisFailoverSpec{Redis: RedisSettings{CustomCommandRenames: []RedisCommandRename{
+			{From: "psync", To: "x1"}, {From: "SYNC"}, {From: "save"}, {From: "NOSUCHCMD", To: "x2"}, {From: "KEYS", To: "get"},
+			{From: "FLUSHALL", To: "wipe"}, {From: "flushall", To: "wipe2"}, {From: "FLUSHDB", To: "WIPE"}, {From: "DEBUG"}}}},
+			[]string{`spec.redis.customCommandRenames[0].from: "psync" is needed by replication and cannot be renamed`,
+				`spec.redis.customCommandRenames[1].from: "SYNC" is needed by replication and cannot be renamed`,
+				`spec.redis.customCommandRenames[2].from: "save" is needed by the preStop script and cannot be renamed`,
+				`spec.redis.customCommandRenames[3].from: "NOSUCHCMD" is not a Redis 7.0 command (Redis would stop at boot)`,
+				`spec.redis.customCommandRenames[4].to: "get" is the name of a Redis command (Redis would stop at boot)`,
+				`spec.redis.customCommandRenames[6].from: "flushall" is renamed by customCommandRenames[5] already (Redis would stop at boot)`,
+				`spec.redis.customCommandRenames[7].to: "WIPE" is the new name in customCommandRenames[5] already (Redis would stop at boot)`}},
 		// What the API server or the kubelet would refuse forever.
 		{"loopback bootstrap host (spotahome's bootstrapping examples)", RedisFailoverSpec{BootstrapNode: &BootstrapSettings{Host: "127.0.0.1"}},
 			[]string{`spec.bootstrapNode.host: "127.0.0.1" is a loopback, link-local or unspecified address: in a pod it is the pod itself or not routable, and the API server refuses it in the master EndpointSlice; give the node's routable address or DNS name`}},
