@@ -74,6 +74,12 @@ func (r *renderer) redisConf() string {
 			b.WriteString(strings.TrimSpace(line) + "\n")
 		}
 	}
+	if len(s.Redis.CustomConfigUnchecked) > 0 {
+		b.WriteString("# spec.redis.customConfigUnchecked: not checked by redhook, read at start only\n")
+		for _, line := range s.Redis.CustomConfigUnchecked {
+			b.WriteString(strings.TrimSpace(line) + "\n")
+		}
+	}
 	return b.String()
 }
 

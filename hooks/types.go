@@ -163,7 +163,7 @@ type PodSettings struct {
 	Replicas  int32                       `json:"replicas,omitempty"`
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 	// CustomConfig holds "option value" lines, one line each.
-	// +kubebuilder:validation:items:Pattern=`^[ \t]*[A-Za-z][A-Za-z0-9-]*[ \t]+[^\r\n]*[^ \t\r\n][^\r\n]*$`
+	// +kubebuilder:validation:items:Pattern=`^[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]+[^\r\n]*[^ \t\r\n][^\r\n]*$`
 	CustomConfig              []string                          `json:"customConfig,omitempty"`
 	Command                   []string                          `json:"command,omitempty"`
 	StartupConfigMap          string                            `json:"startupConfigMap,omitempty"`
@@ -201,8 +201,13 @@ type RedisSettings struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port                 int32                `json:"port,omitempty"`
 	CustomCommandRenames []RedisCommandRename `json:"customCommandRenames,omitempty"`
-	ShutdownConfigMap    string               `json:"shutdownConfigMap,omitempty"`
-	Storage              RedisStorage         `json:"storage,omitempty"`
+	// CustomConfigUnchecked holds "option value" lines rendered into redis.conf after
+	// customConfig without checking the option against Redis 7.0's table (options of newer
+	// Redis versions, modules). They are not applied live: a pod reads them when it starts.
+	// +kubebuilder:validation:items:Pattern=`^[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]+[^\r\n]*[^ \t\r\n][^\r\n]*$`
+	CustomConfigUnchecked []string     `json:"customConfigUnchecked,omitempty"`
+	ShutdownConfigMap     string       `json:"shutdownConfigMap,omitempty"`
+	Storage               RedisStorage `json:"storage,omitempty"`
 	// TerminationGracePeriod in seconds (default 30). The shutdown script waits at most
 	// grace − 5 s for a failover, leaving time to SAVE.
 	// +kubebuilder:validation:Minimum=0

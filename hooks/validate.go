@@ -47,6 +47,7 @@ var managedRedisOptions = map[string]string{
 	"protected-mode": "", "replica-announce-ip": "", "slave-announce-ip": "",
 	"replica-announce-port": "", "slave-announce-port": "", "aclfile": "", "user": "",
 	"unixsocket": "", "supervised": "", "sentinel": "",
+	"cluster-enabled": "redis.conf has replicaof, which Redis refuses in cluster mode",
 }
 
 // sentinelOptions are the per-master Sentinel settings a user may set (SENTINEL SET options).
@@ -84,7 +85,7 @@ var (
 		"sentinel-config-copy": true,
 	}
 	commandName  = regexp.MustCompile(`^[A-Za-z0-9_|.-]+$`)
-	configKey    = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	configKey    = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	masterNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
 
@@ -96,7 +97,8 @@ func Validate(rf *RedisFailover) FieldErrors {
 	s := &rf.Spec
 	validatePod(&e, "spec.redis", &s.Redis.PodSettings, redisReserved(s), redisMountPaths(s))
 	validatePod(&e, "spec.sentinel", &s.Sentinel.PodSettings, nil, sentinelMountPaths(s))
-	validateRedisConfig(&e, s.Redis.CustomConfig)
+	validateRedisConfig(&e, "spec.redis.customConfig", s.Redis.CustomConfig, true)
+	validateRedisConfig(&e, "spec.redis.customConfigUnchecked", s.Redis.CustomConfigUnchecked, false)
 	validateSentinelConfig(&e, s.Sentinel.CustomConfig)
 	validateRenames(&e, s.Redis.CustomCommandRenames)
 	if s.Redis.Port < 0 || s.Redis.Port > 65535 || s.Redis.Port == SentinelPort {
@@ -285,9 +287,12 @@ func validateConfigLine(e *errs, path, line string) (key string, ok bool) {
 	return key, true
 }
 
-func validateRedisConfig(e *errs, lines []string) {
+// validateRedisConfig checks customConfig lines: one line each, quotes balanced as Redis reads
+// them, not an option redhook manages, and, when checked, an option of Redis 7.0 with a value it
+// accepts (redisOptions). customConfigUnchecked lines skip only the last check.
+func validateRedisConfig(e *errs, field string, lines []string, checked bool) {
 	for i, line := range lines {
-		path := fmt.Sprintf("spec.redis.customConfig[%d]", i)
+		path := fmt.Sprintf("%s[%d]", field, i)
 		key, ok := validateConfigLine(e, path, line)
 		if !ok {
 			continue
@@ -298,6 +303,24 @@ func validateRedisConfig(e *errs, lines []string) {
 			} else {
 				e.add(path, "%q is managed by redhook", key)
 			}
+			continue
+		}
+		args, err := splitArgs(line)
+		if err != nil {
+			e.add(path, "%q: %v (Redis would stop at boot)", line, err)
+			continue
+		}
+		if !checked {
+			continue
+		}
+		opt, known := redisOptions[key]
+		if !known {
+			e.add(path, "%q is not a Redis 7.0 option (Redis would stop at boot); if your Redis knows it, "+
+				"move the line to spec.redis.customConfigUnchecked", key)
+			continue
+		}
+		if err := checkRedisValue(opt, args[1:]); err != nil {
+			e.add(path, "%q: %v (Redis would stop at boot)", key, err)
 		}
 	}
 }
@@ -314,9 +337,15 @@ func validateSentinelConfig(e *errs, lines []string) {
 				"down-after-milliseconds, failover-timeout, parallel-syncs, master-reboot-down-after-period", key)
 			continue
 		}
+		// Sentinel reads these with atoi (an int) and SENTINEL SET, which the healer uses, refuses
+		// 0 for all but master-reboot-down-after-period.
 		_, value := splitConfig(line)
-		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n < 0 {
-			e.add(path, "%q: the value %q is not a non-negative integer", key, value)
+		least := int64(1)
+		if key == "master-reboot-down-after-period" {
+			least = 0
+		}
+		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n < least || n > maxInt32 {
+			e.add(path, "%q: the value %q is not an integer from %d to %d", key, value, least, int64(maxInt32))
 		}
 	}
 }

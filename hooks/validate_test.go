@@ -37,6 +37,11 @@ func TestValidate(t *testing.T) {
 		{"sentinel option not settable", RedisFailoverSpec{Sentinel: SentinelSettings{PodSettings: PodSettings{
 			CustomConfig: []string{"auth-pass secret"}}}},
 			[]string{`spec.sentinel.customConfig[0]: "auth-pass" is not a per-master Sentinel option redhook sets; use one of down-after-milliseconds, failover-timeout, parallel-syncs, master-reboot-down-after-period`}},
+		{"sentinel values Sentinel refuses", RedisFailoverSpec{Sentinel: SentinelSettings{PodSettings: PodSettings{
+			CustomConfig: []string{"down-after-milliseconds 0", "parallel-syncs 0", "failover-timeout 99999999999", "master-reboot-down-after-period 0"}}}},
+			[]string{`spec.sentinel.customConfig[0]: "down-after-milliseconds": the value "0" is not an integer from 1 to 2147483647`,
+				`spec.sentinel.customConfig[1]: "parallel-syncs": the value "0" is not an integer from 1 to 2147483647`,
+				`spec.sentinel.customConfig[2]: "failover-timeout": the value "99999999999" is not an integer from 1 to 2147483647`}},
 		{"bootstrap without host", RedisFailoverSpec{BootstrapNode: &BootstrapSettings{Port: "x"}},
 			[]string{`spec.bootstrapNode.host: must be set when bootstrapNode is set`,
 				`spec.bootstrapNode.port: "x" is not a port number (1-65535)`}},
@@ -47,6 +52,21 @@ func TestValidate(t *testing.T) {
 			Storage: RedisStorage{PersistentVolumeClaim: &EmbeddedPersistentVolumeClaim{EmbeddedObjectMetadata: EmbeddedObjectMetadata{Name: "data"},
 				Spec: claimSpec("1Gi")}}}},
 			[]string{`spec.redis.extraVolumes[0].name: "data" is the name of a volume redhook adds`}},
+		{"customConfig Redis refuses at boot (the issue's samples)", RedisFailoverSpec{Redis: RedisSettings{PodSettings: PodSettings{
+			CustomConfig: []string{"maxmemory 100zz", "nosuchoption 1", `maxmemory-policy "allkeys-lru`, "maxmemory-policy lru",
+				"appendfsync always everysec", "save 900", "hz 1kb", "maxmemory 100mb", `save "900 1 300 10"`, "cluster-enabled yes"}}}},
+			[]string{`spec.redis.customConfig[0]: "maxmemory": "100zz" is not a memory size (bytes, or a number with b, k, kb, m, mb, g or gb) (Redis would stop at boot)`,
+				`spec.redis.customConfig[1]: "nosuchoption" is not a Redis 7.0 option (Redis would stop at boot); if your Redis knows it, move the line to spec.redis.customConfigUnchecked`,
+				`spec.redis.customConfig[2]: "maxmemory-policy \"allkeys-lru": unbalanced quotes (Redis would stop at boot)`,
+				`spec.redis.customConfig[3]: "maxmemory-policy": "lru": one of volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction (Redis would stop at boot)`,
+				`spec.redis.customConfig[4]: "appendfsync": takes one of everysec, always, no (Redis would stop at boot)`,
+				`spec.redis.customConfig[5]: "save": takes pairs of seconds and changes ("900 1 300 10"), or "" to disable snapshots (Redis would stop at boot)`,
+				`spec.redis.customConfig[6]: "hz": "1kb" is not an integer (Redis would stop at boot)`,
+				`spec.redis.customConfig[9]: "cluster-enabled" is managed by redhook; redis.conf has replicaof, which Redis refuses in cluster mode`}},
+		{"customConfigUnchecked skips only the option table", RedisFailoverSpec{Redis: RedisSettings{
+			CustomConfigUnchecked: []string{"nosuchoption 1", "port 7000", `x "y`, "loadmodule /opt/m.so"}}},
+			[]string{`spec.redis.customConfigUnchecked[1]: "port" is managed by redhook`,
+				`spec.redis.customConfigUnchecked[2]: "x \"y": unbalanced quotes (Redis would stop at boot)`}},
 		{"renames that break replication, failover or boot", RedisFailoverSpec{Redis: RedisSettings{CustomCommandRenames: []RedisCommandRename{
 			{From: "psync", To: "x1"}, {From: "SYNC"}, {From: "save"}, {From: "NOSUCHCMD", To: "x2"}, {From: "KEYS", To: "get"},
 			{From: "FLUSHALL", To: "wipe"}, {From: "flushall", To: "wipe2"}, {From: "FLUSHDB", To: "WIPE"}, {From: "DEBUG"}}}},
