@@ -57,7 +57,7 @@ func (rf *RedisFailover) WithDefaults() *RedisFailover {
 		s.Sentinel.MasterName = DefaultMasterName
 	}
 	if s.Sentinel.ConfigCopy.ContainerSecurityContext == nil {
-		s.Sentinel.ConfigCopy.ContainerSecurityContext = defaultContainerSecurityContext()
+		s.Sentinel.ConfigCopy.ContainerSecurityContext = defaultContainerSecurityContext(s.Sentinel.SecurityContext)
 	}
 	s.Sentinel.CustomConfig = mergeConfig(defaultSentinelConfig, s.Sentinel.CustomConfig)
 	if b := s.BootstrapNode; b != nil && b.Port == "" {
@@ -88,14 +88,9 @@ func defaultPod(p *PodSettings, command []string, exporterImage string) {
 	if p.DNSPolicy == "" {
 		p.DNSPolicy = corev1.DNSClusterFirst
 	}
-	if p.SecurityContext == nil {
-		uid := int64(defaultUID)
-		p.SecurityContext = &corev1.PodSecurityContext{
-			RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid, RunAsNonRoot: ptr(true),
-		}
-	}
+	p.SecurityContext = defaultPodSecurityContext(p.SecurityContext)
 	if p.ContainerSecurityContext == nil {
-		p.ContainerSecurityContext = defaultContainerSecurityContext()
+		p.ContainerSecurityContext = defaultContainerSecurityContext(p.SecurityContext)
 	}
 	if p.Exporter.Image == "" {
 		p.Exporter.Image = exporterImage
@@ -104,17 +99,48 @@ func defaultPod(p *PodSettings, command []string, exporterImage string) {
 		p.Exporter.ImagePullPolicy = DefaultPullPolicy
 	}
 	if p.Exporter.ContainerSecurityContext == nil {
-		p.Exporter.ContainerSecurityContext = defaultContainerSecurityContext()
+		p.Exporter.ContainerSecurityContext = defaultContainerSecurityContext(p.SecurityContext)
 	}
 }
 
-func defaultContainerSecurityContext() *corev1.SecurityContext {
-	return &corev1.SecurityContext{
+// defaultPodSecurityContext: without a securityContext the pods run as 1000:1000 with fsGroup
+// 1000 and runAsNonRoot (spotahome's default user). A securityContext that names no user, such as
+// {fsGroup: 2000} or {runAsNonRoot: false} (spotahome's examples), gets user 1000, and group and
+// fsGroup 1000 where it sets none: the official redis image has no USER, and the kubelet refuses
+// a container that must run as non-root without a user. Fields the user sets are kept.
+func defaultPodSecurityContext(sc *corev1.PodSecurityContext) *corev1.PodSecurityContext {
+	uid := int64(defaultUID)
+	switch {
+	case sc == nil:
+		return &corev1.PodSecurityContext{RunAsUser: &uid, RunAsGroup: ptr(uid), FSGroup: ptr(uid), RunAsNonRoot: ptr(true)}
+	case sc.RunAsUser == nil:
+		sc.RunAsUser = &uid
+		if sc.RunAsGroup == nil {
+			sc.RunAsGroup = ptr(uid)
+		}
+		if sc.FSGroup == nil {
+			sc.FSGroup = ptr(uid)
+		}
+	}
+	return sc
+}
+
+// defaultContainerSecurityContext is the security context of redhook's containers when the
+// spec gives none. It asks for a non-root user only when the pod runs as one (the defaulted pod
+// context always names a user): a container that must be non-root in a pod of runAsUser 0, or of
+// runAsNonRoot false, would never start.
+func defaultContainerSecurityContext(pod *corev1.PodSecurityContext) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{
 		AllowPrivilegeEscalation: ptr(false),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		ReadOnlyRootFilesystem:   ptr(true),
-		RunAsNonRoot:             ptr(true),
 	}
+	if pod == nil || pod.RunAsNonRoot == nil || *pod.RunAsNonRoot {
+		if pod == nil || pod.RunAsUser == nil || *pod.RunAsUser != 0 {
+			sc.RunAsNonRoot = ptr(true)
+		}
+	}
+	return sc
 }
 
 // defaultAffinity spreads the pods of one component over nodes when it can (soft anti-affinity).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // Invariants that hold for every golden case, whatever its scenario.
@@ -107,7 +108,47 @@ func TestGoldenInvariants(t *testing.T) {
 				assert.Equal(t, 1, n, "%s %s selector %v matches %d workloads", ch.Kind, ch.Metadata.Name, sel, n)
 			}
 			assertPasswordOnlyInSecrets(t, c, resp, children)
+			for _, ch := range children {
+				if ch.Kind == "StatefulSet" || ch.Kind == "Deployment" {
+					var w struct {
+						Spec struct {
+							Template struct {
+								Spec corev1.PodSpec `json:"spec"`
+							} `json:"template"`
+						} `json:"spec"`
+					}
+					require.NoError(t, json.Unmarshal(ch.raw, &w))
+					assertStartable(t, ch.Kind+" "+ch.Metadata.Name, &w.Spec.Template.Spec)
+				}
+			}
 		})
+	}
+}
+
+// assertStartable: no container of the pod is one the kubelet refuses to start for its user —
+// runAsNonRoot without a user (the redis image has no USER, so it would run as root) or with
+// user 0.
+func assertStartable(t *testing.T, what string, pod *corev1.PodSpec) {
+	t.Helper()
+	for _, c := range append(append([]corev1.Container(nil), pod.InitContainers...), pod.Containers...) {
+		var nonRoot *bool
+		var user *int64
+		if psc := pod.SecurityContext; psc != nil {
+			nonRoot, user = psc.RunAsNonRoot, psc.RunAsUser
+		}
+		if sc := c.SecurityContext; sc != nil {
+			if sc.RunAsNonRoot != nil {
+				nonRoot = sc.RunAsNonRoot
+			}
+			if sc.RunAsUser != nil {
+				user = sc.RunAsUser
+			}
+		}
+		if nonRoot != nil && *nonRoot {
+			if assert.NotNil(t, user, "%s: container %s must run as non-root but names no user", what, c.Name) {
+				assert.NotZero(t, *user, "%s: container %s must run as non-root but runs as user 0", what, c.Name)
+			}
+		}
 	}
 }
 

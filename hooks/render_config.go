@@ -54,7 +54,7 @@ func (r *renderer) redisConf() string {
 	b.WriteString("tcp-keepalive 60\n")
 	if boot := s.BootstrapNode; boot != nil {
 		b.WriteString("# Bootstrapping: replicate the external node; never be elected master.\n")
-		fmt.Fprintf(&b, "replicaof %s %s\n", boot.Host, boot.Port)
+		fmt.Fprintf(&b, "replicaof %s %s\n", boot.Host, string(boot.Port))
 		b.WriteString("replica-priority 0\n")
 	} else {
 		b.WriteString("# Boot as a replica of an address where nothing answers: only Sentinel or the\n")
@@ -71,6 +71,12 @@ func (r *renderer) redisConf() string {
 	if len(s.Redis.CustomConfig) > 0 {
 		b.WriteString("# spec.redis.customConfig\n")
 		for _, line := range s.Redis.CustomConfig {
+			b.WriteString(strings.TrimSpace(line) + "\n")
+		}
+	}
+	if len(s.Redis.CustomConfigUnchecked) > 0 {
+		b.WriteString("# spec.redis.customConfigUnchecked: not checked by redhook, read at start only\n")
+		for _, line := range s.Redis.CustomConfigUnchecked {
 			b.WriteString(strings.TrimSpace(line) + "\n")
 		}
 	}
@@ -98,7 +104,7 @@ func (r *renderer) sentinelConf() string {
 	host, port := r.sentinelMaster, s.Redis.Port
 	if boot := s.BootstrapNode; boot != nil {
 		host = boot.Host
-		fmt.Sscan(boot.Port, &port) // validated
+		fmt.Sscan(string(boot.Port), &port) // validated
 		if net.ParseIP(host) == nil {
 			b.WriteString("sentinel resolve-hostnames yes\n")
 		}

@@ -14,10 +14,21 @@ func (r *renderer) redisPDB() *PodDisruptionBudget {
 }
 
 // sentinelPDB keeps a quorum of sentinels, computed from the sentinel count (spotahome #653
-// sized it from the redis count).
+// sized it from the redis count): with three or more, minAvailable is the quorum, so a drain
+// never takes away the sentinels a failover needs and still evicts at least one (n − quorum ≥ 1).
+// With one or two sentinels there is no quorum to keep through any loss; minAvailable = quorum
+// would then block every eviction and hang node drains, so the budget is maxUnavailable 1.
 func (r *renderer) sentinelPDB() *PodDisruptionBudget {
-	q := intstr.FromInt32(quorum(r.rf.Spec.Sentinel.Replicas))
-	return r.pdb(sentinelName(r.name()), ComponentSentinel, policyv1.PodDisruptionBudgetSpec{MinAvailable: &q})
+	n := r.rf.Spec.Sentinel.Replicas
+	spec := policyv1.PodDisruptionBudgetSpec{}
+	if n >= 3 {
+		q := intstr.FromInt32(quorum(n))
+		spec.MinAvailable = &q
+	} else {
+		one := intstr.FromInt32(1)
+		spec.MaxUnavailable = &one
+	}
+	return r.pdb(sentinelName(r.name()), ComponentSentinel, spec)
 }
 
 func (r *renderer) pdb(name, component string, spec policyv1.PodDisruptionBudgetSpec) *PodDisruptionBudget {

@@ -115,10 +115,10 @@ func (st *syncState) ready(s RedisFailoverStatus) metav1.Condition {
 		if linked < rf.Spec.Redis.Replicas {
 			return cond(ConditionReady, false, "Bootstrapping", fmt.Sprintf(
 				"%d of %d redis pods replicate the bootstrap node %s with a healthy link.",
-				linked, rf.Spec.Redis.Replicas, net.JoinHostPort(b.Host, b.Port)))
+				linked, rf.Spec.Redis.Replicas, net.JoinHostPort(b.Host, string(b.Port))))
 		}
 		return cond(ConditionReady, true, "Bootstrapped", fmt.Sprintf(
-			"Every redis pod replicates the bootstrap node %s.", net.JoinHostPort(b.Host, b.Port)))
+			"Every redis pod replicates the bootstrap node %s.", net.JoinHostPort(b.Host, string(b.Port))))
 	}
 	m := st.obs.Master
 	if m == nil {
@@ -160,7 +160,7 @@ func (st *syncState) available(s RedisFailoverStatus) metav1.Condition {
 	rf := st.rf
 	if b := rf.Spec.BootstrapNode; b != nil {
 		return cond(ConditionAvailable, true, "Bootstrapping", fmt.Sprintf(
-			"Writes go to the bootstrap node %s until spec.bootstrapNode is removed.", net.JoinHostPort(b.Host, b.Port)))
+			"Writes go to the bootstrap node %s until spec.bootstrapNode is removed.", net.JoinHostPort(b.Host, string(b.Port))))
 	}
 	m := st.obs.Master
 	if m == nil {

@@ -115,7 +115,7 @@ func (st *syncState) topology() (Topology, bool) {
 		Placeholder:      placeholder,
 	}
 	if b := s.BootstrapNode; b != nil {
-		port, _ := strconv.Atoi(b.Port) // validated
+		port, _ := strconv.Atoi(string(b.Port)) // validated
 		t.Bootstrap = &Endpoint{Host: b.Host, Port: int32(port)}
 	}
 	return t, true
@@ -133,9 +133,35 @@ func configEntries(lines []string) []ConfigEntry {
 	out := make([]ConfigEntry, 0, len(lines))
 	for _, line := range lines {
 		k, v := splitConfig(line)
+		// The value as Redis reads it, unquoted (`maxmemory-policy "allkeys-lru"` is
+		// CONFIG SET maxmemory-policy allkeys-lru); validated, so it splits.
+		if args, err := splitArgs(line); err == nil && len(args) > 1 {
+			v = strings.Join(args[1:], " ")
+		}
+		// Several save lines add up in redis.conf, and CONFIG GET save reports them as one value;
+		// one entry each would make the healer set them one after the other on every pass, the
+		// last one winning. `save ""` clears what came before, as in redis.conf.
+		if k == "save" {
+			if i := saveEntry(out); i >= 0 {
+				if v != "" && out[i].Value != "" {
+					v = out[i].Value + " " + v
+				}
+				out[i].Value = v
+				continue
+			}
+		}
 		out = append(out, ConfigEntry{Key: k, Value: v})
 	}
 	return out
+}
+
+func saveEntry(entries []ConfigEntry) int {
+	for i, e := range entries {
+		if e.Key == "save" {
+			return i
+		}
+	}
+	return -1
 }
 
 // pod is the part of a related Pod that redhook reads.

@@ -74,3 +74,24 @@ func TestNewTopologyBootstrap(t *testing.T) {
 	require.True(t, ok)
 	assert.False(t, topo.SentinelsEnabled)
 }
+
+// TestConfigEntriesUnquote: the healer's CONFIG SET gets the value Redis reads from redis.conf,
+// without the quotes of the line.
+func TestConfigEntriesUnquote(t *testing.T) {
+	assert.Equal(t, []ConfigEntry{
+		{Key: "maxmemory-policy", Value: "allkeys-lru"},
+		{Key: "maxmemory", Value: "100mb"},
+	}, configEntries([]string{`maxmemory-policy 'allkeys-lru'`, "MAXMEMORY 100mb"}))
+	for _, tt := range []struct {
+		lines []string
+		want  string
+	}{
+		{[]string{`save "900 1 300 10"`}, "900 1 300 10"},
+		{[]string{"save 900 1", "save 300 10"}, "900 1 300 10"},
+		{[]string{`save ""`}, ""},
+		{[]string{"save 900 1", `save ""`, "save 60 1000"}, "60 1000"},
+	} {
+		assert.Equal(t, []ConfigEntry{{Key: "save", Value: tt.want}}, configEntries(tt.lines),
+			"%q: CONFIG GET save reports every save line as one value", tt.lines)
+	}
+}

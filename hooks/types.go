@@ -1,6 +1,10 @@
 package hooks
 
 import (
+	"encoding/json"
+	"reflect"
+	"strconv"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -22,8 +26,8 @@ const (
 // +kubebuilder:resource:shortName=rf,path=redisfailovers,scope=Namespaced
 // +kubebuilder:subresource:status
 // +kubebuilder:subresource:scale:specpath=.spec.redis.replicas,statuspath=.status.redis.replicas
-// +kubebuilder:printcolumn:name="REDIS",type=integer,JSONPath=`.spec.redis.replicas`
-// +kubebuilder:printcolumn:name="SENTINELS",type=integer,JSONPath=`.spec.sentinel.replicas`
+// +kubebuilder:printcolumn:name="REDIS",type=integer,JSONPath=`.status.redis.replicas`
+// +kubebuilder:printcolumn:name="SENTINELS",type=integer,JSONPath=`.status.sentinel.replicas`
 // +kubebuilder:printcolumn:name="MASTER",type=string,JSONPath=`.status.master.pod`
 // +kubebuilder:printcolumn:name="READY",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="AGE",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -58,13 +62,45 @@ type AuthSettings struct {
 // BootstrapSettings names the external node that every redis replicates while bootstrapping.
 //
 // +kubebuilder:validation:XValidation:rule="has(self.host) && size(self.host) > 0",message="spec.bootstrapNode.host: must be set when bootstrapNode is set"
+// +kubebuilder:validation:XValidation:rule="!has(self.host) || !self.host.matches('^(127[.][0-9.]+|169[.]254[.][0-9.]+|0[.]0[.]0[.]0|224[.]0[.]0[.][0-9]+|::1?|[fF][eE][89aAbB][0-9a-fA-F]:[0-9a-fA-F:.]*)$')",message="spec.bootstrapNode.host: a loopback, link-local or unspecified address is not a bootstrap node: in a pod it is the pod itself or not routable, and the API server refuses it in the master EndpointSlice"
 // +kubebuilder:object:generate=true
 type BootstrapSettings struct {
+	// Host is an IP address or a DNS name, not a loopback, link-local or unspecified address.
+	// +kubebuilder:validation:MaxLength=253
 	Host string `json:"host,omitempty"`
-	// Port is a string, as in spotahome's API. Default "6379".
-	// +kubebuilder:validation:Pattern=`^[0-9]{1,5}$`
-	Port           string `json:"port,omitempty"`
-	AllowSentinels bool   `json:"allowSentinels,omitempty"`
+	// Port is a string in spotahome's API, but its examples also give a number (port: 6379);
+	// both are accepted. Default "6379".
+	Port           BootstrapPort `json:"port,omitempty"`
+	AllowSentinels bool          `json:"allowSentinels,omitempty"`
+}
+
+// BootstrapPort is a port given as a JSON string ("6379", spotahome's type) or number (6379, as
+// spotahome's bootstrapping-with-port example writes it). It is kept and written as a string.
+//
+// +kubebuilder:validation:XIntOrString
+// +kubebuilder:validation:Type=""
+// +kubebuilder:validation:Pattern=`^[0-9]{1,5}$`
+type BootstrapPort string
+
+// UnmarshalJSON accepts a string or an integer.
+func (p *BootstrapPort) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*p = BootstrapPort(s)
+		return nil
+	}
+	if string(b) == "null" {
+		return nil
+	}
+	if n, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+		*p = BootstrapPort(strconv.FormatInt(n, 10))
+		return nil
+	}
+	// json adds the field path to an UnmarshalTypeError, so Sync reports it as a spec error.
+	return &json.UnmarshalTypeError{Value: "value " + string(b), Type: reflect.TypeOf(*p)}
 }
 
 // RedisCommandRename renders one `rename-command FROM TO` line; an empty To disables FROM.
@@ -127,7 +163,7 @@ type PodSettings struct {
 	Replicas  int32                       `json:"replicas,omitempty"`
 	Resources corev1.ResourceRequirements `json:"resources,omitempty"`
 	// CustomConfig holds "option value" lines, one line each.
-	// +kubebuilder:validation:items:Pattern=`^[ \t]*[A-Za-z][A-Za-z0-9-]*[ \t]+[^\r\n]*[^ \t\r\n][^\r\n]*$`
+	// +kubebuilder:validation:items:Pattern=`^[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]+[^\r\n]*[^ \t\r\n][^\r\n]*$`
 	CustomConfig              []string                          `json:"customConfig,omitempty"`
 	Command                   []string                          `json:"command,omitempty"`
 	StartupConfigMap          string                            `json:"startupConfigMap,omitempty"`
@@ -165,8 +201,13 @@ type RedisSettings struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port                 int32                `json:"port,omitempty"`
 	CustomCommandRenames []RedisCommandRename `json:"customCommandRenames,omitempty"`
-	ShutdownConfigMap    string               `json:"shutdownConfigMap,omitempty"`
-	Storage              RedisStorage         `json:"storage,omitempty"`
+	// CustomConfigUnchecked holds "option value" lines rendered into redis.conf after
+	// customConfig without checking the option against Redis 7.0's table (options of newer
+	// Redis versions, modules). They are not applied live: a pod reads them when it starts.
+	// +kubebuilder:validation:items:Pattern=`^[ \t]*[A-Za-z][A-Za-z0-9_-]*[ \t]+[^\r\n]*[^ \t\r\n][^\r\n]*$`
+	CustomConfigUnchecked []string     `json:"customConfigUnchecked,omitempty"`
+	ShutdownConfigMap     string       `json:"shutdownConfigMap,omitempty"`
+	Storage               RedisStorage `json:"storage,omitempty"`
 	// TerminationGracePeriod in seconds (default 30). The shutdown script waits at most
 	// grace − 5 s for a failover, leaving time to SAVE.
 	// +kubebuilder:validation:Minimum=0

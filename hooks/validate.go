@@ -3,6 +3,7 @@ package hooks
 import (
 	"fmt"
 	"net"
+	pathpkg "path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ var managedRedisOptions = map[string]string{
 	"protected-mode": "", "replica-announce-ip": "", "slave-announce-ip": "",
 	"replica-announce-port": "", "slave-announce-port": "", "aclfile": "", "user": "",
 	"unixsocket": "", "supervised": "", "sentinel": "",
+	"cluster-enabled": "redis.conf has replicaof, which Redis refuses in cluster mode",
 }
 
 // sentinelOptions are the per-master Sentinel settings a user may set (SENTINEL SET options).
@@ -55,11 +57,19 @@ var sentinelOptions = map[string]bool{
 	"master-reboot-down-after-period": true,
 }
 
-// essentialCommands are used by Sentinel and the healer; renaming them breaks failover.
-var essentialCommands = map[string]bool{
-	"CONFIG": true, "REPLICAOF": true, "SLAVEOF": true, "INFO": true, "ROLE": true, "PING": true,
-	"AUTH": true, "MULTI": true, "EXEC": true, "CLIENT": true, "PUBLISH": true, "SUBSCRIBE": true,
-	"SCRIPT": true, "HELLO": true, "WAIT": true,
+// essentialCommands cannot be renamed or disabled, with the reason shown to the user. Listed in
+// docs/api.md; keep both in step.
+var essentialCommands = map[string]string{
+	// Replication: a replica sends these to its master.
+	"PSYNC": "replication", "SYNC": "replication", "REPLCONF": "replication",
+	// Sentinel: monitoring, hello messages over pub/sub, and the failover transaction
+	// (MULTI, REPLICAOF/SLAVEOF, CONFIG REWRITE, CLIENT KILL, EXEC; SCRIPT KILL when busy).
+	"PING": "Sentinel, the healer and the liveness probe", "INFO": "Sentinel, the healer and the readiness and preStop scripts",
+	"ROLE": "the healer", "REPLICAOF": "Sentinel and the healer", "SLAVEOF": "Sentinel",
+	"CONFIG": "Sentinel and the healer", "CLIENT": "Sentinel and the healer's client",
+	"MULTI": "Sentinel", "EXEC": "Sentinel", "PUBLISH": "Sentinel", "SUBSCRIBE": "Sentinel",
+	"SCRIPT": "Sentinel", "AUTH": "Sentinel, the healer and redis-cli", "HELLO": "the healer's client",
+	"WAIT": "clients that confirm writes on a replica", "SAVE": "the preStop script",
 }
 
 // reservedVolumes and reservedContainers are names redhook gives to its own volumes and
@@ -75,7 +85,7 @@ var (
 		"sentinel-config-copy": true,
 	}
 	commandName  = regexp.MustCompile(`^[A-Za-z0-9_|.-]+$`)
-	configKey    = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	configKey    = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 	masterNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
 
@@ -85,9 +95,10 @@ func Validate(rf *RedisFailover) FieldErrors {
 	var e errs
 	validateName(&e, rf.Name)
 	s := &rf.Spec
-	validatePod(&e, "spec.redis", &s.Redis.PodSettings, redisReserved(s))
-	validatePod(&e, "spec.sentinel", &s.Sentinel.PodSettings, nil)
-	validateRedisConfig(&e, s.Redis.CustomConfig)
+	validatePod(&e, "spec.redis", &s.Redis.PodSettings, redisReserved(s), redisMountPaths(s))
+	validatePod(&e, "spec.sentinel", &s.Sentinel.PodSettings, nil, sentinelMountPaths(s))
+	validateRedisConfig(&e, "spec.redis.customConfig", s.Redis.CustomConfig, true)
+	validateRedisConfig(&e, "spec.redis.customConfigUnchecked", s.Redis.CustomConfigUnchecked, false)
 	validateSentinelConfig(&e, s.Sentinel.CustomConfig)
 	validateRenames(&e, s.Redis.CustomCommandRenames)
 	if s.Redis.Port < 0 || s.Redis.Port > 65535 || s.Redis.Port == SentinelPort {
@@ -141,7 +152,40 @@ func redisReserved(s *RedisFailoverSpec) map[string]bool {
 	return map[string]bool{name: true}
 }
 
-func validatePod(e *errs, path string, p *PodSettings, extraVolumes map[string]bool) {
+// redisMountPaths and sentinelMountPaths are the paths redhook mounts in the redis and
+// sentinel containers for this spec; an extra volume mount at one of them is refused by the
+// API server.
+func redisMountPaths(s *RedisFailoverSpec) map[string]bool {
+	paths := map[string]bool{redisConfigDir: true, readinessDir: true, shutdownDir: true, dataDir: true}
+	if s.Auth.SecretPath != "" {
+		paths[authDir] = true
+	}
+	if s.Redis.StartupConfigMap != "" {
+		paths[redisStartupDir] = true
+	}
+	return paths
+}
+
+func sentinelMountPaths(s *RedisFailoverSpec) map[string]bool {
+	paths := map[string]bool{redisConfigDir: true}
+	if s.Sentinel.StartupConfigMap != "" {
+		paths[sentinelStartup] = true
+	}
+	return paths
+}
+
+// validateImage: the API server refuses an image with leading or trailing blanks; required
+// means the image has no default.
+func validateImage(e *errs, path, image string, required bool) {
+	switch {
+	case strings.TrimSpace(image) == "" && (image != "" || required):
+		e.add(path, "must be set (not blank)")
+	case strings.TrimSpace(image) != image:
+		e.add(path, "%q: must not have leading or trailing blanks", image)
+	}
+}
+
+func validatePod(e *errs, path string, p *PodSettings, extraVolumes, ourMounts map[string]bool) {
 	if p.Replicas < 0 {
 		e.add(path+".replicas", "%d: must be at least 1 (0 means the default, %d)", p.Replicas, DefaultReplicas)
 	}
@@ -157,19 +201,62 @@ func validatePod(e *errs, path string, p *PodSettings, extraVolumes map[string]b
 			e.add(fmt.Sprintf("%s.command[%d]", path, i), "must not be empty")
 		}
 	}
+	validateImage(e, path+".image", p.Image, false)
+	validateImage(e, path+".exporter.image", p.Exporter.Image, false)
+	volumes := map[string]string{}
 	for i, v := range p.ExtraVolumes {
-		if reservedVolumes[v.Name] || extraVolumes[v.Name] {
-			e.add(fmt.Sprintf("%s.extraVolumes[%d].name", path, i), "%q is the name of a volume redhook adds", v.Name)
+		vpath := fmt.Sprintf("%s.extraVolumes[%d].name", path, i)
+		switch {
+		case reservedVolumes[v.Name] || extraVolumes[v.Name]:
+			e.add(vpath, "%q is the name of a volume redhook adds", v.Name)
+		case volumes[v.Name] != "":
+			e.add(vpath, "%q is also the name of %s", v.Name, volumes[v.Name])
+		default:
+			volumes[v.Name] = fmt.Sprintf("%s.extraVolumes[%d]", path, i)
 		}
 	}
+	validateMounts(e, path+".extraVolumeMounts", p.ExtraVolumeMounts, ourMounts)
+	// Init and regular containers share one name space in a pod.
+	containers := map[string]string{}
 	for _, list := range []struct {
 		field string
 		cs    []corev1.Container
 	}{{"initContainers", p.InitContainers}, {"extraContainers", p.ExtraContainers}} {
 		for i, c := range list.cs {
-			if reservedContainers[c.Name] {
-				e.add(fmt.Sprintf("%s.%s[%d].name", path, list.field, i), "%q is the name of a container redhook adds", c.Name)
+			cpath := fmt.Sprintf("%s.%s[%d]", path, list.field, i)
+			switch {
+			case reservedContainers[c.Name]:
+				e.add(cpath+".name", "%q is the name of a container redhook adds", c.Name)
+			case containers[c.Name] != "":
+				e.add(cpath+".name", "%q is also the name of %s", c.Name, containers[c.Name])
+			default:
+				for _, msg := range validation.IsDNS1123Label(c.Name) {
+					e.add(cpath+".name", "%q: %s", c.Name, msg)
+				}
+				containers[c.Name] = cpath
 			}
+			validateImage(e, cpath+".image", c.Image, true)
+			validateMounts(e, cpath+".volumeMounts", c.VolumeMounts, nil)
+		}
+	}
+}
+
+// validateMounts: two mounts at one path in a container are refused by the API server.
+func validateMounts(e *errs, path string, mounts []corev1.VolumeMount, ours map[string]bool) {
+	seen := map[string]int{}
+	for i, m := range mounts {
+		mpath := fmt.Sprintf("%s[%d].mountPath", path, i)
+		p := m.MountPath
+		if p != "" {
+			p = pathpkg.Clean(p)
+		}
+		if first, dup := seen[p]; dup {
+			e.add(mpath, "%q is also the mountPath of %s[%d]", m.MountPath, path, first)
+			continue
+		}
+		seen[p] = i
+		if ours[p] {
+			e.add(mpath, "%q is a path redhook mounts in this container", m.MountPath)
 		}
 	}
 }
@@ -200,9 +287,12 @@ func validateConfigLine(e *errs, path, line string) (key string, ok bool) {
 	return key, true
 }
 
-func validateRedisConfig(e *errs, lines []string) {
+// validateRedisConfig checks customConfig lines: one line each, quotes balanced as Redis reads
+// them, not an option redhook manages, and, when checked, an option of Redis 7.0 with a value it
+// accepts (redisOptions). customConfigUnchecked lines skip only the last check.
+func validateRedisConfig(e *errs, field string, lines []string, checked bool) {
 	for i, line := range lines {
-		path := fmt.Sprintf("spec.redis.customConfig[%d]", i)
+		path := fmt.Sprintf("%s[%d]", field, i)
 		key, ok := validateConfigLine(e, path, line)
 		if !ok {
 			continue
@@ -213,6 +303,24 @@ func validateRedisConfig(e *errs, lines []string) {
 			} else {
 				e.add(path, "%q is managed by redhook", key)
 			}
+			continue
+		}
+		args, err := splitArgs(line)
+		if err != nil {
+			e.add(path, "%q: %v (Redis would stop at boot)", line, err)
+			continue
+		}
+		if !checked {
+			continue
+		}
+		opt, known := redisOptions[key]
+		if !known {
+			e.add(path, "%q is not a Redis 7.0 option (Redis would stop at boot); if your Redis knows it, "+
+				"move the line to spec.redis.customConfigUnchecked", key)
+			continue
+		}
+		if err := checkRedisValue(opt, args[1:]); err != nil {
+			e.add(path, "%q: %v (Redis would stop at boot)", key, err)
 		}
 	}
 }
@@ -229,30 +337,65 @@ func validateSentinelConfig(e *errs, lines []string) {
 				"down-after-milliseconds, failover-timeout, parallel-syncs, master-reboot-down-after-period", key)
 			continue
 		}
+		// Sentinel reads these with atoi (an int) and SENTINEL SET, which the healer uses, refuses
+		// 0 for all but master-reboot-down-after-period.
 		_, value := splitConfig(line)
-		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n < 0 {
-			e.add(path, "%q: the value %q is not a non-negative integer", key, value)
+		least := int64(1)
+		if key == "master-reboot-down-after-period" {
+			least = 0
+		}
+		if n, err := strconv.ParseInt(value, 10, 64); err != nil || n < least || n > maxInt32 {
+			e.add(path, "%q: the value %q is not an integer from %d to %d", key, value, least, int64(maxInt32))
 		}
 	}
 }
 
 func validateRenames(e *errs, renames []RedisCommandRename) {
+	from, to := map[string]int{}, map[string]int{}
 	for i, r := range renames {
 		path := fmt.Sprintf("spec.redis.customCommandRenames[%d]", i)
-		if !commandName.MatchString(r.From) {
+		name := strings.ToUpper(r.From)
+		switch j, dup := from[name]; {
+		case !commandName.MatchString(r.From):
 			e.add(path+".from", "%q: a command name (letters, digits, '_', '-', '|', '.')", r.From)
-		} else if essentialCommands[strings.ToUpper(r.From)] {
-			e.add(path+".from", "%q is used by Sentinel and the healer and cannot be renamed", r.From)
+		case dup:
+			e.add(path+".from", "%q is renamed by customCommandRenames[%d] already (Redis would stop at boot)", r.From, j)
+		case !redisCommands[name]:
+			e.add(path+".from", "%q is not a Redis 7.0 command (Redis would stop at boot)", r.From)
+		case essentialCommands[name] != "":
+			e.add(path+".from", "%q is needed by %s and cannot be renamed", r.From, essentialCommands[name])
+		default:
+			from[name] = i
 		}
-		if r.To != "" && !commandName.MatchString(r.To) {
+		if r.To == "" {
+			continue
+		}
+		target := strings.ToUpper(r.To)
+		switch j, dup := to[target]; {
+		case !commandName.MatchString(r.To):
 			e.add(path+".to", "%q: a command name (letters, digits, '_', '-', '|', '.'), or empty to disable the command", r.To)
+		case redisCommands[target]:
+			e.add(path+".to", "%q is the name of a Redis command (Redis would stop at boot)", r.To)
+		case dup:
+			e.add(path+".to", "%q is the new name in customCommandRenames[%d] already (Redis would stop at boot)", r.To, j)
+		default:
+			to[target] = i
 		}
 	}
 }
 
 func validateStorage(e *errs, s *RedisStorage) {
 	pvc := s.PersistentVolumeClaim
-	if pvc == nil || pvc.Name == "" {
+	if pvc == nil {
+		return
+	}
+	const sizePath = "spec.redis.storage.persistentVolumeClaim.spec.resources.requests.storage"
+	if size, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; !ok {
+		e.add(sizePath, "must be set: a claim without a size is never created")
+	} else if size.Sign() <= 0 {
+		e.add(sizePath, "%s: must be greater than zero", size.String())
+	}
+	if pvc.Name == "" {
 		return
 	}
 	for _, msg := range validation.IsDNS1123Label(pvc.Name) {
@@ -264,13 +407,20 @@ func validateStorage(e *errs, s *RedisStorage) {
 }
 
 func validateBootstrap(e *errs, b *BootstrapSettings) {
-	if b.Host == "" {
+	ip := net.ParseIP(b.Host)
+	switch {
+	case b.Host == "":
 		e.add("spec.bootstrapNode.host", "must be set when bootstrapNode is set")
-	} else if net.ParseIP(b.Host) == nil && len(validation.IsDNS1123Subdomain(b.Host)) > 0 {
+	case ip == nil && len(validation.IsDNS1123Subdomain(b.Host)) > 0:
 		e.add("spec.bootstrapNode.host", "%q is neither an IP address nor a DNS name", b.Host)
+	case ip != nil && (ip.IsLoopback() || ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast()):
+		// The same four ranges the API server refuses in an EndpointSlice (the master slice
+		// points at the bootstrap node). Loopback in a redis pod is that pod itself.
+		e.add("spec.bootstrapNode.host", "%q is a loopback, link-local or unspecified address: in a pod it is the pod itself "+
+			"or not routable, and the API server refuses it in the master EndpointSlice; give the node's routable address or DNS name", b.Host)
 	}
 	if b.Port != "" {
-		if n, err := strconv.Atoi(b.Port); err != nil || n < 1 || n > 65535 {
+		if n, err := strconv.Atoi(string(b.Port)); err != nil || n < 1 || n > 65535 {
 			e.add("spec.bootstrapNode.port", "%q is not a port number (1-65535)", b.Port)
 		}
 	}

@@ -449,6 +449,11 @@ func (in *RedisSettings) DeepCopyInto(out *RedisSettings) {
 		*out = make([]RedisCommandRename, len(*in))
 		copy(*out, *in)
 	}
+	if in.CustomConfigUnchecked != nil {
+		in, out := &in.CustomConfigUnchecked, &out.CustomConfigUnchecked
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	in.Storage.DeepCopyInto(&out.Storage)
 }
 
