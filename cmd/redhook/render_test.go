@@ -155,7 +155,7 @@ func TestRenderDuplicateDocuments(t *testing.T) {
 	code, out, errOut := renderStdin(t, doc+"---\n"+doc+"metadata: {name: other}\n---\n"+doc+"spec: {redis: {replicas: 5}}\n")
 	assert.Equal(t, 1, code)
 	assert.Empty(t, out)
-	assert.Equal(t, "redhook render: -: document 3: RedisFailover default/basic is also -: document 1: applied, the second would replace the first\n", errOut)
+	assert.Equal(t, "redhook render: -: document 3: RedisFailover default/basic: same kind, namespace and name as -: document 1 (applied, the second would replace the first)\n", errOut)
 
 	code, _, errOut = renderStdin(t, doc+"---\n"+strings.Replace(doc, "{name: basic}", "{name: basic, namespace: other}", 1))
 	assert.Equal(t, 0, code, "same name in another namespace: "+errOut)

@@ -382,7 +382,7 @@ func (w *walker) object(n *node, t reflect.Type, path string) *node {
 }
 
 // dedupe reports the keys that appear more than once and keeps the last value of each, as the
-// API server does, in the place of the first.
+// API server does, in the place of the first. Only the kept value is walked further.
 func (w *walker) dedupe(members []member, path string) []member {
 	at := map[string]int{}
 	var out []member

@@ -84,7 +84,7 @@ func Unique(docs []Document) error {
 		}
 		key := [3]string{d.Kind, d.Namespace, d.Name}
 		if first, dup := seen[key]; dup {
-			return fmt.Errorf("%s: %s %s/%s is also %s: applied, the second would replace the first",
+			return fmt.Errorf("%s: %s %s/%s: same kind, namespace and name as %s (applied, the second would replace the first)",
 				d.Source, d.Kind, d.Namespace, d.Name, first.Source)
 		}
 		seen[key] = d
