@@ -31,8 +31,8 @@ func render(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var files fileList
 	fs.Var(&files, "f", "file with RedisFailover and Secret documents (repeatable; - for stdin)")
-	strict := fs.Bool("strict", false, "fail on unknown and duplicate fields, as kubectl apply --validate=strict does;\n"+
-		"without it they are warnings and unknown fields are dropped, as the API server stores them")
+	strict := fs.Bool("strict", false, "fail on unknown and duplicate fields, as kubectl apply does by default (--validate=strict);\n"+
+		"without it they are warnings and unknown fields are dropped, as the API server does by default")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -207,4 +208,31 @@ spec:
   spec.sentinel.resources.limits.memory: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'
   spec.redis.customConfig[2]: "port" is managed by redhook
 `, errOut)
+}
+
+// render --strict rejects every file the API server rejects (manifests/testdata/invalid, checked
+// against a real API server in manifests), naming the field the API server names.
+func TestRenderStrictRejectsWhatTheAPIServerRejects(t *testing.T) {
+	files, err := filepath.Glob("../../manifests/testdata/invalid/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var out, errOut bytes.Buffer
+			require.Equal(t, 1, run([]string{"render", "--strict", "-f", f}, &out, &errOut), "rendered %s", f)
+			for _, line := range strings.Split(string(raw), "\n") {
+				expect, ok := strings.CutPrefix(line, "# expect: ")
+				if !ok {
+					continue
+				}
+				if strings.HasPrefix(expect, "unknown field ") {
+					assert.Contains(t, errOut.String(), "  "+expect+"\n")
+				} else if path, _, found := strings.Cut(expect, ": "); found {
+					assert.Contains(t, errOut.String(), "  "+path+": ")
+				}
+			}
+		})
+	}
 }
