@@ -23,12 +23,16 @@ func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 // render prints, as a YAML stream, the children every RedisFailover in the files would get on
 // its first sync: what Metacontroller would apply. Secrets in the files are used as the auth
-// Secrets. Exits 1 with the field errors when a spec is invalid.
+// Secrets. Documents are read as the API server reads them: keys match case-sensitively and
+// unknown fields are dropped with a warning on stderr (an error with --strict). Exits 1 with the
+// field errors when a spec is invalid.
 func render(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("redhook render", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var files fileList
 	fs.Var(&files, "f", "file with RedisFailover and Secret documents (repeatable; - for stdin)")
+	strict := fs.Bool("strict", false, "fail on unknown and duplicate fields, as kubectl apply does by default (--validate=strict);\n"+
+		"without it they are warnings and unknown fields are dropped, as the API server does by default")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -48,7 +52,7 @@ func render(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		docs = append(docs, d...)
 	}
-	out, err := renderDocuments(docs)
+	out, err := renderDocuments(docs, *strict, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "redhook render:", err)
 		return 1
@@ -61,12 +65,24 @@ func render(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 // renderDocuments renders every RedisFailover among docs with the Secrets among them as related
-// objects.
-func renderDocuments(docs []manifest.Document) ([]byte, error) {
+// objects. Unknown and duplicate fields are written to warnings, or are an error when strict.
+func renderDocuments(docs []manifest.Document, strict bool, warnings io.Writer) ([]byte, error) {
+	if err := manifest.Unique(docs); err != nil {
+		return nil, err
+	}
+	for _, d := range docs {
+		if err := checkFields(d, strict, warnings); err != nil {
+			return nil, err
+		}
+	}
 	secrets := map[string]json.RawMessage{}
 	for _, d := range docs {
 		if d.Kind == "Secret" {
 			secret, key, err := manifest.NormalizeSecret(d.JSON)
+			var invalid hooks.FieldErrors
+			if errors.As(err, &invalid) {
+				return nil, invalidError(fmt.Sprintf("%s: Secret %s/%s", d.Source, d.Namespace, d.Name), invalid)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", d.Source, err)
 			}
@@ -99,19 +115,26 @@ func renderOne(d manifest.Document, secrets map[string]json.RawMessage) ([]byte,
 	}
 	rf := &req.Parent
 	what := fmt.Sprintf("%s: RedisFailover %s/%s", d.Source, rf.Namespace, rf.Name)
-	if req.ParentError != nil {
+	// Values of the wrong type (the API server would reject the object) come first, then what
+	// hooks.Validate finds in the rest; a path is reported once.
+	var errs hooks.FieldErrors
+	if req.ParentError != nil && !errors.As(req.ParentError, &errs) {
 		return nil, fmt.Errorf("%s: %w", what, req.ParentError)
 	}
-	if errs := hooks.Validate(rf); len(errs) > 0 {
-		lines := make([]string, len(errs))
-		for i, e := range errs {
-			lines[i] = "  " + e.Error()
+	typed := map[string]bool{}
+	for _, e := range errs {
+		typed[e.Path] = true
+	}
+	for _, e := range hooks.Validate(rf) {
+		if !typed[e.Path] {
+			errs = append(errs, e)
 		}
-		return nil, fmt.Errorf("%s is invalid:\n%s", what, strings.Join(lines, "\n"))
+	}
+	if len(errs) > 0 {
+		return nil, invalidError(what, errs)
 	}
 	if _, ok := hooks.NewTopology(req); !ok {
-		return nil, fmt.Errorf("%s: spec.auth.secretPath names Secret %q: add it to the input (a Secret with key \"password\")",
-			what, rf.Spec.Auth.SecretPath)
+		return nil, secretError(what, rf, secrets)
 	}
 	resp := hooks.Sync(req, hooks.HealerReport{})
 	var out bytes.Buffer
@@ -128,4 +151,57 @@ func renderOne(d manifest.Document, secrets map[string]json.RawMessage) ([]byte,
 		out.Write(y)
 	}
 	return out.Bytes(), nil
+}
+
+// checkFields reports the unknown and duplicate fields of d: warnings, or an error when strict.
+func checkFields(d manifest.Document, strict bool, warnings io.Writer) error {
+	fields, err := manifest.CheckFields(d.Kind, d.JSON)
+	if err != nil {
+		return fmt.Errorf("%s: %w", d.Source, err)
+	}
+	what := fmt.Sprintf("%s: %s %s/%s", d.Source, d.Kind, d.Namespace, d.Name)
+	if strict && len(fields.Unknown) > 0 {
+		lines := make([]string, len(fields.Unknown))
+		for i, p := range fields.Unknown {
+			lines[i] = "  " + p.String()
+		}
+		return fmt.Errorf("%s is rejected by strict field validation (--strict):\n%s", what, strings.Join(lines, "\n"))
+	}
+	for _, p := range fields.Unknown {
+		fmt.Fprintf(warnings, "warning: %s: %s\n", what, p)
+	}
+	return nil
+}
+
+// invalidError lists every field error of an object, one a line.
+func invalidError(what string, errs hooks.FieldErrors) error {
+	lines := make([]string, len(errs))
+	for i, e := range errs {
+		lines[i] = "  " + e.Error()
+	}
+	return fmt.Errorf("%s is invalid:\n%s", what, strings.Join(lines, "\n"))
+}
+
+// secretError tells why the auth Secret cannot be used: it is not in the input, or it is and has
+// no usable password (its keys are named, never its values).
+func secretError(what string, rf *hooks.RedisFailover, secrets map[string]json.RawMessage) error {
+	name := rf.Spec.Auth.SecretPath
+	secret, found := secrets[rf.Namespace+"/"+name]
+	if !found {
+		return fmt.Errorf("%s: spec.auth.secretPath names Secret %q: add it to the input (a Secret with key \"password\")",
+			what, name)
+	}
+	keys := manifest.SecretKeys(secret)
+	has := "it has no keys"
+	if len(keys) > 0 {
+		has = fmt.Sprintf("its keys: %s", strings.Join(keys, ", "))
+	}
+	for _, k := range keys {
+		if k == "password" {
+			return fmt.Errorf("%s: spec.auth.secretPath names Secret %s/%s: found in the input, but its \"password\" key is empty",
+				what, rf.Namespace, name)
+		}
+	}
+	return fmt.Errorf("%s: spec.auth.secretPath names Secret %s/%s: found in the input, but it has no \"password\" key (%s)",
+		what, rf.Namespace, name, has)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,4 +71,168 @@ func TestRunUsage(t *testing.T) {
 	assert.Equal(t, 2, run([]string{"bogus"}, &out, &errOut))
 	assert.Equal(t, 0, run([]string{"version"}, &out, &errOut))
 	assert.Contains(t, out.String(), "redhook dev")
+}
+
+// renderStdin runs render on in with args and returns the exit code, stdout and stderr.
+func renderStdin(t *testing.T, in string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := render(append([]string{"-f", "-"}, args...), strings.NewReader(in), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// childReplicas returns spec.replicas of the rendered child of the given kind.
+func childReplicas(t *testing.T, out, kind string) int {
+	t.Helper()
+	for _, d := range strings.Split(out, "---\n")[1:] {
+		var obj struct {
+			Kind string `json:"kind"`
+			Spec struct {
+				Replicas int `json:"replicas"`
+			} `json:"spec"`
+		}
+		require.NoError(t, yaml.Unmarshal([]byte(d), &obj))
+		if obj.Kind == kind {
+			return obj.Spec.Replicas
+		}
+	}
+	t.Fatalf("no %s rendered", kind)
+	return 0
+}
+
+// The API server matches keys case-sensitively: "Replicas" is an unknown field, pruned, and the
+// default applies. Render must not read it as "replicas", and must say that it dropped it.
+func TestRenderUnknownFieldIsDroppedWithWarning(t *testing.T) {
+	in := `apiVersion: databases.spotahome.com/v1
+kind: RedisFailover
+metadata: {name: basic}
+spec:
+  sentinel: {Replicas: 7}
+  redis: {replicas: 5, colour: blue}
+`
+	code, out, errOut := renderStdin(t, in)
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, 3, childReplicas(t, out, "Deployment"), "Replicas is not replicas: the default applies")
+	assert.Equal(t, 5, childReplicas(t, out, "StatefulSet"))
+	assert.Equal(t, `warning: -: document 1: RedisFailover default/basic: unknown field "spec.redis.colour"
+warning: -: document 1: RedisFailover default/basic: unknown field "spec.sentinel.Replicas"
+`, errOut)
+}
+
+func TestRenderStrictRejectsUnknownFields(t *testing.T) {
+	in := `apiVersion: v1
+kind: Secret
+metadata: {name: pw}
+StringData: {password: change-me-to-something-long}
+---
+{"apiVersion":"databases.spotahome.com/v1","kind":"RedisFailover","metadata":{"name":"a"},"spec":{"auth":{"secretPath":"pw"}}}
+`
+	code, out, errOut := renderStdin(t, in, "--strict")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, `redhook render: -: document 1: Secret default/pw is rejected by strict field validation (--strict):
+  unknown field "StringData"
+`, errOut)
+	assert.NotContains(t, errOut, "change-me")
+
+	code, _, errOut = renderStdin(t, in)
+	assert.Equal(t, 1, code, "without --strict StringData is dropped: the Secret has no password")
+	assert.Contains(t, errOut, `warning: -: document 1: Secret default/pw: unknown field "StringData"`)
+
+	var help bytes.Buffer
+	assert.Equal(t, 0, render([]string{"-h"}, nil, &help, &help))
+	assert.Contains(t, help.String(), "-strict")
+}
+
+func TestRenderDuplicateKeyWarns(t *testing.T) {
+	code, out, errOut := renderStdin(t, `{"kind":"RedisFailover","metadata":{"name":"a"},"spec":{"redis":{"replicas":4,"replicas":2}}}`)
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, 2, childReplicas(t, out, "StatefulSet"), "the last of duplicate keys wins")
+	assert.Equal(t, "warning: -: document 1: RedisFailover default/a: duplicate field \"spec.redis.replicas\"\n", errOut)
+}
+
+func TestRenderDuplicateDocuments(t *testing.T) {
+	doc := "apiVersion: databases.spotahome.com/v1\nkind: RedisFailover\nmetadata: {name: basic}\n"
+	code, out, errOut := renderStdin(t, doc+"---\n"+doc+"metadata: {name: other}\n---\n"+doc+"spec: {redis: {replicas: 5}}\n")
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, "redhook render: -: document 3: RedisFailover default/basic: same kind, namespace and name as -: document 1 (applied, the second would replace the first)\n", errOut)
+
+	code, _, errOut = renderStdin(t, doc+"---\n"+strings.Replace(doc, "{name: basic}", "{name: basic, namespace: other}", 1))
+	assert.Equal(t, 0, code, "same name in another namespace: "+errOut)
+}
+
+func TestRenderSecretWithoutPassword(t *testing.T) {
+	in := `apiVersion: v1
+kind: Secret
+metadata: {name: pw}
+stringData: {pass: change-me-to-something-long, user: me}
+---
+{"apiVersion":"databases.spotahome.com/v1","kind":"RedisFailover","metadata":{"name":"a"},"spec":{"auth":{"secretPath":"pw"}}}
+`
+	code, out, errOut := renderStdin(t, in)
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, `redhook render: -: document 2: RedisFailover default/a: spec.auth.secretPath names Secret default/pw: found in the input, but it has no "password" key (its keys: pass, user)
+`, errOut)
+	assert.NotContains(t, errOut, "change-me")
+}
+
+// Every value of the wrong type is reported at once, with the path the API server prints.
+func TestRenderTypeErrors(t *testing.T) {
+	in := `apiVersion: databases.spotahome.com/v1
+kind: RedisFailover
+metadata: {name: typed}
+spec:
+  redis:
+    replicas: "three"
+    customConfig: ["maxmemory 1gb", 7, "port 7000"]
+    initContainers: [{name: a, image: x}, {name: 1, image: x}]
+    nodeSelector: {disk: true}
+  sentinel:
+    replicas: 2.5
+    resources: {limits: {cpu: true, memory: lots}}
+  labelWhitelist: "app"
+`
+	code, out, errOut := renderStdin(t, in)
+	assert.Equal(t, 1, code)
+	assert.Empty(t, out)
+	assert.Equal(t, `redhook render: -: document 1: RedisFailover default/typed is invalid:
+  spec.labelWhitelist: must be of type array, not string
+  spec.redis.customConfig[1]: must be of type string, not number
+  spec.redis.initContainers[1].name: must be of type string, not number
+  spec.redis.nodeSelector.disk: must be of type string, not boolean
+  spec.redis.replicas: must be of type integer, not string
+  spec.sentinel.replicas: must be of type integer, not number
+  spec.sentinel.resources.limits.cpu: must be of type integer or string, not boolean
+  spec.sentinel.resources.limits.memory: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'
+  spec.redis.customConfig[2]: "port" is managed by redhook
+`, errOut)
+}
+
+// render --strict rejects every file the API server rejects (manifests/testdata/invalid, checked
+// against a real API server in manifests), naming the field the API server names.
+func TestRenderStrictRejectsWhatTheAPIServerRejects(t *testing.T) {
+	files, err := filepath.Glob("../../manifests/testdata/invalid/*.yaml")
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			require.NoError(t, err)
+			var out, errOut bytes.Buffer
+			require.Equal(t, 1, run([]string{"render", "--strict", "-f", f}, &out, &errOut), "rendered %s", f)
+			for _, line := range strings.Split(string(raw), "\n") {
+				expect, ok := strings.CutPrefix(line, "# expect: ")
+				if !ok {
+					continue
+				}
+				if strings.HasPrefix(expect, "unknown field ") {
+					assert.Contains(t, errOut.String(), "  "+expect+"\n")
+				} else if path, _, found := strings.Cut(expect, ": "); found {
+					assert.Contains(t, errOut.String(), "  "+path+": ")
+				}
+			}
+		})
+	}
 }
