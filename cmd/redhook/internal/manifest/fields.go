@@ -219,13 +219,14 @@ var (
 // the API server checks the JSON type first, then the value (a quantity's format). A type with
 // its own decoding that is not listed is decoded by it and any error reported as is.
 var leafTypes = map[reflect.Type][]string{
-	reflect.TypeFor[resource.Quantity]():  {"integer", "string"},
-	reflect.TypeFor[intstr.IntOrString](): {"integer", "string"},
-	reflect.TypeFor[metav1.Time]():        {"string"},
-	reflect.TypeFor[metav1.MicroTime]():   {"string"},
-	reflect.TypeFor[metav1.Duration]():    {"string"},
-	reflect.TypeFor[metav1.FieldsV1]():    {"object"},
-	reflect.TypeFor[json.RawMessage]():    nil, // anything
+	reflect.TypeFor[resource.Quantity]():   {"integer", "string"},
+	reflect.TypeFor[intstr.IntOrString]():  {"integer", "string"},
+	reflect.TypeFor[hooks.BootstrapPort](): {"integer", "string"},
+	reflect.TypeFor[metav1.Time]():         {"string"},
+	reflect.TypeFor[metav1.MicroTime]():    {"string"},
+	reflect.TypeFor[metav1.Duration]():     {"string"},
+	reflect.TypeFor[metav1.FieldsV1]():     {"object"},
+	reflect.TypeFor[json.RawMessage]():     nil, // anything
 }
 
 // walk checks n against t at path and returns n with the unknown fields and the values of the
