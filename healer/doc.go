@@ -52,7 +52,10 @@
 //   - promote a node that holds less data than a reachable replica, or keep an empty restarted
 //     node as master while a replica holds the data (boot as a replica, rule 11);
 //   - reset more than one sentinel at a time, or reset while any sentinel is still rediscovering;
-//   - write a setting that already has the desired value;
+//   - write a setting that already has the desired value, write an option given on several
+//     customConfig lines one line at a time (Redis merges them: decision's options.go), CONFIG
+//     SET an option Redis cannot change live, or send again every pass a CONFIG SET that the
+//     pod refused (decision.HoldRefused: the refusal stays in the report's errors instead);
 //   - set replica-priority 0 (never promote) outside bootstrap mode or the topology's own
 //     value, or change the priority of a node pinned to 0;
 //   - log, report or put in a metric label the password: actions carry no secret, apply reads

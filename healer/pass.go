@@ -2,10 +2,12 @@ package healer
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
+	"github.com/redis/rueidis"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -21,8 +23,11 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	p.syncSubscriptions(e, t)
 
 	o := observe(ctx, t, e.conns)
-	acts := decision.Plan(t, o)
-	records, errs := p.record(e, apply(ctx, t, e.conns, acts))
+	acts, holding, held := decision.HoldRefused(decision.Plan(t, o), o, e.refused)
+	outs := apply(ctx, t, e.conns, acts)
+	e.refused = append(holding, refusals(outs, o)...)
+	records, errs := p.record(e, outs)
+	errs = append(errs, held...)
 	if len(acts) > 0 && ctx.Err() == nil {
 		o = observe(ctx, t, e.conns) // report the state the writes produced
 	}
@@ -64,6 +69,22 @@ func (p *Pool) record(e *entry, outs []outcome) (records []hooks.ActionRecord, e
 			Action: out.Action.String(), Reason: out.Action.Reason()})
 	}
 	return records, errs
+}
+
+// refusals are the CONFIG SETs of outs that Redis answered with an error reply. A timeout or a
+// lost connection is no refusal: that write is tried again on the next pass.
+func refusals(outs []outcome, o decision.Snapshot) []decision.Refusal {
+	var out []decision.Refusal
+	for _, r := range outs {
+		var redisErr *rueidis.RedisError
+		if !errors.As(r.Err, &redisErr) || redisErr.IsNil() {
+			continue
+		}
+		if ref, ok := decision.NewRefusal(r.Action, o, redisErr.Error()); ok {
+			out = append(out, ref)
+		}
+	}
+	return out
 }
 
 // countObserveErrors counts every pod of o that did not answer, or not to CONFIG GET.

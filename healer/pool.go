@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/rs/zerolog"
 )
@@ -48,6 +49,9 @@ type entry struct {
 	lastSwitch string
 	// held: the last Track was a held topology (see Track).
 	held bool
+	// refused are the CONFIG SETs that pods refused (decision.HoldRefused). Only the entry's
+	// pass reads and writes them, one pass at a time: no lock.
+	refused []decision.Refusal
 }
 
 // heldTopology is last with the pods of held.

@@ -13,7 +13,11 @@
 //     timings (rule 12, timing.go) and the replica priorities that steer Sentinel's choice
 //     (rule 13, priorities.go);
 //   - the Actions: small values that say what to write and why, and hold no secret;
-//   - the comparison of a setting read back from Redis with the desired one (config.go);
+//   - the comparison of a setting read back from Redis with the desired one (config.go), and
+//     how redis.conf merges an option given on several lines and which options CONFIG SET
+//     cannot change (options.go, a table found on redis-server 7.0.15);
+//   - HoldRefused: a CONFIG SET a pod refused is not sent again every pass, and the report says
+//     so (refusals.go);
 //   - Report: Snapshot → hooks.HealerReport.
 //
 // What it must never do: I/O of any kind (network, files, environment), read the clock (the

@@ -605,26 +605,29 @@ func (v *view) staleEntries(s *SentinelNode, m *RedisNode) string {
 		strings.Join(stale, ", "))
 }
 
-// redisConfig is the redis half of rule 9: CONFIG SET only what differs.
+// redisConfig is the redis half of rule 9: CONFIG SET only what differs, one CONFIG SET per
+// option with the value Redis holds after reading every customConfig line of it (options.go),
+// and never an option CONFIG SET cannot change.
 func (v *view) redisConfig() []Action {
+	want := mergedConfig(v.t.RedisConfig)
 	var acts []Action
 	for _, n := range v.reachableRedis() {
 		if n.Config == nil {
 			continue // unknown: never write blind
 		}
-		for _, c := range v.t.RedisConfig {
-			if isPriorityKey(c.Key) {
+		for _, c := range want {
+			if isPriorityKey(c.key) {
 				continue // restorePriorities and steer (rule 13) own it
 			}
-			got, ok := n.Config[c.Key]
-			if ok && sameConfig(got, c.Value) {
+			got, ok := n.Config[c.key]
+			if ok && holds(c.key, got, c.value) {
 				continue
 			}
-			why := fmt.Sprintf("is %q, want %q", got, unquote(c.Value))
+			why := fmt.Sprintf("is %q, want %q", got, c.value)
 			if !ok {
 				why = "not reported by CONFIG GET"
 			}
-			acts = append(acts, ConfigSet{Pod: n.Pod.Name, Key: c.Key, Value: unquote(c.Value), Why: why})
+			acts = append(acts, ConfigSet{Pod: n.Pod.Name, Key: c.key, Value: c.value, Why: why})
 		}
 	}
 	return acts

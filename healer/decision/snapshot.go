@@ -53,12 +53,13 @@ type SentinelNode struct {
 // Reachable tells whether the sentinel answered.
 func (n *SentinelNode) Reachable() bool { return n.Err == "" }
 
-// ConfigKeys are the redis settings the healer reads with CONFIG GET and keeps as desired.
+// ConfigKeys are the redis settings the healer reads with CONFIG GET and keeps as desired:
+// those of customConfig that CONFIG SET can change and that are no secret (options.go).
 func ConfigKeys(t hooks.Topology) []string {
 	keys := make([]string, 0, len(t.RedisConfig)+1)
 	seen := map[string]bool{}
 	for _, e := range t.RedisConfig {
-		if !seen[e.Key] {
+		if !seen[e.Key] && live(e.Key) {
 			seen[e.Key] = true
 			keys = append(keys, e.Key)
 		}
