@@ -141,11 +141,16 @@ func (p *Pool) forget(key string, e *entry) {
 // reschedule sets when the next pass of e is due after a pass that reported r, and returns
 // the result of that pass for the metrics: at once when a re-check was asked for meanwhile,
 // after backoff on errors, after FastInterval while unsettled (acted, failing over, or without
-// a master), else after Interval. Caller holds p.mu.
-func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acted bool, now time.Time) (result string) {
+// a master), else after Interval. held is how many of r's errors are CONFIG SETs that Redis
+// refused before and that are held back: they make the pass an "error" but add no backoff,
+// since retrying sooner or later changes nothing about them, while backing off would slow the
+// periodic passes that heal everything else. Caller holds p.mu.
+func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acted bool, held int, now time.Time) (result string) {
 	result = "ok"
 	if len(r.Errors) > 0 {
 		result = "error"
+	}
+	if len(r.Errors) > held {
 		e.fails++
 	} else {
 		e.fails = 0

@@ -30,6 +30,7 @@ func TestReschedule(t *testing.T) {
 		e      entry
 		r      hooks.HealerReport
 		acted  bool
+		held   int
 		due    time.Duration
 		fails  int
 		result string
@@ -42,12 +43,15 @@ func TestReschedule(t *testing.T) {
 		{name: "third error", e: entry{fails: 2}, r: failing, due: 2 * time.Second, fails: 3, result: "error"},
 		{name: "re-check asked for", e: entry{again: true, fails: 2}, r: failing, fails: 3, result: "error"},
 		{name: "errors over", e: entry{fails: 5}, r: healthy, due: 10 * time.Second, result: "ok"},
+		{name: "only held refusals: no backoff", e: entry{fails: 2}, r: failing, held: 1, due: 10 * time.Second, result: "error"},
+		{name: "held refusal and another error", e: entry{fails: 2}, r: hooks.HealerReport{Master: healthy.Master,
+			Errors: []string{"rfr-a-1: refused", "rfr-a-2: connection refused"}}, held: 1, due: 2 * time.Second, fails: 3, result: "error"},
 	}
 	p := &Pool{cfg: DefaultConfig()}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := tt.e
-			assert.Equal(t, tt.result, p.reschedule(&e, tt.r, tt.acted, now))
+			assert.Equal(t, tt.result, p.reschedule(&e, tt.r, tt.acted, tt.held, now))
 			assert.Equal(t, now.Add(tt.due), e.due)
 			assert.Equal(t, tt.fails, e.fails)
 			assert.False(t, e.again)
