@@ -57,12 +57,14 @@ type SecretObject struct {
 
 // EndpointSlice is a desired EndpointSlice.
 type EndpointSlice struct {
-	APIVersion  string                     `json:"apiVersion"`
-	Kind        string                     `json:"kind"`
-	Metadata    ObjectMeta                 `json:"metadata"`
-	AddressType discoveryv1.AddressType    `json:"addressType"`
-	Endpoints   []discoveryv1.Endpoint     `json:"endpoints"`
-	Ports       []discoveryv1.EndpointPort `json:"ports"`
+	APIVersion  string                  `json:"apiVersion"`
+	Kind        string                  `json:"kind"`
+	Metadata    ObjectMeta              `json:"metadata"`
+	AddressType discoveryv1.AddressType `json:"addressType"`
+	// Endpoints is left out when empty: the API server returns an EndpointSlice without
+	// endpoints as "endpoints": null, and a rendered [] differs from it on every sync.
+	Endpoints []discoveryv1.Endpoint     `json:"endpoints,omitempty"`
+	Ports     []discoveryv1.EndpointPort `json:"ports"`
 }
 
 // PodTemplate is a pod template without creationTimestamp.
@@ -71,10 +73,16 @@ type PodTemplate struct {
 	Spec     corev1.PodSpec `json:"spec"`
 }
 
-// ClaimTemplate is a PVC template without status.
+// ClaimTemplate is a PVC template as the API server stores it in a StatefulSet: with apiVersion
+// v1, kind PersistentVolumeClaim and status {phase: Pending}, which it fills in. Metacontroller's
+// merge replaces the list of claim templates whole (its items have no key it recognises), so a
+// template without them differs from the stored one on every sync.
 type ClaimTemplate struct {
-	Metadata TemplateMeta                     `json:"metadata"`
-	Spec     corev1.PersistentVolumeClaimSpec `json:"spec"`
+	APIVersion string                              `json:"apiVersion,omitempty"`
+	Kind       string                              `json:"kind,omitempty"`
+	Metadata   TemplateMeta                        `json:"metadata"`
+	Spec       corev1.PersistentVolumeClaimSpec    `json:"spec"`
+	Status     *corev1.PersistentVolumeClaimStatus `json:"status,omitempty"`
 }
 
 // StatefulSetSpec holds the StatefulSet fields redhook sets.

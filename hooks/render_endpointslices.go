@@ -44,7 +44,7 @@ func (r *renderer) endpointSlice(service string, eps []endpoint) *EndpointSlice 
 	meta.Labels[labelServiceName] = service
 	meta.Labels[labelSliceManagedBy] = sliceManagedBy
 	out := &EndpointSlice{APIVersion: "discovery.k8s.io/v1", Kind: "EndpointSlice",
-		Metadata: meta, AddressType: addressType, Endpoints: []discoveryv1.Endpoint{},
+		Metadata: meta, AddressType: addressType,
 		Ports: []discoveryv1.EndpointPort{{Name: ptr("redis"), Port: ptr(r.port()),
 			Protocol: ptr(corev1.ProtocolTCP)}},
 	}

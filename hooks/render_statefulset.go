@@ -61,9 +61,11 @@ func (r *renderer) desiredClaims() []ClaimTemplate {
 		// to the first rendering, so a new StatefulSet is not rewritten once.
 		spec.VolumeMode = ptr(corev1.PersistentVolumeFilesystem)
 	}
-	return []ClaimTemplate{{
+	// apiVersion, kind and status are what the API server fills in (see ClaimTemplate).
+	return []ClaimTemplate{{APIVersion: "v1", Kind: "PersistentVolumeClaim",
 		Metadata: TemplateMeta{Name: pvc.Name, Labels: merged(pvc.Labels), Annotations: merged(pvc.Annotations)},
 		Spec:     spec,
+		Status:   &corev1.PersistentVolumeClaimStatus{Phase: corev1.ClaimPending},
 	}}
 }
 
