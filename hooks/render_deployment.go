@@ -62,7 +62,7 @@ func (r *renderer) sentinelPodSpec() corev1.PodSpec {
 	spec.Containers = append([]corev1.Container{r.sentinelContainer()}, withEnv(s.ExtraContainers, nil)...)
 	if s.Exporter.Enabled {
 		env := append([]corev1.EnvVar{{Name: "SENTINEL_ADDR", Value: "redis://127.0.0.1:26379"}},
-			r.passwordEnv("SENTINEL_PASSWORD")...)
+			r.sentinelPasswordEnv("SENTINEL_PASSWORD")...)
 		spec.Containers = append(spec.Containers,
 			exporterContainer("sentinel-exporter", &s.Exporter, SentinelExporterPort, env))
 	}
@@ -77,7 +77,7 @@ func (r *renderer) sentinelContainer() corev1.Container {
 		mounts = append(mounts, corev1.VolumeMount{Name: "sentinel-startup", MountPath: sentinelStartup, ReadOnly: true})
 		startup = execProbe([]string{"sh", sentinelStartup + "/" + startupScript}, 0, 5, 5, 60)
 	}
-	env := append([]corev1.EnvVar{podIPEnv()}, r.passwordEnv("REDISCLI_AUTH")...)
+	env := append([]corev1.EnvVar{podIPEnv()}, r.sentinelPasswordEnv("REDISCLI_AUTH")...)
 	// Ready once it monitors a real master, not the boot placeholder: clients that ask a
 	// not-ready sentinel would be sent to 127.0.0.1.
 	ready := redisCli(ownHost, SentinelPort, "--raw sentinel get-master-addr-by-name "+r.masterName()) +

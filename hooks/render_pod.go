@@ -68,6 +68,16 @@ func (r *renderer) passwordEnv(names ...string) []corev1.EnvVar {
 	return out
 }
 
+// sentinelPasswordEnv is passwordEnv for what talks to a sentinel: only when the sentinels
+// require the password (redis-cli would otherwise send an AUTH that a sentinel without
+// requirepass answers with an error).
+func (r *renderer) sentinelPasswordEnv(names ...string) []corev1.EnvVar {
+	if !r.sentinelAuth {
+		return nil
+	}
+	return r.passwordEnv(names...)
+}
+
 func podIPEnv() corev1.EnvVar {
 	return corev1.EnvVar{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
 		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}

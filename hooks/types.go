@@ -57,6 +57,11 @@ type RedisFailoverSpec struct {
 // +kubebuilder:object:generate=true
 type AuthSettings struct {
 	SecretPath string `json:"secretPath,omitempty"`
+	// Sentinel makes the sentinels require the password too (requirepass in sentinel.conf);
+	// Sentinel-aware clients must then send it to the sentinels. Off by default, as in
+	// spotahome, whose sentinels require none: clients configured for spotahome keep working.
+	// The sentinels always authenticate to redis (auth-pass). Requires secretPath.
+	Sentinel bool `json:"sentinel,omitempty"`
 }
 
 // BootstrapSettings names the external node that every redis replicates while bootstrapping.

@@ -1,0 +1,146 @@
+package hooks
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Tests of "spotahome users keep their behaviour": a spotahome manifest renders what spotahome
+// rendered where a client, a script or a dashboard can notice it, unless it opts in to more.
+
+// child decodes the rendered child kind/name of resp into out; false when there is none.
+func child(t *testing.T, resp SyncResponse, kind, name string, out any) bool {
+	t.Helper()
+	for _, ch := range responseChildren(t, resp) {
+		if ch.Kind == kind && ch.Metadata.Name == name {
+			require.NoError(t, json.Unmarshal(ch.raw, out))
+			return true
+		}
+	}
+	return false
+}
+
+// syncCase renders the golden case name with its spec changed by edit.
+func syncCase(t *testing.T, name string, edit func(rf *RedisFailover)) SyncResponse {
+	t.Helper()
+	c := findCase(t, name)
+	if edit != nil {
+		edit(&c.req.Parent)
+	}
+	return Sync(&c.req, c.obs)
+}
+
+func container(t *testing.T, pod corev1.PodSpec, name string) corev1.Container {
+	t.Helper()
+	for _, c := range append(append([]corev1.Container(nil), pod.InitContainers...), pod.Containers...) {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no container %s", name)
+	return corev1.Container{}
+}
+
+func envNames(c corev1.Container) []string {
+	var out []string
+	for _, e := range c.Env {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+type renderedSecret struct {
+	Data map[string][]byte `json:"data"`
+}
+
+type renderedConfigMap struct {
+	Data map[string]string `json:"data"`
+}
+
+type renderedWorkload struct {
+	Metadata ObjectMeta `json:"metadata"`
+	Spec     struct {
+		Template struct {
+			Metadata TemplateMeta   `json:"metadata"`
+			Spec     corev1.PodSpec `json:"spec"`
+		} `json:"template"`
+	} `json:"spec"`
+}
+
+// Item 9: spotahome's sentinels require no password; clients configured for spotahome (a
+// password for redis, none for the sentinels) must keep working. The sentinels still
+// authenticate to redis.
+func TestSentinelsRequireNoPasswordByDefault(t *testing.T) {
+	resp := syncCase(t, "auth", nil)
+	var sec renderedSecret
+	require.True(t, child(t, resp, "Secret", "rfr-auth-cache", &sec))
+	conf := string(sec.Data[authSentinelFile])
+	assert.NotContains(t, conf, "requirepass", "sentinel.conf must not require a password")
+	assert.NotContains(t, conf, "sentinel-pass")
+	assert.Contains(t, conf, "sentinel auth-pass mymaster ", "the sentinels must still authenticate to redis")
+	assert.Contains(t, string(sec.Data[authRedisFile]), "requirepass ", "redis keeps its password")
+
+	var cm renderedConfigMap
+	require.True(t, child(t, resp, "ConfigMap", "rfs-cache", &cm))
+	assert.Contains(t, cm.Data[sentinelConfFile], "protected-mode no\n",
+		"without requirepass, protected mode would refuse clients from other pods")
+
+	var dep renderedWorkload
+	require.True(t, child(t, resp, "Deployment", "rfs-cache", &dep))
+	assert.NotContains(t, envNames(container(t, dep.Spec.Template.Spec, "sentinel")), "REDISCLI_AUTH",
+		"the probes must not send an AUTH that a sentinel without requirepass refuses")
+
+	var cms renderedConfigMap
+	require.True(t, child(t, resp, "ConfigMap", "rfr-s-cache", &cms))
+	assert.Contains(t, cms.Data[shutdownScript], "(unset REDISCLI_AUTH; redis-cli -h \"$sentinel\"",
+		"the preStop script must talk to the sentinels without redis' password")
+
+	c := findCase(t, "auth")
+	topo, ok := NewTopology(&c.req)
+	require.True(t, ok)
+	assert.True(t, topo.Password.IsSet())
+	assert.False(t, topo.SentinelPassword.IsSet(), "the healer must know the sentinels require no password")
+}
+
+func TestSentinelAuthOptIn(t *testing.T) {
+	on := func(rf *RedisFailover) { rf.Spec.Auth.Sentinel = true }
+	resp := syncCase(t, "auth", on)
+	var sec renderedSecret
+	require.True(t, child(t, resp, "Secret", "rfr-auth-cache", &sec))
+	conf := string(sec.Data[authSentinelFile])
+	for _, line := range []string{"requirepass ", "sentinel sentinel-pass ", "sentinel auth-pass mymaster "} {
+		assert.Contains(t, conf, line)
+	}
+	var cm renderedConfigMap
+	require.True(t, child(t, resp, "ConfigMap", "rfs-cache", &cm))
+	assert.NotContains(t, cm.Data[sentinelConfFile], "protected-mode")
+	var dep renderedWorkload
+	require.True(t, child(t, resp, "Deployment", "rfs-cache", &dep))
+	assert.Contains(t, envNames(container(t, dep.Spec.Template.Spec, "sentinel")), "REDISCLI_AUTH")
+	var cms renderedConfigMap
+	require.True(t, child(t, resp, "ConfigMap", "rfr-s-cache", &cms))
+	assert.NotContains(t, cms.Data[shutdownScript], "unset REDISCLI_AUTH")
+
+	c := findCase(t, "auth")
+	on(&c.req.Parent)
+	topo, ok := NewTopology(&c.req)
+	require.True(t, ok)
+	assert.Equal(t, topo.Password.Value(), topo.SentinelPassword.Value())
+
+	// Without a password the field would promise protected sentinels that are open.
+	errs := Validate(rfWith(RedisFailoverSpec{Auth: AuthSettings{Sentinel: true}}))
+	assert.Equal(t, []string{"spec.auth.sentinel: requires spec.auth.secretPath (the password the sentinels would require)"},
+		errStrings(errs))
+}
+
+func errStrings(es FieldErrors) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Error()
+	}
+	return out
+}
