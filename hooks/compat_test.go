@@ -144,3 +144,26 @@ func errStrings(es FieldErrors) []string {
 	}
 	return out
 }
+
+// Item 10: spotahome left enableServiceLinks at the Kubernetes default (true); its
+// custom-shutdown example reads RFS_NAME_SERVICE_HOST and RFS_NAME_SERVICE_PORT_SENTINEL.
+func TestServiceLinksOnByDefault(t *testing.T) {
+	resp := syncCase(t, "minimal", nil)
+	for _, w := range []struct{ kind, name string }{{"StatefulSet", "rfr-cache"}, {"Deployment", "rfs-cache"}} {
+		var obj renderedWorkload
+		require.True(t, child(t, resp, w.kind, w.name, &obj))
+		links := obj.Spec.Template.Spec.EnableServiceLinks
+		assert.True(t, links == nil || *links, "%s %s: service links must stay on", w.kind, w.name)
+	}
+}
+
+func TestServiceLinksField(t *testing.T) {
+	resp := syncCase(t, "minimal", func(rf *RedisFailover) {
+		rf.Spec.Redis.EnableServiceLinks = ptr(false)
+	})
+	var sts, dep renderedWorkload
+	require.True(t, child(t, resp, "StatefulSet", "rfr-cache", &sts))
+	require.True(t, child(t, resp, "Deployment", "rfs-cache", &dep))
+	assert.Equal(t, ptr(false), sts.Spec.Template.Spec.EnableServiceLinks)
+	assert.Equal(t, ptr(true), dep.Spec.Template.Spec.EnableServiceLinks, "each component has its own field")
+}

@@ -88,6 +88,9 @@ func defaultPod(p *PodSettings, command []string, exporterImage string) {
 	if p.DNSPolicy == "" {
 		p.DNSPolicy = corev1.DNSClusterFirst
 	}
+	if p.EnableServiceLinks == nil {
+		p.EnableServiceLinks = ptr(true) // the Kubernetes default, which spotahome kept
+	}
 	p.SecurityContext = defaultPodSecurityContext(p.SecurityContext)
 	if p.ContainerSecurityContext == nil {
 		p.ContainerSecurityContext = defaultContainerSecurityContext(p.SecurityContext)

@@ -142,8 +142,11 @@ func podSpec(p *PodSettings, grace int64) corev1.PodSpec {
 		NodeSelector:                  merged(p.NodeSelector),
 		SecurityContext:               p.SecurityContext.DeepCopy(),
 		TerminationGracePeriodSeconds: ptr(grace),
-		// Service links would inject REDIS_PORT=tcp://… for a Service named "redis".
-		EnableServiceLinks: ptr(false),
+		// Service links (on by default, as in spotahome) give scripts such as spotahome's
+		// custom-shutdown example RFS_NAME_SERVICE_HOST/PORT. A Service named "redis" would also
+		// inject REDIS_PORT=tcp://…: redhook sets REDIS_PORT itself wherever it reads it, and
+		// a container's own variables win over the service links.
+		EnableServiceLinks: copyPtr(p.EnableServiceLinks),
 	}
 	// Redis and Sentinel never call the Kubernetes API; mount a token only for a user's account.
 	if p.ServiceAccountName == "" {
@@ -186,6 +189,14 @@ const ownHost = `"${REDIS_HOST:-127.0.0.1}"`
 
 func redisCli(host string, port any, args string) string {
 	return fmt.Sprintf(`redis-cli -h %s -p %v %s`, host, port, args)
+}
+
+// copyPtr returns a new pointer to *p, or nil: rendered children share nothing with the spec.
+func copyPtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	return ptr(*p)
 }
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }

@@ -185,6 +185,11 @@ type PodSettings struct {
 	PodAnnotations            map[string]string                 `json:"podAnnotations,omitempty"`
 	ServiceAnnotations        map[string]string                 `json:"serviceAnnotations,omitempty"`
 	HostNetwork               bool                              `json:"hostNetwork,omitempty"`
+	// EnableServiceLinks sets the pods' enableServiceLinks (default true, the Kubernetes default
+	// and so spotahome's): the kubelet passes every Service of the namespace as environment
+	// variables, such as RFS_NAME_SERVICE_HOST that spotahome's custom shutdown example uses.
+	// false keeps large namespaces from filling the environment.
+	EnableServiceLinks *bool `json:"enableServiceLinks,omitempty"`
 	// +kubebuilder:validation:Enum=ClusterFirst;ClusterFirstWithHostNet;Default;None
 	DNSPolicy                  corev1.DNSPolicy     `json:"dnsPolicy,omitempty"`
 	PriorityClassName          string               `json:"priorityClassName,omitempty"`

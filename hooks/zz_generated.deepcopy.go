@@ -280,6 +280,11 @@ func (in *PodSettings) DeepCopyInto(out *PodSettings) {
 			(*out)[key] = val
 		}
 	}
+	if in.EnableServiceLinks != nil {
+		in, out := &in.EnableServiceLinks, &out.EnableServiceLinks
+		*out = new(bool)
+		**out = **in
+	}
 	if in.ExtraVolumes != nil {
 		in, out := &in.ExtraVolumes, &out.ExtraVolumes
 		*out = make([]v1.Volume, len(*in))
