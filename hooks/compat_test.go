@@ -167,3 +167,61 @@ func TestServiceLinksField(t *testing.T) {
 	assert.Equal(t, ptr(false), sts.Spec.Template.Spec.EnableServiceLinks)
 	assert.Equal(t, ptr(true), dep.Spec.Template.Spec.EnableServiceLinks, "each component has its own field")
 }
+
+// Item 11: spotahome's exporter conventions (operator/redisfailover/service/generator.go and
+// constants.go, v1.2-v1.3): Service port http-metrics on 9121, prometheus.io annotations on the
+// rfr Service, default resources, REDIS_ALIAS and the redis env on the redis exporter, and for the
+// sentinel exporter REDIS_ADDR and REDIS_EXPORTER_WEB_LISTEN_ADDRESS=0.0.0.0:9355 (its default
+// image is oliver006/redis_exporter, which listens on 9121 otherwise).
+func TestExporterAsSpotahome(t *testing.T) {
+	resp := syncCase(t, "exporter", nil)
+	var svc struct {
+		Metadata ObjectMeta         `json:"metadata"`
+		Spec     corev1.ServiceSpec `json:"spec"`
+	}
+	require.True(t, child(t, resp, "Service", "rfr-cache", &svc))
+	assert.Contains(t, svc.Spec.Ports, tcpPort("http-metrics", 9121), "ServiceMonitors select the port http-metrics")
+	assert.Equal(t, "true", svc.Metadata.Annotations["prometheus.io/scrape"])
+	assert.Equal(t, "9121", svc.Metadata.Annotations["prometheus.io/port"])
+	assert.Equal(t, "/metrics", svc.Metadata.Annotations["prometheus.io/path"])
+	require.True(t, child(t, resp, "Service", "rfs-cache", &svc))
+	assert.Contains(t, svc.Spec.Ports, tcpPort("http-metrics", 9355))
+
+	defaultResources := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: mustQuantity("10m"), corev1.ResourceMemory: mustQuantity("50Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: mustQuantity("1"), corev1.ResourceMemory: mustQuantity("100Mi")},
+	}
+	var sts, dep renderedWorkload
+	require.True(t, child(t, resp, "StatefulSet", "rfr-cache", &sts))
+	redis := container(t, sts.Spec.Template.Spec, "redis-exporter")
+	assert.Equal(t, []string{"REDIS_ALIAS", "REDIS_ADDR", "REDIS_PORT", "REDIS_USER", "REDIS_EXPORTER_LOG_FORMAT"}, envNames(redis))
+	assert.Equal(t, "metadata.name", redis.Env[0].ValueFrom.FieldRef.FieldPath)
+	assert.Equal(t, defaultResources.String(), redis.Resources.String())
+
+	require.True(t, child(t, resp, "Deployment", "rfs-cache", &dep))
+	sentinel := container(t, dep.Spec.Template.Spec, "sentinel-exporter")
+	assert.Equal(t, []string{"REDIS_ALIAS", "REDIS_ADDR", "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", "SENTINEL_ADDR"}, envNames(sentinel))
+	assert.Contains(t, sentinel.Env, corev1.EnvVar{Name: "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", Value: "0.0.0.0:9355"})
+	assert.Contains(t, sentinel.Env, corev1.EnvVar{Name: "REDIS_ADDR", Value: "redis://127.0.0.1:26379"})
+	assert.Equal(t, defaultResources.String(), sentinel.Resources.String())
+
+	// spotahome's default sentinel exporter image is oliver006/redis_exporter, as for redis.
+	resp = syncCase(t, "exporter", func(rf *RedisFailover) { rf.Spec.Sentinel.Exporter.Image = "" })
+	require.True(t, child(t, resp, "Deployment", "rfs-cache", &dep))
+	assert.Equal(t, DefaultRedisExporterImage, container(t, dep.Spec.Template.Spec, "sentinel-exporter").Image)
+
+	// No exporter: no scrape annotations (Prometheus would scrape the redis port over HTTP).
+	resp = syncCase(t, "minimal", nil)
+	var plain Service
+	require.True(t, child(t, resp, "Service", "rfr-cache", &plain))
+	assert.NotContains(t, plain.Metadata.Annotations, "prometheus.io/scrape")
+}
+
+func TestExporterResourcesGiven(t *testing.T) {
+	none := corev1.ResourceRequirements{}
+	resp := syncCase(t, "exporter", func(rf *RedisFailover) { rf.Spec.Redis.Exporter.Resources = &none })
+	var sts renderedWorkload
+	require.True(t, child(t, resp, "StatefulSet", "rfr-cache", &sts))
+	assert.Equal(t, none, container(t, sts.Spec.Template.Spec, "redis-exporter").Resources,
+		"resources: {} means none, as in spotahome (a pointer there)")
+}

@@ -110,18 +110,28 @@ func mergeEnv(ours, user []corev1.EnvVar) []corev1.EnvVar {
 	return append(out, deepCopyEnv(user)...)
 }
 
-// exporterContainer renders a metrics sidecar.
+// exporterContainer renders a metrics sidecar. Its container port is named "metrics" and the
+// Services' port metricsPortName, as in spotahome. env starts with REDIS_ALIAS (the pod name, the
+// exporter's instance label), as spotahome's did; the user's variables win.
 func exporterContainer(name string, e *Exporter, port int32, env []corev1.EnvVar) corev1.Container {
+	alias := corev1.EnvVar{Name: "REDIS_ALIAS", ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}
 	c := corev1.Container{
 		Name: name, Image: e.Image, ImagePullPolicy: e.ImagePullPolicy,
 		Args:            append([]string(nil), e.Args...),
-		Env:             mergeEnv(env, e.Env),
+		Env:             mergeEnv(append([]corev1.EnvVar{alias}, env...), e.Env),
 		Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
-		Resources:       *e.Resources.DeepCopy(),
 		SecurityContext: e.ContainerSecurityContext.DeepCopy(),
+	}
+	if e.Resources != nil {
+		c.Resources = *e.Resources.DeepCopy()
 	}
 	return c
 }
+
+// metricsPortName is spotahome's name of the exporter port on the Services, which
+// ServiceMonitors select.
+const metricsPortName = "http-metrics"
 
 func deepCopyEnv(env []corev1.EnvVar) []corev1.EnvVar {
 	out := make([]corev1.EnvVar, len(env))

@@ -87,10 +87,9 @@ func (r *renderer) redisPodSpec() corev1.PodSpec {
 	spec.InitContainers = withEnv(s.InitContainers, sidecarEnv)
 	spec.Containers = append([]corev1.Container{r.redisContainer()}, withEnv(s.ExtraContainers, sidecarEnv)...)
 	if s.Exporter.Enabled {
-		env := append([]corev1.EnvVar{{Name: "REDIS_ADDR", Value: "redis://127.0.0.1:" + r.portString()}},
-			r.passwordEnv("REDIS_PASSWORD")...)
+		// The same variables as the other sidecars, as in spotahome.
 		spec.Containers = append(spec.Containers,
-			exporterContainer("redis-exporter", &s.Exporter, RedisExporterPort, env))
+			exporterContainer("redis-exporter", &s.Exporter, RedisExporterPort, sidecarEnv))
 	}
 	return spec
 }

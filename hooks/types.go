@@ -148,13 +148,15 @@ type EmbeddedObjectMetadata struct {
 // Exporter is a metrics sidecar (redis_exporter for redis, a sentinel exporter for sentinels).
 // +kubebuilder:object:generate=true
 type Exporter struct {
-	Enabled                  bool                        `json:"enabled,omitempty"`
-	Image                    string                      `json:"image,omitempty"`
-	ImagePullPolicy          corev1.PullPolicy           `json:"imagePullPolicy,omitempty"`
-	ContainerSecurityContext *corev1.SecurityContext     `json:"containerSecurityContext,omitempty"`
-	Args                     []string                    `json:"args,omitempty"`
-	Env                      []corev1.EnvVar             `json:"env,omitempty"`
-	Resources                corev1.ResourceRequirements `json:"resources,omitempty"`
+	Enabled                  bool                    `json:"enabled,omitempty"`
+	Image                    string                  `json:"image,omitempty"`
+	ImagePullPolicy          corev1.PullPolicy       `json:"imagePullPolicy,omitempty"`
+	ContainerSecurityContext *corev1.SecurityContext `json:"containerSecurityContext,omitempty"`
+	Args                     []string                `json:"args,omitempty"`
+	Env                      []corev1.EnvVar         `json:"env,omitempty"`
+	// Resources: unset gets spotahome's defaults (requests 10m CPU, 50Mi; limits 1 CPU, 100Mi);
+	// {} means none. A pointer, as in spotahome, to tell the two apart.
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
 // PodSettings are the pod-level fields that redis and sentinel share.
