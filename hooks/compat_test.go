@@ -225,3 +225,26 @@ func TestExporterResourcesGiven(t *testing.T) {
 	assert.Equal(t, none, container(t, sts.Spec.Template.Spec, "redis-exporter").Resources,
 		"resources: {} means none, as in spotahome (a pointer there)")
 }
+
+// Item 12: spotahome copied the parent's metadata.annotations to the redis StatefulSet
+// (generateRedisStatefulSet: ObjectMeta.Annotations = rf.Annotations), to no other child and
+// not to the pod template. kubectl's last-applied-configuration and Metacontroller's own
+// annotations are never copied.
+func TestParentAnnotationsOnStatefulSet(t *testing.T) {
+	resp := syncCase(t, "minimal", func(rf *RedisFailover) {
+		rf.Annotations = map[string]string{
+			"team.example.com/owner":                           "payments",
+			"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"databases.spotahome.com/v1"}`,
+			"metacontroller.k8s.io/last-applied-configuration": `{}`,
+			"metacontroller.k8s.io/decorator-controllers":      "x",
+			"argocd.argoproj.io/sync-wave":                     "1",
+		}
+	})
+	var sts, dep renderedWorkload
+	require.True(t, child(t, resp, "StatefulSet", "rfr-cache", &sts))
+	assert.Equal(t, map[string]string{"team.example.com/owner": "payments", "argocd.argoproj.io/sync-wave": "1"},
+		sts.Metadata.Annotations)
+	assert.Empty(t, sts.Spec.Template.Metadata.Annotations, "spotahome put only podAnnotations on the pods")
+	require.True(t, child(t, resp, "Deployment", "rfs-cache", &dep))
+	assert.Empty(t, dep.Metadata.Annotations, "spotahome copied them to the StatefulSet only")
+}

@@ -18,7 +18,9 @@ func (r *renderer) redisStatefulSet() *StatefulSet {
 		whenDeleted = appsv1.RetainPersistentVolumeClaimRetentionPolicyType
 	}
 	sts := &StatefulSet{APIVersion: "apps/v1", Kind: "StatefulSet",
-		Metadata: r.meta(redisName(r.name()), ComponentRedis, nil),
+		// The parent's annotations, as spotahome copied them to this StatefulSet (and to no
+		// other child, nor to the pod template).
+		Metadata: r.meta(redisName(r.name()), ComponentRedis, copiedAnnotations(r.rf.Annotations)),
 		Spec: StatefulSetSpec{
 			Replicas:            ptr(s.Replicas),
 			Selector:            &metav1.LabelSelector{MatchLabels: SelectorLabels(r.name(), ComponentRedis)},
