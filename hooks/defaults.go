@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -11,9 +12,11 @@ import (
 // spotahome's users deployed; any Redis ≥ 7.0 works (redhook relies on REPLICAOF, ROLE and
 // Sentinel's CONFIG REWRITE behaviour of 7.0).
 const (
-	DefaultRedisImage            = "redis:7.2.7"
-	DefaultRedisExporterImage    = "oliver006/redis_exporter:v1.67.0"
-	DefaultSentinelExporterImage = "leominov/redis_sentinel_exporter:1.7.1"
+	DefaultRedisImage         = "redis:7.2.7"
+	DefaultRedisExporterImage = "oliver006/redis_exporter:v1.67.0"
+	// DefaultSentinelExporterImage is redis_exporter too, as in spotahome: pointed at a sentinel
+	// it exports the sentinel metrics, under the names spotahome users' dashboards know.
+	DefaultSentinelExporterImage = DefaultRedisExporterImage
 	DefaultReplicas              = 3
 	DefaultRedisPort             = 6379
 	SentinelPort                 = 26379
@@ -88,6 +91,9 @@ func defaultPod(p *PodSettings, command []string, exporterImage string) {
 	if p.DNSPolicy == "" {
 		p.DNSPolicy = corev1.DNSClusterFirst
 	}
+	if p.EnableServiceLinks == nil {
+		p.EnableServiceLinks = ptr(true) // the Kubernetes default, which spotahome kept
+	}
 	p.SecurityContext = defaultPodSecurityContext(p.SecurityContext)
 	if p.ContainerSecurityContext == nil {
 		p.ContainerSecurityContext = defaultContainerSecurityContext(p.SecurityContext)
@@ -100,6 +106,18 @@ func defaultPod(p *PodSettings, command []string, exporterImage string) {
 	}
 	if p.Exporter.ContainerSecurityContext == nil {
 		p.Exporter.ContainerSecurityContext = defaultContainerSecurityContext(p.SecurityContext)
+	}
+	if p.Exporter.Resources == nil {
+		p.Exporter.Resources = defaultExporterResources()
+	}
+}
+
+// defaultExporterResources are spotahome's exporter resources (v1.3; v1.2 limited the CPU to
+// 50m, which throttled scrapes of large instances). resources: {} in the spec means none.
+func defaultExporterResources() *corev1.ResourceRequirements {
+	return &corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("50Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("100Mi")},
 	}
 }
 

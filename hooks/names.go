@@ -3,6 +3,7 @@ package hooks
 import (
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Child names follow spotahome's, so that dashboards, scripts and clients keep working.
@@ -85,6 +86,32 @@ func childLabels(rf *RedisFailover, whitelist []*regexp.Regexp, component string
 	out[LabelRF] = rf.Name
 	if component != "" {
 		out[LabelComponent] = component
+	}
+	return out
+}
+
+// Annotations of the parent that are never copied to a child. kubectl's is the parent's own
+// manifest: on the StatefulSet, `kubectl apply`, `kubectl diff` and GitOps tools would take it
+// for the StatefulSet's last applied configuration and compute their 3-way merge (and prunes)
+// against the wrong object; it is also as large as the parent. Metacontroller's (prefix
+// metacontroller.k8s.io/) are its own bookkeeping on an object, such as the last-applied state
+// of its 3-way merge: copied onto a child they would overwrite what Metacontroller keeps there.
+const kubectlLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+const metacontrollerPrefix = "metacontroller.k8s.io/"
+
+// copiedAnnotations are the parent's annotations that spotahome copied to the redis
+// StatefulSet, less those above; nil when none is left.
+func copiedAnnotations(parent map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range parent {
+		if k == kubectlLastApplied || strings.HasPrefix(k, metacontrollerPrefix) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(parent))
+		}
+		out[k] = v
 	}
 	return out
 }

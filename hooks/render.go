@@ -11,8 +11,11 @@ type renderer struct {
 	rf        *RedisFailover // defaulted
 	whitelist []*regexp.Regexp
 	auth      bool
-	password  Secret
-	obs       HealerReport
+	// sentinelAuth: the sentinels require the password too (spec.auth.sentinel). Without it
+	// they require none, as in spotahome, and only use the password towards redis (auth-pass).
+	sentinelAuth bool
+	password     Secret
+	obs          HealerReport
 	// sentinelMaster is the address sentinel.conf monitors: the observed master, else the one
 	// the observed sentinel ConfigMap names, else the boot placeholder host.
 	sentinelMaster string

@@ -98,7 +98,9 @@ func (r *renderer) sentinelConf() string {
 		r.namespace(), r.name())
 	fmt.Fprintf(&b, "port %d\n", SentinelPort)
 	fmt.Fprintf(&b, "bind %s\n", anyAddress)
-	if !r.auth {
+	if !r.sentinelAuth {
+		// Clients reach the sentinels from other pods; without requirepass, protected mode
+		// would refuse them.
 		b.WriteString("protected-mode no\n")
 	}
 	host, port := r.sentinelMaster, s.Redis.Port
@@ -118,12 +120,16 @@ func (r *renderer) sentinelConf() string {
 }
 
 // authSecret holds the password lines that redis.conf includes and that the sentinel's init
-// container appends to its writable sentinel.conf. Built from the user's Secret.
+// container appends to its writable sentinel.conf. Built from the user's Secret. The sentinels
+// always authenticate to redis (auth-pass); they require the password themselves, and send it
+// to each other (sentinel-pass), only with spec.auth.sentinel.
 func (r *renderer) authSecret() *SecretObject {
 	pw := quoteConfig(r.password.Value())
 	redis := fmt.Sprintf("requirepass %s\nmasterauth %s\n", pw, pw)
-	sentinel := fmt.Sprintf("requirepass %s\nsentinel sentinel-pass %s\nsentinel auth-pass %s %s\n",
-		pw, pw, r.masterName(), pw)
+	sentinel := fmt.Sprintf("sentinel auth-pass %s %s\n", r.masterName(), pw)
+	if r.sentinelAuth {
+		sentinel = fmt.Sprintf("requirepass %s\nsentinel sentinel-pass %s\n", pw, pw) + sentinel
+	}
 	return &SecretObject{APIVersion: "v1", Kind: "Secret",
 		Metadata: r.meta(authName(r.name()), "", nil),
 		Type:     "Opaque",

@@ -1,6 +1,8 @@
 package hooks
 
 import (
+	"fmt"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,8 +63,16 @@ func (r *renderer) sentinelPodSpec() corev1.PodSpec {
 	}}, withEnv(s.InitContainers, nil)...)
 	spec.Containers = append([]corev1.Container{r.sentinelContainer()}, withEnv(s.ExtraContainers, nil)...)
 	if s.Exporter.Enabled {
-		env := append([]corev1.EnvVar{{Name: "SENTINEL_ADDR", Value: "redis://127.0.0.1:26379"}},
-			r.passwordEnv("SENTINEL_PASSWORD")...)
+		// Variables for both exporters users run: redis_exporter (spotahome's default image:
+		// REDIS_ADDR, REDIS_PASSWORD, and the listen address, 9121 otherwise) and
+		// redis_sentinel_exporter (spotahome's example: SENTINEL_ADDR, SENTINEL_PASSWORD; it
+		// listens on 9355 by default).
+		sentinelAddr := fmt.Sprintf("redis://127.0.0.1:%d", SentinelPort)
+		env := append([]corev1.EnvVar{
+			{Name: "REDIS_ADDR", Value: sentinelAddr},
+			{Name: "REDIS_EXPORTER_WEB_LISTEN_ADDRESS", Value: fmt.Sprintf("0.0.0.0:%d", SentinelExporterPort)},
+			{Name: "SENTINEL_ADDR", Value: sentinelAddr},
+		}, r.sentinelPasswordEnv("REDIS_PASSWORD", "SENTINEL_PASSWORD")...)
 		spec.Containers = append(spec.Containers,
 			exporterContainer("sentinel-exporter", &s.Exporter, SentinelExporterPort, env))
 	}
@@ -77,7 +87,7 @@ func (r *renderer) sentinelContainer() corev1.Container {
 		mounts = append(mounts, corev1.VolumeMount{Name: "sentinel-startup", MountPath: sentinelStartup, ReadOnly: true})
 		startup = execProbe([]string{"sh", sentinelStartup + "/" + startupScript}, 0, 5, 5, 60)
 	}
-	env := append([]corev1.EnvVar{podIPEnv()}, r.passwordEnv("REDISCLI_AUTH")...)
+	env := append([]corev1.EnvVar{podIPEnv()}, r.sentinelPasswordEnv("REDISCLI_AUTH")...)
 	// Ready once it monitors a real master, not the boot placeholder: clients that ask a
 	// not-ready sentinel would be sent to 127.0.0.1.
 	ready := redisCli(ownHost, SentinelPort, "--raw sentinel get-master-addr-by-name "+r.masterName()) +

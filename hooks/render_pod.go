@@ -68,6 +68,16 @@ func (r *renderer) passwordEnv(names ...string) []corev1.EnvVar {
 	return out
 }
 
+// sentinelPasswordEnv is passwordEnv for what talks to a sentinel: only when the sentinels
+// require the password (redis-cli would otherwise send an AUTH that a sentinel without
+// requirepass answers with an error).
+func (r *renderer) sentinelPasswordEnv(names ...string) []corev1.EnvVar {
+	if !r.sentinelAuth {
+		return nil
+	}
+	return r.passwordEnv(names...)
+}
+
 func podIPEnv() corev1.EnvVar {
 	return corev1.EnvVar{Name: "POD_IP", ValueFrom: &corev1.EnvVarSource{
 		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}}
@@ -100,18 +110,28 @@ func mergeEnv(ours, user []corev1.EnvVar) []corev1.EnvVar {
 	return append(out, deepCopyEnv(user)...)
 }
 
-// exporterContainer renders a metrics sidecar.
+// exporterContainer renders a metrics sidecar. Its container port is named "metrics" and the
+// Services' port metricsPortName, as in spotahome. env starts with REDIS_ALIAS (the pod name, the
+// exporter's instance label), as spotahome's did; the user's variables win.
 func exporterContainer(name string, e *Exporter, port int32, env []corev1.EnvVar) corev1.Container {
+	alias := corev1.EnvVar{Name: "REDIS_ALIAS", ValueFrom: &corev1.EnvVarSource{
+		FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}
 	c := corev1.Container{
 		Name: name, Image: e.Image, ImagePullPolicy: e.ImagePullPolicy,
 		Args:            append([]string(nil), e.Args...),
-		Env:             mergeEnv(env, e.Env),
+		Env:             mergeEnv(append([]corev1.EnvVar{alias}, env...), e.Env),
 		Ports:           []corev1.ContainerPort{{Name: "metrics", ContainerPort: port, Protocol: corev1.ProtocolTCP}},
-		Resources:       *e.Resources.DeepCopy(),
 		SecurityContext: e.ContainerSecurityContext.DeepCopy(),
+	}
+	if e.Resources != nil {
+		c.Resources = *e.Resources.DeepCopy()
 	}
 	return c
 }
+
+// metricsPortName is spotahome's name of the exporter port on the Services, which
+// ServiceMonitors select.
+const metricsPortName = "http-metrics"
 
 func deepCopyEnv(env []corev1.EnvVar) []corev1.EnvVar {
 	out := make([]corev1.EnvVar, len(env))
@@ -132,8 +152,11 @@ func podSpec(p *PodSettings, grace int64) corev1.PodSpec {
 		NodeSelector:                  merged(p.NodeSelector),
 		SecurityContext:               p.SecurityContext.DeepCopy(),
 		TerminationGracePeriodSeconds: ptr(grace),
-		// Service links would inject REDIS_PORT=tcp://… for a Service named "redis".
-		EnableServiceLinks: ptr(false),
+		// Service links (on by default, as in spotahome) give scripts such as spotahome's
+		// custom-shutdown example RFS_NAME_SERVICE_HOST/PORT. A Service named "redis" would also
+		// inject REDIS_PORT=tcp://…: redhook sets REDIS_PORT itself wherever it reads it, and
+		// a container's own variables win over the service links.
+		EnableServiceLinks: copyPtr(p.EnableServiceLinks),
 	}
 	// Redis and Sentinel never call the Kubernetes API; mount a token only for a user's account.
 	if p.ServiceAccountName == "" {
@@ -176,6 +199,14 @@ const ownHost = `"${REDIS_HOST:-127.0.0.1}"`
 
 func redisCli(host string, port any, args string) string {
 	return fmt.Sprintf(`redis-cli -h %s -p %v %s`, host, port, args)
+}
+
+// copyPtr returns a new pointer to *p, or nil: rendered children share nothing with the spec.
+func copyPtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	return ptr(*p)
 }
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }

@@ -52,21 +52,27 @@ port="${REDIS_PORT:-%d}"
 host="${REDIS_HOST:-127.0.0.1}"
 `, r.namespace(), r.name(), r.port())
 	if r.sentinels() {
+		fmt.Fprintf(&b, "sentinel=\"${SENTINEL_HOST:-%s}\"\n", sentinelName(r.name()))
+		if r.sentinelAuth {
+			fmt.Fprintf(&b, "sentinel_cli() { redis-cli -h \"$sentinel\" -p %d \"$@\"; }\n", SentinelPort)
+		} else {
+			// REDISCLI_AUTH is redis' password; an AUTH to a sentinel without requirepass fails.
+			b.WriteString("# The sentinels require no password (spec.auth.sentinel is off): send them none.\n")
+			fmt.Fprintf(&b, "sentinel_cli() { (unset REDISCLI_AUTH; redis-cli -h \"$sentinel\" -p %d \"$@\"); }\n", SentinelPort)
+		}
 		fmt.Fprintf(&b, `# A master asks Sentinel to fail over and waits, at most %d s (grace period - 5 s), until
 # Sentinel names another master, so that clients move before this pod stops.
-sentinel="${SENTINEL_HOST:-%s}"
 if redis-cli -h "$host" -p "$port" info replication | tr -d '\r' | grep -qx 'role:master'; then
-  redis-cli -h "$sentinel" -p %d sentinel failover %s
+  sentinel_cli sentinel failover %s
   i=0
   while [ "$i" -lt %d ]; do
-    addr=$(redis-cli -h "$sentinel" -p %d --raw sentinel get-master-addr-by-name %s | head -n 1)
+    addr=$(sentinel_cli --raw sentinel get-master-addr-by-name %s | head -n 1)
     if [ -n "$addr" ] && [ "$addr" != "${POD_IP:-$host}" ]; then break; fi
     sleep 1
     i=$((i + 1))
   done
 fi
-`, r.shutdownWait(), sentinelName(r.name()), SentinelPort, r.masterName(), r.shutdownWait(),
-			SentinelPort, r.masterName())
+`, r.shutdownWait(), r.masterName(), r.shutdownWait(), r.masterName())
 	}
 	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
 		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")

@@ -1,6 +1,8 @@
 package hooks
 
 import (
+	"strconv"
+
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -9,11 +11,21 @@ import (
 func (r *renderer) headlessService() *Service {
 	s := &r.rf.Spec.Redis
 	ports := []corev1.ServicePort{tcpPort("redis", s.Port)}
+	var annotations map[string]string
 	if s.Exporter.Enabled {
-		ports = append(ports, tcpPort("metrics", RedisExporterPort))
+		ports = append(ports, tcpPort(metricsPortName, RedisExporterPort))
+		// spotahome's scrape annotations, for Prometheus' kubernetes-service-endpoints job. The
+		// port is a number (spotahome wrote "http", which matched nothing, so every port of its
+		// one-port Service was scraped): this Service also has the redis port, which must not be
+		// scraped over HTTP. The user's serviceAnnotations win.
+		annotations = map[string]string{
+			"prometheus.io/scrape": "true",
+			"prometheus.io/port":   strconv.Itoa(RedisExporterPort),
+			"prometheus.io/path":   "/metrics",
+		}
 	}
 	return &Service{APIVersion: "v1", Kind: "Service",
-		Metadata: r.meta(redisName(r.name()), ComponentRedis, s.ServiceAnnotations),
+		Metadata: r.meta(redisName(r.name()), ComponentRedis, merged(annotations, s.ServiceAnnotations)),
 		Spec: corev1.ServiceSpec{
 			ClusterIP:                corev1.ClusterIPNone,
 			Selector:                 SelectorLabels(r.name(), ComponentRedis),
@@ -48,7 +60,7 @@ func (r *renderer) sentinelService() *Service {
 	s := &r.rf.Spec.Sentinel
 	ports := []corev1.ServicePort{tcpPort(sentinelPortLabel, SentinelPort)}
 	if s.Exporter.Enabled {
-		ports = append(ports, tcpPort("metrics", SentinelExporterPort))
+		ports = append(ports, tcpPort(metricsPortName, SentinelExporterPort))
 	}
 	return &Service{APIVersion: "v1", Kind: "Service",
 		Metadata: r.meta(sentinelName(r.name()), ComponentSentinel, s.ServiceAnnotations),

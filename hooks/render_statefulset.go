@@ -18,7 +18,9 @@ func (r *renderer) redisStatefulSet() *StatefulSet {
 		whenDeleted = appsv1.RetainPersistentVolumeClaimRetentionPolicyType
 	}
 	sts := &StatefulSet{APIVersion: "apps/v1", Kind: "StatefulSet",
-		Metadata: r.meta(redisName(r.name()), ComponentRedis, nil),
+		// The parent's annotations, as spotahome copied them to this StatefulSet (and to no
+		// other child, nor to the pod template).
+		Metadata: r.meta(redisName(r.name()), ComponentRedis, copiedAnnotations(r.rf.Annotations)),
 		Spec: StatefulSetSpec{
 			Replicas:            ptr(s.Replicas),
 			Selector:            &metav1.LabelSelector{MatchLabels: SelectorLabels(r.name(), ComponentRedis)},
@@ -89,10 +91,9 @@ func (r *renderer) redisPodSpec() corev1.PodSpec {
 	spec.InitContainers = withEnv(s.InitContainers, sidecarEnv)
 	spec.Containers = append([]corev1.Container{r.redisContainer()}, withEnv(s.ExtraContainers, sidecarEnv)...)
 	if s.Exporter.Enabled {
-		env := append([]corev1.EnvVar{{Name: "REDIS_ADDR", Value: "redis://127.0.0.1:" + r.portString()}},
-			r.passwordEnv("REDIS_PASSWORD")...)
+		// The same variables as the other sidecars, as in spotahome.
 		spec.Containers = append(spec.Containers,
-			exporterContainer("redis-exporter", &s.Exporter, RedisExporterPort, env))
+			exporterContainer("redis-exporter", &s.Exporter, RedisExporterPort, sidecarEnv))
 	}
 	return spec
 }

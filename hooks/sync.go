@@ -87,7 +87,8 @@ func (st *syncState) holding() bool { return st.r == nil }
 
 func (st *syncState) renderer(password Secret) *renderer {
 	rf := st.rf
-	r := &renderer{rf: rf, auth: password.IsSet(), password: password, obs: st.obs}
+	r := &renderer{rf: rf, auth: password.IsSet(), password: password, obs: st.obs,
+		sentinelAuth: password.IsSet() && rf.Spec.Auth.Sentinel}
 	for _, expr := range rf.Spec.LabelWhitelist {
 		r.whitelist = append(r.whitelist, regexp.MustCompile(expr)) // validated
 	}

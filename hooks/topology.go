@@ -26,8 +26,13 @@ type Topology struct {
 	RedisReplicas    int32 `json:"redisReplicas"`
 	SentinelReplicas int32 `json:"sentinelReplicas"`
 	Quorum           int32 `json:"quorum"`
-	// Password is used for redis (requirepass/masterauth) and sentinel (requirepass/auth-pass).
+	// Password is redis' password (requirepass/masterauth), which the sentinels also use towards
+	// redis (auth-pass): the healer authenticates to redis with it and sets it as auth-pass.
 	Password Secret `json:"password"`
+	// SentinelPassword is what the sentinels require (requirepass in sentinel.conf): Password
+	// with spec.auth.sentinel, else empty — by default, as in spotahome, the sentinels require
+	// none, and the healer should send them none.
+	SentinelPassword Secret `json:"sentinelPassword"`
 	// RedisConfig is spec.redis.customConfig as key/value pairs, to apply with CONFIG SET.
 	RedisConfig []ConfigEntry `json:"redisConfig,omitempty"`
 	// SentinelConfig is the per-master Sentinel settings (defaults merged), for SENTINEL SET.
@@ -109,6 +114,7 @@ func (st *syncState) topology() (Topology, bool) {
 		SentinelReplicas: s.Sentinel.Replicas,
 		Quorum:           quorum(s.Sentinel.Replicas),
 		Password:         st.r.password,
+		SentinelPassword: sentinelPassword(st.r),
 		RedisConfig:      configEntries(s.Redis.CustomConfig),
 		SentinelConfig:   configEntries(s.Sentinel.CustomConfig),
 		SentinelsEnabled: sentinelsEnabled(rf),
@@ -119,6 +125,14 @@ func (st *syncState) topology() (Topology, bool) {
 		t.Bootstrap = &Endpoint{Host: b.Host, Port: int32(port)}
 	}
 	return t, true
+}
+
+// sentinelPassword is the password the rendered sentinels require; none unless spec.auth.sentinel.
+func sentinelPassword(r *renderer) Secret {
+	if r.sentinelAuth {
+		return r.password
+	}
+	return Secret{}
 }
 
 // quorum is the majority of the sentinels.

@@ -57,6 +57,11 @@ type RedisFailoverSpec struct {
 // +kubebuilder:object:generate=true
 type AuthSettings struct {
 	SecretPath string `json:"secretPath,omitempty"`
+	// Sentinel makes the sentinels require the password too (requirepass in sentinel.conf);
+	// Sentinel-aware clients must then send it to the sentinels. Off by default, as in
+	// spotahome, whose sentinels require none: clients configured for spotahome keep working.
+	// The sentinels always authenticate to redis (auth-pass). Requires secretPath.
+	Sentinel bool `json:"sentinel,omitempty"`
 }
 
 // BootstrapSettings names the external node that every redis replicates while bootstrapping.
@@ -143,13 +148,15 @@ type EmbeddedObjectMetadata struct {
 // Exporter is a metrics sidecar (redis_exporter for redis, a sentinel exporter for sentinels).
 // +kubebuilder:object:generate=true
 type Exporter struct {
-	Enabled                  bool                        `json:"enabled,omitempty"`
-	Image                    string                      `json:"image,omitempty"`
-	ImagePullPolicy          corev1.PullPolicy           `json:"imagePullPolicy,omitempty"`
-	ContainerSecurityContext *corev1.SecurityContext     `json:"containerSecurityContext,omitempty"`
-	Args                     []string                    `json:"args,omitempty"`
-	Env                      []corev1.EnvVar             `json:"env,omitempty"`
-	Resources                corev1.ResourceRequirements `json:"resources,omitempty"`
+	Enabled                  bool                    `json:"enabled,omitempty"`
+	Image                    string                  `json:"image,omitempty"`
+	ImagePullPolicy          corev1.PullPolicy       `json:"imagePullPolicy,omitempty"`
+	ContainerSecurityContext *corev1.SecurityContext `json:"containerSecurityContext,omitempty"`
+	Args                     []string                `json:"args,omitempty"`
+	Env                      []corev1.EnvVar         `json:"env,omitempty"`
+	// Resources: unset gets spotahome's defaults (requests 10m CPU, 50Mi; limits 1 CPU, 100Mi);
+	// {} means none. A pointer, as in spotahome, to tell the two apart.
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
 // PodSettings are the pod-level fields that redis and sentinel share.
@@ -180,6 +187,11 @@ type PodSettings struct {
 	PodAnnotations            map[string]string                 `json:"podAnnotations,omitempty"`
 	ServiceAnnotations        map[string]string                 `json:"serviceAnnotations,omitempty"`
 	HostNetwork               bool                              `json:"hostNetwork,omitempty"`
+	// EnableServiceLinks sets the pods' enableServiceLinks (default true, the Kubernetes default
+	// and so spotahome's): the kubelet passes every Service of the namespace as environment
+	// variables, such as RFS_NAME_SERVICE_HOST that spotahome's custom shutdown example uses.
+	// false keeps large namespaces from filling the environment.
+	EnableServiceLinks *bool `json:"enableServiceLinks,omitempty"`
 	// +kubebuilder:validation:Enum=ClusterFirst;ClusterFirstWithHostNet;Default;None
 	DNSPolicy                  corev1.DNSPolicy     `json:"dnsPolicy,omitempty"`
 	PriorityClassName          string               `json:"priorityClassName,omitempty"`

@@ -114,6 +114,9 @@ func Validate(rf *RedisFailover) FieldErrors {
 		for _, msg := range validation.IsDNS1123Subdomain(p) {
 			e.add("spec.auth.secretPath", "%q: %s", p, msg)
 		}
+	} else if s.Auth.Sentinel {
+		// Without a password the sentinels would be open while the spec says they are not.
+		e.add("spec.auth.sentinel", "requires spec.auth.secretPath (the password the sentinels would require)")
 	}
 	for i, expr := range s.LabelWhitelist {
 		if _, err := regexp.Compile(expr); err != nil {
