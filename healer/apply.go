@@ -142,7 +142,11 @@ func send(ctx context.Context, t hooks.Topology, c *conns, r request) error {
 	if err != nil {
 		return err
 	}
-	client, err := c.get(addr, t.Password)
+	password := t.Password
+	if r.sentinel {
+		password = t.SentinelPassword
+	}
+	client, err := c.get(addr, password)
 	if err != nil {
 		return err
 	}

@@ -27,8 +27,10 @@ func topology(c *redistest.Cluster) hooks.Topology {
 	tp := hooks.Topology{Namespace: "test", Name: c.Name, MasterName: redistest.MasterName,
 		RedisPort: redistest.RedisPort, SentinelPort: redistest.SentinelPort, Quorum: int32(c.Quorum),
 		SentinelsEnabled: true, RedisReplicas: int32(len(c.Redis)), SentinelReplicas: int32(len(c.Sentinels)),
-		Password:    hooks.NewSecret(c.Opts.Password),
-		Placeholder: hooks.Endpoint{Host: redistest.PlaceholderHost, Port: redistest.PlaceholderPort}}
+		Password: hooks.NewSecret(c.Opts.Password),
+		// The sentinels require the password too (spec.auth.sentinel) unless OpenSentinels.
+		SentinelPassword: hooks.NewSecret(map[bool]string{false: c.Opts.Password}[c.Opts.OpenSentinels]),
+		Placeholder:      hooks.Endpoint{Host: redistest.PlaceholderHost, Port: redistest.PlaceholderPort}}
 	for _, s := range c.MonitorSettings() {
 		tp.SentinelConfig = append(tp.SentinelConfig, hooks.ConfigEntry{Key: s.Key, Value: s.Value})
 	}

@@ -105,7 +105,7 @@ func observeSentinel(ctx context.Context, t hooks.Topology, c *conns, p hooks.Po
 		return n
 	}
 	addr := sentinelAddr(t, p)
-	client, err := c.get(addr, t.Password)
+	client, err := c.get(addr, t.SentinelPassword)
 	if err != nil {
 		n.Err = err.Error()
 		return n

@@ -57,7 +57,7 @@ func (p *Pool) stopSubscriptions(e *entry, keep map[string]bool) {
 func (p *Pool) subscribe(ctx context.Context, e *entry, addr string) {
 	for fails := 0; ctx.Err() == nil; {
 		p.mu.Lock()
-		password := e.topo.Password
+		password := e.topo.SentinelPassword
 		p.mu.Unlock()
 		began := time.Now()
 		err := p.receive(ctx, e, addr, password)

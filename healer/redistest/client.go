@@ -24,10 +24,11 @@ func NewClient(addr, password string) (rueidis.Client, error) {
 }
 
 // NewSentinelClient is a Sentinel-aware client of masterSet's master, found through the
-// sentinels at addrs (password authenticates to both the sentinels and the master).
-func NewSentinelClient(addrs []string, masterSet, password string) (rueidis.Client, error) {
+// sentinels at addrs: password authenticates to the master, sentinelPassword to the sentinels
+// (empty when they require none).
+func NewSentinelClient(addrs []string, masterSet, password, sentinelPassword string) (rueidis.Client, error) {
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, Password: password,
-		Sentinel:     rueidis.SentinelOption{MasterSet: masterSet, Password: password},
+		Sentinel:     rueidis.SentinelOption{MasterSet: masterSet, Password: sentinelPassword},
 		DisableCache: true, ClientSetInfo: rueidis.DisableClientSetInfo,
 		Dialer: net.Dialer{Timeout: 200 * time.Millisecond}, ConnWriteTimeout: 500 * time.Millisecond})
 	if err != nil {

@@ -35,6 +35,9 @@ type Options struct {
 	Redis, Sentinels int
 	// Password is every process's requirepass, masterauth, sentinel-pass and auth-pass.
 	Password string
+	// OpenSentinels: the sentinels require no password (a RedisFailover without
+	// spec.auth.sentinel, as in spotahome); they still use Password towards redis (auth-pass).
+	OpenSentinels bool
 	// DownAfter is Sentinel's down-after-milliseconds; 1 s when zero.
 	DownAfter time.Duration
 	// Monitor adds settings of the monitored master after the defaults (down-after,
@@ -116,6 +119,9 @@ func (c *Cluster) newProc(bin, name string, host, port int) *Proc {
 	c.t.Helper()
 	p := NewProc(c.t, bin, name, c.IP(host), port)
 	p.Password = c.Opts.Password
+	if p.Sentinel() && c.Opts.OpenSentinels {
+		p.Password = ""
+	}
 	return p
 }
 
@@ -220,10 +226,18 @@ func (c *Cluster) SentinelAddrs() []string {
 // the test's end: the processes are killed at its cleanup).
 func (c *Cluster) SentinelClient(t TB) rueidis.Client {
 	t.Helper()
-	client, err := NewSentinelClient(c.SentinelAddrs(), MasterName, c.Opts.Password)
+	client, err := NewSentinelClient(c.SentinelAddrs(), MasterName, c.Opts.Password, c.sentinelPassword())
 	if err != nil {
 		t.Fatalf("sentinel client of %s: %v", c.Name, err)
 		return nil
 	}
 	return client
+}
+
+// sentinelPassword is what the sentinels require: Password, unless OpenSentinels.
+func (c *Cluster) sentinelPassword() string {
+	if c.Opts.OpenSentinels {
+		return ""
+	}
+	return c.Opts.Password
 }

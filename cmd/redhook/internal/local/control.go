@@ -99,9 +99,13 @@ func (c *Cluster) SentinelClient() (rueidis.Client, error) {
 		addrs[i] = s.Addr()
 	}
 	rf := c.parent.WithDefaults()
+	sentinelPassword := "" // as in spotahome, the sentinels require none unless spec.auth.sentinel
+	if rf.Spec.Auth.Sentinel {
+		sentinelPassword = c.password
+	}
 	return rueidis.NewClient(rueidis.ClientOption{
 		InitAddress:  addrs,
-		Sentinel:     rueidis.SentinelOption{MasterSet: rf.Spec.Sentinel.MasterName, Password: c.password},
+		Sentinel:     rueidis.SentinelOption{MasterSet: rf.Spec.Sentinel.MasterName, Password: sentinelPassword},
 		Password:     c.password,
 		DisableCache: true,
 		Dialer:       net.Dialer{Timeout: time.Second},

@@ -91,7 +91,7 @@ spec:
 	waitLine(t, out, regexp.MustCompile(`e2e master=\S+ .*Ready=True `), 60*time.Second)
 
 	// Sentinel j lives at BASE+256+j: the next /24.
-	client, err := redistest.NewSentinelClient([]string{"127.0.31.1:26379"}, "mymaster", "")
+	client, err := redistest.NewSentinelClient([]string{"127.0.31.1:26379"}, "mymaster", "", "")
 	require.NoError(t, err)
 	defer client.Close()
 	portClient, err := c.MasterPortClient(time.Second)
