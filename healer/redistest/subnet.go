@@ -10,8 +10,8 @@ import (
 	"syscall"
 )
 
-// The subnets handed out: 127.0.180.0 to 127.0.254.0. Lower ones are left to tests that pick
-// their own addresses (cmd/redhook's local test uses 127.0.30.0 and 127.0.31.0).
+// The subnets handed out: 127.0.180.0 to 127.0.254.0. Lower ones are left to people trying
+// redhook local (127.0.10.0 and 127.0.11.0 by default).
 const (
 	firstSubnet = 180
 	lastSubnet  = 254
@@ -33,25 +33,58 @@ var cursor struct {
 // processes do, and a crashed test process releases its claims with its descriptors.
 func Subnet(t TB) int {
 	t.Helper()
+	return Subnets(t, 1)
+}
+
+// Subnets claims n consecutive subnets as Subnet claims one (for a runner that puts its
+// sentinels on the /24 after its redis pods, as redhook local does) and returns the first.
+func Subnets(t TB, n int) int {
+	t.Helper()
 	cursor.Lock()
 	defer cursor.Unlock()
-	n := lastSubnet - firstSubnet + 1
-	for i := 0; i < n; i++ {
-		s := firstSubnet + (cursor.next+i)%n
-		f, err := claim(s)
-		if err != nil {
-			t.Fatalf("claim loopback subnet 127.0.%d.0: %v", s, err)
-			return 0
-		}
-		if f == nil {
+	size := lastSubnet - firstSubnet + 1
+	for i := 0; i < size; i++ {
+		first := firstSubnet + (cursor.next+i)%size
+		if first+n-1 > lastSubnet {
 			continue
 		}
-		cursor.next = (s - firstSubnet + 1) % n
-		t.Cleanup(func() { f.Close() }) // closing the descriptor releases the flock
-		return s
+		files, err := claimAll(first, n)
+		if err != nil {
+			t.Fatalf("claim loopback subnets from 127.0.%d.0: %v", first, err)
+			return 0
+		}
+		if files == nil {
+			continue
+		}
+		cursor.next = (first + n - firstSubnet) % size
+		t.Cleanup(func() { // closing the descriptors releases the flocks
+			for _, f := range files {
+				f.Close()
+			}
+		})
+		return first
 	}
-	t.Fatalf("every loopback subnet 127.0.%d.0 to 127.0.%d.0 is taken", firstSubnet, lastSubnet)
+	t.Fatalf("no %d free loopback subnets in 127.0.%d.0 to 127.0.%d.0", n, firstSubnet, lastSubnet)
 	return 0
+}
+
+// claimAll claims subnets first..first+n-1, or none of them (nil) when one is taken.
+func claimAll(first, n int) ([]*os.File, error) {
+	var files []*os.File
+	release := func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	for s := first; s < first+n; s++ {
+		f, err := claim(s)
+		if err != nil || f == nil {
+			release()
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }
 
 // lockPath is the lock file of subnet s. The name is the one the healer's tests used before

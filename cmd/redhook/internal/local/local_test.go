@@ -75,7 +75,9 @@ spec:
 `)
 	port, err := redistest.FreePort()
 	require.NoError(t, err)
-	const base = "127.0.30."
+	// Redis pods on a claimed /24, sentinels on the next one (BaseIP+256+j).
+	first := redistest.Subnets(t, 2)
+	base := fmt.Sprintf("127.0.%d.", first)
 	out := &redistest.SyncBuffer{}
 	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(base + "1"), MasterPort: port,
 		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.Nop())
@@ -90,8 +92,7 @@ spec:
 	dir := waitLine(t, out, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
 	waitLine(t, out, regexp.MustCompile(`e2e master=\S+ .*Ready=True `), 60*time.Second)
 
-	// Sentinel j lives at BASE+256+j: the next /24.
-	client, err := redistest.NewSentinelClient([]string{"127.0.31.1:26379"}, "mymaster", "", "")
+	client, err := redistest.NewSentinelClient([]string{fmt.Sprintf("127.0.%d.1:26379", first+1)}, "mymaster", "", "")
 	require.NoError(t, err)
 	defer client.Close()
 	portClient, err := c.MasterPortClient(time.Second)
@@ -136,7 +137,7 @@ spec:
 		t.Fatal("the local RedisFailover did not stop within 30 s of the end of its context")
 	}
 	assert.Empty(t, processesOn(base), "processes left behind")
-	assert.Empty(t, processesOn("127.0.31."), "sentinels left behind")
+	assert.Empty(t, processesOn(fmt.Sprintf("127.0.%d.", first+1)), "sentinels left behind")
 	_, err = os.Stat(dir)
 	assert.True(t, os.IsNotExist(err), "temporary directory %s left behind", dir)
 }
@@ -147,7 +148,8 @@ spec:
 func TestPodsAreSafeToUseWhileStarting(t *testing.T) {
 	redistest.Require(t, redistest.RedisServer, "redis-cli") // the sentinels are redis-server --sentinel
 	rf := writeRF(t, "apiVersion: databases.spotahome.com/v1\nkind: RedisFailover\nmetadata: {name: start}\n")
-	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP("127.0.32.1"), RestartDelay: time.Second,
+	first := redistest.Subnets(t, 2)
+	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(fmt.Sprintf("127.0.%d.1", first)), RestartDelay: time.Second,
 		RedisServer: "redis-server", RedisCli: "redis-cli"}, io.Discard, zerolog.Nop())
 	require.NoError(t, err)
 	t.Cleanup(c.cleanup)
