@@ -17,6 +17,7 @@ const (
 	kindMemory                                        // bytes: 100, 100kb, 1gb (k, kb, m, mb, g, gb, b), within min..max; with percent also N%
 	kindEnum                                          // one of values; with multi several of them
 	kindString                                        // one argument, anything
+	kindFilename                                      // one argument, a file or directory name without '/' (Redis refuses paths)
 	kindHostname                                      // one argument of letters, digits, '-' and '.', or ""
 	kindSave                                          // "" or pairs of seconds and changes
 	kindClientOutputBufferLimit                       // groups of class, hard limit, soft limit, soft seconds
@@ -191,6 +192,12 @@ func checkRedisValue(o redisOption, args []string) error {
 		return nil
 	case kindString:
 		_, err := one()
+		return err
+	case kindFilename:
+		v, err := one()
+		if err == nil && (strings.ContainsRune(v, '/') || v == "" || v == "." || v == "..") {
+			err = fmt.Errorf("%q: a name, not a path", v)
+		}
 		return err
 	case kindHostname:
 		v, err := one()

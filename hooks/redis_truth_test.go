@@ -144,6 +144,9 @@ func optionSamples(name string, o redisOption) (valid, invalid []string) {
 	case kindString:
 		valid = []string{l("value"), l(`"two words"`)}
 		invalid = []string{l("two words")}
+	case kindFilename:
+		valid = []string{l("name.x")}
+		invalid = []string{l("a/b.x"), l("../x"), l("two words")}
 	case kindHostname:
 		valid = []string{l("redis-0.example.com"), l(`""`)}
 		invalid = []string{l(`"two words"`), l("a_b")}
