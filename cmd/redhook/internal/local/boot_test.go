@@ -432,6 +432,9 @@ func prepare(t *testing.T, tb redistest.TB, cl *Cluster, component, name, ip str
 	require.NoError(t, err)
 	p.Conf = string(b)
 	p.Password = cl.password
+	if component == hooks.ComponentSentinel && !cl.parent.WithDefaults().Spec.Auth.Sentinel {
+		p.Password = "" // as in spotahome, sentinels require a password only with spec.auth.sentinel
+	}
 	return p
 }
 
