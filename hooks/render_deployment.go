@@ -38,7 +38,9 @@ func (r *renderer) sentinelPodSpec() corev1.PodSpec {
 		configMapVolume("sentinel-config", sentinelName(r.name())),
 		emptyDirVolume("sentinel-config-writable", nil),
 	}
-	copyCmd := "cp " + redisConfigDir + "/" + sentinelConfFile + " " + sentinelWritable + "/" + sentinelConfFile
+	// cat, not cp: cp would give the copy the ConfigMap file's read-only mode (0444), and
+	// Sentinel refuses to start on a config file it cannot rewrite (seen on real pods).
+	copyCmd := "cat " + redisConfigDir + "/" + sentinelConfFile + " > " + sentinelWritable + "/" + sentinelConfFile
 	copyMounts := []corev1.VolumeMount{
 		{Name: "sentinel-config", MountPath: redisConfigDir, ReadOnly: true},
 		{Name: "sentinel-config-writable", MountPath: sentinelWritable},
