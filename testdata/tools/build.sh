@@ -34,27 +34,87 @@ build() {
 	echo "tools: built $out in $((SECONDS - start))s"
 }
 
-kube_tools() {
+kube_version() {
 	kube=$(required "$here/kube" k8s.io/kubernetes)
-	helm=$(required "$here/helm" helm.sh/helm/v3)
 	minor=${kube#v1.}
 	minor=${minor%%.*}
 	kubeflags="-X k8s.io/component-base/version.gitVersion=$kube -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
 	kubeflags="$kubeflags -X k8s.io/client-go/pkg/version.gitVersion=$kube -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
+}
+
+# kube_binaries: every Kubernetes binary the e2e cluster runs, the missing ones built by ONE go build
+# into a temporary directory, then renamed with the version.
+kube_binaries() {
+	kube_version
+	local missing=() cmd
+	for cmd in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl; do
+		if [ -x "$bin/$cmd-$kube" ]; then
+			echo "tools: $bin/$cmd-$kube present"
+		else
+			missing+=("k8s.io/kubernetes/cmd/$cmd")
+		fi
+	done
+	if [ ${#missing[@]} -gt 0 ]; then
+		local tmp start=$SECONDS
+		tmp=$(mktemp -d "$bin/.e2e-build.XXXXXX")
+		echo "tools: building ${missing[*]##*/} ($kube) in one go build"
+		CGO_ENABLED=0 "$go" build -C "$here/kube" -trimpath -ldflags "-s -w $kubeflags" -o "$tmp/" "${missing[@]}"
+		for cmd in "${missing[@]}"; do
+			mv "$tmp/${cmd##*/}" "$bin/${cmd##*/}-$kube"
+		done
+		rmdir "$tmp"
+		echo "tools: built ${#missing[@]} Kubernetes binaries in $((SECONDS - start))s"
+	fi
+	kube_tools
+}
+
+# CoreDNS is a main module of its own (no tools module: `go install pkg@version` pins it).
+COREDNS_VERSION=v1.15.0
+
+e2e_tools() {
+	kube_binaries
+	if [ -x "$bin/coredns-$COREDNS_VERSION" ]; then
+		echo "tools: $bin/coredns-$COREDNS_VERSION present"
+	else
+		local tmp start=$SECONDS
+		tmp=$(mktemp -d "$bin/.coredns-build.XXXXXX")
+		echo "tools: building coredns $COREDNS_VERSION"
+		GOBIN=$tmp CGO_ENABLED=0 "$go" install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+		mv "$tmp/coredns" "$bin/coredns-$COREDNS_VERSION"
+		rmdir "$tmp"
+		echo "tools: built coredns in $((SECONDS - start))s"
+	fi
+	debian_packages containerd runc containernetworking-plugins iptables conntrack busybox-static \
+		redis-server redis-sentinel redis-tools
+}
+
+# debian_packages PKG...: apt-get install the missing ones (needs root).
+debian_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ ${#missing[@]} -gt 0 ] || return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "tools: missing Debian packages ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+		exit 1
+	fi
+	echo "tools: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+kube_tools() {
+	kube_version
+	helm=$(required "$here/helm" helm.sh/helm/v3)
 
 	build "$here/kube" k8s.io/kubernetes/cmd/kube-apiserver "$bin/kube-apiserver-$kube" "$kubeflags"
 	build "$here/kube" k8s.io/kubernetes/cmd/kubectl "$bin/kubectl-$kube" "$kubeflags"
 	build "$here/helm" helm.sh/helm/v3/cmd/helm "$bin/helm-$helm" "-X helm.sh/helm/v3/internal/version.version=$helm -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 
 	if ! command -v etcd >/dev/null 2>&1; then
-		if [ "$(id -u)" != 0 ]; then
-			echo "kube-tools: etcd missing; run: sudo apt-get install -y etcd-server" >&2
-			exit 1
-		fi
-		echo "kube-tools: installing etcd-server"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+		debian_packages etcd-server
 	fi
 }
 
@@ -68,7 +128,8 @@ lint_tools() {
 for group in "$@"; do
 	case $group in
 	kube) kube_tools ;;
+	e2e) e2e_tools ;;
 	lint) lint_tools ;;
-	*) echo "build.sh: unknown tool group $group (kube, lint)" >&2; exit 2 ;;
+	*) echo "build.sh: unknown tool group $group (kube, e2e, lint)" >&2; exit 2 ;;
 	esac
 done
