@@ -17,7 +17,7 @@ import (
 
 // The integration tests run real redis-server and redis-sentinel processes with the harness
 // healer/redistest (each cluster on a loopback subnet of its own, every process killed at the
-// end of its test; the loopback trap is explained in docs/design.md, "Local mode"). This file
+// end of its test; the loopback trap is explained in docs/architecture.md, "Local mode"). This file
 // holds what only the healer's tests need: the topology the healer gets for a cluster, and
 // the checks of a converged cluster, read with the test's own clients.
 

@@ -13,7 +13,7 @@
 //
 // The pure steps live in package decision, which may import only the standard library and
 // hooks (a test there checks it): no I/O, clock, randomness or logging. The rules are the
-// "Healer rules" of docs/design.md; docs/healer.md describes them for operators. This package
+// "Healer rules" of docs/architecture.md; docs/healer.md describes them for operators. This package
 // is the edge around it: connections, reads, writes, scheduling, logs and metrics.
 //
 // Pool runs that pipeline: Track never blocks and keeps the newest topology per RedisFailover;

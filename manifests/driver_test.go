@@ -6,7 +6,7 @@ package manifests_test
 // (server-side apply as field manager "metacontroller", with the controller-uid label and the
 // controller ownerReference Metacontroller adds) → delete the owned children that were not
 // returned → write the status through the status subresource (with observedGeneration).
-// See docs/design.md ("The wire protocol and its traps") and hooks/wire.go.
+// See docs/architecture.md ("The wire protocol and its traps") and hooks/wire.go.
 
 import (
 	"bytes"
@@ -81,18 +81,26 @@ type passResult struct {
 
 func (r passResult) changed() bool { return len(r.applied) > 0 || len(r.deleted) > 0 }
 
-// pass runs one sync of the RedisFailover, as Metacontroller would after a watch event.
-func (d *driver) pass(ctx context.Context) passResult {
+// syncResponse is what the sync hook answers.
+type syncResponse struct {
+	Status             map[string]any   `json:"status"`
+	Children           []map[string]any `json:"children"`
+	ResyncAfterSeconds float64          `json:"resyncAfterSeconds"`
+}
+
+// sync calls the customize and sync hooks for the stored RedisFailover as Metacontroller does:
+// the parent, its observed children and the related objects customize asks for.
+func (d *driver) sync(ctx context.Context) (parent *unstructured.Unstructured,
+	observed map[string]map[string]*unstructured.Unstructured, resp syncResponse) {
 	t := d.t
 	t.Helper()
-	cl := d.c.client
-	parent, err := cl.get(ctx, rfGVK, d.namespace, d.name)
+	parent, err := d.c.client.get(ctx, rfGVK, d.namespace, d.name)
 	require.NoError(t, err)
 
 	var custom hooks.CustomizeResponse
 	d.post(ctx, "/customize", map[string]any{"controller": d.controller, "parent": parent.Object}, &custom)
 	related := d.related(ctx, custom.RelatedResources)
-	observed := d.children(ctx, parent)
+	observed = d.children(ctx, parent)
 
 	children := map[string]map[string]any{}
 	for key, objs := range observed {
@@ -101,13 +109,17 @@ func (d *driver) pass(ctx context.Context) passResult {
 			children[key][k] = o.Object
 		}
 	}
-	var resp struct {
-		Status             map[string]any   `json:"status"`
-		Children           []map[string]any `json:"children"`
-		ResyncAfterSeconds float64          `json:"resyncAfterSeconds"`
-	}
 	d.post(ctx, "/sync", map[string]any{"controller": d.controller, "parent": parent.Object,
 		"children": children, "related": related, "finalizing": false}, &resp)
+	return parent, observed, resp
+}
+
+// pass runs one sync of the RedisFailover, as Metacontroller would after a watch event.
+func (d *driver) pass(ctx context.Context) passResult {
+	t := d.t
+	t.Helper()
+	cl := d.c.client
+	parent, observed, resp := d.sync(ctx)
 	require.NotNil(t, resp.Children, "a sync response without children deletes every child")
 	require.NotNil(t, resp.Status, "a sync response without status wipes the status")
 

@@ -133,7 +133,7 @@ func applyInstallDryRun(t *testing.T, objs []*unstructured.Unstructured, namespa
 }
 
 // checkCompositeControllers checks what Metacontroller needs of redhook's CompositeController
-// (docs/design.md, "The wire protocol and its traps"): the RedisFailover parent, v2 sync and customize hooks,
+// (docs/architecture.md, "The wire protocol and its traps"): the RedisFailover parent, v2 sync and customize hooks,
 // generateSelector, and every kind redhook renders (in any golden case) declared as a child
 // resource with the InPlace update strategy — Metacontroller refuses a sync answer with a
 // child of an undeclared type.

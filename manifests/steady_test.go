@@ -12,8 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-
-	"github.com/redhook/redhook/hooks"
 )
 
 // (g) Zero writes at steady state, driven for real. A RedisFailover with a PVC template
@@ -95,28 +93,8 @@ func childVersions(snap map[string]string, parent string) map[string]string {
 // Metacontroller does, and returns every place where Metacontroller's 3-way merge of each
 // stored child with them differs from the stored child: each is a write on every sync.
 func (d *driver) mergeDiffs(ctx context.Context) []string {
-	t := d.t
-	t.Helper()
-	parent, err := d.c.client.get(ctx, rfGVK, d.namespace, d.name)
-	require.NoError(t, err)
-	var custom hooks.CustomizeResponse
-	d.post(ctx, "/customize", map[string]any{"controller": d.controller, "parent": parent.Object}, &custom)
-	related := d.related(ctx, custom.RelatedResources)
-	observed := d.children(ctx, parent)
-	children := map[string]map[string]any{}
-	for key, objs := range observed {
-		children[key] = map[string]any{}
-		for k, o := range objs {
-			children[key][k] = o.Object
-		}
-	}
-	var resp struct {
-		Status             map[string]any   `json:"status"`
-		Children           []map[string]any `json:"children"`
-		ResyncAfterSeconds float64          `json:"resyncAfterSeconds"`
-	}
-	d.post(ctx, "/sync", map[string]any{"controller": d.controller, "parent": parent.Object,
-		"children": children, "related": related, "finalizing": false}, &resp)
+	d.t.Helper()
+	parent, observed, resp := d.sync(ctx)
 	var out []string
 	for _, child := range resp.Children {
 		obj := d.decorate(&unstructured.Unstructured{Object: child}, parent)

@@ -14,7 +14,7 @@ import (
 	"github.com/redhook/redhook/hooks"
 )
 
-// The reference request of docs/design.md ("Performance targets"): 3 redis, 3 sentinels, every
+// The reference request of docs/architecture.md ("Performance targets"): 3 redis, 3 sentinels, every
 // child and pod observed, the healer reporting a healthy master.
 const benchCase = "master-known"
 

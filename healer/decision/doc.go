@@ -9,7 +9,7 @@
 //   - Snapshot: what every redis and sentinel pod of one RedisFailover answered in one pass, and
 //     ConfigKeys, the settings to read for a topology;
 //   - Plan: hooks.Topology + Snapshot → []Action, the healer rules 1 to 13 ("Healer rules" in
-//     docs/design.md, summed up in docs/healer.md), with the election (plan.go), Sentinel's
+//     docs/architecture.md, summed up in docs/healer.md), with the election (plan.go), Sentinel's
 //     timings (rule 12, timing.go) and the replica priorities that steer Sentinel's choice
 //     (rule 13, priorities.go);
 //   - the Actions: small values that say what to write and why, and hold no secret;

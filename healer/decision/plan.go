@@ -11,7 +11,7 @@ import (
 
 // Plan decides what to write to converge one RedisFailover, from its topology and a snapshot
 // just read. It is pure: same input, same actions. The rules are the healer rules 1 to 13
-// ("Healer rules" in docs/design.md, docs/healer.md); each action says which one applied in
+// ("Healer rules" in docs/architecture.md, docs/healer.md); each action says which one applied in
 // its Reason. Actions are in the order the healer must apply them: promotion first, then
 // replicas, then sentinels, then settings.
 func Plan(t hooks.Topology, o Snapshot) []Action {

@@ -6,7 +6,7 @@
 // observedGeneration). Controller runs it continuously, triggered by watches and resyncs.
 //
 // Only tests import this package (manifests and manifests/e2e); it is internal so that nothing
-// else can. See docs/design.md ("The wire protocol and its traps") and hooks/wire.go.
+// else can. See docs/architecture.md ("The wire protocol and its traps") and hooks/wire.go.
 package driver
 
 import (

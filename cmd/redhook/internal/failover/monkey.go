@@ -1,7 +1,7 @@
 // Package failover provides the load tools of a local RedisFailover: a chaos monkey that kills
 // random processes while a writer checks that no confirmed write is lost (`redhook local
 // --chaos`), and a benchmark of unplanned master loss (`redhook bench-failover`, see
-// docs/design.md, "Performance targets").
+// docs/architecture.md, "Performance targets").
 package failover
 
 import (

@@ -1,6 +1,6 @@
 // Package local runs a RedisFailover as local redis-server and redis-sentinel processes through
 // the same code as in a cluster (`redhook local`), and lets load tools kill its processes and
-// watch its status (see docs/design.md, "Local mode").
+// watch its status (see docs/architecture.md, "Local mode").
 package local
 
 import (
