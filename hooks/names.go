@@ -30,6 +30,9 @@ func RedisPodName(rf string, i int) string { return redisName(rf) + "-" + strcon
 // ReadinessName names the ConfigMap of the redis readiness script.
 func ReadinessName(rf string) string { return readinessName(rf) }
 
+// ShutdownName names the ConfigMap of the redis preStop script.
+func ShutdownName(rf string) string { return shutdownName(rf) }
+
 // AuthName names the Secret of the password configuration files.
 func AuthName(rf string) string { return authName(rf) }
 

@@ -44,12 +44,23 @@ func (r *renderer) shutdownWait() int64 {
 	return max(r.rf.Spec.Redis.TerminationGracePeriod-5, 0)
 }
 
+// catchUpTenths bounds, in tenths of a second, the shutdown script's wait for the replicas to
+// acknowledge the paused master's offset (a replica acknowledges every second).
+const catchUpTenths = 30
+
+// shutdownScript is the preStop hook. With Sentinel, a master hands over before it stops, and
+// loses no write, confirmed or not: it pauses writes first (a write that arrives from then on
+// waits, and fails with READONLY once the node is a replica: the client retries on the new
+// master), lets its replicas catch up, asks Sentinel for the failover, follows the promoted
+// replica itself (Sentinel would convert it only seconds later, and a master left writable
+// after a promotion loses what it acknowledges), then resumes the waiting clients.
 func (r *renderer) shutdownScript() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `#!/bin/sh
 # preStop of a redis pod of RedisFailover %s/%s, rendered by redhook.
 port="${REDIS_PORT:-%d}"
 host="${REDIS_HOST:-127.0.0.1}"
+redis_cli() { redis-cli -h "$host" -p "$port" "$@"; }
 `, r.namespace(), r.name(), r.port())
 	if r.sentinels() {
 		fmt.Fprintf(&b, "sentinel=\"${SENTINEL_HOST:-%s}\"\n", sentinelName(r.name()))
@@ -60,23 +71,49 @@ host="${REDIS_HOST:-127.0.0.1}"
 			b.WriteString("# The sentinels require no password (spec.auth.sentinel is off): send them none.\n")
 			fmt.Fprintf(&b, "sentinel_cli() { (unset REDISCLI_AUTH; redis-cli -h \"$sentinel\" -p %d \"$@\"); }\n", SentinelPort)
 		}
-		fmt.Fprintf(&b, `# A master asks Sentinel to fail over and waits, at most %d s (grace period - 5 s), until
-# Sentinel names another master, so that clients move before this pod stops.
-if redis-cli -h "$host" -p "$port" info replication | tr -d '\r' | grep -qx 'role:master'; then
-  sentinel_cli sentinel failover %s
+		wait := r.shutdownWait()
+		fmt.Fprintf(&b, `replication() { redis_cli info replication | tr -d '\r'; }
+# A master hands over before it stops, within %[1]d s (the grace period - 5 s), losing no write:
+# 1. CLIENT PAUSE WRITE: from now on no write runs here; writing clients wait.
+# 2. Every online replica acknowledges the master's offset (at most %[2]d.%[3]d s).
+# 3. SENTINEL FAILOVER, then wait until Sentinel names the promoted replica.
+# 4. REPLICAOF it: the waiting writes fail with READONLY, and their clients retry on the new
+#    master. Sentinel would convert this node only seconds later, and until then it would take
+#    writes that no replica keeps.
+# 5. CLIENT UNPAUSE (also when no failover happened: the pod stops anyway).
+if replication | grep -qx 'role:master'; then
+  redis_cli client pause %[6]d write >/dev/null
   i=0
-  while [ "$i" -lt %d ]; do
-    addr=$(sentinel_cli --raw sentinel get-master-addr-by-name %s | head -n 1)
-    if [ -n "$addr" ] && [ "$addr" != "${POD_IP:-$host}" ]; then break; fi
-    sleep 1
+  while [ "$i" -lt %[4]d ]; do
+    info=$(replication)
+    offset=$(printf '%%s\n' "$info" | sed -n 's/^master_repl_offset://p')
+    printf '%%s\n' "$info" | grep '^slave[0-9]*:.*state=online' | grep -qv ",offset=$offset," || break
+    sleep 0.1
     i=$((i + 1))
   done
+  case $(sentinel_cli sentinel failover %[5]s 2>&1) in
+  OK*|*INPROG*)
+    i=0
+    while [ "$i" -lt %[7]d ]; do
+      addr=$(sentinel_cli --raw sentinel get-master-addr-by-name %[5]s)
+      new_host=$(printf '%%s\n' "$addr" | sed -n 1p)
+      new_port=$(printf '%%s\n' "$addr" | sed -n 2p)
+      if [ -n "$new_host" ] && [ -n "$new_port" ] && [ "$new_host" != "${POD_IP:-$host}" ]; then
+        redis_cli replicaof "$new_host" "$new_port" >/dev/null
+        break
+      fi
+      sleep 0.1
+      i=$((i + 1))
+    done
+    ;;
+  esac
+  redis_cli client unpause >/dev/null
 fi
-`, r.shutdownWait(), r.masterName(), r.shutdownWait(), r.masterName())
+`, wait, catchUpTenths/10, catchUpTenths%10, catchUpTenths, r.masterName(), wait*1000, wait*10)
 	}
 	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
 		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")
-		b.WriteString("redis-cli -h \"$host\" -p \"$port\" save\n")
+		b.WriteString("redis_cli save\n")
 	}
 	b.WriteString("exit 0\n")
 	return b.String()

@@ -499,6 +499,27 @@ func (c *Cluster) probeCommand(component string) []string {
 	return readinessExec(r.Spec.Template.Spec.Containers[0].ReadinessProbe)
 }
 
+// preStop returns the exec command of the rendered preStop hook of a component, and the grace
+// period that bounds it.
+func (c *Cluster) preStop(component string) ([]string, time.Duration) {
+	if component != hooks.ComponentRedis {
+		return nil, 0
+	}
+	r, err := c.child("StatefulSet", hooks.RedisName(c.parent.Name))
+	if err != nil || len(r.Spec.Template.Spec.Containers) == 0 {
+		return nil, 0
+	}
+	grace := 30 * time.Second
+	if g := r.Spec.Template.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = time.Duration(*g) * time.Second
+	}
+	lc := r.Spec.Template.Spec.Containers[0].Lifecycle
+	if lc == nil || lc.PreStop == nil || lc.PreStop.Exec == nil {
+		return nil, grace
+	}
+	return lc.PreStop.Exec.Command, grace
+}
+
 func (c *Cluster) cleanup() {
 	if c.tempDir {
 		if err := os.RemoveAll(c.dir); err != nil {

@@ -3,8 +3,10 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -30,6 +32,27 @@ func (p *Pod) Kill(hold bool) error {
 		return errors.New(p.name + " is not running")
 	}
 	return p.proc.kill(hold)
+}
+
+// Stop stops a redis pod as a kubelet stops a deleted pod's container: it runs the rendered
+// preStop hook (for a master, the planned handover to a replica), bounded by the rendered grace
+// period, then sends SIGTERM. The process is restarted after the restart delay, as the
+// StatefulSet's replacement pod would start. It returns the hook's output.
+func (c *Cluster) Stop(ctx context.Context, p *Pod) ([]byte, error) {
+	if p.proc == nil || !p.proc.running() {
+		return nil, errors.New(p.name + " is not running")
+	}
+	var out []byte
+	var hookErr error
+	if argv, grace := c.preStop(p.component); len(argv) > 0 {
+		hctx, cancel := context.WithTimeout(ctx, grace)
+		out, hookErr = c.podCommand(hctx, p, argv).CombinedOutput()
+		cancel()
+		if hookErr != nil {
+			hookErr = fmt.Errorf("preStop of %s: %w", p.name, hookErr)
+		}
+	}
+	return out, errors.Join(hookErr, p.proc.signal(syscall.SIGTERM))
 }
 
 // Release lets a held pod's process be restarted.

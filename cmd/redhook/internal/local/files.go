@@ -23,8 +23,8 @@ import (
 //     sentinels would then see each other as one address and never fail over.
 //   - pidfile, logfile (and a sentinel's dir): files in the pod's directory.
 // Volume mounts become directories: /data → POD/data, /redis-auth → POD/redis-auth,
-// /redis-readiness → POD/redis-readiness, sentinel's writable /redis → POD/writable. The preStop
-// script is not run; a process is stopped with SIGTERM.
+// /redis-readiness → POD/redis-readiness, /redis-shutdown → POD/redis-shutdown, sentinel's
+// writable /redis → POD/writable. Cluster.Stop runs the preStop script before SIGTERM.
 
 // mountPath matches a volume mount path of the redis pod as a whole path element.
 var mountPath = regexp.MustCompile(`(^|[\s"'=])(/redis-auth|/redis-readiness|/redis-shutdown|/data)(/|[\s"']|$)`)
@@ -75,6 +75,10 @@ func (c *Cluster) writeFiles(p *Pod) error {
 		}
 		add("config/redis.conf", []byte(mapMounts(string(conf), p.dir)))
 		add("redis-readiness/ready.sh", ready)
+		// The rendered preStop script; a user's own shutdownConfigMap is not a child.
+		if shutdown, err := c.childData("ConfigMap", hooks.ShutdownName(rf), "shutdown.sh"); err == nil {
+			add("redis-shutdown/shutdown.sh", shutdown)
+		}
 		local = append([]string{"include " + filepath.Join(p.dir, "config", "redis.conf")}, own...)
 		local = append(local, "replica-announce-ip "+p.ip)
 	case hooks.ComponentSentinel:
@@ -167,14 +171,24 @@ func (c *Cluster) probe(ctx context.Context, p *Pod, argv []string) bool {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
+	return c.podCommand(ctx, p, argv).Run() == nil
+}
+
+// podCommand is a command of a pod's container (a probe, a hook) with the pod's paths and
+// environment: REDIS_HOST and POD_IP are the pod's address, SENTINEL_HOST the first sentinel
+// (the rfs- Service in a cluster), REDISCLI_AUTH the password.
+func (c *Cluster) podCommand(ctx context.Context, p *Pod, argv []string) *exec.Cmd {
 	args := make([]string, len(argv))
 	for i, a := range argv {
 		args[i] = mapMounts(a, p.dir)
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Env = append(os.Environ(), "REDIS_HOST="+p.ip, fmt.Sprintf("REDIS_PORT=%d", p.port))
+	cmd.Env = append(os.Environ(), "REDIS_HOST="+p.ip, "POD_IP="+p.ip, fmt.Sprintf("REDIS_PORT=%d", p.port))
+	if len(c.sentinel) > 0 {
+		cmd.Env = append(cmd.Env, "SENTINEL_HOST="+c.sentinel[0].ip)
+	}
 	if c.password != "" {
 		cmd.Env = append(cmd.Env, "REDISCLI_AUTH="+c.password)
 	}
-	return cmd.Run() == nil
+	return cmd
 }

@@ -116,6 +116,16 @@ func (p *process) kill(hold bool) error {
 	return p.cmd.Process.Kill()
 }
 
+// signal sends sig to the running process.
+func (p *process) signal(sig syscall.Signal) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return errors.New(p.name + " is not running")
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
 func (p *process) release() {
 	p.mu.Lock()
 	p.held = false

@@ -1,0 +1,160 @@
+package local
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redhook/redhook/healer/redistest"
+)
+
+// TestPlannedStopLosesNothing: stopping the master's pod as a kubelet does (the rendered preStop
+// script, then SIGTERM) hands over to a replica without losing a write, confirmed or not, under
+// a SET + WAIT 1 writer through Sentinel and one through the master port; Sentinel names the new
+// master before the old process stops, and the old master comes back as a replica. Both with and
+// without auth (the script talks to redis with REDISCLI_AUTH, to the sentinels without it).
+func TestPlannedStopLosesNothing(t *testing.T) {
+	redistest.Require(t, redistest.RedisServer, "redis-cli")
+	for _, tc := range []struct {
+		name, yaml, password string
+	}{
+		{"no auth", `apiVersion: databases.spotahome.com/v1
+kind: RedisFailover
+metadata: {name: stop}
+spec:
+  sentinel:
+    customConfig: ["down-after-milliseconds 2000"]
+`, ""},
+		{"auth", `apiVersion: databases.spotahome.com/v1
+kind: RedisFailover
+metadata: {name: stop}
+spec:
+  auth: {secretPath: stop-auth}
+  sentinel:
+    customConfig: ["down-after-milliseconds 2000"]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: stop-auth}
+stringData: {password: "s3cr3t pass"}
+`, "s3cr3t pass"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { plannedStop(t, tc.yaml, tc.password) })
+	}
+}
+
+func plannedStop(t *testing.T, yaml, password string) {
+	port, err := redistest.FreePort()
+	require.NoError(t, err)
+	first := redistest.Subnets(t, 2)
+	out := &redistest.SyncBuffer{}
+	c, err := New(Config{Files: []string{writeRF(t, yaml)}, BaseIP: net.ParseIP(fmt.Sprintf("127.0.%d.1", first)),
+		MasterPort: port, RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.Nop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	require.True(t, c.WaitReady(ctx, true, time.Minute), "not Ready within a minute; output:\n%s", out)
+	require.Equal(t, c.password, password)
+
+	viaSentinel, err := c.SentinelClient()
+	require.NoError(t, err)
+	defer viaSentinel.Close()
+	viaPort, err := c.MasterPortClient(time.Second)
+	require.NoError(t, err)
+	defer viaPort.Close()
+	cfg := redistest.WriterConfig{Wait: 500 * time.Millisecond, Timeout: time.Second}
+	cfg.Prefix = "sentinel-"
+	ws, err := redistest.NewWriter(viaSentinel, cfg)
+	require.NoError(t, err)
+	cfg.Prefix = "port-"
+	wp, err := redistest.NewWriter(viaPort, cfg)
+	require.NoError(t, err)
+	wctx, stopWriters := context.WithCancel(ctx)
+	writing := make(chan struct{}, 2)
+	go func() { ws.Run(wctx); writing <- struct{}{} }()
+	go func() { wp.Run(wctx); writing <- struct{}{} }()
+	time.Sleep(time.Second)
+
+	old := c.Master()
+	require.NotNil(t, old)
+	start := time.Now()
+	hookOut, err := c.Stop(ctx, old)
+	hookTook := time.Since(start)
+	require.NoError(t, err, "preStop output:\n%s", hookOut)
+	// The hook returned after Sentinel named another master: nothing was left to a failover
+	// after the process stops.
+	addr, err := sentinelMaster(ctx, c)
+	require.NoError(t, err)
+	require.NotEqual(t, old.Addr(), addr, "Sentinel still names the stopped master after its preStop; output:\n%s", hookOut)
+
+	// The old master comes back (restarted after the restart delay) as a replica, and the
+	// RedisFailover is Ready again.
+	redistest.WaitFor(t, time.Minute, old.Name()+" a replica and Ready", func() error {
+		cl, err := redistest.NewClient(old.Addr(), password)
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		role, err := cl.Do(ctx, cl.B().Role().Build()).ToArray()
+		if err != nil {
+			return err
+		}
+		if r, _ := role[0].ToString(); r != "slave" {
+			return fmt.Errorf("role %s", r)
+		}
+		if !c.WaitReady(ctx, true, 100*time.Millisecond) {
+			return fmt.Errorf("not Ready")
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	stopWriters()
+	<-writing
+	<-writing
+	for _, x := range []struct {
+		name string
+		w    *redistest.Writer
+	}{{"Sentinel", ws}, {"master port", wp}} {
+		loss, err := x.w.Verify(ctx, viaSentinel)
+		require.NoError(t, err)
+		counts := x.w.Counts()
+		t.Logf("through %s: %+v, longest write gap %v; preStop took %v",
+			x.name, counts, x.w.LongestGap().Round(time.Millisecond), hookTook.Round(time.Millisecond))
+		assert.Empty(t, loss.Confirmed, "confirmed writes through %s lost", x.name)
+		assert.Empty(t, loss.Unconfirmed, "acknowledged (unconfirmed) writes through %s lost", x.name)
+		assert.Positive(t, counts.Confirmed, "no write confirmed through %s", x.name)
+	}
+}
+
+// sentinelMaster is the master address the first sentinel names.
+func sentinelMaster(ctx context.Context, c *Cluster) (string, error) {
+	s := c.Sentinels()[0]
+	password := ""
+	if c.parent.WithDefaults().Spec.Auth.Sentinel {
+		password = c.password
+	}
+	cl, err := redistest.NewClient(s.Addr(), password)
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	a, err := cl.Do(ctx, cl.B().SentinelGetMasterAddrByName().Master(c.parent.WithDefaults().Spec.Sentinel.MasterName).Build()).AsStrSlice()
+	if err != nil {
+		return "", err
+	}
+	if len(a) != 2 {
+		return "", fmt.Errorf("get-master-addr-by-name: %q", a)
+	}
+	return net.JoinHostPort(a[0], a[1]), nil
+}
