@@ -45,15 +45,16 @@ func (r *renderer) shutdownWait() int64 {
 }
 
 // catchUpTenths bounds, in tenths of a second, the shutdown script's wait for the replicas to
-// acknowledge the paused master's offset (a replica acknowledges every second).
+// reach the paused master's offset.
 const catchUpTenths = 30
 
 // shutdownScript is the preStop hook. With Sentinel, a master hands over before it stops, and
 // loses no write, confirmed or not: it pauses writes first (a write that arrives from then on
 // waits, and fails with READONLY once the node is a replica: the client retries on the new
 // master), lets its replicas catch up, asks Sentinel for the failover, follows the promoted
-// replica itself (Sentinel would convert it only seconds later, and a master left writable
-// after a promotion loses what it acknowledges), then resumes the waiting clients.
+// replica itself as soon as it is master (Sentinel would convert this node only seconds later,
+// and a master left writable after a promotion loses what it acknowledges), then resumes the
+// waiting clients.
 func (r *renderer) shutdownScript() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `#!/bin/sh
@@ -72,39 +73,61 @@ redis_cli() { redis-cli -h "$host" -p "$port" "$@"; }
 			fmt.Fprintf(&b, "sentinel_cli() { (unset REDISCLI_AUTH; redis-cli -h \"$sentinel\" -p %d \"$@\"); }\n", SentinelPort)
 		}
 		wait := r.shutdownWait()
-		fmt.Fprintf(&b, `replication() { redis_cli info replication | tr -d '\r'; }
+		fmt.Fprintf(&b, `# field NAME: the value of NAME in the INFO replication on stdin.
+field() { tr -d '\r' | sed -n "s/^$1://p"; }
 # A master hands over before it stops, within %[1]d s (the grace period - 5 s), losing no write:
 # 1. CLIENT PAUSE WRITE: from now on no write runs here; writing clients wait.
-# 2. Every online replica acknowledges the master's offset (at most %[2]d.%[3]d s).
-# 3. SENTINEL FAILOVER, then wait until Sentinel names the promoted replica.
+# 2. Every online replica reaches the master's offset (at most %[2]d.%[3]d s).
+# 3. SENTINEL FAILOVER, then wait until a replica is master (or Sentinel names another).
 # 4. REPLICAOF it: the waiting writes fail with READONLY, and their clients retry on the new
 #    master. Sentinel would convert this node only seconds later, and until then it would take
 #    writes that no replica keeps.
 # 5. CLIENT UNPAUSE (also when no failover happened: the pod stops anyway).
-if replication | grep -qx 'role:master'; then
+if redis_cli info replication | field role | grep -qx master; then
   redis_cli client pause %[6]d write >/dev/null
+  info=$(redis_cli info replication)
+  offset=$(printf '%%s\n' "$info" | field master_repl_offset)
+  replicas=$(printf '%%s\n' "$info" | tr -d '\r' | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online,.*/\1 \2/p')
+  caught_up() {
+    printf '%%s\n' "$replicas" | while read -r ip p; do
+      [ -n "$ip" ] || continue
+      [ "$(redis-cli -h "$ip" -p "$p" info replication | field slave_repl_offset)" = "$offset" ] || exit 1
+    done
+  }
   i=0
-  while [ "$i" -lt %[4]d ]; do
-    info=$(replication)
-    offset=$(printf '%%s\n' "$info" | sed -n 's/^master_repl_offset://p')
-    printf '%%s\n' "$info" | grep '^slave[0-9]*:.*state=online' | grep -qv ",offset=$offset," || break
+  while [ "$i" -lt %[4]d ] && ! caught_up; do
     sleep 0.1
     i=$((i + 1))
   done
-  case $(sentinel_cli sentinel failover %[5]s 2>&1) in
+  reply=$(sentinel_cli sentinel failover %[5]s 2>&1)
+  echo "SENTINEL FAILOVER: $reply"
+  case $reply in
   OK*|*INPROG*)
     i=0
-    while [ "$i" -lt %[7]d ]; do
-      addr=$(sentinel_cli --raw sentinel get-master-addr-by-name %[5]s)
-      new_host=$(printf '%%s\n' "$addr" | sed -n 1p)
-      new_port=$(printf '%%s\n' "$addr" | sed -n 2p)
-      if [ -n "$new_host" ] && [ -n "$new_port" ] && [ "$new_host" != "${POD_IP:-$host}" ]; then
-        redis_cli replicaof "$new_host" "$new_port" >/dev/null
-        break
+    new=""
+    while [ "$i" -lt %[7]d ] && [ -z "$new" ]; do
+      new=$(printf '%%s\n' "$replicas" | while read -r ip p; do
+        [ -n "$ip" ] || continue
+        if redis-cli -h "$ip" -p "$p" info replication | field role | grep -qx master; then
+          echo "$ip $p"
+          break
+        fi
+      done)
+      if [ -z "$new" ]; then
+        addr=$(sentinel_cli --raw sentinel get-master-addr-by-name %[5]s | tr '\n' ' ')
+        case $addr in
+        "${POD_IP:-$host} "*|" "*|"") ;;
+        *) new=$addr ;;
+        esac
+        sleep 0.1
       fi
-      sleep 0.1
       i=$((i + 1))
     done
+    echo "new master: ${new:-none after %[1]d s}"
+    if [ -n "$new" ]; then
+      # $new is "host port": split on purpose.
+      redis_cli replicaof $new >/dev/null
+    fi
     ;;
   esac
   redis_cli client unpause >/dev/null

@@ -62,6 +62,7 @@ type Write struct {
 	Key           string
 	Sent, Replied time.Time
 	Result        Result
+	Err           string // why a Failed write failed
 }
 
 // Counts are the writes of a Writer by result.
@@ -149,7 +150,9 @@ func (w *Writer) writeOne(ctx context.Context) {
 	res := w.client.DoMulti(cctx, cmds...) // one connection, in order: WAIT covers the SET
 	cancel()
 	wr := Write{Key: key, Sent: sent, Replied: time.Now(), Result: Failed}
-	if res[0].Error() == nil {
+	if err := res[0].Error(); err != nil {
+		wr.Err = err.Error()
+	} else {
 		wr.Result = Unconfirmed
 		if len(res) > 1 {
 			if n, err := res[1].AsInt64(); err == nil && n >= 1 {
@@ -160,6 +163,19 @@ func (w *Writer) writeOne(ctx context.Context) {
 	w.mu.Lock()
 	w.writes = append(w.writes, wr)
 	w.mu.Unlock()
+}
+
+// Errors counts the failed writes sent at or after since by their error text.
+func (w *Writer) Errors(since time.Time) map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	errs := map[string]int{}
+	for _, wr := range w.writes {
+		if wr.Result == Failed && !wr.Sent.Before(since) {
+			errs[wr.Err]++
+		}
+	}
+	return errs
 }
 
 // Writes returns every write so far, in the order sent.

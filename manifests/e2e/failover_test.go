@@ -140,8 +140,8 @@ func (r *rfTest) failover(w *writers, disrupt func(pod *unstructured.Unstructure
 	}
 	_, ok1 := w.svc.Recovery(ctx, followed, 2*time.Minute)
 	_, ok2 := w.sentinel.Recovery(ctx, promoted, 2*time.Minute)
-	require.True(t, ok1, "no write through the master Service after the disruption")
-	require.True(t, ok2, "no write through Sentinel after the disruption")
+	require.True(t, ok1, "no write through the master Service after the disruption; errors since: %v", w.svc.Errors(t0))
+	require.True(t, ok2, "no write through Sentinel after the disruption; errors since: %v", w.sentinel.Errors(t0))
 	time.Sleep(time.Second)
 	svcGap := gapIn(w.svc, t0, time.Now())
 	sentGap := gapIn(w.sentinel, t0, time.Now())

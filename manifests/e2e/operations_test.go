@@ -123,8 +123,13 @@ func (r *rfTest) evict(ctx context.Context, pod string) error {
 // RedisFailover's status).
 func (r *rfTest) checkAuth(ctx context.Context) {
 	t := r.t
-	// Without the password: refused at the handshake (HELLO) or at the first command.
-	for _, addr := range []string{r.masterAddr(), r.sentinelAddr()} {
+	// Without the password: refused at the handshake (HELLO) or at the first command. The
+	// sentinels require it only with spec.auth.sentinel (spotahome's sentinels required none).
+	addrs := []string{r.masterAddr()}
+	if on, _, _ := unstructured.NestedBool(r.get().Object, "spec", "auth", "sentinel"); on {
+		addrs = append(addrs, r.sentinelAddr())
+	}
+	for _, addr := range addrs {
 		var err error
 		eventually(t, 30*time.Second, "a client without password is refused by "+addr, func() error {
 			cl, cerr := redistest.NewClient(addr, "")
