@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/redhook/redhook/hooks"
+	"github.com/redhook/redhook/manifests/internal/driver"
 )
 
 // (c) Every child redhook renders — for every example and every golden sync case — passes a
@@ -73,16 +74,16 @@ func TestGoldenStatusValid(t *testing.T) {
 			parent.SetCreationTimestamp(metav1.Time{})
 			parent.SetGeneration(0)
 			delete(parent.Object, "status")
-			stored, err := c.client.apply(ctx, parent, applyOptions{manager: testManager})
+			stored, err := c.client.Apply(ctx, parent, driver.ApplyOptions{Manager: testManager})
 			if err != nil {
 				t.Skipf("the CRD refuses this parent at admission, the hook never sees it: %v", err)
 			}
 			t.Cleanup(func() {
-				assert.NoError(t, c.client.delete(context.Background(), rfGVK, stored.GetNamespace(), stored.GetName()))
+				assert.NoError(t, c.client.Delete(context.Background(), rfGVK, stored.GetNamespace(), stored.GetName()))
 			})
 			resp.Status["observedGeneration"] = stored.GetGeneration()
 			stored.Object["status"] = resp.Status
-			_, err = c.client.putStatus(ctx, stored, true)
+			_, err = c.client.PutStatus(ctx, stored, true)
 			assert.NoError(t, err, "the API server rejects the status redhook returned")
 		})
 	}
@@ -126,11 +127,11 @@ func TestGoldenUpdatesValid(t *testing.T) {
 				o.SetGeneration(0)
 				o.SetManagedFields(nil)
 				delete(o.Object, "status")
-				_, err := c.client.apply(ctx, o, applyOptions{manager: metacontrollerManager})
+				_, err := c.client.Apply(ctx, o, driver.ApplyOptions{Manager: driver.MetacontrollerManager})
 				require.NoError(t, err, "store the observed child of the fixture")
 				// The fixtures share Service cluster IPs: free them for the next case.
 				t.Cleanup(func() {
-					assert.NoError(t, c.client.delete(context.Background(), o.GroupVersionKind(), ns, o.GetName()))
+					assert.NoError(t, c.client.Delete(context.Background(), o.GroupVersionKind(), ns, o.GetName()))
 				})
 			}
 			var resp struct {
@@ -150,6 +151,16 @@ func readJSON(t *testing.T, path string, v any) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, v), path)
+}
+
+// readYAML reads and decodes a YAML file.
+func readYAML(t *testing.T, path string) []*unstructured.Unstructured {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	objs, err := driver.DecodeYAML(b)
+	require.NoError(t, err, path)
+	return objs
 }
 
 func TestExampleChildrenValid(t *testing.T) {
@@ -180,11 +191,11 @@ func renderExample(t *testing.T, path, namespace string) []map[string]any {
 			parent = obj
 		case secretGVK:
 			// As Metacontroller would observe it: stored by the API server (stringData → data).
-			stored, err := needCluster(t).client.create(t.Context(), obj, true)
+			stored, err := needCluster(t).client.Create(t.Context(), obj, true)
 			require.NoError(t, err)
 			related[hooks.KeySecret][namespace+"/"+obj.GetName()] = stored.Object
 		default:
-			t.Fatalf("%s: unexpected %s", path, describe(obj))
+			t.Fatalf("%s: unexpected %s", path, driver.Describe(obj))
 		}
 	}
 	require.NotNil(t, parent, "%s has no RedisFailover", path)
@@ -216,10 +227,10 @@ func applyChildrenDryRun(t *testing.T, children []map[string]any) {
 	c := needCluster(t)
 	for _, child := range children {
 		obj := &unstructured.Unstructured{Object: child}
-		require.NotEmpty(t, obj.GetNamespace(), "child %s has no namespace", describe(obj))
+		require.NotEmpty(t, obj.GetNamespace(), "child %s has no namespace", driver.Describe(obj))
 		ensureNamespace(t, obj.GetNamespace())
 		t.Run(fmt.Sprintf("%s/%s", obj.GetKind(), obj.GetName()), func(t *testing.T) {
-			_, err := c.client.apply(t.Context(), obj, applyOptions{manager: metacontrollerManager, dryRun: true})
+			_, err := c.client.Apply(t.Context(), obj, driver.ApplyOptions{Manager: driver.MetacontrollerManager, DryRun: true})
 			assert.NoError(t, err, "the API server rejects a rendered child: a renderer bug")
 		})
 	}

@@ -17,7 +17,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +27,7 @@ import (
 	"time"
 
 	"github.com/redhook/redhook/healer/redistest"
+	"github.com/redhook/redhook/manifests/internal/driver"
 )
 
 // cluster is the running test cluster; nil when the tools are missing (tests then skip, see
@@ -149,7 +149,7 @@ type testCluster struct {
 	tools      tools
 	dir        string // temporary: etcd data, certificates, logs, kubeconfig
 	kubeconfig string
-	client     *kubeClient
+	client     *driver.Client
 	procs      []*process // stopped in reverse order
 }
 
@@ -299,12 +299,12 @@ func startCluster(ctx context.Context, t tools) (c *testCluster, err error) {
 	if !pool.AppendCertsFromPEM(ca) {
 		return c, fmt.Errorf("%s: no certificate", caFile)
 	}
-	c.client = newKubeClient(server, token, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	c.client = driver.NewClient(server, token, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
 	if err := waitFor(ctx, apiserver, func() error {
 		if etcd.exited() {
 			return fmt.Errorf("etcd exited: %v\n%s", etcd.err, tail(etcd.log, 30))
 		}
-		return c.client.ready(ctx)
+		return c.client.Ready(ctx)
 	}); err != nil {
 		return c, fmt.Errorf("kube-apiserver /readyz: %w\n%s", err, tail(apiserver.log, 30))
 	}
@@ -391,7 +391,7 @@ func (c *testCluster) stop() error {
 	}
 	c.procs = nil
 	if c.client != nil {
-		c.client.http.CloseIdleConnections()
+		c.client.HTTP.CloseIdleConnections()
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		errs = append(errs, fmt.Errorf("remove %s: %w", c.dir, err))
@@ -424,17 +424,4 @@ func runEnv(ctx context.Context, env []string, bin string, args ...string) (stri
 		return string(out), fmt.Errorf("%s %s: %w\n%s", filepath.Base(bin), strings.Join(args, " "), err, stderr.String())
 	}
 	return string(out), nil
-}
-
-// httpClient is shared by the kube client and the hook driver: loopback only.
-func newHTTPClient(tlsConfig *tls.Config) *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:           nil, // never a proxy: everything is on loopback
-			TLSClientConfig: tlsConfig,
-			MaxIdleConns:    16,
-			IdleConnTimeout: 30 * time.Second,
-		},
-	}
 }

@@ -17,13 +17,15 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/redhook/redhook/manifests/internal/driver"
 )
 
 const crdFile = "crd/databases.spotahome.com_redisfailovers.yaml"
 
 var (
 	crdGVK = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}
-	rfGVK  = schema.GroupVersionKind{Group: "databases.spotahome.com", Version: "v1", Kind: "RedisFailover"}
+	rfGVK  = driver.RedisFailover
 	nsGVK  = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 )
 
@@ -57,20 +59,20 @@ func installCRDFile(c *testCluster, path string) (*unstructured.Unstructured, er
 	if err != nil {
 		return nil, fmt.Errorf("read CRD: %w", err)
 	}
-	objs, err := decodeYAML(b)
+	objs, err := driver.DecodeYAML(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(objs) != 1 || objs[0].GroupVersionKind() != crdGVK {
 		return nil, fmt.Errorf("%s: want exactly one CustomResourceDefinition, got %d objects", path, len(objs))
 	}
-	if _, err := c.client.apply(ctx, objs[0], applyOptions{manager: testManager}); err != nil {
+	if _, err := c.client.Apply(ctx, objs[0], driver.ApplyOptions{Manager: testManager}); err != nil {
 		return nil, err
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		crd, err := c.client.get(ctx, crdGVK, "", objs[0].GetName())
+		crd, err := c.client.Get(ctx, crdGVK, "", objs[0].GetName())
 		if err != nil {
 			return nil, err
 		}
@@ -79,7 +81,7 @@ func installCRDFile(c *testCluster, path string) (*unstructured.Unstructured, er
 			kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
 			versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
 			ver, _ := versions[0].(map[string]any)["name"].(string)
-			if _, err := c.client.resource(ctx, schema.GroupVersionKind{Group: group, Version: ver, Kind: kind}); err == nil {
+			if _, err := c.client.Resource(ctx, schema.GroupVersionKind{Group: group, Version: ver, Kind: kind}); err == nil {
 				return crd, nil
 			}
 		}
@@ -120,7 +122,7 @@ func ensureNamespace(t *testing.T, name string) {
 	ns := &unstructured.Unstructured{}
 	ns.SetGroupVersionKind(nsGVK)
 	ns.SetName(name)
-	_, err := c.client.apply(t.Context(), ns, applyOptions{manager: testManager})
+	_, err := c.client.Apply(t.Context(), ns, driver.ApplyOptions{Manager: testManager})
 	require.NoError(t, err)
 }
 
@@ -145,13 +147,13 @@ func TestCRDInstalls(t *testing.T) {
 
 	// The printer columns as the API server serves them: a Table of RedisFailovers.
 	ctx := t.Context()
-	p, err := c.client.path(ctx, rfGVK, "default", "")
+	p, err := c.client.Path(ctx, rfGVK, "default", "")
 	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.client.server+p, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.client.Server+p, nil)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+c.client.token)
+	req.Header.Set("Authorization", "Bearer "+c.client.Token)
 	req.Header.Set("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
-	resp, err := c.client.http.Do(req)
+	resp, err := c.client.HTTP.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -176,11 +178,11 @@ func TestCRDInstalls(t *testing.T) {
 		"metadata": map[string]any{"name": "scaled", "namespace": "crd-scale"},
 		"spec":     map[string]any{"redis": map[string]any{"replicas": int64(3)}},
 	}}
-	_, err = c.client.create(ctx, rf, false)
+	_, err = c.client.Create(ctx, rf, false)
 	require.NoError(t, err)
-	p, err = c.client.path(ctx, rfGVK, "crd-scale", "scaled")
+	p, err = c.client.Path(ctx, rfGVK, "crd-scale", "scaled")
 	require.NoError(t, err)
-	b, err := c.client.do(ctx, http.MethodGet, p+"/scale", nil, "", nil)
+	b, err := c.client.Do(ctx, http.MethodGet, p+"/scale", nil, "", nil)
 	require.NoError(t, err)
 	var scale struct {
 		Kind string `json:"kind"`
@@ -211,8 +213,8 @@ func TestExamplesAccepted(t *testing.T) {
 					rfs++
 				}
 				obj.SetNamespace("examples")
-				_, err := c.client.create(t.Context(), obj, true)
-				assert.NoError(t, err, describe(obj))
+				_, err := c.client.Create(t.Context(), obj, true)
+				assert.NoError(t, err, driver.Describe(obj))
 			}
 			assert.Equal(t, 1, rfs, "one RedisFailover per example")
 		})
@@ -236,7 +238,7 @@ func TestInvalidRejected(t *testing.T) {
 			require.Len(t, objs, 1, "one RedisFailover per invalid file")
 			obj := objs[0]
 			obj.SetNamespace("invalid")
-			_, err := c.client.create(t.Context(), obj, true)
+			_, err := c.client.Create(t.Context(), obj, true)
 			require.Error(t, err, "the API server accepted %s", f)
 			for _, e := range expect {
 				assert.Contains(t, err.Error(), e)

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/redhook/redhook/manifests/internal/driver"
 )
 
 // (f) Zero writes at steady state. Metacontroller applies a child with a 3-way merge of the
@@ -72,15 +74,15 @@ func assertFixedPoint(t *testing.T, children []map[string]any) {
 		obj := (&unstructured.Unstructured{Object: child}).DeepCopy()
 		t.Run(obj.GetKind()+"/"+obj.GetName(), func(t *testing.T) {
 			ctx := t.Context()
-			_, err := c.client.create(ctx, obj, false)
+			_, err := c.client.Create(ctx, obj, false)
 			require.NoError(t, err, "the API server rejects a rendered child: a renderer bug")
 			t.Cleanup(func() {
-				assert.NoError(t, c.client.delete(context.Background(), obj.GroupVersionKind(), obj.GetNamespace(), obj.GetName()))
+				assert.NoError(t, c.client.Delete(context.Background(), obj.GroupVersionKind(), obj.GetNamespace(), obj.GetName()))
 			})
-			stored, err := c.client.get(ctx, obj.GroupVersionKind(), obj.GetNamespace(), obj.GetName())
+			stored, err := c.client.Get(ctx, obj.GroupVersionKind(), obj.GetNamespace(), obj.GetName())
 			require.NoError(t, err)
 			for _, d := range fixedPointDiffs("", child, stored.Object) {
-				t.Errorf("%s: %s", describe(obj), d)
+				t.Errorf("%s: %s", driver.Describe(obj), d)
 			}
 		})
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/redhook/redhook/manifests/internal/driver"
 )
 
 // (d) What users install — `kubectl kustomize manifests` and `helm template charts/redhook` —
@@ -52,7 +54,7 @@ func TestKustomizeApplies(t *testing.T) {
 	defer cancel()
 	out, err := run(ctx, c.tools.kubectl, "kustomize", ".")
 	require.NoError(t, err)
-	objs, err := decodeYAML([]byte(out))
+	objs, err := driver.DecodeYAML([]byte(out))
 	require.NoError(t, err)
 	assertKinds(t, objs, "Namespace", "CustomResourceDefinition", "ServiceAccount", "Deployment",
 		"Service", "NetworkPolicy", "CompositeController")
@@ -85,7 +87,7 @@ func TestHelmTemplateApplies(t *testing.T) {
 			out, err := runEnv(ctx, []string{"HELM_CACHE_HOME=" + home, "HELM_CONFIG_HOME=" + home,
 				"HELM_DATA_HOME=" + home}, c.tools.helm, helmArgs...)
 			require.NoError(t, err)
-			objs, err := decodeYAML([]byte(out))
+			objs, err := driver.DecodeYAML([]byte(out))
 			require.NoError(t, err)
 			assertKinds(t, objs, "CustomResourceDefinition", "ServiceAccount", "Deployment", "Service",
 				"CompositeController")
@@ -121,12 +123,12 @@ func applyInstallDryRun(t *testing.T, objs []*unstructured.Unstructured, namespa
 	}
 	for _, o := range objs {
 		t.Run(fmt.Sprintf("%s/%s", o.GetKind(), o.GetName()), func(t *testing.T) {
-			r, err := c.client.resource(t.Context(), o.GroupVersionKind())
+			r, err := c.client.Resource(t.Context(), o.GroupVersionKind())
 			require.NoError(t, err)
-			if r.namespaced && o.GetNamespace() == "" {
+			if r.Namespaced && o.GetNamespace() == "" {
 				o.SetNamespace(namespace)
 			}
-			_, err = c.client.apply(t.Context(), o, applyOptions{manager: testManager, dryRun: true})
+			_, err = c.client.Apply(t.Context(), o, driver.ApplyOptions{Manager: testManager, DryRun: true})
 			assert.NoError(t, err)
 		})
 	}
@@ -151,7 +153,7 @@ func checkCompositeControllers(t *testing.T, objs []*unstructured.Unstructured) 
 			c := needCluster(t)
 			av, _, _ := unstructured.NestedString(o.Object, "spec", "parentResource", "apiVersion")
 			res, _, _ := unstructured.NestedString(o.Object, "spec", "parentResource", "resource")
-			parent, err := c.client.kindFor(ctx, av, res)
+			parent, err := c.client.KindFor(ctx, av, res)
 			require.NoError(t, err, "parentResource")
 			assert.Equal(t, rfGVK, parent)
 			gen, _, _ := unstructured.NestedBool(o.Object, "spec", "generateSelector")

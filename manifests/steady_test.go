@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/redhook/redhook/manifests/internal/driver"
 )
 
 // (g) Zero writes at steady state, driven for real. A RedisFailover with a PVC template
@@ -37,7 +39,7 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 
 	// Settled: a pass changes no child.
 	deadline := time.Now().Add(time.Minute)
-	for d.pass(ctx).changed() {
+	for d.pass(ctx).Changed() {
 		if time.Now().After(deadline) {
 			t.Fatal("still changing children after a minute")
 		}
@@ -45,7 +47,7 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 	}
 	assert.Equal(t, "[]", sliceAddresses(t, ns, "rfrm-"+name), "no master without pods")
 	assert.Equal(t, "[]", sliceAddresses(t, ns, "rfrs-"+name), "no replica without pods")
-	sts, err := d.c.client.get(ctx, stsGVK, ns, "rfr-"+name)
+	sts, err := d.c.client.Get(ctx, stsGVK, ns, "rfr-"+name)
 	require.NoError(t, err)
 	claims, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
 	require.Len(t, claims, 1, "the StatefulSet has its PVC template")
@@ -54,8 +56,8 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 	require.Len(t, before, 14, "every child exists")
 	for i := range 10 {
 		r := d.pass(ctx)
-		assert.Empty(t, r.applied, "pass %d: children the driver's apply changed", i+1)
-		assert.Empty(t, r.deleted, "pass %d: children deleted", i+1)
+		assert.Empty(t, r.Applied, "pass %d: children the driver's apply changed", i+1)
+		assert.Empty(t, r.Deleted, "pass %d: children deleted", i+1)
 		for _, diff := range d.mergeDiffs(ctx) {
 			t.Errorf("pass %d: a 3-way merge writes %s", i+1, diff)
 		}
@@ -67,9 +69,9 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 // sliceAddresses lists the addresses of an EndpointSlice, sorted, for comparison.
 func sliceAddresses(t *testing.T, ns, name string) string {
 	t.Helper()
-	s, err := needCluster(t).client.get(t.Context(), schema.GroupVersionKind{Group: "discovery.k8s.io",
+	s, err := needCluster(t).client.Get(t.Context(), schema.GroupVersionKind{Group: "discovery.k8s.io",
 		Version: "v1", Kind: "EndpointSlice"}, ns, name)
-	if isNotFound(err) {
+	if driver.IsNotFound(err) {
 		return "absent"
 	}
 	require.NoError(t, err)
@@ -92,13 +94,15 @@ func childVersions(snap map[string]string, parent string) map[string]string {
 // mergeDiffs asks the hook for the desired children as a sync pass does, decorates them as
 // Metacontroller does, and returns every place where Metacontroller's 3-way merge of each
 // stored child with them differs from the stored child: each is a write on every sync.
-func (d *driver) mergeDiffs(ctx context.Context) []string {
+func (d *testDriver) mergeDiffs(ctx context.Context) []string {
 	d.t.Helper()
-	parent, observed, resp := d.sync(ctx)
+	parent, observed, resp, err := d.Sync(ctx, d.namespace, d.name)
+	require.NoError(d.t, err)
 	var out []string
 	for _, child := range resp.Children {
-		obj := d.decorate(&unstructured.Unstructured{Object: child}, parent)
-		stored := observed[wireKey(obj.GroupVersionKind())][d.namespace+"/"+obj.GetName()]
+		obj, err := driver.Decorate(&unstructured.Unstructured{Object: child}, parent)
+		require.NoError(d.t, err)
+		stored := observed[driver.WireKey(obj.GroupVersionKind())][d.namespace+"/"+obj.GetName()]
 		if stored == nil {
 			out = append(out, obj.GetKind()+"/"+obj.GetName()+": not stored")
 			continue

@@ -93,35 +93,33 @@ type PassResult struct {
 // Changed says whether the pass created, updated or deleted a child.
 func (r PassResult) Changed() bool { return len(r.Applied) > 0 || len(r.Deleted) > 0 }
 
-// CustomizeResponse, sync request and response: redhook's own wire types.
-type syncResponse struct {
+// SyncResponse is what the sync hook answers (redhook's own wire types are in hooks/wire.go).
+type SyncResponse struct {
 	Status             map[string]any   `json:"status"`
 	Children           []map[string]any `json:"children"`
 	ResyncAfterSeconds float64          `json:"resyncAfterSeconds"`
 }
 
-// Pass runs one sync of a RedisFailover, as Metacontroller would after a watch event. The
-// error is about the pass as a whole (the hook failed, a delete or the status write failed);
-// rejected children are in the result.
-func (d *Driver) Pass(ctx context.Context, namespace, name string) (PassResult, error) {
-	var res PassResult
-	cl := d.Client
-	parent, err := cl.Get(ctx, RedisFailover, namespace, name)
+// Sync calls the customize and sync hooks for a stored RedisFailover as Metacontroller does:
+// the parent, its observed children (keyed by WireKey, then namespace/name) and the related
+// objects customize asks for. It writes nothing: Pass applies what it answers.
+func (d *Driver) Sync(ctx context.Context, namespace, name string) (parent *unstructured.Unstructured,
+	observed map[string]map[string]*unstructured.Unstructured, resp SyncResponse, err error) {
+	parent, err = d.Client.Get(ctx, RedisFailover, namespace, name)
 	if err != nil {
-		return res, err
+		return nil, nil, resp, err
 	}
-
 	var custom hooks.CustomizeResponse
 	if err := d.post(ctx, "/customize", map[string]any{"controller": d.Controller, "parent": parent.Object}, &custom); err != nil {
-		return res, err
+		return nil, nil, resp, err
 	}
 	related, err := d.related(ctx, custom.RelatedResources)
 	if err != nil {
-		return res, err
+		return nil, nil, resp, err
 	}
-	observed, err := d.Children(ctx, parent)
+	observed, err = d.Children(ctx, parent)
 	if err != nil {
-		return res, err
+		return nil, nil, resp, err
 	}
 	children := map[string]map[string]any{}
 	for key, objs := range observed {
@@ -130,9 +128,21 @@ func (d *Driver) Pass(ctx context.Context, namespace, name string) (PassResult, 
 			children[key][k] = o.Object
 		}
 	}
-	var resp syncResponse
 	if err := d.post(ctx, "/sync", map[string]any{"controller": d.Controller, "parent": parent.Object,
 		"children": children, "related": related, "finalizing": false}, &resp); err != nil {
+		return nil, nil, resp, err
+	}
+	return parent, observed, resp, nil
+}
+
+// Pass runs one sync of a RedisFailover, as Metacontroller would after a watch event. The
+// error is about the pass as a whole (the hook failed, a delete or the status write failed);
+// rejected children are in the result.
+func (d *Driver) Pass(ctx context.Context, namespace, name string) (PassResult, error) {
+	var res PassResult
+	cl := d.Client
+	parent, observed, resp, err := d.Sync(ctx, namespace, name)
+	if err != nil {
 		return res, err
 	}
 	if resp.Children == nil {
@@ -156,7 +166,7 @@ func (d *Driver) Pass(ctx context.Context, namespace, name string) (PassResult, 
 		desired[id] = true
 		res.Desired = append(res.Desired, obj.GetKind()+"/"+obj.GetName())
 		before := observed[WireKey(obj.GroupVersionKind())][namespace+"/"+obj.GetName()]
-		decorated, err := decorate(obj, parent)
+		decorated, err := Decorate(obj, parent)
 		if err != nil {
 			return res, err
 		}
@@ -238,10 +248,10 @@ func ConditionSummary(obj *unstructured.Unstructured) string {
 	return strings.Join(parts, " ")
 }
 
-// decorate adds what Metacontroller adds to every desired child: the parent's namespace, the
+// Decorate adds what Metacontroller adds to every desired child: the parent's namespace, the
 // controller-uid label (generateSelector), the controller ownerReference and the last-applied
 // annotation of its three-way apply.
-func decorate(child *unstructured.Unstructured, parent *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func Decorate(child *unstructured.Unstructured, parent *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	obj := child.DeepCopy()
 	last, err := json.Marshal(child.Object)
 	if err != nil {
