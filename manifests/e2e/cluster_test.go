@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -53,18 +52,10 @@ type tools struct {
 
 var kubeBinaries = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
 
-// corednsVersion is COREDNS_VERSION of testdata/tools/build.sh.
+// corednsVersion is the CoreDNS version testdata/tools/coredns requires (build.sh names the
+// binary after it).
 func corednsVersion() (string, error) {
-	b, err := os.ReadFile("../../testdata/tools/build.sh")
-	if err != nil {
-		return "", err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "COREDNS_VERSION="); ok {
-			return strings.TrimSpace(v), nil
-		}
-	}
-	return "", errors.New("build.sh: no COREDNS_VERSION")
+	return requiredVersion("../../testdata/tools/coredns/go.mod", "github.com/coredns/coredns")
 }
 
 // findTools locates what `make e2e-deps` (testdata/tools/build.sh e2e) builds and installs.

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds pinned tools, when missing, into ${REDHOOK_CACHE:-$HOME/.cache/redhook}/bin (reused
-# when present). Usage: build.sh [kube] [lint] (no argument: kube).
+# when present). Usage: build.sh [kube] [e2e] [lint] (no argument: kube).
 #   kube: kube-apiserver-<ver>, kubectl-<ver>  from k8s.io/kubernetes (testdata/tools/kube/go.mod)
 #         helm-<ver>                           from helm.sh/helm/v3   (testdata/tools/helm/go.mod)
 #         and Debian's etcd-server when `etcd` is not on PATH (needs root)
+#   e2e:  kube plus every other Kubernetes binary (kube-controller-manager, kube-scheduler, kubelet,
+#         kube-proxy), Debian's containerd, runc, CNI plugins, iptables, conntrack, busybox, redis, and
+#         coredns-<ver>: CoreDNS with only the e2e Corefile's plugins (testdata/tools/coredns, main.go)
 #   lint: staticcheck-<ver>                    from honnef.co/go/tools (testdata/tools/lint/go.mod)
 # The versions come from the require lines of the tools modules: bump them there.
 set -euo pipefail
@@ -68,22 +71,11 @@ kube_binaries() {
 	kube_tools
 }
 
-# CoreDNS is a main module of its own (no tools module: `go install pkg@version` pins it).
-COREDNS_VERSION=v1.15.0
-
 e2e_tools() {
 	kube_binaries
-	if [ -x "$bin/coredns-$COREDNS_VERSION" ]; then
-		echo "tools: $bin/coredns-$COREDNS_VERSION present"
-	else
-		local tmp start=$SECONDS
-		tmp=$(mktemp -d "$bin/.coredns-build.XXXXXX")
-		echo "tools: building coredns $COREDNS_VERSION"
-		GOBIN=$tmp CGO_ENABLED=0 "$go" install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
-		mv "$tmp/coredns" "$bin/coredns-$COREDNS_VERSION"
-		rmdir "$tmp"
-		echo "tools: built coredns in $((SECONDS - start))s"
-	fi
+	local dns
+	dns=$(required "$here/coredns" github.com/coredns/coredns)
+	build "$here/coredns" . "$bin/coredns-$dns" ""
 	debian_packages containerd runc containernetworking-plugins iptables conntrack busybox-static \
 		redis-server redis-sentinel redis-tools
 }
