@@ -13,6 +13,7 @@ import (
 	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/healer/redistest"
 	"github.com/redhook/redhook/hooks"
+	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -628,4 +629,83 @@ func TestIntegrationBootstrapMode(t *testing.T) {
 	assert.Nil(t, r.Master, "the master is outside the RedisFailover")
 	assert.LessOrEqual(t, p.metric(t, "redhook_healer_actions_total", "action", "promote"), 0.0,
 		"nothing promoted:\n%s", actionLog(r))
+}
+
+// TestIntegrationMasterPodReplaced: the master's pod is force-deleted. Its process dies and the
+// StatefulSet's replacement starts under the same name at another address, empty. The
+// sentinels then agree on an address that is no pod of the RedisFailover: Sentinel must promote
+// (the healer asks SENTINEL FAILOVER, steering it to the replica with the data), never the
+// healer by itself followed by SENTINEL REMOVE + MONITOR, which publishes no +switch-master and
+// leaves Sentinel-aware clients on the dead address. No write is lost; the replacement joins as
+// a replica.
+func TestIntegrationMasterPodReplaced(t *testing.T) {
+	c := redistest.NewCluster(t, "replaced", redistest.Options{Redis: 3, Sentinels: 3})
+	p := startPool(t)
+	tp := topology(c)
+	p.Track(tp)
+	old := waitConverged(t, p, c, 15*time.Second)
+	write(t, old, "k", 50, 2)
+	waitSentinelsKnowReplicas(t, c, 2)
+
+	count := func(kind string) float64 { return p.metric(t, "redhook_healer_actions_total", "action", kind) }
+	promotes, monitors := count("promote"), count("sentinel-monitor")
+	// What a Sentinel-aware client listens to.
+	sub, err := redistest.NewClient(c.Sentinels[0].Addr(), "")
+	require.NoError(t, err)
+	defer sub.Close()
+	switched := make(chan string, 8)
+	subCtx, unsubscribe := context.WithCancel(context.Background())
+	defer unsubscribe()
+	go func() {
+		_ = sub.Receive(subCtx, sub.B().Subscribe().Channel("+switch-master").Build(),
+			func(m rueidis.PubSubMessage) { switched <- m.Message })
+	}()
+	time.Sleep(100 * time.Millisecond) // subscribed
+	old.Kill()
+	replacement := c.Extra(old.Name, 50, "") // empty; booted as master: rule 3 must not keep it
+	for i := range tp.Redis {
+		if tp.Redis[i].Name == old.Name {
+			tp.Redis[i].IP = replacement.IP
+		}
+	}
+	start := time.Now()
+	p.Track(tp)
+	var master *redistest.Proc
+	took := redistest.WaitFor(t, 30*time.Second, "a new master, agreed and reported", func() error {
+		m, err := converged(c, old)
+		if err != nil {
+			return err
+		}
+		if m == old {
+			return fmt.Errorf("the old master %s", m.Name)
+		}
+		if r := p.Report(reportKey(c)); r.Master == nil || r.Master.IP != m.IP {
+			return fmt.Errorf("report master %v, processes say %s", r.Master, m.IP)
+		}
+		master = m
+		return nil
+	})
+	r := p.Report(reportKey(c))
+	t.Logf("master pod replaced: %s agreed and reported after %v", master.Name, took)
+	assert.True(t, hasAction(r, "sentinel failover", "which is no pod of this RedisFailover"), actionLog(r))
+	assert.Equal(t, promotes, count("promote"), "the healer promoted by itself:\n%s", actionLog(r))
+	assert.Equal(t, monitors, count("sentinel-monitor"), "the healer re-monitored instead of a Sentinel failover:\n%s", actionLog(r))
+	select {
+	case m := <-switched:
+		assert.Contains(t, m, " "+old.IP+" 6379 "+master.IP+" 6379", "the +switch-master clients hear")
+	case <-time.After(10 * time.Second):
+		t.Error("no +switch-master within 10 s: Sentinel-aware clients would stay on the dead address")
+	}
+	assert.Equal(t, int64(50), dbsize(master), "keys on the new master")
+	redistest.WaitFor(t, 15*time.Second, "the replacement replicates the new master", func() error {
+		info, err := redisInfo(replacement)
+		if err != nil {
+			return err
+		}
+		if info.Role != hooks.RoleReplica || info.MasterHost != master.IP || dbsize(replacement) != 50 {
+			return fmt.Errorf("role %s of %s, %d keys", info.Role, info.MasterHost, dbsize(replacement))
+		}
+		return nil
+	})
+	t.Logf("replacement in sync %v after the replacement", time.Since(start).Round(time.Millisecond))
 }

@@ -175,9 +175,7 @@ func (v *view) sentinelElection() (e election, decided bool) {
 	}
 	n := v.pod(addr.Host, addr.Port)
 	if n == nil {
-		// Fresh start (the boot placeholder) or an address that is not ours: sentinels cannot
-		// fail over to our pods, so the healer decides and then points them at its choice.
-		return election{}, false
+		return v.formerMaster(addr, votes)
 	}
 	agree := fmt.Sprintf("%d sentinels agree on %s", votes, n.Pod.Name)
 	switch {
@@ -262,6 +260,31 @@ func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why strin
 	}
 	return election{master: best, promote: best.Info.Role != hooks.RoleMaster, why: fmt.Sprintf(
 		"%s; no sentinel can fail over to it (in TILT or not knowing it as a reachable replica): promoting %s", why, best.Pod.Name)}
+}
+
+// formerMaster: the sentinels agree on an address that is none of our pods. When none of our
+// pods is master and a sentinel knows our replicas, that address is our former master, whose pod
+// is gone (deleted, even forcibly, or evicted: its replacement has another IP): Sentinel must
+// promote, through rule 11's SENTINEL FAILOVER steered to the replica with the most data, so
+// that clients hear +switch-master. A promotion by the healer followed by SENTINEL REMOVE and
+// MONITOR publishes no +switch-master, and Sentinel-aware clients stayed on the dead address
+// (seen on real pods: no write through Sentinel for minutes). Otherwise (a fresh start on the
+// boot placeholder, a master of ours that rules 3 and 5 keep, sentinels that know none of our
+// replicas) the healer decides and then points the sentinels at its choice.
+func (v *view) formerMaster(addr hooks.Endpoint, votes int) (election, bool) {
+	best := v.best(nil)
+	if best == nil {
+		return election{}, false
+	}
+	if m := v.masters(); len(m) > 1 || len(m) == 1 && (m[0].Info.ConnectedReplicas > 0 || !holdsMore(best, m[0])) {
+		return election{}, false // a master of ours that rules 3 and 5 keep
+	}
+	e := v.failoverTo(addr, nil, best, fmt.Sprintf("%d sentinels agree on %s, which is no pod of this RedisFailover (its pod is gone)",
+		votes, addr.Address()))
+	if e.failover == nil && !e.steer {
+		return election{}, false
+	}
+	return e, true
 }
 
 // monitors tells whether s answered and monitors addr.

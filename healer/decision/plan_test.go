@@ -449,6 +449,38 @@ func TestPlan(t *testing.T) {
 			o.Sentinels[1] = SentinelNode{Pod: t.Sentinels[1], Err: "timeout"}
 			unreachable(&o.Redis[2])
 		}},
+		{name: "rule 11: the sentinels' master's pod is gone (force-deleted): Sentinel promotes, the healer does not", edit: func(t *hooks.Topology, o *Snapshot) {
+			// Pod 0 was replaced: a new IP, booted on the placeholder; the sentinels still agree
+			// on the old address, which no pod has now; the replicas still name it.
+			gone := redisIP(0)
+			t.Redis[0].IP = "10.0.0.99"
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Redis[1] = replicaNode(*t, 1, gone, 6379, 1000)
+			o.Redis[2] = replicaNode(*t, 2, gone, 6379, 1200)
+			o.Redis[1].Info.LinkUp, o.Redis[2].Info.LinkUp = false, false
+			for i := range o.Sentinels {
+				o.Sentinels[i].Replicas[1].Offset = 1200
+			}
+		}, want: []string{"sentinel failover rfs-a-x"},
+			reason: "3 sentinels agree on 10.0.0.10:6379, which is no pod of this RedisFailover (its pod is gone)"},
+		{name: "rule 13: the sentinels' master's pod is gone and Sentinel would promote less data: steer first", edit: func(t *hooks.Topology, o *Snapshot) {
+			gone := redisIP(0)
+			t.Redis[0].IP = "10.0.0.99"
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Redis[1] = replicaNode(*t, 1, gone, 6379, 1000)
+			o.Redis[2] = replicaNode(*t, 2, gone, 6379, 1200)
+			for i := range o.Redis {
+				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
+			}
+			for i := range o.Sentinels {
+				o.Sentinels[i].Replicas[0].Offset = 1000 // rfr-a-1, chosen before rfr-a-2 on an equal stale offset
+			}
+		}, want: []string{"replica-priority rfr-a-2 1"}},
+		{name: "the sentinels agree on an address of no pod while one of ours is master: keep it (rule 3)", edit: func(t *hooks.Topology, o *Snapshot) {
+			for i := range o.Sentinels {
+				o.Sentinels[i].Master.IP = "10.0.0.77"
+			}
+		}, want: monitorAll(topo(), 0, true), reason: "monitors 10.0.0.77:6379, not the master rfr-a-0"},
 		{name: "a sentinel monitoring a foreign address does not count as agreement", edit: func(t *hooks.Topology, o *Snapshot) {
 			for i := range o.Sentinels {
 				o.Sentinels[i].Master.IP = foreignIP
