@@ -46,8 +46,10 @@ deps: ## Install the Debian packages the tests need, when missing (needs root)
 lint: ## gofmt, go vet, staticcheck (pinned, built into $REDHOOK_CACHE), go mod tidy -diff
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./manifests/e2e/
 	@GO=$(GO) testdata/tools/build.sh lint | grep -v ' present$$' || true
 	$(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION) ./...
+	$(TOOLS_BIN)/staticcheck-$(STATICCHECK_VERSION) -tags e2e ./manifests/e2e/
 	$(GO) mod tidy -diff
 
 .PHONY: unit
@@ -55,17 +57,21 @@ unit: ## Only the pure tests (hooks, healer/decision): seconds, no processes, no
 	$(GO) test -count=1 ./hooks/... ./healer/decision/...
 
 .PHONY: test
-test: deps lint verify-manifests kube-tools ## Install what the tests need, then run every test (what CI runs)
+test: deps lint verify-manifests kube-tools e2e-deps build ## Install what the tests need, then run every test, the end-to-end ones last (what CI runs)
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race -short ./hooks/... ./cmd/... ./healer/...
+	$(E2E_TEST)
 
 .PHONY: e2e-deps
 e2e-deps: ## Build the e2e cluster's binaries into $REDHOOK_CACHE and install its Debian packages (root)
 	GO=$(GO) testdata/tools/build.sh e2e
 
+# The end-to-end tests (build tag e2e: `go test ./...` leaves them out; they need root).
+E2E_TEST = $(GO) test -tags e2e -count=1 -timeout 40m -v ./manifests/e2e/ $(if $(RUN),-run '$(RUN)')
+
 .PHONY: e2e
-e2e: e2e-deps build ## End-to-end tests on a real single-node Kubernetes (root; work in progress, not yet in make test)
-	$(GO) test -tags e2e -count=1 -timeout 30m -v ./manifests/e2e/ $(if $(RUN),-run '$(RUN)')
+e2e: e2e-deps build ## Only the end-to-end tests on a real single-node Kubernetes (root; part of make test; RUN=TestFailover for one)
+	$(E2E_TEST)
 
 .PHONY: manifests
 manifests: ## Generate the CRD (manifests/crd, charts/redhook/crds) and deepcopy code from hooks/types.go

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -145,6 +146,8 @@ func (r *rfTest) failover(w *writers, disrupt func(pod *unstructured.Unstructure
 	time.Sleep(time.Second)
 	svcGap := gapIn(w.svc, t0, time.Now())
 	sentGap := gapIn(w.sentinel, t0, time.Now())
+	t.Logf("failed writes since the disruption, by error: master Service %s; Sentinel %s",
+		topErrors(w.svc.Errors(t0), 3), topErrors(w.sentinel.Errors(t0), 3))
 	t.Logf("old master %s (%s) → new %s: promoted by Sentinel after %v; rfrm EndpointSlice followed %v later; "+
 		"write gap through the master Service %v, through Sentinel %v",
 		oldName, oldIP, newIP, promoted.Sub(t0).Round(time.Millisecond), followed.Sub(promoted).Round(time.Millisecond),
@@ -187,6 +190,27 @@ func gapIn(w *redistest.Writer, from, to time.Time) time.Duration {
 		last = wr.Replied
 	}
 	return max(gap, to.Sub(last))
+}
+
+// topErrors formats the n most frequent errors of a count by error.
+func topErrors(errs map[string]int, n int) string {
+	type count struct {
+		err string
+		n   int
+	}
+	var all []count
+	for e, c := range errs {
+		all = append(all, count{e, c})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n || all[i].n == all[j].n && all[i].err < all[j].err })
+	var parts []string
+	for _, c := range all[:min(n, len(all))] {
+		parts = append(parts, fmt.Sprintf("%d × %q", c.n, c.err))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 type window struct {
