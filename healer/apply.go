@@ -36,6 +36,8 @@ type request struct {
 	monitorStep bool
 	// afterMonitor (monitor, set): skipped when an earlier monitor step of the sentinel failed.
 	afterMonitor bool
+	// switchover is rule 14's several steps (switchover.go) instead of one command.
+	switchover *decision.Switchover
 }
 
 // requestOf is the one place that knows how each action is sent. The password is read here,
@@ -81,6 +83,8 @@ func requestOf(t hooks.Topology, a decision.Action) (request, error) {
 		return sentinel(a.Sentinel, "FAILOVER", name), nil
 	case decision.SentinelDebug:
 		return sentinel(a.Sentinel, "DEBUG", a.Key, strconv.FormatInt(a.Millis, 10)), nil
+	case decision.Switchover:
+		return request{switchover: &a}, nil
 	case decision.Wait:
 		return request{}, nil
 	}
@@ -115,6 +119,8 @@ func apply(ctx context.Context, t hooks.Topology, c *conns, acts []decision.Acti
 	for _, a := range acts {
 		r, err := requestOf(t, a)
 		switch {
+		case r.switchover != nil:
+			err = switchover(ctx, t, c, *r.switchover)
 		case err != nil:
 		case r.follows != "" && failedMaster[r.follows], r.afterMonitor && failedSentinel[r.pod]:
 			err = errSkipped

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -663,6 +664,7 @@ func TestIntegrationMasterPodReplaced(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // subscribed
 	old.Kill()
 	replacement := c.Extra(old.Name, 50, "") // empty; booted as master: rule 3 must not keep it
+	tp.Redis = slices.Clone(tp.Redis)        // the pool holds the tracked one
 	for i := range tp.Redis {
 		if tp.Redis[i].Name == old.Name {
 			tp.Redis[i].IP = replacement.IP

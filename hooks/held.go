@@ -85,6 +85,11 @@ type workload struct {
 		Replicas             *int32          `json:"replicas"`
 		PodManagementPolicy  string          `json:"podManagementPolicy"`
 		VolumeClaimTemplates []ClaimTemplate `json:"volumeClaimTemplates"`
+		UpdateStrategy       struct {
+			RollingUpdate *struct {
+				Partition *int32 `json:"partition"`
+			} `json:"rollingUpdate"`
+		} `json:"updateStrategy"`
 	} `json:"spec"`
 	Status struct {
 		ObservedGeneration int64  `json:"observedGeneration"`

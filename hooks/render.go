@@ -22,6 +22,8 @@ type renderer struct {
 	// observedClaims are the volumeClaimTemplates of the existing StatefulSet (immutable).
 	observedClaims []ClaimTemplate
 	observedPolicy string
+	// rollout is the redis StatefulSet's replica count and partition (see rollout.go).
+	rollout redisRollout
 }
 
 func (r *renderer) name() string      { return r.rf.Name }

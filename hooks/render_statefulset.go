@@ -22,13 +22,14 @@ func (r *renderer) redisStatefulSet() *StatefulSet {
 		// other child, nor to the pod template).
 		Metadata: r.meta(redisName(r.name()), ComponentRedis, copiedAnnotations(r.rf.Annotations)),
 		Spec: StatefulSetSpec{
-			Replicas:            ptr(s.Replicas),
+			Replicas:            ptr(r.rollout.replicas),
 			Selector:            &metav1.LabelSelector{MatchLabels: SelectorLabels(r.name(), ComponentRedis)},
 			ServiceName:         redisName(r.name()),
 			PodManagementPolicy: policy,
-			// The preStop script moves the master away before its pod stops; a coordinated,
-			// partition-driven rollout is later work.
-			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType},
+			// The partition keeps the master's pod (and those below it) on the current revision
+			// until the healer has switched over to an updated replica (rollout.go).
+			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr(r.rollout.partition)}},
 			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
 				WhenDeleted: whenDeleted,
 				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType, // scaling down never drops data

@@ -189,6 +189,7 @@ func (st *syncState) progressing(missing []string) metav1.Condition {
 	var msgs []string
 	if st.sts != nil {
 		msgs = append(msgs, rollout("StatefulSet", redisName(rf.Name), st.sts, rf.Spec.Redis.Replicas, true)...)
+		msgs = append(msgs, st.r.rollout.waiting(st.redisPods, st.obs, rf.Spec.Redis.Replicas)...)
 	}
 	if sentinelsEnabled(rf) && st.dep != nil {
 		msgs = append(msgs, rollout("Deployment", sentinelName(rf.Name), st.dep, rf.Spec.Sentinel.Replicas, false)...)

@@ -70,6 +70,8 @@ func newSyncState(req *SyncRequest, obs HealerReport) *syncState {
 	}
 	st.rf = req.Parent.WithDefaults()
 	st.redisPods, st.sentinelPods = podRefs(req.Related, st.rf.Namespace, st.rf.Name)
+	st.sts = observedWorkload(req.Children, KeyStatefulSet, st.rf.Namespace, redisName(st.rf.Name))
+	markOutdated(st.redisPods, st.sts)
 	if len(st.specErrors) > 0 {
 		return st
 	}
@@ -101,7 +103,6 @@ func (st *syncState) renderer(password Secret) *renderer {
 	if r.sentinelMaster == "" {
 		r.sentinelMaster = placeholder.Host
 	}
-	st.sts = observedWorkload(st.req.Children, KeyStatefulSet, rf.Namespace, redisName(rf.Name))
 	st.dep = observedWorkload(st.req.Children, KeyDeployment, rf.Namespace, sentinelName(rf.Name))
 	if sts := st.sts; sts != nil {
 		r.observedPolicy = sts.Spec.PodManagementPolicy
@@ -111,6 +112,7 @@ func (st *syncState) renderer(password Secret) *renderer {
 		}
 		st.storageChanged = claimsDiffer(r.desiredClaims(), r.observedClaims)
 	}
+	r.rollout = planRollout(rf.Spec.Redis.Replicas, st.sts, st.redisPods, st.obs)
 	return r
 }
 

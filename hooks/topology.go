@@ -62,6 +62,9 @@ type PodRef struct {
 	Ready       bool   `json:"ready,omitempty"`
 	Revision    string `json:"revision,omitempty"`
 	Terminating bool   `json:"terminating,omitempty"`
+	// Outdated: the pod does not run the redis StatefulSet's update revision yet (a rollout
+	// will replace it). False when either revision is unknown.
+	Outdated bool `json:"outdated,omitempty"`
 }
 
 // Endpoint is a host and port.

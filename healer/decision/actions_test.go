@@ -29,6 +29,7 @@ func TestActionWords(t *testing.T) {
 		{SentinelReset{Sentinel: "rfs-a-y"}, "sentinel-reset", "sentinel reset rfs-a-y"},
 		{SentinelFailover{Sentinel: "rfs-a-z"}, "sentinel-failover", "sentinel failover rfs-a-z"},
 		{SentinelDebug{Sentinel: "rfs-a-x", Key: "INFO-PERIOD", Millis: 1000}, "sentinel-debug", "sentinel debug rfs-a-x info-period 1000"},
+		{Switchover{Master: "rfr-a-0", Target: "rfr-a-2", Sentinel: "rfs-a-y"}, "switchover", "switchover rfr-a-0 to rfr-a-2 (rfs-a-y)"},
 		{Wait{Why: "not yet"}, "wait", "wait"},
 	}
 	for _, tt := range tests {

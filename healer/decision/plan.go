@@ -10,7 +10,7 @@ import (
 )
 
 // Plan decides what to write to converge one RedisFailover, from its topology and a snapshot
-// just read. It is pure: same input, same actions. The rules are the healer rules 1 to 13
+// just read. It is pure: same input, same actions. The rules are the healer rules 1 to 14
 // ("Healer rules" in docs/architecture.md, docs/healer.md); each action says which one applied in
 // its Reason. Actions are in the order the healer must apply them: promotion first, then
 // replicas, then sentinels, then settings.
@@ -47,6 +47,12 @@ func Plan(t hooks.Topology, o Snapshot) []Action {
 			steer = []Action{Wait{Why: e.why}}
 		}
 		acts = append(acts, steer...)
+	} else if sw, due := v.plannedSwitchover(e); due {
+		// Rule 14: a rollout or a scale-down needs the master elsewhere. The switchover itself
+		// runs only in a pass with nothing else to do.
+		if _, isSwitch := sw[0].(Switchover); !isSwitch || len(acts) == 0 {
+			acts = append(acts, sw...)
+		}
 	} else {
 		acts = append(acts, v.restorePriorities()...)
 	}

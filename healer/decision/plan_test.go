@@ -2,6 +2,7 @@ package decision
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -612,4 +613,108 @@ func simulate(top hooks.Topology, o *Snapshot, acts []Action) {
 		fresh := sentinelNode(top, i, s.Master.IP, s.Master.Port)
 		s.Replicas, s.Sentinels = fresh.Replicas, fresh.Sentinels
 	}
+}
+
+// rollout edits a healthy topology into a rollout: the pods of the given ordinals are on the
+// StatefulSet's update revision, the others not; every node reports replica-priority 100.
+func rollout(updated ...int) func(t *hooks.Topology, o *Snapshot) {
+	return func(t *hooks.Topology, o *Snapshot) {
+		t.RedisReplicas = int32(len(t.Redis))
+		for i := range t.Redis {
+			t.Redis[i].Outdated = !slices.Contains(updated, i)
+			o.Redis[i].Pod = t.Redis[i]
+			o.Redis[i].Config = map[string]string{"replica-priority": "100"}
+		}
+	}
+}
+
+// masterAt makes pod i the master the sentinels agree on, the others its replicas.
+func masterAt(t *hooks.Topology, o *Snapshot, i int) {
+	var replicas []int
+	for j := range t.Redis {
+		if j != i {
+			replicas = append(replicas, j)
+		}
+	}
+	for j := range t.Redis {
+		cfg := o.Redis[j].Config
+		if j == i {
+			o.Redis[j] = masterNode(*t, j, 1000, replicas...)
+		} else {
+			o.Redis[j] = replicaNode(*t, j, redisIP(i), 6379, 1000)
+		}
+		o.Redis[j].Config = cfg
+	}
+	for s := range o.Sentinels {
+		o.Sentinels[s] = sentinelNode(*t, s, redisIP(i), 6379)
+	}
+}
+
+// sentinelsRead sets the priority every sentinel last read for pod i.
+func sentinelsRead(o *Snapshot, i int, priority int64) {
+	for s := range o.Sentinels {
+		for r := range o.Sentinels[s].Replicas {
+			if o.Sentinels[s].Replicas[r].IP == redisIP(i) {
+				o.Sentinels[s].Replicas[r].Priority = priority
+			}
+		}
+	}
+}
+
+func TestPlanSwitchover(t *testing.T) {
+	then := func(edits ...func(t *hooks.Topology, o *Snapshot)) func(t *hooks.Topology, o *Snapshot) {
+		return func(t *hooks.Topology, o *Snapshot) {
+			for _, e := range edits {
+				e(t, o)
+			}
+		}
+	}
+	runPlanCases(t, []planCase{
+		{name: "rule 14: every pod above the outdated master is updated: steer Sentinel to one", edit: rollout(1, 2),
+			want: []string{"replica-priority rfr-a-1 1"}, reason: "rollout: every pod above the master rfr-a-0 is updated and Ready"},
+		{name: "rule 14: steered and read by a sentinel: switch over", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[1].Config["replica-priority"] = "1"
+			sentinelsRead(o, 1, 1)
+		}), want: []string{"switchover rfr-a-0 to rfr-a-1 (rfs-a-x)"}},
+		{name: "rule 14: steered, not read by any sentinel yet: wait", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[1].Config["replica-priority"] = "1"
+			for s := range o.Sentinels {
+				o.Sentinels[s].Replicas[1].Offset = 1100 // each would pick rfr-a-2 on what it last read
+			}
+		}), want: []string{"wait"}},
+		{name: "rule 14: a pod above the master is not updated yet: nothing", edit: rollout(2)},
+		{name: "rule 14: a pod above the master is updated but not Ready: nothing", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[1].Ready, o.Redis[1].Pod.Ready = false, false
+		})},
+		{name: "rule 14: a pod above the master is missing (being replaced): nothing", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			t.Redis, o.Redis = t.Redis[:2], o.Redis[:2]
+		})},
+		{name: "rule 14: the updated master stays", edit: then(rollout(0))},
+		{name: "rule 14: the outdated master on the highest ordinal goes first to the replica first in election order", edit: then(rollout(), func(t *hooks.Topology, o *Snapshot) {
+			masterAt(t, o, 2)
+		}), want: []string{"replica-priority rfr-a-0 1"}, reason: "is on the highest ordinal"},
+		{name: "rule 14: a terminating master is left to its preStop hook", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+		})},
+		{name: "rule 14: a replica that lags (link down) is no target", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[1].Info.LinkUp = false
+			o.Redis[2].Info.LinkUp = false
+		})},
+		{name: "rule 14: scale-down removes the master's pod: switch over to one that stays", edit: then(rollout(0, 1, 2), func(t *hooks.Topology, o *Snapshot) {
+			masterAt(t, o, 2)
+			t.RedisReplicas = 2
+		}), want: []string{"replica-priority rfr-a-0 1"}, reason: "scaling down to 2 pods removes the master's pod rfr-a-2"},
+		{name: "rule 14: scale-down keeps the master's pod: nothing", edit: then(rollout(0, 1, 2), func(t *hooks.Topology, o *Snapshot) {
+			t.RedisReplicas = 2
+		})},
+		{name: "rule 14: the switchover waits while other actions run", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[1].Config["replica-priority"] = "1"
+			sentinelsRead(o, 1, 1)
+			o.Redis[0].Config = map[string]string{"replica-priority": "100", "maxmemory": "0"}
+			t.RedisConfig = []hooks.ConfigEntry{{Key: "maxmemory", Value: "100mb"}}
+			for i := range o.Redis {
+				o.Redis[i].Config["maxmemory"] = "0"
+			}
+		}), want: []string{`config set rfr-a-0 maxmemory "100mb"`, `config set rfr-a-1 maxmemory "100mb"`, `config set rfr-a-2 maxmemory "100mb"`}},
+	})
 }

@@ -1,0 +1,141 @@
+package decision
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// Rule 14: planned switchovers. The hook holds the redis StatefulSet's partition at the
+// master's ordinal + 1 while the master's pod is not on the update revision, and its replica
+// count at the master's ordinal + 1 while a scale-down would remove the master's pod (hooks'
+// rollout.go). The healer moves the master out of the way:
+//
+//   - rollout: once every pod above the master is updated and Ready, to one of them; when no pod
+//     is above the master (it is on the highest ordinal), to another in-sync replica first;
+//   - scale-down: to an in-sync replica that stays (ordinal below the desired count).
+//
+// First the target gets the best replica-priority and the other replicas a worse one (as in
+// rule 13); once a sentinel that agrees on the master would pick the target by what it last read,
+// the Switchover action pauses writes on the master, waits until the target holds every write,
+// asks that sentinel for SENTINEL FAILOVER, makes the old master a replica of the target as soon
+// as the target is master, and resumes the paused clients, which get READONLY and retry on the
+// new master: nothing acknowledged is lost. A master whose pod is terminating is left to its
+// preStop hook, which does the same.
+
+// Switchover is rule 14's planned, lossless switchover from Master to Target, carried out
+// through Sentinel.
+type Switchover struct {
+	Master, Target, Sentinel string
+	Why                      string
+}
+
+func (a Switchover) String() string {
+	return fmt.Sprintf("switchover %s to %s (%s)", a.Master, a.Target, a.Sentinel)
+}
+func (a Switchover) Reason() string { return a.Why }
+func (a Switchover) Kind() string   { return "switchover" }
+
+// plannedSwitchover returns rule 14's actions for an agreed, healthy master: the priorities that
+// steer Sentinel to the target, else the Switchover once a sentinel would pick the target, else a
+// Wait. ok is false when no switchover is due.
+func (v *view) plannedSwitchover(e election) (acts []Action, ok bool) {
+	m := e.master
+	if m == nil || !e.agreed || e.promote || !v.t.SentinelsEnabled || v.t.Bootstrap != nil {
+		return nil, false
+	}
+	target, why := v.switchoverTarget(m)
+	if target == nil {
+		return nil, false
+	}
+	normal := v.normalPriority()
+	if normal == "0" || pinned(target, normal) {
+		return nil, false // no replica may be promoted, or the target's priority is someone else's
+	}
+	for _, n := range v.reachableRedis() {
+		if n == m || pinned(n, normal) {
+			continue
+		}
+		want := worsePriority(normal)
+		if n == target {
+			want = steeredPriority
+		}
+		if !sameConfig(n.Config[ReplicaPriorityKey], want) {
+			acts = append(acts, ReplicaPriority{Pod: n.Pod.Name, Value: want,
+				Why: why + ": steering Sentinel's choice to " + target.Pod.Name})
+		}
+	}
+	if len(acts) > 0 {
+		return acts, true
+	}
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if s.Info.Tilt || !v.monitors(s, v.endpoint(m)) {
+			continue
+		}
+		if pick, _ := v.sentinelPick(s); pick == target {
+			return []Action{Switchover{Master: m.Pod.Name, Target: target.Pod.Name, Sentinel: s.Pod.Name, Why: why}}, true
+		}
+	}
+	return []Action{Wait{Why: why + ": no sentinel would pick " + target.Pod.Name + " yet (it reads priorities every second)"}}, true
+}
+
+// switchoverTarget is the replica rule 14 switches over to, and why; nil when no switchover is
+// due or none is possible yet.
+func (v *view) switchoverTarget(m *RedisNode) (*RedisNode, string) {
+	mp := m.Pod
+	desired := int(v.t.RedisReplicas)
+	if desired == 0 {
+		desired = len(v.t.Redis) // not given: no scale-down
+	}
+	leaving := mp.Ordinal >= desired
+	if mp.Ordinal < 0 || mp.Terminating || !leaving && !mp.Outdated {
+		return nil, ""
+	}
+	var cands []*RedisNode
+	aboveUpdated := 0
+	for i := range v.o.Redis {
+		n := &v.o.Redis[i]
+		if n == m || n.Pod.Ordinal < 0 {
+			continue
+		}
+		if n.Pod.Ordinal > mp.Ordinal && n.Pod.Ordinal < desired && !n.Pod.Outdated && n.Pod.Ready && !n.Pod.Terminating {
+			aboveUpdated++
+		}
+		if n.Pod.Ordinal >= desired || n.Pod.Terminating || !n.Pod.Ready || !n.Reachable() ||
+			n.Info.Role != hooks.RoleReplica || !n.Info.LinkUp || n.Info.Syncing || v.pod(n.Info.MasterHost, n.Info.MasterPort) != m {
+			continue
+		}
+		cands = append(cands, n)
+	}
+	var why string
+	switch wantAbove := desired - mp.Ordinal - 1; {
+	case leaving:
+		why = fmt.Sprintf("scaling down to %d pods removes the master's pod %s", desired, mp.Name)
+	case wantAbove > 0 && aboveUpdated < wantAbove:
+		return nil, "" // the StatefulSet is still updating the pods above the master
+	case wantAbove > 0:
+		why = fmt.Sprintf("rollout: every pod above the master %s is updated and Ready", mp.Name)
+		updated := cands[:0:0]
+		for _, n := range cands {
+			if !n.Pod.Outdated && n.Pod.Ordinal > mp.Ordinal {
+				updated = append(updated, n)
+			}
+		}
+		cands = updated
+	default:
+		why = fmt.Sprintf("rollout: the master %s is on the highest ordinal, no pod above it can be updated first", mp.Name)
+	}
+	if len(cands) == 0 {
+		return nil, ""
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.Pod.Outdated != b.Pod.Outdated {
+			return !a.Pod.Outdated
+		}
+		return electionLess(a, b)
+	})
+	return cands[0], why
+}

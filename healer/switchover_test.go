@@ -1,0 +1,117 @@
+package healer
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redhook/redhook/healer/redistest"
+	"github.com/redhook/redhook/hooks"
+)
+
+// TestIntegrationPlannedSwitchover: rule 14 on real processes. The topology says the master's
+// pod is not on the StatefulSet's update revision while the others are (a rollout that has
+// updated every other pod): the healer steers Sentinel to a replica, pauses writes on the master,
+// lets the replica catch up, asks Sentinel for the failover and makes the old master a replica.
+// Under a SET + WAIT 1 writer through Sentinel: no write acknowledged (confirmed or not) is lost,
+// clients hear +switch-master, and once the old master's pod is updated too nothing more happens
+// and the priorities go back to normal.
+func TestIntegrationPlannedSwitchover(t *testing.T) {
+	c := redistest.NewCluster(t, "switch", redistest.Options{Redis: 3, Sentinels: 3})
+	p := startPool(t)
+	tp := topology(c)
+	p.Track(tp)
+	old := waitConverged(t, p, c, 15*time.Second)
+	waitSentinelsKnowReplicas(t, c, 2)
+
+	sub, err := redistest.NewClient(c.Sentinels[0].Addr(), "")
+	require.NoError(t, err)
+	defer sub.Close()
+	switched := make(chan string, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_ = sub.Receive(ctx, sub.B().Subscribe().Channel("+switch-master").Build(),
+			func(m rueidis.PubSubMessage) { switched <- m.Message })
+	}()
+	client, err := redistest.NewSentinelClient([]string{c.Sentinels[1].Addr()}, redistest.MasterName, "", "")
+	require.NoError(t, err)
+	defer client.Close()
+	w, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: "sw-", Wait: 500 * time.Millisecond, Timeout: time.Second})
+	require.NoError(t, err)
+	writing := make(chan struct{})
+	go func() { w.Run(ctx); close(writing) }()
+	time.Sleep(500 * time.Millisecond)
+
+	tp.Redis = slices.Clone(tp.Redis) // the pool holds the tracked one
+	for i := range tp.Redis {
+		tp.Redis[i].Outdated = tp.Redis[i].Name == old.Name
+	}
+	start := time.Now()
+	p.Track(tp)
+	var master *redistest.Proc
+	took := redistest.WaitFor(t, 20*time.Second, "the planned switchover", func() error {
+		m, err := converged(c)
+		if err != nil {
+			return err
+		}
+		if m == old {
+			return fmt.Errorf("%s is still master", m.Name)
+		}
+		if r := p.Report(reportKey(c)); r.Master == nil || r.Master.IP != m.IP {
+			return fmt.Errorf("report master %v, processes say %s", r.Master, m.IP)
+		}
+		master = m
+		return nil
+	})
+	select {
+	case m := <-switched:
+		assert.Contains(t, m, " "+old.IP+" 6379 "+master.IP+" 6379")
+	case <-time.After(10 * time.Second):
+		t.Error("no +switch-master within 10 s")
+	}
+	r := p.Report(reportKey(c))
+	assert.True(t, hasAction(r, "switchover "+old.Name+" to "+master.Name, "rollout"), actionLog(r))
+
+	// The old master's pod is updated: nothing more to do, normal priorities again.
+	tp.Redis = slices.Clone(tp.Redis)
+	for i := range tp.Redis {
+		tp.Redis[i].Outdated = false
+	}
+	p.Track(tp)
+	redistest.WaitFor(t, 10*time.Second, "replica-priority 100 everywhere", func() error {
+		for _, n := range c.Redis {
+			v, err := n.Do("CONFIG", "GET", "replica-priority").ToAny()
+			if err != nil {
+				return err
+			}
+			if s := fmt.Sprint(v); s != "[replica-priority 100]" && s != "map[replica-priority:100]" {
+				return fmt.Errorf("%s: %s", n.Name, s)
+			}
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	cancel()
+	<-writing
+	loss, err := w.Verify(context.Background(), client)
+	require.NoError(t, err)
+	counts := w.Counts()
+	t.Logf("planned switchover %s → %s: agreed and reported after %v; writes %+v, longest gap %v; took %v in all",
+		old.Name, master.Name, took, counts, w.LongestGap().Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	assert.Empty(t, loss.Confirmed, "confirmed writes lost")
+	assert.Empty(t, loss.Unconfirmed, "acknowledged writes lost")
+	assert.Positive(t, counts.Confirmed)
+	m, err := converged(c)
+	require.NoError(t, err)
+	assert.Equal(t, master, m, "one switchover, no other failover")
+	info, err := redisInfo(old)
+	require.NoError(t, err)
+	assert.Equal(t, hooks.RoleReplica, info.Role)
+}
