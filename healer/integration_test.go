@@ -153,6 +153,57 @@ func waitConverged(t testing.TB, p reporter, c *redistest.Cluster, timeout time.
 	return master
 }
 
+// waitNewMaster waits until the processes (but skip) agree on a master other than old and the
+// healer reports it; it returns that master and how long it took.
+func waitNewMaster(t testing.TB, p reporter, c *redistest.Cluster, old *redistest.Proc, limit time.Duration,
+	skip ...*redistest.Proc) (*redistest.Proc, time.Duration) {
+	t.Helper()
+	var master *redistest.Proc
+	took := redistest.WaitFor(t, limit, "a new master, agreed and reported", func() error {
+		m, err := converged(c, skip...)
+		if err != nil {
+			return err
+		}
+		if m == old {
+			return fmt.Errorf("%s is still master", m.Name)
+		}
+		if r := p.Report(reportKey(c)); r.Master == nil || r.Master.IP != m.IP {
+			return fmt.Errorf("report master %v, processes say %s", r.Master, m.IP)
+		}
+		master = m
+		return nil
+	})
+	return master, took
+}
+
+// switchMessages subscribes to +switch-master on a sentinel of c, as Sentinel-aware clients do,
+// until the test ends.
+func switchMessages(t *testing.T, c *redistest.Cluster) <-chan string {
+	t.Helper()
+	sub, err := redistest.NewClient(c.Sentinels[0].Addr(), "")
+	require.NoError(t, err)
+	switched := make(chan string, 8)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = sub.Receive(ctx, sub.B().Subscribe().Channel("+switch-master").Build(),
+			func(m rueidis.PubSubMessage) {
+				select {
+				case switched <- m.Message:
+				default:
+				}
+			})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		sub.Close()
+	})
+	time.Sleep(100 * time.Millisecond) // subscribed
+	return switched
+}
+
 func actionLog(r hooks.HealerReport) string {
 	var b strings.Builder
 	for _, a := range r.LastActions {
@@ -224,16 +275,7 @@ func TestIntegrationMasterKilledWithAuth(t *testing.T) {
 			// 35 s: the sentinels may split their vote (seen once under -race: all three reached
 			// ODOWN in the same millisecond and voted for themselves); Sentinel then retries after
 			// twice failover-timeout (10 s). The time it took is logged below.
-			took := redistest.WaitFor(t, 35*time.Second, "failover followed", func() error {
-				m, err := converged(c, old)
-				if err != nil {
-					return err
-				}
-				if r := p.Report(reportKey(c)); r.Master == nil || r.Master.IP != m.IP {
-					return fmt.Errorf("report master %v, processes say %s", r.Master, m.IP)
-				}
-				return nil
-			})
+			_, took := waitNewMaster(t, p, c, old, 35*time.Second, old)
 			t.Logf("master killed: new master agreed and reported after %v (down-after 1000 ms)", took)
 			r := p.Report(reportKey(c))
 			assert.NotEqual(t, old.IP, r.Master.IP)
@@ -650,18 +692,7 @@ func TestIntegrationMasterPodReplaced(t *testing.T) {
 
 	count := func(kind string) float64 { return p.metric(t, "redhook_healer_actions_total", "action", kind) }
 	promotes, monitors := count("promote"), count("sentinel-monitor")
-	// What a Sentinel-aware client listens to.
-	sub, err := redistest.NewClient(c.Sentinels[0].Addr(), "")
-	require.NoError(t, err)
-	defer sub.Close()
-	switched := make(chan string, 8)
-	subCtx, unsubscribe := context.WithCancel(context.Background())
-	defer unsubscribe()
-	go func() {
-		_ = sub.Receive(subCtx, sub.B().Subscribe().Channel("+switch-master").Build(),
-			func(m rueidis.PubSubMessage) { switched <- m.Message })
-	}()
-	time.Sleep(100 * time.Millisecond) // subscribed
+	switched := switchMessages(t, c) // what a Sentinel-aware client listens to
 	old.Kill()
 	replacement := c.Extra(old.Name, 50, "") // empty; booted as master: rule 3 must not keep it
 	tp.Redis = slices.Clone(tp.Redis)        // the pool holds the tracked one
@@ -672,21 +703,7 @@ func TestIntegrationMasterPodReplaced(t *testing.T) {
 	}
 	start := time.Now()
 	p.Track(tp)
-	var master *redistest.Proc
-	took := redistest.WaitFor(t, 30*time.Second, "a new master, agreed and reported", func() error {
-		m, err := converged(c, old)
-		if err != nil {
-			return err
-		}
-		if m == old {
-			return fmt.Errorf("the old master %s", m.Name)
-		}
-		if r := p.Report(reportKey(c)); r.Master == nil || r.Master.IP != m.IP {
-			return fmt.Errorf("report master %v, processes say %s", r.Master, m.IP)
-		}
-		master = m
-		return nil
-	})
+	master, took := waitNewMaster(t, p, c, old, 30*time.Second, old)
 	r := p.Report(reportKey(c))
 	t.Logf("master pod replaced: %s agreed and reported after %v", master.Name, took)
 	assert.True(t, hasAction(r, "sentinel failover", "which is no pod of this RedisFailover"), actionLog(r))

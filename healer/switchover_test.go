@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -30,16 +29,9 @@ func TestIntegrationPlannedSwitchover(t *testing.T) {
 	old := waitConverged(t, p, c, 15*time.Second)
 	waitSentinelsKnowReplicas(t, c, 2)
 
-	sub, err := redistest.NewClient(c.Sentinels[0].Addr(), "")
-	require.NoError(t, err)
-	defer sub.Close()
-	switched := make(chan string, 8)
+	switched := switchMessages(t, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		_ = sub.Receive(ctx, sub.B().Subscribe().Channel("+switch-master").Build(),
-			func(m rueidis.PubSubMessage) { switched <- m.Message })
-	}()
 	client, err := redistest.NewSentinelClient([]string{c.Sentinels[1].Addr()}, redistest.MasterName, "", "")
 	require.NoError(t, err)
 	defer client.Close()
@@ -55,21 +47,7 @@ func TestIntegrationPlannedSwitchover(t *testing.T) {
 	}
 	start := time.Now()
 	p.Track(tp)
-	var master *redistest.Proc
-	took := redistest.WaitFor(t, 20*time.Second, "the planned switchover", func() error {
-		m, err := converged(c)
-		if err != nil {
-			return err
-		}
-		if m == old {
-			return fmt.Errorf("%s is still master", m.Name)
-		}
-		if r := p.Report(reportKey(c)); r.Master == nil || r.Master.IP != m.IP {
-			return fmt.Errorf("report master %v, processes say %s", r.Master, m.IP)
-		}
-		master = m
-		return nil
-	})
+	master, took := waitNewMaster(t, p, c, old, 20*time.Second)
 	select {
 	case m := <-switched:
 		assert.Contains(t, m, " "+old.IP+" 6379 "+master.IP+" 6379")

@@ -53,6 +53,19 @@ func processesOn(prefix string) []string {
 	return found
 }
 
+// runUntilCleanup runs c until cancel or the end of the test; done receives Run's result (put
+// it back after reading it: the cleanup reads it too).
+func runUntilCleanup(t *testing.T, c *Cluster) (ctx context.Context, cancel context.CancelFunc, done chan error) {
+	ctx, cancel = context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- c.Run(ctx, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return ctx, cancel, done
+}
+
 func writeRF(t *testing.T, yaml string) string {
 	t.Helper()
 	rf := filepath.Join(t.TempDir(), "rf.yaml")
@@ -82,13 +95,7 @@ spec:
 	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(base + "1"), MasterPort: port,
 		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.Nop())
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	ctx, cancel, done := runUntilCleanup(t, c)
 	dir := waitLine(t, out, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
 	waitLine(t, out, regexp.MustCompile(`e2e master=\S+ .*Ready=True `), 60*time.Second)
 

@@ -58,13 +58,7 @@ func plannedStop(t *testing.T, yaml, password string) {
 	c, err := New(Config{Files: []string{writeRF(t, yaml)}, BaseIP: net.ParseIP(fmt.Sprintf("127.0.%d.1", first)),
 		MasterPort: port, RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.New(logs))
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	ctx, _, _ := runUntilCleanup(t, c)
 	require.True(t, c.WaitReady(ctx, true, time.Minute), "not Ready within a minute; output:\n%s", out)
 	require.Equal(t, c.password, password)
 
