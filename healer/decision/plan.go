@@ -236,6 +236,17 @@ func (v *view) sentinelElection() (e election, decided bool) {
 // master that reports role:slave for down-after + 2 INFO periods as down (D + 2 s with rule 12)
 // and fails over, on the priorities rule 13 has set.
 func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why string) election {
+	// A sentinel that holds the master down may be starting its own failover: a SENTINEL
+	// FAILOVER beside it can run in the same epoch and promote another replica, leaving two
+	// masters that demote each other (seen with down-after 1000 ms: ~6 s without a master).
+	// Sentinel fails over by itself then; the healer only steers its choice.
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if v.monitors(s, addr) && (s.Master.HasFlag("s_down") || s.Master.HasFlag("o_down")) && v.sentinelsCanFailover(addr) {
+			return election{steer: true, named: named, why: fmt.Sprintf(
+				"%s; %s holds it down and may be failing over already: Sentinel promotes, steered by replica-priority", why, s.Pod.Name)}
+		}
+	}
 	var steerBy *SentinelNode
 	var pick *RedisNode
 	var seen SentinelPeer

@@ -367,6 +367,23 @@ func TestPlan(t *testing.T) {
 			o.Redis[0] = masterNode(*t, 0, 0)
 			o.Redis[0].Info.RunID = "new-run"
 		}, want: []string{"sentinel failover rfs-a-x"}, reason: "master rfr-a-0 restarted (run id new-run, sentinels knew run0)"},
+		{name: "rule 11: a sentinel holds the restarted master down: no SENTINEL FAILOVER beside its own, steer", edit: func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Redis[2].Info.Offset = 1200
+			for i := range o.Redis {
+				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
+			}
+			o.Sentinels[1].Master.Flags = []string{"master", "o_down"}
+		}, want: []string{"replica-priority rfr-a-2 1"}},
+		{name: "rule 11: held down, priorities already steered: wait for Sentinel", edit: func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Redis[2].Info.Offset = 1200
+			for i := range o.Redis {
+				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
+			}
+			o.Redis[2].Config["replica-priority"] = "1"
+			o.Sentinels[1].Master.Flags = []string{"master", "s_down"}
+		}, want: []string{"wait"}, reason: "rfs-a-y holds it down and may be failing over already"},
 		{name: "rule 11: same run id, no failover", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0].Info.Offset = 0
 		}},
