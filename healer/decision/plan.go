@@ -280,28 +280,29 @@ func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why strin
 }
 
 // formerMaster: the sentinels agree on an address that is none of our pods. When none of our
-// pods is master and a sentinel knows our replicas, that address is our former master, whose pod
-// is gone (deleted, even forcibly, or evicted: its replacement has another IP): Sentinel must
-// promote, through rule 11's SENTINEL FAILOVER steered to the replica with the most data, so
-// that clients hear +switch-master. A promotion by the healer followed by SENTINEL REMOVE and
-// MONITOR publishes no +switch-master, and Sentinel-aware clients stayed on the dead address
-// (seen on real pods: no write through Sentinel for minutes). Otherwise (a fresh start on the
-// boot placeholder, a master of ours that rules 3 and 5 keep, sentinels that know none of our
-// replicas) the healer decides and then points the sentinels at its choice.
+// pods is master and the sentinels can fail over to our replicas, that address is our former
+// master, whose pod is gone (deleted, even forcibly, or evicted: its replacement has another
+// IP), and Sentinel must promote, so that clients hear +switch-master: a promotion by the healer
+// followed by SENTINEL REMOVE and MONITOR publishes none, and on real pods Sentinel-aware
+// clients then stayed on the dead address for minutes. The healer steers Sentinel's choice
+// (rule 13) but does not ask for the failover: the old process may still run (a forced
+// deletion leaves it the kubelet's minimum grace period, in which its preStop hook pauses writes
+// and hands over), and a failover while it still takes writes loses those a replica still
+// attached to it confirms (seen on real pods: 13 confirmed writes). Sentinel fails over once it
+// holds the address down. Otherwise (a fresh start on the boot placeholder, a master of ours
+// that rules 3 and 5 keep, sentinels that cannot fail over) the healer decides and then points
+// the sentinels at its choice.
 func (v *view) formerMaster(addr hooks.Endpoint, votes int) (election, bool) {
 	best := v.best(nil)
-	if best == nil {
+	if best == nil || !v.sentinelsCanFailover(addr) {
 		return election{}, false
 	}
 	if m := v.masters(); len(m) > 1 || len(m) == 1 && (m[0].Info.ConnectedReplicas > 0 || !holdsMore(best, m[0])) {
 		return election{}, false // a master of ours that rules 3 and 5 keep
 	}
-	e := v.failoverTo(addr, nil, best, fmt.Sprintf("%d sentinels agree on %s, which is no pod of this RedisFailover (its pod is gone)",
-		votes, addr.Address()))
-	if e.failover == nil && !e.steer {
-		return election{}, false
-	}
-	return e, true
+	return election{steer: true, why: fmt.Sprintf(
+		"%d sentinels agree on %s, which is no pod of this RedisFailover (its pod is gone): waiting for Sentinel to fail over",
+		votes, addr.Address())}, true
 }
 
 // monitors tells whether s answered and monitors addr.

@@ -467,7 +467,7 @@ func TestPlan(t *testing.T) {
 			o.Sentinels[1] = SentinelNode{Pod: t.Sentinels[1], Err: "timeout"}
 			unreachable(&o.Redis[2])
 		}},
-		{name: "rule 11: the sentinels' master's pod is gone (force-deleted): Sentinel promotes, the healer does not", edit: func(t *hooks.Topology, o *Snapshot) {
+		{name: "rule 13: the sentinels' master's pod is gone (force-deleted): Sentinel promotes, the healer steers", edit: func(t *hooks.Topology, o *Snapshot) {
 			// Pod 0 was replaced: a new IP, booted on the placeholder; the sentinels still agree
 			// on the old address, which no pod has now; the replicas still name it.
 			gone := redisIP(0)
@@ -476,11 +476,21 @@ func TestPlan(t *testing.T) {
 			o.Redis[1] = replicaNode(*t, 1, gone, 6379, 1000)
 			o.Redis[2] = replicaNode(*t, 2, gone, 6379, 1200)
 			o.Redis[1].Info.LinkUp, o.Redis[2].Info.LinkUp = false, false
-			for i := range o.Sentinels {
-				o.Sentinels[i].Replicas[1].Offset = 1200
+			for i := range o.Redis {
+				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
 			}
-		}, want: []string{"sentinel failover rfs-a-x"},
-			reason: "3 sentinels agree on 10.0.0.10:6379, which is no pod of this RedisFailover (its pod is gone)"},
+		}, want: []string{"replica-priority rfr-a-2 1"}},
+		{name: "rule 13: the sentinels' master's pod is gone, priorities steered: nothing, Sentinel fails over", edit: func(t *hooks.Topology, o *Snapshot) {
+			gone := redisIP(0)
+			t.Redis[0].IP = "10.0.0.99"
+			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+			o.Redis[1] = replicaNode(*t, 1, gone, 6379, 1000)
+			o.Redis[2] = replicaNode(*t, 2, gone, 6379, 1200)
+			for i := range o.Redis {
+				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
+			}
+			o.Redis[2].Config["replica-priority"] = "1"
+		}},
 		{name: "rule 13: the sentinels' master's pod is gone and Sentinel would promote less data: steer first", edit: func(t *hooks.Topology, o *Snapshot) {
 			gone := redisIP(0)
 			t.Redis[0].IP = "10.0.0.99"
