@@ -239,8 +239,16 @@ func TestRollingUpdate(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	stopWatch()
 	<-watched
-	t.Logf("rolling update of 3 redis pods: %.1fs, %d failover(s) (masters %s), longest write gap through the master Service %v, through Sentinel %v",
-		took.Seconds(), len(masters)-1, strings.Join(masters, " → "),
+	// The healer's planned switchovers (rule 14), from the status' last actions.
+	var switchovers []string
+	actions, _, _ := unstructured.NestedSlice(r.get().Object, "status", "lastActions")
+	for _, a := range actions {
+		if s, _ := a.(map[string]any)["action"].(string); strings.HasPrefix(s, "switchover ") {
+			switchovers = append(switchovers, s)
+		}
+	}
+	t.Logf("rolling update of 3 redis pods: %.1fs, %d failover(s) (masters %s), planned switchovers by the healer %q, longest write gap through the master Service %v, through Sentinel %v",
+		took.Seconds(), len(masters)-1, strings.Join(masters, " → "), switchovers,
 		w.svc.LongestGap().Round(time.Millisecond), w.sentinel.LongestGap().Round(time.Millisecond))
 	r.verify(w, "rolling update")
 }
