@@ -188,8 +188,9 @@ func (r *rfTest) checkPersistence(ctx context.Context, w *writers) {
 	r.verify(w, "after deleting every redis pod")
 }
 
-// A spec change that rolls the StatefulSet (resources) under the writers: how many failovers
-// it causes and the longest write gap, a baseline for later work.
+// A spec change that rolls the StatefulSet (resources) under the writers: the partition keeps the
+// master's pod for last and the healer switches over once (rule 14); printed: the failovers, the
+// healer's switchovers and the longest write gaps. No write may be lost.
 func TestRollingUpdate(t *testing.T) {
 	needCluster(t)
 	r := deploy(t, "rollout", "../examples/basic.yaml")
