@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -202,9 +204,11 @@ func TestRollingUpdate(t *testing.T) {
 	w := r.startWriters("roll-")
 	time.Sleep(2 * time.Second)
 
-	// Count master changes as Sentinel reports them, every 100 ms.
+	// Count master changes as Sentinel reports them, and the healer's planned switchovers as
+	// the status' last actions show them, every 100 ms.
 	sentinel := r.client(r.sentinelAddr())
 	var masters []string
+	switchovers := map[string]bool{}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	watched := make(chan struct{})
 	go func() {
@@ -216,6 +220,15 @@ func TestRollingUpdate(t *testing.T) {
 					masters = append(masters, h)
 				}
 			}
+			if rf, err := r.c.client.Get(watchCtx, rfGVK, r.ns, r.name); err == nil {
+				actions, _, _ := unstructured.NestedSlice(rf.Object, "status", "lastActions")
+				for _, a := range actions {
+					m, _ := a.(map[string]any)
+					if s, _ := m["action"].(string); strings.HasPrefix(s, "switchover ") {
+						switchovers[fmt.Sprint(s, " at ", m["time"])] = true
+					}
+				}
+			}
 			time.Sleep(100 * time.Millisecond)
 		}
 	}()
@@ -224,12 +237,17 @@ func TestRollingUpdate(t *testing.T) {
 		`{"spec":{"redis":{"resources":{"requests":{"cpu":"20m","memory":"32Mi"}}}}}`)
 	require.NoError(t, err)
 	var done bool
+	var partitions []int64
 	for time.Since(start) < 8*time.Minute && !done {
 		sts, err := r.c.client.Get(ctx, stsGVK, r.ns, "rfr-"+r.name)
 		require.NoError(t, err)
 		cur, _, _ := unstructured.NestedString(sts.Object, "status", "currentRevision")
 		upd, _, _ := unstructured.NestedString(sts.Object, "status", "updateRevision")
 		updated, _, _ := unstructured.NestedInt64(sts.Object, "status", "updatedReplicas")
+		if part, found, _ := unstructured.NestedInt64(sts.Object, "spec", "updateStrategy", "rollingUpdate", "partition"); found &&
+			(len(partitions) == 0 || partitions[len(partitions)-1] != part) {
+			partitions = append(partitions, part)
+		}
 		ready, _, _ := unstructured.NestedInt64(sts.Object, "status", "readyReplicas")
 		done = upd != rev0 && cur == upd && updated == 3 && ready == 3
 		time.Sleep(500 * time.Millisecond)
@@ -240,16 +258,8 @@ func TestRollingUpdate(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	stopWatch()
 	<-watched
-	// The healer's planned switchovers (rule 14), from the status' last actions.
-	var switchovers []string
-	actions, _, _ := unstructured.NestedSlice(r.get().Object, "status", "lastActions")
-	for _, a := range actions {
-		if s, _ := a.(map[string]any)["action"].(string); strings.HasPrefix(s, "switchover ") {
-			switchovers = append(switchovers, s)
-		}
-	}
-	t.Logf("rolling update of 3 redis pods: %.1fs, %d failover(s) (masters %s), planned switchovers by the healer %q, longest write gap through the master Service %v, through Sentinel %v",
-		took.Seconds(), len(masters)-1, strings.Join(masters, " → "), switchovers,
+	t.Logf("rolling update of 3 redis pods: %.1fs, %d failover(s) (masters %s), planned switchovers by the healer %q, partitions %v, longest write gap through the master Service %v, through Sentinel %v",
+		took.Seconds(), len(masters)-1, strings.Join(masters, " → "), slices.Sorted(maps.Keys(switchovers)), partitions,
 		w.svc.LongestGap().Round(time.Millisecond), w.sentinel.LongestGap().Round(time.Millisecond))
 	r.verify(w, "rolling update")
 }
