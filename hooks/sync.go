@@ -38,7 +38,10 @@ func (st *syncState) response() SyncResponse {
 	children, missing := st.children()
 	resp := SyncResponse{Children: children, Status: st.status(missing)}
 	resp.ResyncAfterSeconds = ResyncUnsettled
-	if st.holding() || conditionTrue(resp.Status.Conditions, ConditionReady) {
+	// While a rollout or a scale runs (Progressing), the healer's switchover changes nothing
+	// Metacontroller watches: only the next sync moves the master EndpointSlice and the partition.
+	if st.holding() || conditionTrue(resp.Status.Conditions, ConditionReady) &&
+		!conditionTrue(resp.Status.Conditions, ConditionProgressing) {
 		resp.ResyncAfterSeconds = ResyncSettled
 	}
 	return resp
