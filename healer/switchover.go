@@ -27,7 +27,7 @@ const (
 	switchoverPoll = 20 * time.Millisecond
 )
 
-var errNotPromoted = errors.New("Sentinel did not promote the target")
+var errNotPromoted = errors.New("not promoted by Sentinel")
 
 // switchover carries out a planned switchover: pause writes on the master, wait until the target
 // holds every write, SENTINEL FAILOVER, make the old master a replica of the target as soon as it
