@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -20,9 +21,12 @@ const (
 	switchoverCatchUp = 3 * time.Second
 	// switchoverPromotion bounds the wait for Sentinel to promote the target.
 	switchoverPromotion = 5 * time.Second
-	// switchoverPause is the CLIENT PAUSE timeout: it outlasts both waits, so the master stays
-	// paused until it is a replica (an explicit CLIENT UNPAUSE ends it sooner on every path).
-	switchoverPause = switchoverCatchUp + switchoverPromotion + 2*time.Second
+	// switchoverPause is the CLIENT PAUSE timeout: it outlasts both waits and the commands
+	// around them, so the master stays paused until it is a replica. CLIENT UNPAUSE ends it
+	// sooner when the node is a replica, or when no failover was asked and none runs; once a
+	// failover may be under way the pause is left to expire (a master taking writes beside a
+	// promoted replica loses them).
+	switchoverPause = 20 * time.Second
 	// switchoverPoll is how often the waits read the target.
 	switchoverPoll = 20 * time.Millisecond
 )
@@ -47,7 +51,7 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 		cl, err := c.get(addr, password)
 		return cl, addr, err
 	}
-	master, _, err := client(request{pod: a.Master})
+	master, masterAddr, err := client(request{pod: a.Master})
 	if err != nil {
 		return err
 	}
@@ -67,45 +71,81 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 	if err := do(master, "CLIENT", "PAUSE", strconv.FormatInt(switchoverPause.Milliseconds(), 10), "WRITE").Error(); err != nil {
 		return fmt.Errorf("pause writes on %s: %w", a.Master, err)
 	}
-	defer func() {
+	unpause := func() {
 		// Also when ctx ended: a master left paused would refuse writes for seconds.
 		uctx, cancel := context.WithTimeout(context.Background(), c.commandTimeout)
 		defer cancel()
 		_ = master.Do(uctx, master.B().Arbitrary("CLIENT", "UNPAUSE").Build()).Error()
-	}()
-	offset := func(cl rueidis.Client) (decision.RedisInfo, error) {
+	}
+	info := func(cl rueidis.Client) (decision.RedisInfo, error) {
 		text, err := do(cl, "INFO", "replication").ToString()
 		if err != nil {
 			return decision.RedisInfo{}, err
 		}
 		return decision.ParseRedisInfo(text)
 	}
-	m, err := offset(master)
+	// quiet tells whether the sentinel names the old master and runs no failover: only then may
+	// an abort before the failover unpause (the pause holds Sentinel's hello messages, and a
+	// sentinel may have taken the master for down and be failing over by itself).
+	quiet := func() bool {
+		v, err := do(sentinel, "SENTINEL", "MASTER", t.MasterName).ToAny()
+		if err != nil {
+			return false
+		}
+		sm, err := decision.ParseSentinelMaster(v)
+		return err == nil && sm.IP+":"+strconv.Itoa(int(sm.Port)) == masterAddr &&
+			!sm.FailoverInProgress() && !sm.HasFlag("s_down") && !sm.HasFlag("o_down")
+	}
+	abort := func(err error) error {
+		if quiet() {
+			unpause()
+			return fmt.Errorf("%w: no failover, writes resumed", err)
+		}
+		return fmt.Errorf("%w; Sentinel may be failing over: the pause is left to expire", err)
+	}
+	m, err := info(master)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", a.Master, err)
+		return abort(fmt.Errorf("read %s: %w", a.Master, err))
 	}
 	if m.Role != hooks.RoleMaster {
+		unpause() // a replica takes no writes
 		return fmt.Errorf("%s is no longer master", a.Master)
 	}
 	if err := waitFor(ctx, switchoverCatchUp, func() (bool, error) {
-		r, err := offset(target)
+		r, err := info(target)
 		return err == nil && r.Role == hooks.RoleReplica && r.Offset >= m.Offset, nil
 	}); err != nil {
-		return fmt.Errorf("%s did not reach the paused master's offset %d within %v: no failover", a.Target, m.Offset, switchoverCatchUp)
+		return abort(fmt.Errorf("%s did not reach the paused master's offset %d within %v", a.Target, m.Offset, switchoverCatchUp))
 	}
 	if err := do(sentinel, "SENTINEL", "FAILOVER", t.MasterName).Error(); err != nil {
-		return fmt.Errorf("SENTINEL FAILOVER on %s: %w", a.Sentinel, err)
+		if strings.Contains(err.Error(), "INPROG") {
+			return fmt.Errorf("SENTINEL FAILOVER on %s: %w; the pause is left to expire", a.Sentinel, err)
+		}
+		return abort(fmt.Errorf("SENTINEL FAILOVER on %s: %w", a.Sentinel, err))
 	}
+	// The new master: the target once it reports role:master, or whatever other address the
+	// sentinel names (Sentinel chose another replica).
+	var newMaster string
 	if err := waitFor(ctx, switchoverPromotion, func() (bool, error) {
-		r, err := offset(target)
-		return err == nil && r.Role == hooks.RoleMaster, nil
+		if r, err := info(target); err == nil && r.Role == hooks.RoleMaster {
+			newMaster = targetAddr
+			return true, nil
+		}
+		if v, err := do(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.MasterName).AsStrSlice(); err == nil && len(v) == 2 {
+			if addr := net.JoinHostPort(v[0], v[1]); addr != masterAddr {
+				newMaster = addr
+				return true, nil
+			}
+		}
+		return false, nil
 	}); err != nil {
-		return fmt.Errorf("%s: %w within %v", a.Target, errNotPromoted, switchoverPromotion)
+		return fmt.Errorf("%s: %w within %v; the pause is left to expire", a.Target, errNotPromoted, switchoverPromotion)
 	}
-	host, port, _ := net.SplitHostPort(targetAddr)
+	host, port, _ := net.SplitHostPort(newMaster)
 	if err := do(master, "REPLICAOF", host, port).Error(); err != nil {
-		return fmt.Errorf("REPLICAOF %s on the old master %s: %w", a.Target, a.Master, err)
+		return fmt.Errorf("REPLICAOF %s on the old master %s: %w; the pause is left to expire", newMaster, a.Master, err)
 	}
+	unpause() // a replica now: the paused writes get READONLY
 	return nil
 }
 

@@ -96,7 +96,7 @@ func TestSentinelsRequireNoPasswordByDefault(t *testing.T) {
 
 	var cms renderedConfigMap
 	require.True(t, child(t, resp, "ConfigMap", "rfr-s-cache", &cms))
-	assert.Contains(t, cms.Data[shutdownScript], "(unset REDISCLI_AUTH; redis-cli -h \"$sentinel\"",
+	assert.Contains(t, cms.Data[shutdownScript], "(unset REDISCLI_AUTH; $t redis-cli -h \"$sentinel\"",
 		"the preStop script must talk to the sentinels without redis' password")
 
 	c := findCase(t, "auth")

@@ -44,9 +44,9 @@ func (r *renderer) shutdownWait() int64 {
 	return max(r.rf.Spec.Redis.TerminationGracePeriod-5, 0)
 }
 
-// catchUpTenths bounds, in tenths of a second, the shutdown script's wait for the replicas to
-// reach the paused master's offset.
-const catchUpTenths = 30
+// catchUpSeconds bounds the shutdown script's wait for the replicas to reach the paused
+// master's offset.
+const catchUpSeconds = 3
 
 // shutdownScript is the preStop hook. With Sentinel, a master hands over before it stops, and
 // loses no write, confirmed or not: it pauses writes first (a write that arrives from then on
@@ -54,85 +54,100 @@ const catchUpTenths = 30
 // master), lets its replicas catch up, asks Sentinel for the failover, follows the promoted
 // replica itself as soon as it is master (Sentinel would convert this node only seconds later,
 // and a master left writable after a promotion loses what it acknowledges), then resumes the
-// waiting clients.
+// waiting clients. Every wait ends at one deadline, the grace period minus 5 s, and every
+// redis-cli call is bounded (a dead replica must not hold the script).
 func (r *renderer) shutdownScript() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `#!/bin/sh
 # preStop of a redis pod of RedisFailover %s/%s, rendered by redhook.
 port="${REDIS_PORT:-%d}"
 host="${REDIS_HOST:-127.0.0.1}"
-redis_cli() { redis-cli -h "$host" -p "$port" "$@"; }
+# Every redis-cli call is bounded by 2 s where timeout(1) exists.
+t=""
+if command -v timeout >/dev/null 2>&1; then t="timeout 2"; fi
+redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 `, r.namespace(), r.name(), r.port())
 	if r.sentinels() {
 		fmt.Fprintf(&b, "sentinel=\"${SENTINEL_HOST:-%s}\"\n", sentinelName(r.name()))
 		if r.sentinelAuth {
-			fmt.Fprintf(&b, "sentinel_cli() { redis-cli -h \"$sentinel\" -p %d \"$@\"; }\n", SentinelPort)
+			fmt.Fprintf(&b, "sentinel_cli() { $t redis-cli -h \"$sentinel\" -p %d \"$@\"; }\n", SentinelPort)
 		} else {
 			// REDISCLI_AUTH is redis' password; an AUTH to a sentinel without requirepass fails.
 			b.WriteString("# The sentinels require no password (spec.auth.sentinel is off): send them none.\n")
-			fmt.Fprintf(&b, "sentinel_cli() { (unset REDISCLI_AUTH; redis-cli -h \"$sentinel\" -p %d \"$@\"); }\n", SentinelPort)
+			fmt.Fprintf(&b, "sentinel_cli() { (unset REDISCLI_AUTH; $t redis-cli -h \"$sentinel\" -p %d \"$@\"); }\n", SentinelPort)
 		}
 		wait := r.shutdownWait()
 		fmt.Fprintf(&b, `# field NAME: the value of NAME in the INFO replication on stdin.
 field() { tr -d '\r' | sed -n "s/^$1://p"; }
+# role HOST PORT: the role of a redis node (empty when it does not answer).
+role() { $t redis-cli -h "$1" -p "$2" info replication 2>/dev/null | field role; }
+# before T: the deadline T (seconds since the epoch) is still ahead.
+before() { [ "$(date +%%s)" -lt "$1" ]; }
 # A master hands over before it stops, within %[1]d s (the grace period - 5 s), losing no write:
 # 1. CLIENT PAUSE WRITE: from now on no write runs here; writing clients wait.
-# 2. Every online replica reaches the master's offset (at most %[2]d.%[3]d s).
-# 3. SENTINEL FAILOVER, then wait until a replica is master (or Sentinel names another).
-# 4. REPLICAOF it: the waiting writes fail with READONLY, and their clients retry on the new
+# 2. If Sentinel names another master, this one is stale: no failover; it stays paused and stops.
+# 3. Every online replica reaches the master's offset (at most %[2]d s).
+# 4. SENTINEL FAILOVER, then wait until a replica is master (or Sentinel names another).
+# 5. REPLICAOF it: the waiting writes fail with READONLY, and their clients retry on the new
 #    master. Sentinel would convert this node only seconds later, and until then it would take
 #    writes that no replica keeps.
-# 5. CLIENT UNPAUSE (also when no failover happened: the pod stops anyway).
-if redis_cli info replication | field role | grep -qx master; then
-  redis_cli client pause %[6]d write >/dev/null
+# 6. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
+if [ "$(redis_cli info replication | field role)" = master ]; then
+  end=$(( $(date +%%s) + %[1]d ))
+  redis_cli client pause %[3]d write >/dev/null
+  self="${POD_IP:-$host}"
+  named=$(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null | head -n 1)
+  if [ -n "$named" ] && [ "$named" != "$self" ]; then
+    echo "Sentinel names $named, not this node: no failover; writes stay paused until the process stops"
+    exit 0
+  fi
   info=$(redis_cli info replication)
   offset=$(printf '%%s\n' "$info" | field master_repl_offset)
   replicas=$(printf '%%s\n' "$info" | tr -d '\r' | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online,.*/\1 \2/p')
   caught_up() {
     printf '%%s\n' "$replicas" | while read -r ip p; do
       [ -n "$ip" ] || continue
-      [ "$(redis-cli -h "$ip" -p "$p" info replication | field slave_repl_offset)" = "$offset" ] || exit 1
+      o=$($t redis-cli -h "$ip" -p "$p" info replication 2>/dev/null | field slave_repl_offset)
+      [ -n "$o" ] && [ "$o" -ge "$offset" ] || exit 1
     done
   }
-  i=0
-  while [ "$i" -lt %[4]d ] && ! caught_up; do
+  catch_up_end=$(( $(date +%%s) + %[2]d ))
+  while before "$catch_up_end" && before "$end" && ! caught_up; do
     sleep 0.1
-    i=$((i + 1))
   done
-  reply=$(sentinel_cli sentinel failover %[5]s 2>&1)
+  reply=$(sentinel_cli sentinel failover %[4]s 2>&1)
   echo "SENTINEL FAILOVER: $reply"
   case $reply in
   OK*|*INPROG*)
-    i=0
     new=""
-    while [ "$i" -lt %[7]d ] && [ -z "$new" ]; do
+    while [ -z "$new" ] && before "$end"; do
       new=$(printf '%%s\n' "$replicas" | while read -r ip p; do
         [ -n "$ip" ] || continue
-        if redis-cli -h "$ip" -p "$p" info replication | field role | grep -qx master; then
+        if [ "$(role "$ip" "$p")" = master ]; then
           echo "$ip $p"
           break
         fi
       done)
       if [ -z "$new" ]; then
-        addr=$(sentinel_cli --raw sentinel get-master-addr-by-name %[5]s | tr '\n' ' ')
-        case $addr in
-        "${POD_IP:-$host} "*|" "*|"") ;;
-        *) new=$addr ;;
-        esac
+        set -- $(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
+        if [ $# -eq 2 ] && [ "$1" != "$self" ] && [ "$(role "$1" "$2")" = master ]; then
+          new="$1 $2"
+        fi
         sleep 0.1
       fi
-      i=$((i + 1))
     done
-    echo "new master: ${new:-none after %[1]d s}"
-    if [ -n "$new" ]; then
-      # $new is "host port": split on purpose.
-      redis_cli replicaof $new >/dev/null
+    if [ -z "$new" ]; then
+      echo "no new master within %[1]d s: writes stay paused until the process stops"
+      exit 0
     fi
+    echo "new master: $new"
+    # $new is "host port": split on purpose.
+    redis_cli replicaof $new >/dev/null
     ;;
   esac
   redis_cli client unpause >/dev/null
 fi
-`, wait, catchUpTenths/10, catchUpTenths%10, catchUpTenths, r.masterName(), wait*1000, wait*10)
+`, wait, catchUpSeconds, wait*1000, r.masterName())
 	}
 	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
 		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")

@@ -1,6 +1,9 @@
 package hooks
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Role-aware rollouts and scale-downs of the redis StatefulSet. The StatefulSet controller
 // replaces pods from the highest ordinal down, blind to which one is master, and a scale-down
@@ -28,14 +31,23 @@ type redisRollout struct {
 	replicas, partition int32
 }
 
-// planRollout decides the redis StatefulSet's replicas and partition.
-func planRollout(want int32, sts *workload, pods []PodRef, obs HealerReport) redisRollout {
+// planRollout decides the redis StatefulSet's replicas and partition. switchable tells whether
+// the healer can ever switch over (see canSwitchOver): when it cannot, nothing is held, or a
+// rollout would wait forever.
+func planRollout(want int32, sts *workload, pods []PodRef, obs HealerReport, switchable bool) redisRollout {
 	out := redisRollout{replicas: want}
-	if sts == nil {
-		return out // created now: every pod starts on the one revision
+	if sts == nil || !switchable {
+		return out // created now (every pod starts on the one revision), or nothing to wait for
 	}
 	master := masterPod(pods, obs)
 	if master == nil {
+		ready := false
+		for _, p := range pods {
+			ready = ready || p.Ready
+		}
+		if !ready {
+			return out // nothing runs: a fixed spec must be able to roll out
+		}
 		if s := sts.Spec.UpdateStrategy.RollingUpdate; s != nil && s.Partition != nil {
 			out.partition = *s.Partition
 		}
@@ -74,6 +86,21 @@ func (ro redisRollout) waiting(pods []PodRef, obs HealerReport, want int32) []st
 			ro.partition, master.Name))
 	}
 	return out
+}
+
+// canSwitchOver tells whether the healer's planned switchover (rule 14) can ever happen for rf:
+// Sentinel runs (it does the promotion), there are two redis pods or more, and customConfig does
+// not forbid every promotion with replica-priority 0.
+func canSwitchOver(rf *RedisFailover) bool {
+	if !sentinelsEnabled(rf) || rf.Spec.BootstrapNode != nil || rf.Spec.Redis.Replicas < 2 {
+		return false
+	}
+	for _, e := range configEntries(rf.Spec.Redis.CustomConfig) {
+		if (strings.EqualFold(e.Key, "replica-priority") || strings.EqualFold(e.Key, "slave-priority")) && strings.TrimSpace(e.Value) == "0" {
+			return false
+		}
+	}
+	return true
 }
 
 // masterPod is the redis pod the healer reports as master; nil when none is known.

@@ -115,7 +115,7 @@ func (st *syncState) renderer(password Secret) *renderer {
 		}
 		st.storageChanged = claimsDiffer(r.desiredClaims(), r.observedClaims)
 	}
-	r.rollout = planRollout(rf.Spec.Redis.Replicas, st.sts, st.redisPods, st.obs)
+	r.rollout = planRollout(rf.Spec.Redis.Replicas, st.sts, st.redisPods, st.obs, canSwitchOver(rf))
 	return r
 }
 

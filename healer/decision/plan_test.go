@@ -734,6 +734,16 @@ func TestPlanSwitchover(t *testing.T) {
 		{name: "rule 14: scale-down keeps the master's pod: nothing", edit: then(rollout(0, 1, 2), func(t *hooks.Topology, o *Snapshot) {
 			t.RedisReplicas = 2
 		})},
+		{name: "rule 14: no switchover while a sentinel holds the master down", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[1].Config["replica-priority"] = "1"
+			sentinelsRead(o, 1, 1)
+			o.Sentinels[2].Master.Flags = []string{"master", "s_down"}
+		}), want: []string{"replica-priority rfr-a-1 100"}},
+		{name: "rule 14: the steered target stays when another replica is a few bytes ahead", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[2].Config["replica-priority"] = "1"
+			o.Redis[1].Info.Offset = 1001
+			sentinelsRead(o, 2, 1)
+		}), want: []string{"switchover rfr-a-0 to rfr-a-2 (rfs-a-x)"}},
 		{name: "rule 14: the switchover waits while other actions run", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[1].Config["replica-priority"] = "1"
 			sentinelsRead(o, 1, 1)

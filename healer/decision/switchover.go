@@ -45,6 +45,11 @@ func (v *view) plannedSwitchover(e election) (acts []Action, ok bool) {
 	if m == nil || !e.agreed || e.promote || !v.t.SentinelsEnabled || v.t.Bootstrap != nil {
 		return nil, false
 	}
+	for i := range v.o.Sentinels {
+		if s := &v.o.Sentinels[i]; v.monitors(s, v.endpoint(m)) && (s.Master.HasFlag("s_down") || s.Master.HasFlag("o_down")) {
+			return nil, false // Sentinel may be failing over by itself: no second failover beside it
+		}
+	}
 	target, why := v.switchoverTarget(m)
 	if target == nil {
 		return nil, false
@@ -130,12 +135,19 @@ func (v *view) switchoverTarget(m *RedisNode) (*RedisNode, string) {
 	if len(cands) == 0 {
 		return nil, ""
 	}
+	// Updated first; then the replica already steered (its offset and another's differ by a
+	// few bytes from one read to the next under writes: re-steering would cost a pass and a
+	// sentinel's read each time; under the pause every in-sync replica catches up anyway); then
+	// the lowest ordinal, which leaves the most pods above the master for the next rollout.
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := cands[i], cands[j]
 		if a.Pod.Outdated != b.Pod.Outdated {
 			return !a.Pod.Outdated
 		}
-		return electionLess(a, b)
+		if sa, sb := a.Config[ReplicaPriorityKey] == steeredPriority, b.Config[ReplicaPriorityKey] == steeredPriority; sa != sb {
+			return sa
+		}
+		return a.Pod.Ordinal < b.Pod.Ordinal
 	})
 	return cands[0], why
 }
