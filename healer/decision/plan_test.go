@@ -468,35 +468,21 @@ func TestPlan(t *testing.T) {
 			unreachable(&o.Redis[2])
 		}},
 		{name: "rule 13: the sentinels' master's pod is gone (force-deleted): Sentinel promotes, the healer steers", edit: func(t *hooks.Topology, o *Snapshot) {
-			// Pod 0 was replaced: a new IP, booted on the placeholder; the sentinels still agree
-			// on the old address, which no pod has now; the replicas still name it.
-			gone := redisIP(0)
-			t.Redis[0].IP = "10.0.0.99"
-			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
-			o.Redis[1] = replicaNode(*t, 1, gone, 6379, 1000)
-			o.Redis[2] = replicaNode(*t, 2, gone, 6379, 1200)
+			masterPodGone(t, o)
 			o.Redis[1].Info.LinkUp, o.Redis[2].Info.LinkUp = false, false
 			for i := range o.Redis {
 				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
 			}
 		}, want: []string{"replica-priority rfr-a-2 1"}},
 		{name: "rule 13: the sentinels' master's pod is gone, priorities steered: nothing, Sentinel fails over", edit: func(t *hooks.Topology, o *Snapshot) {
-			gone := redisIP(0)
-			t.Redis[0].IP = "10.0.0.99"
-			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
-			o.Redis[1] = replicaNode(*t, 1, gone, 6379, 1000)
-			o.Redis[2] = replicaNode(*t, 2, gone, 6379, 1200)
+			masterPodGone(t, o)
 			for i := range o.Redis {
 				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
 			}
 			o.Redis[2].Config["replica-priority"] = "1"
 		}},
 		{name: "rule 13: the sentinels' master's pod is gone and Sentinel would promote less data: steer first", edit: func(t *hooks.Topology, o *Snapshot) {
-			gone := redisIP(0)
-			t.Redis[0].IP = "10.0.0.99"
-			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
-			o.Redis[1] = replicaNode(*t, 1, gone, 6379, 1000)
-			o.Redis[2] = replicaNode(*t, 2, gone, 6379, 1200)
+			masterPodGone(t, o)
 			for i := range o.Redis {
 				o.Redis[i].Config = map[string]string{"replica-priority": "100"}
 			}
@@ -640,6 +626,17 @@ func simulate(top hooks.Topology, o *Snapshot, acts []Action) {
 		fresh := sentinelNode(top, i, s.Master.IP, s.Master.Port)
 		s.Replicas, s.Sentinels = fresh.Replicas, fresh.Sentinels
 	}
+}
+
+// masterPodGone: the master's pod 0 was replaced (force-deleted): the new one has another IP and
+// booted on the placeholder; the sentinels still agree on the old address, which no pod has now,
+// and the replicas still name it; rfr-a-2 holds the most data.
+func masterPodGone(t *hooks.Topology, o *Snapshot) {
+	gone := redisIP(0)
+	t.Redis[0].IP = "10.0.0.99"
+	o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+	o.Redis[1] = replicaNode(*t, 1, gone, 6379, 1000)
+	o.Redis[2] = replicaNode(*t, 2, gone, 6379, 1200)
 }
 
 // rollout edits a healthy topology into a rollout: the pods of the given ordinals are on the
