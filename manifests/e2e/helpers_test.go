@@ -282,8 +282,15 @@ func (r *rfTest) startWriters(prefix string) *writers {
 	w.svcC = r.client(w.svcAddr)
 	w.sentinelC = r.sentinelClient(w.sentAddr)
 	cfg := redistest.WriterConfig{Prefix: prefix + "svc-", Wait: 500 * time.Millisecond, Timeout: time.Second, Pause: 10 * time.Millisecond}
+	// The master Service's client reconnects on READONLY (ioredis' reconnectOnError, the usual
+	// advice for clients of a Service in front of a master): a connection made through the
+	// Service while it still led to the old master's pod, restarted as a replica, would
+	// otherwise stay there (seen: 2 minutes of READONLY after the redis process was killed).
+	password := r.password
+	cfg.Reconnect = func() (rueidis.Client, error) { return redistest.NewClient(w.svcAddr, password) }
 	w.svc, err = redistest.NewWriter(w.svcC, cfg)
 	require.NoError(r.t, err)
+	cfg.Reconnect = nil
 	cfg.Prefix = prefix + "sentinel-"
 	w.sentinel, err = redistest.NewWriter(w.sentinelC, cfg)
 	require.NoError(r.t, err)
@@ -303,6 +310,7 @@ func (r *rfTest) startWriters(prefix string) *writers {
 func (w *writers) stop() {
 	w.cancel()
 	<-w.done
+	w.svc.Close()
 }
 
 // verify stops the writers and reads every acknowledged key back through Sentinel's master:
