@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
+	"github.com/redis/rueidis"
 )
 
 // errUnknownPod is returned for an action on a pod the topology does not list with an IP.
@@ -38,6 +40,8 @@ type request struct {
 	afterMonitor bool
 	// switchover is rule 14's several steps (switchover.go) instead of one command.
 	switchover *decision.Switchover
+	// kill are the clients to close, one CLIENT KILL ID each, instead of args.
+	kill []int64
 }
 
 // requestOf is the one place that knows how each action is sent. The password is read here,
@@ -85,6 +89,8 @@ func requestOf(t hooks.Topology, a decision.Action) (request, error) {
 		return sentinel(a.Sentinel, "DEBUG", a.Key, strconv.FormatInt(a.Millis, 10)), nil
 	case decision.Switchover:
 		return request{switchover: &a}, nil
+	case decision.CloseClients:
+		return request{pod: a.Pod, kill: a.IDs}, nil
 	case decision.Wait:
 		return request{}, nil
 	}
@@ -124,7 +130,7 @@ func apply(ctx context.Context, t hooks.Topology, c *conns, acts []decision.Acti
 		case err != nil:
 		case r.follows != "" && failedMaster[r.follows], r.afterMonitor && failedSentinel[r.pod]:
 			err = errSkipped
-		case r.args != nil:
+		case r.args != nil, r.kill != nil:
 			err = send(ctx, t, c, r)
 		}
 		if err != nil {
@@ -158,9 +164,28 @@ func send(ctx context.Context, t hooks.Topology, c *conns, r request) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout)
 	defer cancel()
-	err = client.Do(ctx, client.B().Arbitrary(r.args...).Build()).Error()
+	if r.kill != nil {
+		err = kill(ctx, client, r.kill)
+	} else {
+		err = client.Do(ctx, client.B().Arbitrary(r.args...).Build()).Error()
+	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		c.drop(addr)
 	}
 	return err
+}
+
+// kill closes the clients ids (CLIENT KILL ID). A client that is gone already is no error.
+func kill(ctx context.Context, client rueidis.Client, ids []int64) error {
+	cmds := make(rueidis.Commands, len(ids))
+	for i, id := range ids {
+		cmds[i] = client.B().ClientKill().Id(id).Build()
+	}
+	for _, res := range client.DoMulti(ctx, cmds...) {
+		var redisErr *rueidis.RedisError
+		if err := res.Error(); err != nil && !(errors.As(err, &redisErr) && strings.Contains(err.Error(), "No such client")) {
+			return err
+		}
+	}
+	return nil
 }

@@ -6,7 +6,7 @@
 //	observe            (reads: ROLE, INFO, CONFIG GET, INFO sentinel,
 //	                    SENTINEL DEBUG/MASTER/REPLICAS/SENTINELS)
 //	  → decision.Parse*  (pure: replies → values, one decision.Snapshot per pass)
-//	  → decision.Plan    (pure: hooks.Topology + Snapshot → []decision.Action, rules 1–14)
+//	  → decision.Plan    (pure: hooks.Topology + Snapshot → []decision.Action, rules 1–15)
 //	  → apply            (writes: REPLICAOF, CONFIG SET,
 //	                    SENTINEL MONITOR/REMOVE/SET/RESET/FAILOVER/DEBUG)
 //	  → decision.Report  (pure: Snapshot → hooks.HealerReport, the input of the next hooks.Sync)

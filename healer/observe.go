@@ -10,6 +10,7 @@ import (
 	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/redis/rueidis"
+	"github.com/rs/zerolog"
 )
 
 // errNoIP is the error of a pod that has no IP yet.
@@ -17,8 +18,10 @@ var errNoIP = errors.New("pod has no IP")
 
 // observe reads every redis and sentinel pod of t, concurrently, each read bounded by the
 // command timeout. A pod that does not answer is recorded as unreachable, not returned as an
-// error: healing goes on with whatever answers.
-func observe(ctx context.Context, t hooks.Topology, c *conns) decision.Snapshot {
+// error: healing goes on with whatever answers. With w, it also lists the clients of the
+// replicas that refused writes since w's last observe (a failure to is logged at debug level
+// on log: the replication decisions do not depend on it).
+func observe(ctx context.Context, t hooks.Topology, c *conns, w *writeWatch, log zerolog.Logger) decision.Snapshot {
 	o := decision.Snapshot{Time: time.Now(), Redis: make([]decision.RedisNode, len(t.Redis)),
 		Sentinels: make([]decision.SentinelNode, len(t.Sentinels))}
 	keys := decision.ConfigKeys(t)
@@ -34,10 +37,16 @@ func observe(ctx context.Context, t hooks.Topology, c *conns) decision.Snapshot 
 		o.Sentinels = nil
 	}
 	wg.Wait()
+	if w != nil {
+		for _, err := range w.listMisdirected(ctx, t, c, &o) {
+			log.Debug().Err(err).Msg("listing the clients of a replica that refused writes")
+		}
+	}
 	return o
 }
 
-// observeRedis reads ROLE, INFO server/replication/keyspace and the managed CONFIG keys.
+// observeRedis reads ROLE, INFO server/replication/keyspace/errorstats and the managed CONFIG
+// keys.
 func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRef, keys []string) decision.RedisNode {
 	n := decision.RedisNode{Pod: p}
 	if p.IP == "" {
@@ -54,7 +63,7 @@ func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRe
 	defer cancel()
 	cmds := rueidis.Commands{
 		client.B().Role().Build(),
-		client.B().Info().Section("server", "replication", "keyspace").Build(),
+		client.B().Info().Section("server", "replication", "keyspace", "errorstats").Build(),
 	}
 	if len(keys) > 0 {
 		cmds = append(cmds, client.B().ConfigGet().Parameter(keys...).Build())

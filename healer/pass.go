@@ -22,14 +22,14 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	e.conns.keepOnly(topologyAddrs(t))
 	p.syncSubscriptions(e, t)
 
-	o := observe(ctx, t, e.conns)
+	o := observe(ctx, t, e.conns, &e.writes, e.log)
 	acts, holding, held := decision.HoldRefused(decision.Plan(t, o), o, e.refused)
 	outs := apply(ctx, t, e.conns, acts)
 	e.refused = append(holding, refusals(outs, o)...)
 	records, errs := p.record(e, outs)
 	errs = append(errs, held...)
 	if len(acts) > 0 && ctx.Err() == nil {
-		o = observe(ctx, t, e.conns) // report the state the writes produced
+		o = observe(ctx, t, e.conns, nil, e.log) // report the state the writes produced
 	}
 	p.countObserveErrors(o)
 

@@ -52,6 +52,8 @@ type entry struct {
 	// refused are the CONFIG SETs that pods refused (decision.HoldRefused). Only the entry's
 	// pass reads and writes them, one pass at a time: no lock.
 	refused []decision.Refusal
+	// writes finds the clients that write to replicas (clients.go); only the entry's pass uses it.
+	writes writeWatch
 }
 
 // heldTopology is last with the pods of held.

@@ -8,7 +8,7 @@
 //     decoder gives them, into values; tested on replies captured from Redis 7.0 in testdata/;
 //   - Snapshot: what every redis and sentinel pod of one RedisFailover answered in one pass, and
 //     ConfigKeys, the settings to read for a topology;
-//   - Plan: hooks.Topology + Snapshot → []Action, the healer rules 1 to 14 ("Healer rules" in
+//   - Plan: hooks.Topology + Snapshot → []Action, the healer rules 1 to 15 ("Healer rules" in
 //     docs/architecture.md, summed up in docs/healer.md), with the election (plan.go), Sentinel's
 //     timings (rule 12, timing.go) and the replica priorities that steer Sentinel's choice
 //     (rule 13, priorities.go);

@@ -69,10 +69,13 @@ type RedisInfo struct {
 	RunID string
 	// Keys is the number of keys over all databases (keyspace section).
 	Keys int64
+	// RefusedWrites is how many commands the node has refused with READONLY since it started
+	// (errorstats section, errorstat_READONLY): writes sent to it as a replica.
+	RefusedWrites int64
 }
 
-// ParseRedisInfo reads the server, replication and keyspace sections of an INFO reply. Only the
-// replication section is required.
+// ParseRedisInfo reads the server, replication, keyspace and errorstats sections of an INFO
+// reply. Only the replication section is required.
 func ParseRedisInfo(text string) (RedisInfo, error) {
 	kv := ParseInfo(text)
 	var r RedisInfo
@@ -102,6 +105,13 @@ func ParseRedisInfo(text string) (RedisInfo, error) {
 	}
 	r.ReplID = kv["master_replid"]
 	r.RunID = kv["run_id"]
+	if stat, ok := kv["errorstat_READONLY"]; ok {
+		n, e := strconv.ParseInt(parseFields(stat)["count"], 10, 64)
+		if e != nil {
+			return RedisInfo{}, malformed("INFO errorstat_READONLY: %q", stat)
+		}
+		r.RefusedWrites = n
+	}
 	for i := 0; ; i++ {
 		line, ok := kv["slave"+strconv.Itoa(i)]
 		if !ok {
@@ -494,4 +504,37 @@ func asInt(v any) (int64, error) {
 		return strconv.ParseInt(t, 10, 64)
 	}
 	return 0, fmt.Errorf("%T is not an integer", v)
+}
+
+// ParseClientList reads the reply of CLIENT LIST: one line per client, "id=7 addr=… cmd=set …".
+// Only id, addr and cmd are kept. Over RESP3 the reply is a verbatim string: its "txt:" is
+// dropped.
+func ParseClientList(text string) ([]Client, error) {
+	var out []Client
+	text = strings.TrimPrefix(text, "txt:")
+	for _, line := range strings.Split(text, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		var c Client
+		var id string
+		for _, f := range strings.Fields(line) {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "id":
+				id = v
+			case "addr":
+				c.Addr = v
+			case "cmd":
+				c.Cmd = v
+			}
+		}
+		var err error
+		if c.ID, err = strconv.ParseInt(id, 10, 64); err != nil {
+			return nil, malformed("CLIENT LIST: id %q", id)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

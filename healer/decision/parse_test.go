@@ -75,6 +75,9 @@ func TestParseRedisInfo(t *testing.T) {
 			}}},
 		{"info_multi_restarted.txt", RedisInfo{Role: "slave", MasterHost: "127.0.0.1", MasterPort: 1,
 			ReplID: "0cb9550b8c25561dd1ccd82ce9c94e844de19802", RunID: "787d9b2fc719b65ed7ebf209090fea232c20d5ef"}},
+		{"info_replica_refused.txt", RedisInfo{Role: "slave", MasterHost: "127.0.250.1", MasterPort: 7701,
+			ReplID: "12dd151037058999954297362da06908f4b972fb", RunID: "eb943c66f48ae5128ca2dd3d52e4b54d1eae8c64",
+			RefusedWrites: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -87,12 +90,13 @@ func TestParseRedisInfo(t *testing.T) {
 
 func TestParseRedisInfoErrors(t *testing.T) {
 	for name, text := range map[string]string{
-		"empty":       "",
-		"no role":     "# Replication\r\nconnected_slaves:0\r\n",
-		"bad role":    "role:sentinel\r\n",
-		"bad offset":  "role:master\r\nmaster_repl_offset:x\r\n",
-		"bad replica": "role:master\r\nconnected_slaves:1\r\nslave0:ip=,port=1\r\n",
-		"bad keys":    "role:master\r\ndb0:keys=x,expires=0\r\n",
+		"empty":         "",
+		"no role":       "# Replication\r\nconnected_slaves:0\r\n",
+		"bad role":      "role:sentinel\r\n",
+		"bad offset":    "role:master\r\nmaster_repl_offset:x\r\n",
+		"bad replica":   "role:master\r\nconnected_slaves:1\r\nslave0:ip=,port=1\r\n",
+		"bad keys":      "role:master\r\ndb0:keys=x,expires=0\r\n",
+		"bad errorstat": "role:slave\r\nerrorstat_READONLY:count=\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := ParseRedisInfo(text)
@@ -309,5 +313,21 @@ func TestParseConfigGet(t *testing.T) {
 		})
 	}
 	_, err := ParseConfigGet(int64(1))
+	assert.ErrorIs(t, err, ErrMalformed)
+}
+
+func TestParseClientList(t *testing.T) {
+	got, err := ParseClientList(readText(t, "client_list.txt"))
+	require.NoError(t, err)
+	assert.Equal(t, []Client{{ID: 3, Addr: "127.0.0.1:35030", Cmd: "wait"}, {ID: 4, Addr: "127.0.0.1:35032", Cmd: "get"},
+		{ID: 6, Addr: "127.0.0.1:35048", Cmd: "client|list"}}, got)
+
+	got, err = ParseClientList("txt:id=5 addr=127.0.0.1:2 cmd=set\n")
+	require.NoError(t, err, "RESP3 verbatim string")
+	assert.Equal(t, []Client{{ID: 5, Addr: "127.0.0.1:2", Cmd: "set"}}, got)
+	got, err = ParseClientList("")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	_, err = ParseClientList("id=x addr=127.0.0.1:1 cmd=get\n")
 	assert.ErrorIs(t, err, ErrMalformed)
 }

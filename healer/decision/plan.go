@@ -10,12 +10,20 @@ import (
 )
 
 // Plan decides what to write to converge one RedisFailover, from its topology and a snapshot
-// just read. It is pure: same input, same actions. The rules are the healer rules 1 to 14
+// just read. It is pure: same input, same actions. The rules are the healer rules 1 to 15
 // ("Healer rules" in docs/architecture.md, docs/healer.md); each action says which one applied in
 // its Reason. Actions are in the order the healer must apply them: promotion first, then
 // replicas, then sentinels, then settings.
 func Plan(t hooks.Topology, o Snapshot) []Action {
 	v := newView(t, o)
+	// Rule 15, closing the connections of clients that write to a replica (clients.go), is no
+	// replication change: it runs whatever the other rules decide, even while Sentinel fails over.
+	return append(v.plan(), v.closeMisdirected()...)
+}
+
+// plan applies the rules 1 to 14.
+func (v *view) plan() []Action {
+	t := v.t
 	// Rule 1: while Sentinel fails over, anything we write could fight it.
 	if v.failoverInProgress() {
 		return nil

@@ -752,3 +752,31 @@ func TestPlanSwitchover(t *testing.T) {
 		}), want: []string{`config set rfr-a-0 maxmemory "100mb"`, `config set rfr-a-1 maxmemory "100mb"`, `config set rfr-a-2 maxmemory "100mb"`}},
 	})
 }
+
+// TestPlanCloseMisdirected: the clients of a replica whose last command writes are closed,
+// whatever else the pass does; readers, and clients of a master, are not.
+func TestPlanCloseMisdirected(t *testing.T) {
+	clients := []Client{{ID: 7, Cmd: "set", Write: true}, {ID: 8, Cmd: "get"}, {ID: 9, Cmd: "wait"},
+		{ID: 10, Cmd: "xgroup|create", Write: true}, {ID: 11, Cmd: "client|list"}, {ID: 12, Cmd: "publish"}}
+	runPlanCases(t, []planCase{
+		{name: "writers of a replica closed, readers kept", edit: func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[2].Clients = clients
+		}, want: []string{"close 3 clients of rfr-a-2 (last command set, wait, xgroup|create)"},
+			reason: "clients write to a replica"},
+		{name: "readers only: nothing", edit: func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[1].Clients = []Client{{ID: 8, Cmd: "get"}, {ID: 12, Cmd: "publish"}}
+		}},
+		{name: "a master's writers are its clients", edit: func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[0].Clients = clients
+		}},
+		{name: "closed while Sentinel fails over (rule 1)", edit: func(t *hooks.Topology, o *Snapshot) {
+			o.Sentinels[0].Master.Flags = []string{"master", "s_down", "o_down", "failover_in_progress"}
+			o.Sentinels[0].Master.FailoverState = "wait_start"
+			o.Redis[1].Clients = clients[:1]
+		}, want: []string{"close 1 clients of rfr-a-1 (last command set)"}},
+		{name: "after the rules' own actions", edit: func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[2] = replicaNode(*t, 2, foreignIP, 6379, 1000)
+			o.Redis[2].Clients = clients[:1]
+		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)", "close 1 clients of rfr-a-2 (last command set)"}},
+	})
+}

@@ -29,6 +29,19 @@ type RedisNode struct {
 	// ConfigErr tells why CONFIG GET failed (a renamed CONFIG command, say): the node still
 	// takes part in replication decisions, its settings are left alone.
 	ConfigErr string
+	// Clients are the node's normal clients (CLIENT LIST TYPE normal), listed only for a replica
+	// that refused writes since the healer last read it (Info.RefusedWrites grew); nil otherwise.
+	Clients []Client
+}
+
+// Client is one client connection of a redis node, as CLIENT LIST shows it.
+type Client struct {
+	ID   int64
+	Addr string
+	// Cmd is the last command the client sent ("set", "client|list"), even one refused.
+	Cmd string
+	// Write: Cmd is a write command of this server (COMMAND LIST FILTERBY ACLCAT write).
+	Write bool
 }
 
 // Reachable tells whether the node answered.

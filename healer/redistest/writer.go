@@ -30,11 +30,6 @@ type WriterConfig struct {
 	Size int
 	// Count stops Run after that many writes. 0: Run writes until its context ends.
 	Count int
-	// Reconnect, when set, gives a new client after a write was refused with READONLY: a client
-	// of a Service that still holds a connection to a demoted master reconnects, as ioredis'
-	// reconnectOnError and similar settings do. The Writer closes the clients it replaces and,
-	// in Close, the last one Reconnect gave.
-	Reconnect func() (rueidis.Client, error)
 }
 
 // Result is what became of one write.
@@ -91,18 +86,7 @@ type Writer struct {
 
 	mu     sync.Mutex
 	next   int
-	writes []Write        // in the order sent: Run writes one at a time
-	owned  rueidis.Client // the last client Reconnect gave
-}
-
-// Close closes the client Reconnect last gave, if any (not the one NewWriter was given).
-func (w *Writer) Close() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.owned != nil {
-		w.owned.Close()
-		w.owned = nil
-	}
+	writes []Write // in the order sent: Run writes one at a time
 }
 
 // NewWriter returns a writer through client; Run starts it.
@@ -168,16 +152,6 @@ func (w *Writer) writeOne(ctx context.Context) {
 	wr := Write{Key: key, Sent: sent, Replied: time.Now(), Result: Failed}
 	if err := res[0].Error(); err != nil {
 		wr.Err = err.Error()
-		if w.cfg.Reconnect != nil && strings.HasPrefix(wr.Err, "READONLY") {
-			if c, err := w.cfg.Reconnect(); err == nil {
-				w.mu.Lock()
-				if w.owned != nil {
-					w.owned.Close()
-				}
-				w.client, w.owned = c, c
-				w.mu.Unlock()
-			}
-		}
 	} else {
 		wr.Result = Unconfirmed
 		if len(res) > 1 {

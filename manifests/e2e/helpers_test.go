@@ -282,15 +282,11 @@ func (r *rfTest) startWriters(prefix string) *writers {
 	w.svcC = r.client(w.svcAddr)
 	w.sentinelC = r.sentinelClient(w.sentAddr)
 	cfg := redistest.WriterConfig{Prefix: prefix + "svc-", Wait: 500 * time.Millisecond, Timeout: time.Second, Pause: 10 * time.Millisecond}
-	// The master Service's client reconnects on READONLY (ioredis' reconnectOnError, the usual
-	// advice for clients of a Service in front of a master): a connection made through the
-	// Service while it still led to the old master's pod, restarted as a replica, would
-	// otherwise stay there (seen: 2 minutes of READONLY after the redis process was killed).
-	password := r.password
-	cfg.Reconnect = func() (rueidis.Client, error) { return redistest.NewClient(w.svcAddr, password) }
+	// Like most clients, the writers reconnect only when a connection breaks: a connection made
+	// through the master Service while it still led to the old master's pod, restarted as a
+	// replica, gets READONLY until redhook closes it (healer rule 15).
 	w.svc, err = redistest.NewWriter(w.svcC, cfg)
 	require.NoError(r.t, err)
-	cfg.Reconnect = nil
 	cfg.Prefix = prefix + "sentinel-"
 	w.sentinel, err = redistest.NewWriter(w.sentinelC, cfg)
 	require.NoError(r.t, err)
@@ -310,7 +306,6 @@ func (r *rfTest) startWriters(prefix string) *writers {
 func (w *writers) stop() {
 	w.cancel()
 	<-w.done
-	w.svc.Close()
 }
 
 // verify stops the writers and reads every acknowledged key back through Sentinel's master:
