@@ -88,6 +88,29 @@ func (ro redisRollout) waiting(pods []PodRef, obs HealerReport, want int32) []st
 	return out
 }
 
+// switchoverDue tells whether the healer's planned switchover is due now: the master's pod must
+// leave (a scale-down removes it) or is outdated with every pod above it updated and Ready. The
+// switchover changes nothing Metacontroller watches, and the master EndpointSlice follows it
+// only at the next sync: Sync asks for that sync sooner (ResyncSwitchover) while one is due.
+func (ro redisRollout) switchoverDue(pods []PodRef, obs HealerReport, want int32) bool {
+	master := masterPod(pods, obs)
+	if master == nil {
+		return false
+	}
+	if ro.replicas > want {
+		return true
+	}
+	if !master.Outdated || ro.partition == 0 {
+		return false
+	}
+	for _, p := range pods {
+		if p.Ordinal > master.Ordinal && (p.Outdated || !p.Ready) {
+			return false
+		}
+	}
+	return true
+}
+
 // canSwitchOver tells whether the healer's planned switchover (rule 14) can ever happen for rf:
 // Sentinel runs (it does the promotion), there are two redis pods or more, and customConfig does
 // not forbid every promotion with replica-priority 0.

@@ -57,6 +57,32 @@ func TestPlanRollout(t *testing.T) {
 			assert.Equal(t, tt.out, planRollout(tt.want, tt.sts, tt.pods, tt.obs, tt.switchable))
 		})
 	}
+
+	// switchoverDue: when the healer's switchover is the next step (Sync resyncs sooner).
+	due := []struct {
+		name string
+		want int32
+		sts  *workload
+		pods []PodRef
+		obs  HealerReport
+		due  bool
+	}{
+		{"steady", 3, sts(3, 2, "r1"), pods("r1", "r1", "r1"), master(1), false},
+		{"a pod above the master is outdated", 3, sts(3, 1, "r2"), pods("r1", "r1", "r2"), master(0), false},
+		{"every pod above the master is updated and Ready", 3, sts(3, 1, "r2"), pods("r1", "r2", "r2"), master(0), true},
+		{"an updated pod above the master is not Ready", 3, sts(3, 1, "r2"), append(pods("r1", "r2"), notReady(pods("r2", "r2", "r2"))[2]), master(0), false},
+		{"the master on the highest ordinal is outdated", 3, sts(3, 3, "r2"), pods("r1", "r1", "r1"), master(2), true},
+		{"the master is updated", 3, sts(3, 1, "r2"), pods("r1", "r1", "r2"), master(2), false},
+		{"a scale-down removes the master's pod", 1, sts(3, 3, "r1"), pods("r1", "r1", "r1"), master(2), true},
+		{"no master known", 3, sts(3, 1, "r2"), pods("r1", "r2", "r2"), HealerReport{}, false},
+	}
+	for _, tt := range due {
+		t.Run("due: "+tt.name, func(t *testing.T) {
+			markOutdated(tt.pods, tt.sts)
+			ro := planRollout(tt.want, tt.sts, tt.pods, tt.obs, true)
+			assert.Equal(t, tt.due, ro.switchoverDue(tt.pods, tt.obs, tt.want))
+		})
+	}
 }
 
 func TestCanSwitchOver(t *testing.T) {

@@ -8,10 +8,13 @@ import (
 	"strings"
 )
 
-// Resync delays: short while replication is unsettled, long when everything is ready.
+// Resync delays in seconds: shortest while the healer's planned switchover is due (the master
+// EndpointSlice must follow it), short while replication is unsettled, long when everything is
+// ready.
 const (
-	ResyncUnsettled = 2
-	ResyncSettled   = 30
+	ResyncSwitchover = 0.5
+	ResyncUnsettled  = 2
+	ResyncSettled    = 30
 )
 
 // Sync computes the desired children and the status of one RedisFailover from a sync request
@@ -43,6 +46,9 @@ func (st *syncState) response() SyncResponse {
 	if st.holding() || conditionTrue(resp.Status.Conditions, ConditionReady) &&
 		!conditionTrue(resp.Status.Conditions, ConditionProgressing) {
 		resp.ResyncAfterSeconds = ResyncSettled
+	}
+	if st.r != nil && st.r.rollout.switchoverDue(st.redisPods, st.obs, st.rf.Spec.Redis.Replicas) {
+		resp.ResyncAfterSeconds = ResyncSwitchover
 	}
 	return resp
 }
