@@ -24,7 +24,14 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 
 	o := observe(ctx, t, e.conns, &e.writes, e.log)
 	acts, holding, held := decision.HoldRefused(decision.Plan(t, o), o, e.refused)
+	acts, heldSwitch := decision.HoldSwitchover(acts, o, e.switchFails)
+	held = append(held, heldSwitch...)
 	outs := apply(ctx, t, e.conns, acts)
+	for _, out := range outs {
+		if sw, ok := out.Action.(decision.Switchover); ok {
+			e.switchFails = e.switchFails.Record(sw, o, out.Err)
+		}
+	}
 	e.refused = append(holding, refusals(outs, o)...)
 	records, errs := p.record(e, outs)
 	errs = append(errs, held...)

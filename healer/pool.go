@@ -54,6 +54,9 @@ type entry struct {
 	refused []decision.Refusal
 	// writes finds the clients that write to replicas (clients.go); only the entry's pass uses it.
 	writes writeWatch
+	// switchFails counts the failed planned switchovers in a row (decision.HoldSwitchover); only
+	// the entry's pass uses it.
+	switchFails decision.SwitchoverFailures
 }
 
 // heldTopology is last with the pods of held.

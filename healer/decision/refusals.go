@@ -34,13 +34,7 @@ func NewRefusal(a Action, o Snapshot, err string) (Refusal, bool) {
 	if !ok {
 		return Refusal{}, false
 	}
-	r := Refusal{Pod: c.Pod, Key: c.Key, Value: c.Value, Err: err, Time: o.Time}
-	for _, n := range o.Redis {
-		if n.Pod.Name == c.Pod {
-			r.RunID = n.Info.RunID
-		}
-	}
-	return r, true
+	return Refusal{Pod: c.Pod, RunID: runIDOf(o, c.Pod), Key: c.Key, Value: c.Value, Err: err, Time: o.Time}, true
 }
 
 // HoldRefused drops from acts each CONFIG SET that the same pod refused, with the same value,

@@ -3,6 +3,7 @@ package decision
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/redhook/redhook/hooks"
 )
@@ -150,4 +151,66 @@ func (v *view) switchoverTarget(m *RedisNode) (*RedisNode, string) {
 		return a.Pod.Ordinal < b.Pod.Ordinal
 	})
 	return cands[0], why
+}
+
+// Failed planned switchovers. A switchover that fails (the target does not catch up within its
+// bound, Sentinel does not promote) costs a write pause of up to a few seconds each time; retried
+// with the pool's backoff alone, a replica that never catches up (writes faster than replication)
+// would pause writes for seconds every 30 s for as long as the rollout waits. After
+// SwitchoverRetries failures in a row for one master (same pod, same run), the healer holds its
+// switchovers back for SwitchoverHold and says so in the report: the rollout waits, visibly.
+const (
+	SwitchoverRetries = 3
+	SwitchoverHold    = 10 * time.Minute
+)
+
+// SwitchoverFailures counts the failed switchovers of one master in a row; the pool keeps it.
+type SwitchoverFailures struct {
+	// Master and RunID identify the master the switchovers failed to move.
+	Master, RunID string
+	Count         int
+	// Last is when the pass of the last failure started (Snapshot.Time), Err its error.
+	Last time.Time
+	Err  string
+}
+
+// Record updates f with the outcome of a Switchover planned on o (err nil: it succeeded).
+func (f SwitchoverFailures) Record(a Switchover, o Snapshot, err error) SwitchoverFailures {
+	if err == nil {
+		return SwitchoverFailures{}
+	}
+	runID := runIDOf(o, a.Master)
+	if f.Master != a.Master || f.RunID != runID {
+		f = SwitchoverFailures{Master: a.Master, RunID: runID}
+	}
+	f.Count++
+	f.Last, f.Err = o.Time, err.Error()
+	return f
+}
+
+// HoldSwitchover drops a Switchover from acts while f holds it back: SwitchoverRetries failures
+// in a row of the same master, the last less than SwitchoverHold before o was read. errs says
+// why, for the report.
+func HoldSwitchover(acts []Action, o Snapshot, f SwitchoverFailures) (send []Action, errs []string) {
+	for _, a := range acts {
+		sw, ok := a.(Switchover)
+		if ok && f.Count >= SwitchoverRetries && f.Master == sw.Master && f.RunID == runIDOf(o, sw.Master) &&
+			o.Time.Sub(f.Last) < SwitchoverHold {
+			errs = append(errs, fmt.Sprintf("%s: %d planned switchovers failed in a row (last: %s); held back for %v more, "+
+				"or until the master restarts", sw.Master, f.Count, f.Err, (SwitchoverHold-o.Time.Sub(f.Last)).Round(time.Second)))
+			continue
+		}
+		send = append(send, a)
+	}
+	return send, errs
+}
+
+// runIDOf is the run id of the redis pod named pod in o; empty when unknown.
+func runIDOf(o Snapshot, pod string) string {
+	for _, n := range o.Redis {
+		if n.Pod.Name == pod {
+			return n.Info.RunID
+		}
+	}
+	return ""
 }
