@@ -91,7 +91,7 @@ func (ro redisRollout) waiting(pods []PodRef, obs HealerReport, want int32) []st
 // switchoverDue tells whether the healer's planned switchover is due now: the master's pod must
 // leave (a scale-down removes it) or is outdated with every pod above it updated and Ready. The
 // switchover changes nothing Metacontroller watches, and the master EndpointSlice follows it
-// only at the next sync: Sync asks for that sync sooner (ResyncSwitchover) while one is due.
+// only at the next sync: Sync asks for that sync sooner (masterMoving) while one is due.
 func (ro redisRollout) switchoverDue(pods []PodRef, obs HealerReport, want int32) bool {
 	master := masterPod(pods, obs)
 	if master == nil {

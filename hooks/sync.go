@@ -8,13 +8,13 @@ import (
 	"strings"
 )
 
-// Resync delays in seconds: shortest while the healer's planned switchover is due (the master
-// EndpointSlice must follow it), short while replication is unsettled, long when everything is
-// ready.
+// Resync delays in seconds: shortest while the master is about to move (the master
+// EndpointSlice must follow it: masterMoving), short while replication is unsettled, long when
+// everything is ready.
 const (
-	ResyncSwitchover = 0.5
-	ResyncUnsettled  = 2
-	ResyncSettled    = 30
+	ResyncMasterMoving = 0.5
+	ResyncUnsettled    = 2
+	ResyncSettled      = 30
 )
 
 // Sync computes the desired children and the status of one RedisFailover from a sync request
@@ -47,10 +47,24 @@ func (st *syncState) response() SyncResponse {
 		!conditionTrue(resp.Status.Conditions, ConditionProgressing) {
 		resp.ResyncAfterSeconds = ResyncSettled
 	}
-	if st.r != nil && st.r.rollout.switchoverDue(st.redisPods, st.obs, st.rf.Spec.Redis.Replicas) {
-		resp.ResyncAfterSeconds = ResyncSwitchover
+	if st.masterMoving() {
+		resp.ResyncAfterSeconds = ResyncMasterMoving
 	}
 	return resp
+}
+
+// masterMoving tells whether the master is about to move: Sentinel fails over, the master's pod
+// is terminating (its preStop hands over), or the healer's planned switchover is due. The master
+// EndpointSlice follows the master only at a sync, and a switchover or a promotion changes
+// nothing Metacontroller watches: Sync asks for the next sync sooner meanwhile.
+func (st *syncState) masterMoving() bool {
+	if st.r == nil {
+		return false // held: nothing is rendered from the report
+	}
+	if m := masterPod(st.redisPods, st.obs); st.obs.FailoverInProgress || m != nil && m.Terminating {
+		return true
+	}
+	return st.r.rollout.switchoverDue(st.redisPods, st.obs, st.rf.Spec.Redis.Replicas)
 }
 
 // syncState is what one Sync call derives from its request before rendering.
