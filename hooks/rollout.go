@@ -111,11 +111,13 @@ func (ro redisRollout) switchoverDue(pods []PodRef, obs HealerReport, want int32
 	return true
 }
 
-// canSwitchOver tells whether the healer's planned switchover (rule 14) can ever happen for rf:
-// Sentinel runs (it does the promotion), there are two redis pods or more, and customConfig does
-// not forbid every promotion with replica-priority 0.
-func canSwitchOver(rf *RedisFailover) bool {
-	if !sentinelsEnabled(rf) || rf.Spec.BootstrapNode != nil || rf.Spec.Redis.Replicas < 2 {
+// canSwitchOver tells whether the healer's planned switchover (rule 14) can ever happen for rf
+// with pods redis pods running: Sentinel runs (it does the promotion), there are two redis pods
+// or more, desired or running (a scale-down to one pod switches over to the pod that stays
+// before the others go), and customConfig does not forbid every promotion with
+// replica-priority 0.
+func canSwitchOver(rf *RedisFailover, pods int) bool {
+	if !sentinelsEnabled(rf) || rf.Spec.BootstrapNode != nil || max(int(rf.Spec.Redis.Replicas), pods) < 2 {
 		return false
 	}
 	for _, e := range configEntries(rf.Spec.Redis.CustomConfig) {

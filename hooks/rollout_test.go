@@ -92,9 +92,11 @@ func TestCanSwitchOver(t *testing.T) {
 		edit(r)
 		return r
 	}
-	assert.True(t, canSwitchOver(rf(func(*RedisFailover) {})))
-	assert.False(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.Redis.Replicas = 1 })), "one pod")
-	assert.False(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.Redis.CustomConfig = []string{"replica-priority 0"} })), "priority 0")
-	assert.True(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.Redis.CustomConfig = []string{"replica-priority 10"} })))
-	assert.False(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.BootstrapNode = &BootstrapSettings{Host: "10.0.0.1"} })), "bootstrap")
+	assert.True(t, canSwitchOver(rf(func(*RedisFailover) {}), 3))
+	assert.True(t, canSwitchOver(rf(func(*RedisFailover) {}), 0), "created: the desired count")
+	assert.False(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.Redis.Replicas = 1 }), 1), "one pod")
+	assert.True(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.Redis.Replicas = 1 }), 3), "scaling down to one pod")
+	assert.False(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.Redis.CustomConfig = []string{"replica-priority 0"} }), 3), "priority 0")
+	assert.True(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.Redis.CustomConfig = []string{"replica-priority 10"} }), 3))
+	assert.False(t, canSwitchOver(rf(func(r *RedisFailover) { r.Spec.BootstrapNode = &BootstrapSettings{Host: "10.0.0.1"} }), 3), "bootstrap")
 }

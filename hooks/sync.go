@@ -135,7 +135,7 @@ func (st *syncState) renderer(password Secret) *renderer {
 		}
 		st.storageChanged = claimsDiffer(r.desiredClaims(), r.observedClaims)
 	}
-	r.rollout = planRollout(rf.Spec.Redis.Replicas, st.sts, st.redisPods, st.obs, canSwitchOver(rf))
+	r.rollout = planRollout(rf.Spec.Redis.Replicas, st.sts, st.redisPods, st.obs, canSwitchOver(rf, len(st.redisPods)))
 	return r
 }
 
