@@ -30,7 +30,7 @@ type masterWatch struct {
 	// by error.
 	quorumLost map[string]int
 	samples    int
-	stop                func()
+	stop       func()
 	// switchovers are the healer's planned switchovers, set by summary.
 	switchovers []string
 }
