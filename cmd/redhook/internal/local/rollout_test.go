@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -16,7 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redhook/redhook/cmd/redhook/internal/manifest"
 	"github.com/redhook/redhook/healer/redistest"
+	"github.com/redhook/redhook/hooks"
 )
 
 // rolloutRF is the RedisFailover of the rollout tests; %s is more of spec.redis.
@@ -312,4 +315,47 @@ func TestInvalidEditKeepsRunning(t *testing.T) {
 	editRF(t, path, fmt.Sprintf(rolloutRF, "    customConfig: [\"maxmemory-policy allkeys-lru\"]\n"))
 	waitLine(t, out, regexp.MustCompile(`RedisFailover default/roll at generation 2`), time.Minute)
 	assert.Empty(t, replacements(out.String()), "a pod was replaced")
+}
+
+// TestTemplateRevision: the revision of the redis StatefulSet's template is the same for the
+// typed child of a fresh rendering and for that child read back as JSON (the observed child),
+// changes with the pod template, and does not change with customConfig, which the healer
+// applies live.
+func TestTemplateRevision(t *testing.T) {
+	render := func(redis string) (rendered, readBack string) {
+		t.Helper()
+		req, err := manifest.FirstSync([]byte(`{"apiVersion": "databases.spotahome.com/v1", "kind": "RedisFailover",
+			"metadata": {"name": "rev"}, "spec": {"redis": {`+redis+`}}}`), map[string]json.RawMessage{})
+		require.NoError(t, err)
+		children := hooks.Sync(req, hooks.HealerReport{}).Children
+		set, found, err := redisSetOf(children, hooks.RedisName("rev"))
+		require.NoError(t, err)
+		require.True(t, found)
+		var raw []any
+		for _, ch := range children {
+			b, err := json.Marshal(ch)
+			require.NoError(t, err)
+			raw = append(raw, json.RawMessage(b))
+		}
+		again, _, err := redisSetOf(raw, hooks.RedisName("rev"))
+		require.NoError(t, err)
+		return set.revision, again.revision
+	}
+	base, readBack := render(`"customConfig": ["maxmemory-policy noeviction"]`)
+	assert.Regexp(t, `^rfr-rev-[0-9a-f]{10}$`, base)
+	assert.Equal(t, base, readBack, "a child read back as JSON has another revision")
+	sameTemplate, _ := render(`"customConfig": ["maxmemory-policy allkeys-lru"]`)
+	assert.Equal(t, base, sameTemplate, "customConfig changed the pod template")
+	annotated, _ := render(`"customConfig": ["maxmemory-policy noeviction"], "podAnnotations": {"rollout": "2"}`)
+	assert.NotEqual(t, base, annotated, "a pod annotation did not change the revision")
+}
+
+// TestNewActions: the healer's report keeps its last actions newest first; the ones not seen in
+// the previous report come out oldest first.
+func TestNewActions(t *testing.T) {
+	a, b, c := hooks.ActionRecord{Action: "a"}, hooks.ActionRecord{Action: "b"}, hooks.ActionRecord{Action: "c"}
+	assert.Equal(t, []hooks.ActionRecord{a, b}, newActions(nil, []hooks.ActionRecord{b, a}))
+	assert.Equal(t, []hooks.ActionRecord{c}, newActions([]hooks.ActionRecord{b, a}, []hooks.ActionRecord{c, b, a}))
+	assert.Empty(t, newActions([]hooks.ActionRecord{b, a}, []hooks.ActionRecord{b, a}))
+	assert.Equal(t, []hooks.ActionRecord{c}, newActions([]hooks.ActionRecord{a}, []hooks.ActionRecord{c}), "all new when the last seen has aged out")
 }
