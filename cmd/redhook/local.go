@@ -37,7 +37,7 @@ func parseLocalFlags(args []string, stdin io.Reader, out io.Writer) (localFlags,
 	var files fileList
 	fs := flag.NewFlagSet("redhook local", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Var(&files, "f", "file with a RedisFailover (and its auth Secret); repeatable")
+	fs.Var(&files, "f", "file with a RedisFailover (and its auth Secret); repeatable; edits apply while it runs (a pod template change rolls the redis pods)")
 	fs.StringVar(&f.Local.DataDir, "data-dir", "", "keep config, data and logs here (default: a temporary directory, removed at exit)")
 	fs.StringVar(&f.Local.PasswordFile, "password-file", "", "file holding the password (the auth Secret's \"password\" key)")
 	base := fs.String("base-ip", "127.0.10.1", "first loopback address: redis pod i gets BASE+i, sentinel j gets BASE+256+j")

@@ -359,8 +359,9 @@ func boot(owner, t *testing.T, c bootTestCase, subnet, host int) *bootedCase {
 	if secrets == nil {
 		secrets = map[string]json.RawMessage{}
 	}
-	cl := &Cluster{parent: c.req.Parent, secrets: secrets, children: resp.Children}
-	require.NoError(t, cl.addPasswordFile())
+	in := &input{parent: c.req.Parent, secrets: secrets}
+	require.NoError(t, in.addPasswordFile(""))
+	cl := &Cluster{parent: in.parent, latest: &in.parent, secrets: secrets, children: resp.Children, password: in.password}
 	rf := c.req.Parent.WithDefaults()
 	nowhere := fmt.Sprintf("127.0.%d.%d", subnet, nowhereHost)
 	b := &bootedCase{bootTestCase: c, redisExit: bootExits[c.name]}

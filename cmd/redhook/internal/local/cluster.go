@@ -6,6 +6,7 @@ package local
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,21 +39,30 @@ type Cluster struct {
 	dir     string
 	tempDir bool
 
-	parent   hooks.RedisFailover
-	secrets  map[string]json.RawMessage
-	password string
-	redis    []*Pod
-	sentinel []*Pod
-	pool     *healer.Pool
-	fwd      *forwarder
-	wake     chan struct{}
+	// parent is the RedisFailover as first read: its name and the fields the pods are laid out
+	// by, which an edit may not change (see followable). The latest accepted edit is latest.
+	parent    hooks.RedisFailover
+	password  string
+	redis     []*Pod
+	sentinel  []*Pod
+	pool      *healer.Pool
+	fwd       *forwarder
+	wake      chan struct{}
+	stdinDocs []manifest.Document // standard input, read once
+	filesSum  [sha256.Size]byte   // of the -f files when last read; the watcher's only
 
 	mu       sync.Mutex
+	latest   *hooks.RedisFailover // the spec the syncs use: the last valid edit of the files
+	secrets  map[string]json.RawMessage
 	children []any
 	status   hooks.RedisFailoverStatus
 	report   hooks.HealerReport
 	shown    string
 	table    string
+	// currentRevision is the redis StatefulSet's status.currentRevision: the revision every pod
+	// ran before the rollout under way (see observedStatus).
+	currentRevision string
+	actions         []hooks.ActionRecord // the healer's last reported actions, to print the new ones
 }
 
 // Pod is one pod: its address, its files and its process.
@@ -63,7 +73,14 @@ type Pod struct {
 	port      int32
 	dir       string
 	proc      *process // set before the processes start, then never changed
-	ready     bool
+
+	// Under Cluster.mu:
+	ready bool
+	// revision is the redis StatefulSet revision the pod was created from (its
+	// controller-revision-hash label); empty for a sentinel.
+	revision string
+	// terminating: the pod is being replaced (its preStop hook runs, or its process stops).
+	terminating bool
 }
 
 // New reads the RedisFailover of cfg and lays out its pods' addresses and directories; Run
@@ -73,84 +90,18 @@ func New(cfg Config, out io.Writer, log zerolog.Logger) (*Cluster, error) {
 		return nil, err
 	}
 	cfg.BaseIP = cfg.BaseIP.To4()
-	var docs []manifest.Document
-	for _, f := range cfg.Files {
-		d, err := manifest.Read(f, cfg.Stdin)
-		if err != nil {
-			return nil, err
-		}
-		docs = append(docs, d...)
-	}
-	c := &Cluster{cfg: cfg, out: out, log: log, secrets: map[string]json.RawMessage{},
-		wake: make(chan struct{}, 1)}
-	var parents []manifest.Document
-	for _, d := range docs {
-		switch d.Kind {
-		case hooks.Kind:
-			parents = append(parents, d)
-		case "Secret":
-			s, key, err := manifest.NormalizeSecret(d.JSON)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", d.Source, err)
-			}
-			c.secrets[key] = s
-		}
-	}
-	if len(parents) != 1 {
-		return nil, fmt.Errorf("want exactly one RedisFailover in the input, found %d", len(parents))
-	}
-	req, err := manifest.FirstSync(parents[0].JSON, c.secrets)
+	c := &Cluster{cfg: cfg, out: out, log: log, wake: make(chan struct{}, 1)}
+	// The sum first: an edit made while the files are read is then seen by the first poll.
+	c.filesSum = c.sumFiles()
+	in, err := c.readInput()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", parents[0].Source, err)
-	}
-	c.parent = req.Parent
-	c.parent.UID = "local"
-	c.parent.Generation = 1
-	if errs := hooks.Validate(&c.parent); len(errs) > 0 || req.ParentError != nil {
-		return nil, fmt.Errorf("%s: invalid RedisFailover: %v", parents[0].Source, errors.Join(req.ParentError, errs))
-	}
-	if err := c.addPasswordFile(); err != nil {
 		return nil, err
 	}
+	c.parent, c.latest, c.secrets, c.password = in.parent, in.parent.DeepCopy(), in.secrets, in.password
 	if err := c.layout(); err != nil {
 		return nil, err
 	}
 	return c, nil
-}
-
-// addPasswordFile turns --password-file into the auth Secret the spec names.
-func (c *Cluster) addPasswordFile() error {
-	name := c.parent.Spec.Auth.SecretPath
-	if c.cfg.PasswordFile != "" {
-		if name == "" {
-			return errors.New("--password-file given, but the RedisFailover sets no spec.auth.secretPath")
-		}
-		pw, err := readPasswordFile(c.cfg.PasswordFile)
-		if err != nil {
-			return err
-		}
-		b, err := json.Marshal(map[string]any{"metadata": map[string]string{"name": name, "namespace": c.parent.Namespace},
-			"data": map[string][]byte{"password": []byte(pw)}})
-		if err != nil {
-			return err
-		}
-		c.secrets[c.parent.Namespace+"/"+name] = b
-	}
-	if name == "" {
-		return nil
-	}
-	raw, ok := c.secrets[c.parent.Namespace+"/"+name]
-	if !ok {
-		return fmt.Errorf("spec.auth.secretPath names Secret %q: add it to the file or pass --password-file", name)
-	}
-	var s struct {
-		Data map[string][]byte `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &s); err != nil || len(s.Data["password"]) == 0 {
-		return fmt.Errorf("auth secret %q has no key \"password\"", name)
-	}
-	c.password = string(s.Data["password"])
-	return nil
 }
 
 // layout gives every pod its address and directory.
@@ -215,6 +166,9 @@ func (c *Cluster) Run(ctx context.Context, load func(ctx context.Context)) error
 	if _, err := c.sync(); err != nil {
 		return err
 	}
+	if err := c.setInitialRevisions(); err != nil {
+		return err
+	}
 	pool, err := healer.NewPool(healer.Config{Workers: 2}, c.log)
 	if err != nil {
 		return err
@@ -230,6 +184,8 @@ func (c *Cluster) Run(ctx context.Context, load func(ctx context.Context)) error
 	stops = append(stops, background(func(ctx context.Context) { _ = pool.Run(ctx) }))
 	procs := c.startProcesses()
 	stops = append(stops, func() { fmt.Fprintln(c.out, "stopping every process…"); procs() })
+	// The StatefulSet controller and the edits of the files: stopped before the processes.
+	stops = append(stops, background((&roller{c: c}).run), background(c.watch))
 	if c.cfg.MasterPort > 0 {
 		fwd, err := newForwarder(net.JoinHostPort("127.0.0.1", strconv.Itoa(c.cfg.MasterPort)), c.log)
 		if err != nil {
@@ -324,7 +280,14 @@ func (c *Cluster) sync() (hooks.SyncResponse, error) {
 	}
 	c.mu.Lock()
 	c.children, c.status, c.report = resp.Children, resp.Status, obs
+	fresh := newActions(c.actions, obs.LastActions)
+	c.actions = obs.LastActions
 	c.mu.Unlock()
+	for _, a := range fresh {
+		if strings.HasPrefix(a.Action, "switchover ") { // a planned one: rule 14, or a rollout's
+			c.printf("healer: %s: %s", a.Action, a.Reason)
+		}
+	}
 	if c.fwd != nil {
 		target := ""
 		if obs.Master != nil {
@@ -336,32 +299,79 @@ func (c *Cluster) sync() (hooks.SyncResponse, error) {
 	return resp, nil
 }
 
+// newActions returns the records of now (newest first) that were not in before, oldest first:
+// those in front of before's newest.
+func newActions(before, now []hooks.ActionRecord) []hooks.ActionRecord {
+	n := len(now)
+	if len(before) > 0 {
+		for i, a := range now {
+			if a == before[0] {
+				n = i
+				break
+			}
+		}
+	}
+	fresh := make([]hooks.ActionRecord, 0, n)
+	for i := n - 1; i >= 0; i-- {
+		fresh = append(fresh, now[i])
+	}
+	return fresh
+}
+
 // request is the sync request of this moment: the parent with its last status, the children of
-// the last response as observed objects, the pods with their addresses and readiness.
+// the last response as observed objects, the pods with their addresses, readiness and revisions.
 func (c *Cluster) request() (*hooks.SyncRequest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	req := &hooks.SyncRequest{Parent: *c.parent.DeepCopy(), Children: hooks.Objects{},
+	req := &hooks.SyncRequest{Parent: *c.latest.DeepCopy(), Children: hooks.Objects{},
 		Related: hooks.Objects{hooks.KeyPod: {}, hooks.KeySecret: c.secrets}}
 	req.Parent.Status = c.status
+	st, err := c.observedStatus()
+	if err != nil {
+		return nil, err
+	}
+	ns := c.parent.Namespace
 	for _, child := range c.children {
-		key, name, raw, err := observedChild(child, c.readyCount(hooks.ComponentRedis), c.readyCount(hooks.ComponentSentinel))
+		key, name, raw, err := observedChild(child, st)
 		if err != nil {
 			return nil, err
 		}
 		if req.Children[key] == nil {
 			req.Children[key] = map[string]json.RawMessage{}
 		}
-		req.Children[key][c.parent.Namespace+"/"+name] = raw
+		req.Children[key][ns+"/"+name] = raw
 	}
 	for _, p := range c.pods() {
-		raw, err := podObject(p, c.parent.Namespace, c.parent.Name)
+		raw, err := podObject(p, ns, c.parent.Name)
 		if err != nil {
 			return nil, err
 		}
-		req.Related[hooks.KeyPod][c.parent.Namespace+"/"+p.name] = raw
+		req.Related[hooks.KeyPod][ns+"/"+p.name] = raw
 	}
 	return req, nil
+}
+
+// observedStatus is the workload status the local pods make, as the StatefulSet and Deployment
+// controllers would report it; c.mu is held. The current revision becomes the update revision
+// once every redis pod runs it and is Ready, as the StatefulSet controller does at the end of a
+// rolling update.
+func (c *Cluster) observedStatus() (workloadStatus, error) {
+	st := workloadStatus{readyRedis: c.readyCount(hooks.ComponentRedis), readySentinel: c.readyCount(hooks.ComponentSentinel)}
+	set, found, err := redisSetOf(c.children, hooks.RedisName(c.parent.Name))
+	if err != nil || !found {
+		return st, err
+	}
+	st.updateRevision = set.revision
+	for _, p := range c.redis {
+		if p.revision == set.revision {
+			st.updatedRedis++
+		}
+	}
+	if c.currentRevision == "" || st.updatedRedis == int32(len(c.redis)) && st.readyRedis == st.updatedRedis {
+		c.currentRevision = set.revision
+	}
+	st.currentRevision = c.currentRevision
+	return st, nil
 }
 
 func (c *Cluster) readyCount(component string) int32 {
@@ -374,9 +384,16 @@ func (c *Cluster) readyCount(component string) int32 {
 	return n
 }
 
+// workloadStatus is what the local pods tell of the redis StatefulSet and the sentinel
+// Deployment.
+type workloadStatus struct {
+	readyRedis, readySentinel, updatedRedis int32
+	currentRevision, updateRevision         string
+}
+
 // observedChild turns a desired child into what the API server would return: the
 // last-applied annotation Metacontroller writes, and workload status from the local pods.
-func observedChild(child any, readyRedis, readySentinel int32) (key, name string, raw json.RawMessage, err error) {
+func observedChild(child any, st workloadStatus) (key, name string, raw json.RawMessage, err error) {
 	b, err := json.Marshal(child)
 	if err != nil {
 		return "", "", nil, err
@@ -399,20 +416,24 @@ func observedChild(child any, readyRedis, readySentinel int32) (key, name string
 	annotations["metacontroller.k8s.io/last-applied-configuration"] = string(b)
 	meta["annotations"] = annotations
 	meta["generation"] = 1
-	if spec, ok := obj["spec"].(map[string]any); ok && (kind == "StatefulSet" || kind == "Deployment") {
+	if spec, ok := obj["spec"].(map[string]any); ok {
 		replicas, _ := spec["replicas"].(float64)
-		ready := readyRedis
-		if kind == "Deployment" {
-			ready = readySentinel
+		switch kind {
+		case "StatefulSet":
+			obj["status"] = map[string]any{"observedGeneration": 1, "replicas": replicas,
+				"readyReplicas": min(float64(st.readyRedis), replicas), "updatedReplicas": min(float64(st.updatedRedis), replicas),
+				"currentRevision": st.currentRevision, "updateRevision": st.updateRevision}
+		case "Deployment":
+			obj["status"] = map[string]any{"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+				"readyReplicas": min(float64(st.readySentinel), replicas)}
 		}
-		obj["status"] = map[string]any{"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
-			"readyReplicas": min(float64(ready), replicas)}
 	}
 	raw, err = json.Marshal(obj)
 	return kind + "." + apiVersion, name, raw, err
 }
 
-// podObject is a pod as the API server would list it.
+// podObject is a pod as the API server would list it: a redis pod carries the revision it was
+// created from, and a deletion timestamp while it is being replaced.
 func podObject(p *Pod, namespace, rf string) (json.RawMessage, error) {
 	ready := "False"
 	if p.ready {
@@ -420,9 +441,15 @@ func podObject(p *Pod, namespace, rf string) (json.RawMessage, error) {
 	}
 	// A crashed process is a container restarting inside its pod: the pod keeps its IP.
 	labels := hooks.SelectorLabels(rf, p.component)
+	if p.revision != "" {
+		labels[hooks.LabelRevision] = p.revision
+	}
+	meta := map[string]any{"name": p.name, "namespace": namespace, "labels": labels}
+	if p.terminating {
+		meta["deletionTimestamp"] = time.Now().UTC().Format(time.RFC3339)
+	}
 	return json.Marshal(map[string]any{
-		"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": p.name, "namespace": namespace, "labels": labels},
+		"apiVersion": "v1", "kind": "Pod", "metadata": meta,
 		"status": map[string]any{"podIP": p.ip, "phase": "Running",
 			"conditions": []map[string]string{{"type": "Ready", "status": ready}}},
 	})

@@ -147,17 +147,21 @@ func readinessExec(p *corev1.Probe) []string {
 
 // probeAll runs every pod's rendered readiness probe, as the kubelet would, with the pod's
 // address in REDIS_HOST. A pod whose probe is not an exec probe is ready while it runs.
+// A result counts only for the process start it probed: a pod that a rollout replaced while its
+// probe ran is not Ready on its previous process's answer.
 func (c *Cluster) probeAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	results := make([]bool, len(c.pods()))
+	starts := make([]int, len(c.pods()))
 	for i, p := range c.pods() {
 		cmd := c.probeCommand(p.component)
+		starts[i] = p.proc.startCount()
 		wg.Go(func() { results[i] = c.probe(ctx, p, cmd) })
 	}
 	wg.Wait()
 	c.mu.Lock()
 	for i, p := range c.pods() {
-		p.ready = results[i]
+		p.ready = results[i] && p.proc.startCount() == starts[i]
 	}
 	c.mu.Unlock()
 }

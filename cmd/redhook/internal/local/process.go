@@ -35,46 +35,63 @@ type process struct {
 func (p *process) run(ctx context.Context, delay time.Duration) {
 	for {
 		if !p.isHeld() {
-			if err := p.start(); err != nil {
+			if started, err := p.start(); err != nil {
 				p.log.Error().Err(err).Str("pod", p.name).Msg("start failed")
-			} else {
+			} else if started {
 				p.wait(ctx)
 			}
+		}
+		wait := delay
+		if p.isHeld() {
+			wait = max(delay, heldPoll) // a held process must not spin with a zero delay
 		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(delay):
+		case <-time.After(wait):
 		}
 	}
 }
 
-func (p *process) start() error {
+// heldPoll is how often a held process checks whether it was released.
+const heldPoll = 100 * time.Millisecond
+
+// start starts the process unless it is held; started is false when it was held meanwhile.
+func (p *process) start() (started bool, err error) {
 	if p.prepare != nil {
 		if err := p.prepare(); err != nil {
-			return fmt.Errorf("prepare %s: %w", p.name, err)
+			return false, fmt.Errorf("prepare %s: %w", p.name, err)
 		}
 	}
 	logFile, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return false, err
 	}
+	defer logFile.Close()
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Own process group: a Ctrl-C on the terminal reaches redhook only, which stops the children
 	// itself; Pdeathsig takes them down if redhook itself is killed.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	err = cmd.Start()
-	logFile.Close()
-	if err != nil {
-		return fmt.Errorf("start %s: %w", p.name, err)
-	}
+	// Held, checked and started under one lock: once hold returns, either the process runs (and
+	// the holder stops it) or it does not start until release — a pod being replaced never has
+	// a process start on its old files or data.
 	p.mu.Lock()
-	p.cmd = cmd
-	p.starts++
+	if p.held {
+		p.mu.Unlock()
+		return false, nil
+	}
+	err = cmd.Start()
+	if err == nil {
+		p.cmd = cmd
+		p.starts++
+	}
 	p.mu.Unlock()
+	if err != nil {
+		return false, fmt.Errorf("start %s: %w", p.name, err)
+	}
 	p.changed()
-	return nil
+	return true, nil
 }
 
 // wait returns when the process exits; when ctx ends first, it stops the process.
@@ -124,6 +141,37 @@ func (p *process) signal(sig syscall.Signal) error {
 		return errors.New(p.name + " is not running")
 	}
 	return p.cmd.Process.Signal(sig)
+}
+
+// hold keeps the process down once it exits, until release: a pod being replaced, whose
+// process must not come back before its files and revision are the new ones.
+func (p *process) hold() {
+	p.mu.Lock()
+	p.held = true
+	p.mu.Unlock()
+}
+
+// waitExit waits up to limit for the running process to exit; false when it still runs.
+func (p *process) waitExit(ctx context.Context, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for p.running() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return true
+}
+
+// startCount is how many times the process was started: a readiness result belongs to the start
+// it was probed in.
+func (p *process) startCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.starts
 }
 
 func (p *process) release() {
