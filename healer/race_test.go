@@ -243,8 +243,8 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 		if len(fo.raced) > 0 {
 			raced = append(raced, fmt.Sprintf("round %d: %s", round, strings.Join(fo.raced, "; ")))
 		}
-		if gap > masterlessBound {
-			worst = append(worst, line)
+		if bound := fo.masterlessBound(); gap > bound {
+			worst = append(worst, fmt.Sprintf("over %v: %s", bound, line))
 		}
 		client, err := newMaster.Client()
 		require.NoError(t, err)
@@ -260,9 +260,21 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 		"unconfirmed %d, failed %d (READONLY %d)", rounds, sides, longest.Round(time.Millisecond), n.Confirmed,
 		n.Unconfirmed, n.Failed, readonlyErrors(w, time.Time{}))
 	assert.Empty(t, raced, "the healer's SENTINEL FAILOVER ran beside Sentinel's own")
-	assert.Empty(t, worst, "without a master for longer than %v after the restart", masterlessBound)
+	assert.Empty(t, worst, "without a master for too long after the restart")
 }
 
 // masterlessBound is the longest a round may go without a master once the killed master is
-// back. Measured on 2 cores: see docs/healer.md.
-const masterlessBound = 3 * time.Second
+// back: a failover by Sentinel takes up to ~1.7 s here (measured: its election, then up to one
+// INFO period of 1 s before it reads the promoted replica as master, then the other sentinels
+// follow its hello), so 3 s on a loaded 2-core machine. When Sentinel's election failed (every
+// sentinel voted for itself) its candidates abort only after the election timeout
+// (failover-timeout 10 s in these clusters): rule 11 can fail over only then, so such a round
+// gets 10 s more.
+func (r failoverRound) masterlessBound() time.Duration {
+	for _, a := range r.attempts {
+		if a.Aborted == "-failover-abort-not-elected" {
+			return 13 * time.Second
+		}
+	}
+	return 3 * time.Second
+}

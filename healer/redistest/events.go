@@ -84,6 +84,8 @@ type FailoverAttempt struct {
 	Elected bool
 	// Promoted is the replica it selected (+selected-slave), "" before.
 	Promoted string
+	// Aborted is the event that aborted it (-failover-abort-not-elected…); "" otherwise.
+	Aborted string
 }
 
 // Overlaps tells whether a and b ran at the same time, an attempt that has not ended running
@@ -128,6 +130,9 @@ func (p *Proc) FailoverAttempts(from int64) ([]FailoverAttempt, error) {
 			}
 		case word == "+failover-end" || word == "+failover-end-for-timeout" || strings.HasPrefix(word, "-failover-abort"):
 			out[cur].End = e.Time
+			if strings.HasPrefix(word, "-failover-abort") {
+				out[cur].Aborted = word
+			}
 			cur = -1
 		}
 	}
