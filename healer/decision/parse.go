@@ -365,6 +365,11 @@ type SentinelPeer struct {
 	// Sentinel orders the replicas by when it picks one to promote. -1 when not reported.
 	Priority int64
 	Offset   int64
+	// VotedLeader and VotedLeaderEpoch (sentinel entries only) are the leader this peer voted
+	// for and in which epoch, as it last answered; "" or "?" when none. Sentinel forgets the
+	// answer after 5 ask periods.
+	VotedLeader      string
+	VotedLeaderEpoch int64
 }
 
 // HasFlag tells whether flag (slave, sentinel, s_down, disconnected…) is set.
@@ -401,6 +406,8 @@ func ParseSentinelPeers(v any) ([]SentinelPeer, error) {
 			p.MasterPort = int32(mp)
 		}
 		p.Priority, p.Offset = optInt(kv, "slave-priority"), optInt(kv, "slave-repl-offset")
+		p.VotedLeader = kv["voted-leader"]
+		p.VotedLeaderEpoch, _ = strconv.ParseInt(kv["voted-leader-epoch"], 10, 64) // 0 when absent
 		out = append(out, p)
 	}
 	return out, nil

@@ -24,8 +24,12 @@ func Plan(t hooks.Topology, o Snapshot) []Action {
 // plan applies the rules 1 to 14.
 func (v *view) plan() []Action {
 	t := v.t
-	// Rule 1: while Sentinel fails over, anything we write could fight it.
+	// Rule 1: while Sentinel fails over, anything we write could fight it; unless its failover
+	// stalled without a master (race.go).
 	if v.failoverInProgress() {
+		if t.Bootstrap == nil && v.failoverStalled() {
+			return v.promoteStalled()
+		}
 		return nil
 	}
 	// Rule 10: bootstrap mode follows the external node and nothing else.
@@ -226,7 +230,13 @@ func (v *view) sentinelElection() (e election, decided bool) {
 			agree, n.Pod.Name, bootedFrom, n.Info.Offset, best.Pod.Name, than, best.Info.Offset)), true
 	}
 	// It holds more than every replica (restarted on its own data), or has none: make it master
-	// again.
+	// again, unless Sentinel may be failing over already (race.go): then it promotes a replica,
+	// steered, and only writes no replica confirmed are lost.
+	if why := v.sentinelMayFailOver(addr); why != "" && v.sentinelsCanFailover(addr) {
+		return election{steer: true, named: n, why: fmt.Sprintf(
+			"%s, which restarted as a replica of %s and holds more data (offset %d) than any replica; not promoting it: %s: Sentinel promotes, steered by replica-priority",
+			agree, bootedFrom, n.Info.Offset, why)}, true
+	}
 	return election{master: n, promote: true, agreed: true, why: fmt.Sprintf(
 		"%s, which restarted as a replica of %s and holds more data (offset %d) than any replica", agree,
 		bootedFrom, n.Info.Offset)}, true
@@ -244,16 +254,12 @@ func (v *view) sentinelElection() (e election, decided bool) {
 // master that reports role:slave for down-after + 2 INFO periods as down (D + 2 s with rule 12)
 // and fails over, on the priorities rule 13 has set.
 func (v *view) failoverTo(addr hooks.Endpoint, named, best *RedisNode, why string) election {
-	// A sentinel that holds the master down may be starting its own failover: a SENTINEL
-	// FAILOVER beside it can run in the same epoch and promote another replica, leaving two
-	// masters that demote each other (seen with down-after 1000 ms: ~6 s without a master).
-	// Sentinel fails over by itself then; the healer only steers its choice.
-	for i := range v.o.Sentinels {
-		s := &v.o.Sentinels[i]
-		if v.monitors(s, addr) && (s.Master.HasFlag("s_down") || s.Master.HasFlag("o_down")) && v.sentinelsCanFailover(addr) {
-			return election{steer: true, named: named, why: fmt.Sprintf(
-				"%s; %s holds it down and may be failing over already: Sentinel promotes, steered by replica-priority", why, s.Pod.Name)}
-		}
+	// A sentinel that holds the master down, or may before our failover is over, may be
+	// starting its own: a SENTINEL FAILOVER beside it can run in the same epoch and promote
+	// another replica (race.go). Sentinel fails over by itself then; the healer only steers.
+	if down := v.sentinelMayFailOver(addr); down != "" && v.sentinelsCanFailover(addr) {
+		return election{steer: true, named: named, why: fmt.Sprintf(
+			"%s; %s, and may be failing over already: Sentinel promotes, steered by replica-priority", why, down)}
 	}
 	var steerBy *SentinelNode
 	var pick *RedisNode

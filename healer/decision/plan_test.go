@@ -383,7 +383,7 @@ func TestPlan(t *testing.T) {
 			}
 			o.Redis[2].Config["replica-priority"] = "1"
 			o.Sentinels[1].Master.Flags = []string{"master", "s_down"}
-		}, want: []string{"wait"}, reason: "rfs-a-y holds it down and may be failing over already"},
+		}, want: []string{"wait"}, reason: "rfs-a-y holds it down, and may be failing over already"},
 		{name: "rule 11: same run id, no failover", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0].Info.Offset = 0
 		}},
@@ -778,5 +778,174 @@ func TestPlanCloseMisdirected(t *testing.T) {
 			o.Redis[2] = replicaNode(*t, 2, foreignIP, 6379, 1000)
 			o.Redis[2].Clients = clients[:1]
 		}, want: []string{"replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)", "close 1 clients of rfr-a-2 (last command set)"}},
+	})
+}
+
+// restartedSteered: the sentinels' master rfr-a-0 restarted empty as a replica of the
+// placeholder, rfr-a-2 holds the most data and is already steered (priority 1, as every sentinel
+// read it): rule 11 may ask for SENTINEL FAILOVER at once, unless Sentinel may be failing over
+// (race.go), when it waits. Down-after 1000 ms; every sentinel heard from the node 100 ms ago.
+func restartedSteered(t *hooks.Topology, o *Snapshot) {
+	t.SentinelConfig[0].Value = "1000"
+	o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+	o.Redis[2].Info.Offset = 1200
+	for i := range o.Redis {
+		o.Redis[i].Config = map[string]string{"replica-priority": "100"}
+	}
+	o.Redis[2].Config["replica-priority"] = "1"
+	for i := range o.Sentinels {
+		m := o.Sentinels[i].Master
+		m.Fields["down-after-milliseconds"] = "1000"
+		m.Fields["last-ok-ping-reply"] = "100"
+		m.Fields["role-reported"] = "slave"
+		m.Fields["role-reported-time"] = "300"
+		for j := range o.Sentinels[i].Replicas {
+			if r := &o.Sentinels[i].Replicas[j]; r.IP == redisIP(2) {
+				r.Priority, r.Offset = 1, 1200
+			}
+		}
+	}
+}
+
+// TestPlanFailoverRace: no failover or promotion of the healer while Sentinel may be failing over
+// or may start to (race.go), and rule 1's exception for a failover stalled without a master.
+func TestPlanFailoverRace(t *testing.T) {
+	field := func(i int, key, value string) func(*hooks.Topology, *Snapshot) {
+		return func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Sentinels[i].Master.Fields[key] = value
+		}
+	}
+	stalled := func(t *hooks.Topology, o *Snapshot) {
+		// Two failovers promoted rfr-a-1 and rfr-a-2, which then replicate each other; the
+		// restarted rfr-a-0 is empty.
+		o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
+		o.Redis[1] = replicaNode(*t, 1, redisIP(2), 6379, 1000)
+		o.Redis[2] = replicaNode(*t, 2, redisIP(1), 6379, 1200)
+		o.Sentinels[0].Master.Flags = []string{"master", "failover_in_progress"}
+		o.Sentinels[0].Master.FailoverState = "reconf_slaves"
+		o.Sentinels[0].Replicas[0].Flags = []string{"slave", "promoted"} // rfr-a-1
+	}
+	runPlanCases(t, []planCase{
+		{name: "control: every sentinel heard from it lately, saw it a replica briefly: SENTINEL FAILOVER",
+			edit: restartedSteered, want: []string{"sentinel failover rfs-a-x"}},
+		{name: "a sentinel heard from it half its down-after ago: wait", edit: field(1, "last-ok-ping-reply", "500"),
+			want: []string{"wait"}, reason: "rfs-a-y last heard from it 500 ms ago (down-after 1000 ms), and may be failing over already"},
+		{name: "a sentinel has no link to it: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Sentinels[2].Master.Flags = []string{"master", "disconnected"}
+		}, want: []string{"wait"}, reason: "rfs-a-z has no link to it"},
+		{name: "a sentinel has seen it a replica for down-after: wait", edit: field(0, "role-reported-time", "1000"),
+			want: []string{"wait"}, reason: "rfs-a-x has seen it as a replica for 1000 ms (down-after 1000 ms)"},
+		{name: "seen a master that long: no role timer", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Sentinels[0].Master.Fields["role-reported"] = "master"
+			o.Sentinels[0].Master.Fields["role-reported-time"] = "50000"
+		}, want: []string{"sentinel failover rfs-a-x"}},
+		{name: "a peer told a sentinel that it is down: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Sentinels[1].Sentinels[0].Flags = []string{"sentinel", "master_down"}
+		}, want: []string{"wait"}, reason: "rfs-a-y hears from 10.0.1.1 that it is down"},
+		{name: "a vote for a leader in a newer epoch than the configuration: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Sentinels[2].Master.ConfigEpoch = 4
+			o.Sentinels[2].Sentinels[1].VotedLeader, o.Sentinels[2].Sentinels[1].VotedLeaderEpoch = "b1e2", 5
+		}, want: []string{"wait"}, reason: "rfs-a-z heard 10.0.1.2 vote for a failover leader in epoch 5 (configuration epoch 4)"},
+		{name: "an old vote, of the epoch of the configuration: SENTINEL FAILOVER", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			for i := range o.Sentinels {
+				o.Sentinels[i].Master.ConfigEpoch = 5
+			}
+			o.Sentinels[2].Sentinels[1].VotedLeader, o.Sentinels[2].Sentinels[1].VotedLeaderEpoch = "b1e2", 5
+		}, want: []string{"sentinel failover rfs-a-x"}},
+		{name: "a sentinel names another master in a newer configuration: a failover just ended, wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Sentinels[2].Master.IP, o.Sentinels[2].Master.ConfigEpoch = redisIP(2), 6
+		}, want: []string{"wait"}, reason: "rfs-a-z names 10.0.0.12:6379 in a newer configuration (epoch 6 > 0)"},
+		{name: "held down, but no sentinel could fail over (none knows a replica): the healer decides", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			for i := range o.Sentinels {
+				o.Sentinels[i].Master.Flags = []string{"master", "s_down"}
+				o.Sentinels[i].Replicas = nil
+			}
+		}, want: append([]string{"promote rfr-a-2", "replicaof rfr-a-0 10.0.0.12:6379 (rfr-a-2)", "replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)"},
+			append(strings.Split(strings.ReplaceAll(strings.Join(monitorAll(topo(), 2, true), "|"), "5000", "1000"), "|"),
+				"replica-priority rfr-a-2 100")...),
+			reason: "no sentinel can fail over to it"},
+		{name: "restarted from its dump with more data than the replicas, held down: not promoted beside Sentinel's failover", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Redis[0].Info.Offset = 1500
+			o.Sentinels[1].Master.Flags = []string{"master", "s_down"}
+		}, want: []string{"wait"}, reason: "holds more data (offset 1500) than any replica; not promoting it: rfs-a-y holds it down"},
+		{name: "restarted from its dump with more data, no sentinel may fail over: promoted back", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Redis[0].Info.Offset = 1500
+		}, want: []string{"promote rfr-a-0", "replica-priority rfr-a-2 100"}},
+		{name: "rule 1 exception: failover past its promotion and no master: promote the most data now", edit: stalled,
+			want:   []string{"promote rfr-a-2", "replicaof rfr-a-0 10.0.0.12:6379 (rfr-a-2)"},
+			reason: "Sentinel's failover promoted a replica that has been demoted since"},
+		{name: "rule 1: failover before its promotion: wait for it", edit: func(t *hooks.Topology, o *Snapshot) {
+			stalled(t, o)
+			o.Sentinels[0].Master.FailoverState = "wait_promotion"
+		}},
+		{name: "rule 1: another sentinel's failover is still electing: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			stalled(t, o)
+			o.Sentinels[1].Master.Flags = []string{"master", "s_down", "o_down", "failover_in_progress"}
+			o.Sentinels[1].Master.FailoverState = "wait_start"
+		}},
+		{name: "rule 1: failover past its promotion, a pod does not answer (it may be the master): wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			stalled(t, o)
+			unreachable(&o.Redis[2])
+		}},
+		{name: "rule 1: failover past its promotion, no replica flagged promoted: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			stalled(t, o)
+			o.Sentinels[0].Replicas[0].Flags = []string{"slave"}
+		}},
+		{name: "rule 1: failover past its promotion with a master: Sentinel reconfigures the replicas", edit: func(t *hooks.Topology, o *Snapshot) {
+			stalled(t, o)
+			o.Redis[2] = masterNode(*t, 2, 1200, 1)
+		}},
+	})
+}
+
+// splitVote: every sentinel holds the restarted master down (role:slave for too long) and
+// voted for itself in epoch 5, newer than the configuration (epoch 4); none fails over any more
+// (each aborted: not elected).
+func splitVote(t *hooks.Topology, o *Snapshot) {
+	restartedSteered(t, o)
+	for i := range o.Sentinels {
+		s := &o.Sentinels[i]
+		s.Master.Flags = []string{"master", "s_down", "o_down"}
+		s.Master.ConfigEpoch = 4
+		for j := range s.Sentinels {
+			s.Sentinels[j].Flags = []string{"sentinel", "master_down"}
+			s.Sentinels[j].VotedLeader, s.Sentinels[j].VotedLeaderEpoch = "self-"+s.Sentinels[j].IP, 5
+		}
+	}
+}
+
+func TestPlanFailedElection(t *testing.T) {
+	runPlanCases(t, []planCase{
+		{name: "every sentinel voted in a newer epoch and none fails over: Sentinel waits 2 × failover-timeout, SENTINEL FAILOVER now",
+			edit: splitVote, want: []string{"sentinel failover rfs-a-x"}},
+		{name: "one sentinel still runs its failover (the election may still go on): rule 1 waits", edit: func(t *hooks.Topology, o *Snapshot) {
+			splitVote(t, o)
+			o.Sentinels[1].Master.Flags = append(o.Sentinels[1].Master.Flags, "failover_in_progress")
+			o.Sentinels[1].Master.FailoverState = "wait_start"
+		}},
+		{name: "a sentinel not seen voting may start its own: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			splitVote(t, o)
+			for i := range o.Sentinels {
+				for j := range o.Sentinels[i].Sentinels {
+					if p := &o.Sentinels[i].Sentinels[j]; p.IP == sentinelIP(2) {
+						p.VotedLeader = "?"
+					}
+				}
+			}
+		}, want: []string{"wait"}, reason: "holds it down"},
+		{name: "a sentinel does not answer: its vote is unknown, wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			splitVote(t, o)
+			o.Sentinels[2] = SentinelNode{Pod: o.Sentinels[2].Pod, Err: "dial tcp: connection refused"}
+		}, want: []string{"wait"}, reason: "holds it down"},
 	})
 }

@@ -1,0 +1,174 @@
+package decision
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/redhook/redhook/hooks"
+)
+
+// Failovers never run side by side. A SENTINEL FAILOVER (rule 11) skips Sentinel's leader
+// election: a sentinel that starts its own failover in the meantime, in the same epoch, wins its
+// election (the forced one asks nobody for votes) and promotes a replica too, maybe another one;
+// the two promoted replicas are then made replicas of each other and no node is master until
+// someone promotes again (down-after 1000 ms, master SIGKILLed and restarted after 1 s: 3 of 14
+// runs, ~6 s without a master). A promotion by the healer itself beside Sentinel's failover
+// makes a second master whose writes, confirmed by a replica that follows it, are lost when
+// Sentinel's wins (TestIntegrationKillRestartRace: 104 confirmed writes, the master restarted
+// from its dump with more data than the replicas).
+//
+// Sentinel starts a failover only once a quorum holds the master objectively down, and each
+// sentinel only after it holds it subjectively down itself (SDOWN): no valid answer to its PINGs
+// for down-after-milliseconds, or the master reporting role:slave for down-after + 2 INFO
+// periods. So the healer changes the master only when no sentinel that monitors it holds it down
+// or may hold it down before the change is over: each one heard from it within half its
+// down-after (it needs another half without answers), has seen it as a replica for less than
+// down-after (2 INFO periods, at least 2 s with rule 12, are left: Sentinel reads a promoted
+// replica's INFO every second while it fails over), hears from no peer that it is down, saw no
+// vote for a failover leader in an epoch newer than its configuration, and no sentinel names
+// another master in a newer configuration (a failover that just ended, still being announced).
+// Otherwise Sentinel fails over by itself, steered (rule 13). See sentinelCheckSubjectivelyDown,
+// sentinelStartFailoverIfNeeded and sentinelFailoverWaitStart in Redis' sentinel.c.
+
+// sentinelMayFailOver tells why Sentinel may be failing over from addr, or may start to before a
+// failover or promotion of the healer is over; "" when no reachable sentinel may. Fields a
+// sentinel does not report are not held against it.
+func (v *view) sentinelMayFailOver(addr hooks.Endpoint) string {
+	if v.electionFailed(addr) {
+		return ""
+	}
+	epoch := v.agreedEpoch(addr)
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		switch {
+		case !s.Reachable() || s.Master == nil:
+		case !v.monitors(s, addr):
+			if s.Master.ConfigEpoch > epoch {
+				return fmt.Sprintf("%s names %s in a newer configuration (epoch %d > %d): a failover has just happened",
+					s.Pod.Name, hooks.Endpoint{Host: s.Master.IP, Port: s.Master.Port}.Address(), s.Master.ConfigEpoch, epoch)
+			}
+		default:
+			if why := holdsDown(s); why != "" {
+				return s.Pod.Name + " " + why
+			}
+		}
+	}
+	return ""
+}
+
+// holdsDown tells why s, which monitors the master, holds it down or may soon; "" when it
+// cannot before half its down-after has passed.
+func holdsDown(s *SentinelNode) string {
+	m := s.Master
+	down, hasDown := fieldInt(m, "down-after-milliseconds")
+	switch {
+	case m.FailoverInProgress():
+		return "is failing over"
+	case m.HasFlag("s_down") || m.HasFlag("o_down"):
+		return "holds it down"
+	case m.HasFlag("disconnected"):
+		return "has no link to it"
+	}
+	if ok, has := fieldInt(m, "last-ok-ping-reply"); has && hasDown && 2*ok >= down {
+		return fmt.Sprintf("last heard from it %d ms ago (down-after %d ms)", ok, down)
+	}
+	if age, has := fieldInt(m, "role-reported-time"); has && hasDown && m.Fields["role-reported"] == hooks.RoleReplica && age >= down {
+		return fmt.Sprintf("has seen it as a replica for %d ms (down-after %d ms): it holds it down at down-after + 2 INFO periods", age, down)
+	}
+	for _, p := range s.Sentinels {
+		if p.HasFlag("master_down") {
+			return fmt.Sprintf("hears from %s that it is down", p.IP)
+		}
+		if p.VotedLeader != "" && p.VotedLeader != "?" && p.VotedLeaderEpoch > m.ConfigEpoch {
+			return fmt.Sprintf("heard %s vote for a failover leader in epoch %d (configuration epoch %d)", p.IP, p.VotedLeaderEpoch, m.ConfigEpoch)
+		}
+	}
+	return ""
+}
+
+// electionFailed tells whether the sentinels' last election of a failover leader for addr
+// failed: no sentinel fails over, and every sentinel of the topology answered, monitors addr and
+// is seen by a peer to have voted in an epoch newer than the configuration. When all the
+// sentinels hold the master down at the same moment, each may vote for itself and none is
+// elected; each then aborts after the election timeout (failover-timeout, at most 10 s) and waits
+// 2 × failover-timeout from its vote before it tries again, holding the master down meanwhile
+// (measured: 21 s without a master, 1 round of 20). No sentinel can start a failover in that
+// wait, so SENTINEL FAILOVER cannot meet one, and rule 11 asks for it.
+func (v *view) electionFailed(addr hooks.Endpoint) bool {
+	if len(v.o.Sentinels) == 0 || len(v.o.Sentinels) < len(v.t.Sentinels) {
+		return false
+	}
+	voted := map[string]bool{}
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if !v.monitors(s, addr) || s.Master.FailoverInProgress() {
+			return false
+		}
+		for _, p := range s.Sentinels {
+			if p.VotedLeader != "" && p.VotedLeader != "?" && p.VotedLeaderEpoch > s.Master.ConfigEpoch {
+				voted[p.IP] = true
+			}
+		}
+	}
+	for _, s := range v.o.Sentinels {
+		if !voted[s.Pod.IP] {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldInt reads an integer field of SENTINEL MASTER; false when absent or not a number.
+func fieldInt(m *SentinelMaster, key string) (int64, bool) {
+	n, err := strconv.ParseInt(m.Fields[key], 10, 64)
+	return n, err == nil
+}
+
+// failoverStalled tells whether every failover in progress is past its promotion (Sentinel now
+// only reconfigures the replicas: failover-state reconf_slaves or update_config) while the
+// replica it promoted (flag "promoted") answers as a replica again and no pod is master: two
+// failovers promoted two replicas which then replicate each other. Sentinel would leave the
+// RedisFailover without a master until its failover times out and the sentinels that voted may
+// fail over again (2 × failover-timeout), so the healer does not wait (rule 1's exception): rule
+// 4 promotes the node with the most data. Every redis pod must answer: a pod that does not may be
+// the master, or hold more data. Nothing takes writes meanwhile, so no confirmed write is lost.
+func (v *view) failoverStalled() bool {
+	if len(v.masters()) > 0 || len(v.reachableRedis()) < len(v.t.Redis) {
+		return false
+	}
+	stalled := false
+	for _, s := range v.o.Sentinels {
+		if !s.Reachable() || s.Master == nil || !s.Master.FailoverInProgress() {
+			continue
+		}
+		if st := s.Master.FailoverState; st != "reconf_slaves" && st != "update_config" || !v.promotedDemoted(&s) {
+			return false
+		}
+		stalled = true
+	}
+	return stalled
+}
+
+// promotedDemoted tells whether the replica s promoted answers as a replica.
+func (v *view) promotedDemoted(s *SentinelNode) bool {
+	for _, r := range s.Replicas {
+		if n := v.pod(r.IP, r.Port); r.HasFlag("promoted") && n != nil {
+			return n.Reachable() && n.Info.Role == hooks.RoleReplica
+		}
+	}
+	return false
+}
+
+// promoteStalled is rule 4 during a stalled failover: promote the node with the most data and
+// point the others at it. The sentinels are left alone until their failovers end; rules 2, 7
+// and 8 then bring them to the master.
+func (v *view) promoteStalled() []Action {
+	best := v.best(nil)
+	if best == nil {
+		return nil
+	}
+	e := election{master: best, promote: true, why: fmt.Sprintf(
+		"no master: Sentinel's failover promoted a replica that has been demoted since (its failover is past the promotion); %s holds the most data (offset %d, %d keys)",
+		best.Pod.Name, best.Info.Offset, best.Info.Keys)}
+	return append([]Action{Promote{Pod: best.Pod.Name, Why: e.why}}, v.replicas(e)...)
+}
