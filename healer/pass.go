@@ -50,7 +50,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	if tracked {
 		p.syncWatch(e, t, r, o)
 	}
-	result := p.reschedule(e, r, len(acts) > 0, len(held), time.Now())
+	result := p.reschedule(e, r, acts, len(held), time.Now())
 	p.metrics.passes.WithLabelValues(result).Inc()
 	p.metrics.duration.Observe(time.Since(start).Seconds())
 	if tracked {

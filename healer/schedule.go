@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 )
 
@@ -138,14 +139,17 @@ func (p *Pool) forget(key string, e *entry) {
 	e.log.Info().Msg("forgotten: not synced for a while")
 }
 
-// reschedule sets when the next pass of e is due after a pass that reported r, and returns
-// the result of that pass for the metrics: at once when a re-check was asked for meanwhile,
-// after backoff on errors, after FastInterval while unsettled (acted, failing over, or without
-// a master), else after Interval. held is how many of r's errors are CONFIG SETs that Redis
-// refused before and that are held back: they make the pass an "error" but add no backoff,
-// since retrying sooner or later changes nothing about them, while backing off would slow the
-// periodic passes that heal everything else. Caller holds p.mu.
-func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acted bool, held int, now time.Time) (result string) {
+// reschedule sets when the next pass of e is due after a pass that sent acts and reported r,
+// and returns the result of that pass for the metrics: at once when a re-check was asked for
+// meanwhile, after backoff on errors, after a quarter of FastInterval after a switchover or
+// after closing clients that wrote to a replica (rule 15: the clients reconnect through the
+// master Service, which may still lead to the old master for a moment), after FastInterval
+// while unsettled (acted, failing over, or without a master), else after Interval. held is how
+// many of r's errors are writes held back (a CONFIG SET Redis refused, a switchover that failed
+// too often): they make the pass an "error" but add no backoff, since retrying sooner or later
+// changes nothing about them, while backing off would slow the periodic passes that heal
+// everything else. Caller holds p.mu.
+func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acts []decision.Action, held int, now time.Time) (result string) {
 	result = "ok"
 	if len(r.Errors) > 0 {
 		result = "error"
@@ -161,12 +165,25 @@ func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acted bool, held int, 
 		e.due = now
 	case e.fails > 0:
 		e.due = now.Add(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, e.fails))
-	case acted || r.FailoverInProgress || r.Master == nil:
+	case masterMoved(acts):
+		e.due = now.Add(p.cfg.FastInterval / 4)
+	case len(acts) > 0 || r.FailoverInProgress || r.Master == nil:
 		e.due = now.Add(p.cfg.FastInterval)
 	default:
 		e.due = now.Add(p.cfg.Interval)
 	}
 	return result
+}
+
+// masterMoved tells whether acts moved the master or closed clients that had not followed it.
+func masterMoved(acts []decision.Action) bool {
+	for _, a := range acts {
+		switch a.(type) {
+		case decision.Switchover, decision.CloseClients:
+			return true
+		}
+	}
+	return false
 }
 
 // backoff is min·2^(fails-1), capped at max.

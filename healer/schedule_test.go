@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/stretchr/testify/assert"
 )
@@ -29,14 +30,18 @@ func TestReschedule(t *testing.T) {
 		name   string
 		e      entry
 		r      hooks.HealerReport
-		acted  bool
+		acts   []decision.Action
 		held   int
 		due    time.Duration
 		fails  int
 		result string
 	}{
 		{name: "healthy", r: healthy, due: 10 * time.Second, result: "ok"},
-		{name: "acted", r: healthy, acted: true, due: time.Second, result: "ok"},
+		{name: "acted", r: healthy, acts: []decision.Action{decision.Promote{Pod: "rfr-a-0"}}, due: time.Second, result: "ok"},
+		{name: "switched over", r: healthy, acts: []decision.Action{decision.Switchover{Master: "rfr-a-1", Target: "rfr-a-0"}},
+			due: 250 * time.Millisecond, result: "ok"},
+		{name: "closed misdirected clients", r: healthy, acts: []decision.Action{decision.CloseClients{Pod: "rfr-a-1", IDs: []int64{3}}},
+			due: 250 * time.Millisecond, result: "ok"},
 		{name: "no master", due: time.Second, result: "ok"},
 		{name: "failing over", r: hooks.HealerReport{Master: healthy.Master, FailoverInProgress: true}, due: time.Second, result: "ok"},
 		{name: "first error", r: failing, due: 500 * time.Millisecond, fails: 1, result: "error"},
@@ -51,7 +56,7 @@ func TestReschedule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := tt.e
-			assert.Equal(t, tt.result, p.reschedule(&e, tt.r, tt.acted, tt.held, now))
+			assert.Equal(t, tt.result, p.reschedule(&e, tt.r, tt.acts, tt.held, now))
 			assert.Equal(t, now.Add(tt.due), e.due)
 			assert.Equal(t, tt.fails, e.fails)
 			assert.False(t, e.again)
