@@ -196,7 +196,7 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 	c := redistest.NewCluster(t, "race", redistest.Options{Redis: 3, Sentinels: 3, DownAfter: time.Second})
 	p := startPool(t)
 	p.Track(topology(c))
-	master := waitConverged(t, p, c, 15*time.Second)
+	waitConverged(t, p, c, 15*time.Second)
 	w, stopWriter := startWriter(t, c.SentinelClient(t), redistest.WriterConfig{Prefix: "race:",
 		Wait: 100 * time.Millisecond, Timeout: 500 * time.Millisecond})
 
@@ -204,7 +204,7 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 	var longest time.Duration
 	for round := 1; round <= rounds; round++ {
 		p.Track(topology(c))
-		master = waitConverged(t, p, c, 30*time.Second)
+		master := waitConverged(t, p, c, 30*time.Second)
 		waitSentinelsKnowReplicas(t, c, 2) // so that Sentinel can fail over by itself too
 		time.Sleep(300 * time.Millisecond)
 		logs := map[*redistest.Proc]int64{}
