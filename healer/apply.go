@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
@@ -175,15 +174,22 @@ func send(ctx context.Context, t hooks.Topology, c *conns, r request) error {
 	return err
 }
 
-// kill closes the clients ids (CLIENT KILL ID). A client that is gone already is no error.
+// kill closes the clients ids (CLIENT KILL ID; a client gone already counts 0, no error),
+// unless the node is no replica any more: promoted since it was read, it takes their writes.
 func kill(ctx context.Context, client rueidis.Client, ids []int64) error {
+	v, err := client.Do(ctx, client.B().Role().Build()).ToAny()
+	if err != nil {
+		return err
+	}
+	if role, err := decision.ParseRole(v); err != nil || role.Role != hooks.RoleReplica {
+		return err
+	}
 	cmds := make(rueidis.Commands, len(ids))
 	for i, id := range ids {
 		cmds[i] = client.B().ClientKill().Id(id).Build()
 	}
 	for _, res := range client.DoMulti(ctx, cmds...) {
-		var redisErr *rueidis.RedisError
-		if err := res.Error(); err != nil && !(errors.As(err, &redisErr) && strings.Contains(err.Error(), "No such client")) {
+		if err := res.Error(); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package healer
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
@@ -10,36 +11,59 @@ import (
 )
 
 // writeWatch finds the clients that write to a replica (decision/clients.go) without listing
-// every replica's clients on every pass: a replica's clients are listed only when its count of
-// READONLY refusals grew since the pass before. Only the entry's pass uses it, one pass at a
-// time: no lock.
+// every replica's clients on every pass: only a replica that was the master within
+// misdirectedWindow (clients of the master Service may still reach it) and whose count of
+// READONLY refusals grew since the pass before has its clients listed. Clients that write to a
+// node that has long been a replica (an application sending writes to the replicas' Service)
+// are the application's to fix: closing them would only make them reconnect, forever. Only the
+// entry's pass uses it, one pass at a time: no lock.
 type writeWatch struct {
-	// refused is each replica address's READONLY count at the last pass.
+	// refused is each replica's READONLY count at the last pass, by address and run id (a
+	// restart resets the count).
 	refused map[string]int64
+	// master is when each address last answered as master.
+	master map[string]time.Time
 	// writeCmds are the write commands of the servers (COMMAND LIST FILTERBY ACLCAT write),
 	// read once; nil until read.
 	writeCmds map[string]bool
 }
 
-// listMisdirected lists the normal clients of every replica of o whose READONLY count grew,
-// into o.Redis[i].Clients, and remembers the counts for the next pass. It returns the reads
-// that failed; those replicas are listed again on the next pass.
+// misdirectedWindow is how long after a node stopped being the master its writing clients are
+// closed: the master Service's endpoints follow the master within seconds.
+const misdirectedWindow = time.Minute
+
+// listMisdirected lists the normal clients of every replica of o that was the master within
+// misdirectedWindow and whose READONLY count grew, into o.Redis[i].Clients, and remembers the
+// counts for the next pass. It returns the reads that failed; those replicas are listed again
+// on the next pass.
 func (w *writeWatch) listMisdirected(ctx context.Context, t hooks.Topology, c *conns, o *decision.Snapshot) (errs []error) {
 	last := w.refused
 	w.refused = make(map[string]int64, len(o.Redis))
+	if w.master == nil {
+		w.master = map[string]time.Time{}
+	}
 	for i := range o.Redis {
 		n := &o.Redis[i]
-		if !n.Reachable() || n.Info.Role != hooks.RoleReplica {
+		if !n.Reachable() {
 			continue
 		}
 		addr := redisAddr(t, n.Pod)
-		w.refused[addr] = n.Info.RefusedWrites
-		if n.Info.RefusedWrites <= last[addr] {
-			continue // none refused since; a restart resets the count to 0
+		if n.Info.Role == hooks.RoleMaster {
+			w.master[addr] = o.Time
+			continue
+		}
+		if o.Time.Sub(w.master[addr]) > misdirectedWindow {
+			delete(w.master, addr)
+			continue
+		}
+		key := addr + " " + n.Info.RunID
+		w.refused[key] = n.Info.RefusedWrites
+		if n.Info.RefusedWrites <= last[key] {
+			continue // none refused since
 		}
 		clients, err := w.clients(ctx, t, c, addr)
 		if err != nil {
-			delete(w.refused, addr)
+			delete(w.refused, key)
 			errs = append(errs, err)
 			continue
 		}

@@ -58,28 +58,42 @@ func (c *rawConn) closed() bool {
 	return err != nil
 }
 
-// TestIntegrationMisdirectedWritersClosed: a client that writes to a replica (as one that
-// reached the old master's address through a master Service whose endpoints have not moved yet
-// does) has its connection closed, so that it reconnects and finds the master; a client that
-// reads from the replica keeps its connection.
+// TestIntegrationMisdirectedWritersClosed: a client that writes to a former master, now a
+// replica (as one that reached the old master's address through a master Service whose
+// endpoints have not moved yet does), has its connection closed, so that it reconnects and finds
+// the master; a client that reads from it keeps its connection, and so does one that writes to
+// a replica that was never master (the application's mistake, not a stale endpoint).
 func TestIntegrationMisdirectedWritersClosed(t *testing.T) {
 	c := redistest.NewCluster(t, "misdir", redistest.Options{Redis: 3, Sentinels: 3})
 	p := startPool(t)
 	p.Track(topology(c))
-	master := waitConverged(t, p, c, 20*time.Second)
-	var replica *redistest.Proc
+	former := waitConverged(t, p, c, 20*time.Second)
+	require.NoError(t, c.Sentinels[0].Do("SENTINEL", "FAILOVER", redistest.MasterName).Error())
+	var master *redistest.Proc
+	redistest.WaitFor(t, 20*time.Second, "a new master", func() error {
+		m, err := converged(c)
+		if err == nil && m == former {
+			err = fmt.Errorf("still %s", m.Name)
+		}
+		master = m
+		return err
+	})
+	var never *redistest.Proc
 	for _, r := range c.Redis {
-		if r != master {
-			replica = r
-			break
+		if r != master && r != former {
+			never = r
 		}
 	}
 
-	reader := dialRaw(t, replica.Addr())
+	reader := dialRaw(t, former.Addr())
 	reply, err := reader.do("GET", "k")
 	require.NoError(t, err)
 	require.Equal(t, "$-1", reply)
-	writer := dialRaw(t, replica.Addr())
+	stranger := dialRaw(t, never.Addr())
+	reply, err = stranger.do("SET", "k", "v")
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(reply, "-READONLY"), reply)
+	writer := dialRaw(t, former.Addr())
 	reply, err = writer.do("SET", "k", "v")
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(reply, "-READONLY"), reply)
@@ -98,6 +112,7 @@ func TestIntegrationMisdirectedWritersClosed(t *testing.T) {
 	reply, err = reader.do("PING")
 	require.NoError(t, err)
 	assert.Equal(t, "+PONG", reply)
+	assert.False(t, stranger.closed(), "a writer of a replica that was never master keeps its connection")
 
 	var closes []string
 	for _, a := range p.Report(reportKey(c)).LastActions {
@@ -105,5 +120,5 @@ func TestIntegrationMisdirectedWritersClosed(t *testing.T) {
 			closes = append(closes, a.Action)
 		}
 	}
-	assert.Equal(t, []string{fmt.Sprintf("close 1 clients of %s (last command set)", replica.Name)}, closes)
+	assert.Equal(t, []string{fmt.Sprintf("close 1 clients of %s (last command set)", former.Name)}, closes)
 }

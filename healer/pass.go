@@ -44,6 +44,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	defer p.mu.Unlock()
 	e.history = newestFirst(records, e.history, p.cfg.History)
 	r := decision.Report(t, o, append([]hooks.ActionRecord(nil), e.history...), errs)
+	r.SwitchoverHeld = len(heldSwitch) > 0
 	e.report = r
 	e.busy = false
 	_, tracked := p.entries[e.key]

@@ -12,9 +12,12 @@ type HealerReport struct {
 	// and that answers role:master. Nil: no master now.
 	Master *MasterStatus `json:"master,omitempty"`
 	// FailoverInProgress is true while a sentinel reports a failover in progress.
-	FailoverInProgress bool             `json:"failoverInProgress,omitempty"`
-	Redis              []RedisReport    `json:"redis,omitempty"`
-	Sentinels          []SentinelReport `json:"sentinels,omitempty"`
+	FailoverInProgress bool `json:"failoverInProgress,omitempty"`
+	// SwitchoverHeld is true while the healer holds its planned switchover back after repeated
+	// failures (the reason is in Errors): nothing will move the master soon.
+	SwitchoverHeld bool             `json:"switchoverHeld,omitempty"`
+	Redis          []RedisReport    `json:"redis,omitempty"`
+	Sentinels      []SentinelReport `json:"sentinels,omitempty"`
 	// LastActions are the healer's most recent writes, newest first.
 	LastActions []ActionRecord `json:"lastActions,omitempty"`
 	// Errors are the problems of the last heal pass, one human-readable line each.

@@ -94,11 +94,16 @@ func (ro redisRollout) waiting(pods []PodRef, obs HealerReport, want int32) []st
 // only at the next sync: Sync asks for that sync sooner (masterMoving) while one is due.
 func (ro redisRollout) switchoverDue(pods []PodRef, obs HealerReport, want int32) bool {
 	master := masterPod(pods, obs)
-	if master == nil {
+	if master == nil || obs.SwitchoverHeld {
 		return false
 	}
 	if ro.replicas > want {
-		return true
+		for _, p := range pods {
+			if p.Ordinal >= 0 && p.Ordinal < int(want) && p.Ready && !p.Terminating {
+				return true // a pod that stays can take over
+			}
+		}
+		return false
 	}
 	if !master.Outdated || ro.partition == 0 {
 		return false

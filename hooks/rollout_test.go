@@ -75,6 +75,8 @@ func TestPlanRollout(t *testing.T) {
 		{"the master is updated", 3, sts(3, 1, "r2"), pods("r1", "r1", "r2"), master(2), false},
 		{"a scale-down removes the master's pod", 1, sts(3, 3, "r1"), pods("r1", "r1", "r1"), master(2), true},
 		{"no master known", 3, sts(3, 1, "r2"), pods("r1", "r2", "r2"), HealerReport{}, false},
+		{"a scale-down removes the master's pod, no pod that stays is Ready", 1, sts(3, 3, "r1"), append(notReady(pods("r1")), pods("r1", "r1", "r1")[1:]...), master(2), false},
+		{"the healer holds its switchover back", 3, sts(3, 1, "r2"), pods("r1", "r2", "r2"), HealerReport{Master: master(0).Master, SwitchoverHeld: true}, false},
 	}
 	for _, tt := range due {
 		t.Run("due: "+tt.name, func(t *testing.T) {

@@ -32,12 +32,25 @@ func (a CloseClients) String() string {
 func (a CloseClients) Reason() string { return a.Why }
 func (a CloseClients) Kind() string   { return "close-clients" }
 
-// closeMisdirected returns one CloseClients per replica holding clients that write to it.
-func (v *view) closeMisdirected() []Action {
-	var acts []Action
+// closeMisdirected returns one CloseClients per replica holding clients that write to it. A
+// replica that the pass's other actions promote (or switch over to), or that a sentinel's
+// failover promotes, is left alone: its clients' writes are about to succeed, and a connection
+// closed in the middle of a write leaves the client unsure whether it ran (a retried INCR counts
+// twice).
+func (v *view) closeMisdirected(acts []Action) []Action {
+	promoted := map[string]bool{}
+	for _, a := range acts {
+		switch a := a.(type) {
+		case Promote:
+			promoted[a.Pod] = true
+		case Switchover:
+			promoted[a.Target] = true
+		}
+	}
+	var out []Action
 	for i := range v.o.Redis {
 		n := &v.o.Redis[i]
-		if !n.Reachable() || n.Info.Role != hooks.RoleReplica {
+		if !n.Reachable() || n.Info.Role != hooks.RoleReplica || promoted[n.Pod.Name] || v.promotedBySentinel(n) {
 			continue
 		}
 		var ids []int64
@@ -56,10 +69,22 @@ func (v *view) closeMisdirected() []Action {
 			names = append(names, c)
 		}
 		sort.Strings(names)
-		acts = append(acts, CloseClients{Pod: n.Pod.Name, IDs: ids, Cmds: names,
+		out = append(out, CloseClients{Pod: n.Pod.Name, IDs: ids, Cmds: names,
 			Why: "clients write to a replica (READONLY): they reconnect to find the master"})
 	}
-	return acts
+	return out
+}
+
+// promotedBySentinel tells whether a sentinel's failover promotes n (flag "promoted").
+func (v *view) promotedBySentinel(n *RedisNode) bool {
+	for _, s := range v.o.Sentinels {
+		for _, r := range s.Replicas {
+			if r.HasFlag("promoted") && v.pod(r.IP, r.Port) == n {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // writes tells whether c's last command is one a replica refuses.

@@ -32,7 +32,7 @@ func TestHoldSwitchover(t *testing.T) {
 	send, errs := HoldSwitchover(acts, later, f)
 	assert.Equal(t, acts[:1], send, "held back; the other actions go out")
 	assert.Equal(t, []string{"rfr-a-0: 3 planned switchovers failed in a row (last: rfr-a-1 did not catch up within 3s); " +
-		"held back for 9m0s more, or until the master restarts"}, errs)
+		"held back until 2026-11-01T10:10:00Z, or until the master restarts"}, errs)
 
 	expired := o
 	expired.Time = o.Time.Add(SwitchoverHold)

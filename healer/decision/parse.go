@@ -514,7 +514,7 @@ func asInt(v any) (int64, error) {
 }
 
 // ParseClientList reads the reply of CLIENT LIST: one line per client, "id=7 addr=… cmd=set …".
-// Only id, addr and cmd are kept. Over RESP3 the reply is a verbatim string: its "txt:" is
+// Only id and cmd are kept. Over RESP3 the reply is a verbatim string: its "txt:" is
 // dropped.
 func ParseClientList(text string) ([]Client, error) {
 	var out []Client
@@ -531,8 +531,6 @@ func ParseClientList(text string) ([]Client, error) {
 			switch k {
 			case "id":
 				id = v
-			case "addr":
-				c.Addr = v
 			case "cmd":
 				c.Cmd = v
 			}

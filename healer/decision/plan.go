@@ -18,7 +18,8 @@ func Plan(t hooks.Topology, o Snapshot) []Action {
 	v := newView(t, o)
 	// Rule 15, closing the connections of clients that write to a replica (clients.go), is no
 	// replication change: it runs whatever the other rules decide, even while Sentinel fails over.
-	return append(v.plan(), v.closeMisdirected()...)
+	acts := v.plan()
+	return append(acts, v.closeMisdirected(acts)...)
 }
 
 // plan applies the rules 1 to 14.

@@ -774,6 +774,18 @@ func TestPlanCloseMisdirected(t *testing.T) {
 			o.Sentinels[0].Master.FailoverState = "wait_start"
 			o.Redis[1].Clients = clients[:1]
 		}, want: []string{"close 1 clients of rfr-a-1 (last command set)"}},
+		{name: "not on the replica the pass promotes", edit: func(t *hooks.Topology, o *Snapshot) {
+			_, *o = fresh()
+			o.Redis[0].Clients = clients[:1]
+		}, want: append([]string{"promote rfr-a-0",
+			"replicaof rfr-a-1 10.0.0.10:6379 (rfr-a-0)", "replicaof rfr-a-2 10.0.0.10:6379 (rfr-a-0)"},
+			monitorAll(topo(), 0, true)...)},
+		{name: "not on the replica a sentinel's failover promotes", edit: func(t *hooks.Topology, o *Snapshot) {
+			o.Sentinels[0].Master.Flags = []string{"master", "s_down", "o_down", "failover_in_progress"}
+			o.Sentinels[0].Master.FailoverState = "wait_promotion"
+			o.Sentinels[0].Replicas[0].Flags = []string{"slave", "promoted"} // rfr-a-1
+			o.Redis[1].Clients = clients[:1]
+		}},
 		{name: "after the rules' own actions", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[2] = replicaNode(*t, 2, foreignIP, 6379, 1000)
 			o.Redis[2].Clients = clients[:1]
@@ -796,7 +808,7 @@ func restartedSteered(t *hooks.Topology, o *Snapshot) {
 	for i := range o.Sentinels {
 		m := o.Sentinels[i].Master
 		m.Fields["down-after-milliseconds"] = "1000"
-		m.Fields["last-ok-ping-reply"] = "100"
+		m.Fields["last-ping-sent"] = "0"
 		m.Fields["role-reported"] = "slave"
 		m.Fields["role-reported-time"] = "300"
 		for j := range o.Sentinels[i].Replicas {
@@ -829,8 +841,10 @@ func TestPlanFailoverRace(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{name: "control: every sentinel heard from it lately, saw it a replica briefly: SENTINEL FAILOVER",
 			edit: restartedSteered, want: []string{"sentinel failover rfs-a-x"}},
-		{name: "a sentinel heard from it half its down-after ago: wait", edit: field(1, "last-ok-ping-reply", "500"),
-			want: []string{"wait"}, reason: "rfs-a-y last heard from it 500 ms ago (down-after 1000 ms), and may be failing over already"},
+		{name: "a sentinel has waited half its down-after for a PING answer: wait", edit: field(1, "last-ping-sent", "500"),
+			want: []string{"wait"}, reason: "rfs-a-y has waited 500 ms for an answer to its PING (down-after 1000 ms), and may be failing over already"},
+		{name: "control: a PING answered long ago does not count", edit: field(1, "last-ok-ping-reply", "900"),
+			want: []string{"sentinel failover rfs-a-x"}},
 		{name: "a sentinel has no link to it: wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			restartedSteered(t, o)
 			o.Sentinels[2].Master.Flags = []string{"master", "disconnected"}
@@ -900,6 +914,16 @@ func TestPlanFailoverRace(t *testing.T) {
 		{name: "rule 1: failover past its promotion, no replica flagged promoted: wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			stalled(t, o)
 			o.Sentinels[0].Replicas[0].Flags = []string{"slave"}
+		}},
+		{name: "rule 1: failover past its promotion, a sentinel does not answer (it may be promoting): wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			stalled(t, o)
+			o.Sentinels[2] = SentinelNode{Pod: o.Sentinels[2].Pod, Err: "i/o timeout"}
+		}},
+		{name: "rule 1: failover past its promotion, another sentinel holds the replica it follows down: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			stalled(t, o)
+			o.Sentinels[1] = sentinelNode(*t, 1, redisIP(1), 6379)
+			o.Sentinels[1].Master.ConfigEpoch = 7
+			o.Sentinels[1].Master.Flags = []string{"master", "s_down", "o_down"}
 		}},
 		{name: "rule 1: failover past its promotion with a master: Sentinel reconfigures the replicas", edit: func(t *hooks.Topology, o *Snapshot) {
 			stalled(t, o)

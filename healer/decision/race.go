@@ -21,8 +21,8 @@ import (
 // sentinel only after it holds it subjectively down itself (SDOWN): no valid answer to its PINGs
 // for down-after-milliseconds, or the master reporting role:slave for down-after + 2 INFO
 // periods. So the healer changes the master only when no sentinel that monitors it holds it down
-// or may hold it down before the change is over: each one heard from it within half its
-// down-after (it needs another half without answers), has seen it as a replica for less than
+// or may hold it down before the change is over: each one has waited less than half its
+// down-after for an answer to a PING (it needs another half without answers), has seen it as a replica for less than
 // down-after (2 INFO periods, at least 2 s with rule 12, are left: Sentinel reads a promoted
 // replica's INFO every second while it fails over), hears from no peer that it is down, saw no
 // vote for a failover leader in an epoch newer than its configuration, and no sentinel names
@@ -69,8 +69,10 @@ func holdsDown(s *SentinelNode) string {
 	case m.HasFlag("disconnected"):
 		return "has no link to it"
 	}
-	if ok, has := fieldInt(m, "last-ok-ping-reply"); has && hasDown && 2*ok >= down {
-		return fmt.Sprintf("last heard from it %d ms ago (down-after %d ms)", ok, down)
+	// last-ping-sent is Sentinel's SDOWN timer: how long its oldest unanswered PING has waited
+	// (0 while every PING is answered).
+	if wait, has := fieldInt(m, "last-ping-sent"); has && hasDown && 2*wait >= down {
+		return fmt.Sprintf("has waited %d ms for an answer to its PING (down-after %d ms)", wait, down)
 	}
 	if age, has := fieldInt(m, "role-reported-time"); has && hasDown && m.Fields["role-reported"] == hooks.RoleReplica && age >= down {
 		return fmt.Sprintf("has seen it as a replica for %d ms (down-after %d ms): it holds it down at down-after + 2 INFO periods", age, down)
@@ -130,15 +132,26 @@ func fieldInt(m *SentinelMaster, key string) (int64, bool) {
 // failovers promoted two replicas which then replicate each other. Sentinel would leave the
 // RedisFailover without a master until its failover times out and the sentinels that voted may
 // fail over again (2 × failover-timeout), so the healer does not wait (rule 1's exception): rule
-// 4 promotes the node with the most data. Every redis pod must answer: a pod that does not may be
-// the master, or hold more data. Nothing takes writes meanwhile, so no confirmed write is lost.
+// 4 promotes the node with the most data. Every redis pod must answer (a pod that does not may be
+// the master, or hold more data), and every sentinel (one that does not may be promoting), and
+// no sentinel that is not failing over may hold its master down or be about to (holdsDown): it
+// could start a failover beside the promotion. Nothing takes writes meanwhile, so no confirmed
+// write is lost.
 func (v *view) failoverStalled() bool {
-	if len(v.masters()) > 0 || len(v.reachableRedis()) < len(v.t.Redis) {
+	if len(v.masters()) > 0 || len(v.reachableRedis()) < len(v.t.Redis) || len(v.o.Sentinels) < len(v.t.Sentinels) {
 		return false
 	}
 	stalled := false
 	for _, s := range v.o.Sentinels {
-		if !s.Reachable() || s.Master == nil || !s.Master.FailoverInProgress() {
+		switch {
+		case !s.Reachable():
+			return false // it may be promoting (wait_promotion)
+		case s.Master == nil:
+			continue
+		case !s.Master.FailoverInProgress():
+			if holdsDown(&s) != "" {
+				return false // it may start a failover of its own (of the replica it promoted, say)
+			}
 			continue
 		}
 		if st := s.Master.FailoverState; st != "reconf_slaves" && st != "update_config" || !v.promotedDemoted(&s) {

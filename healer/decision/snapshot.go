@@ -36,8 +36,7 @@ type RedisNode struct {
 
 // Client is one client connection of a redis node, as CLIENT LIST shows it.
 type Client struct {
-	ID   int64
-	Addr string
+	ID int64
 	// Cmd is the last command the client sent ("set", "client|list"), even one refused.
 	Cmd string
 	// Write: Cmd is a write command of this server (COMMAND LIST FILTERBY ACLCAT write).

@@ -196,8 +196,10 @@ func HoldSwitchover(acts []Action, o Snapshot, f SwitchoverFailures) (send []Act
 		sw, ok := a.(Switchover)
 		if ok && f.Count >= SwitchoverRetries && f.Master == sw.Master && f.RunID == runIDOf(o, sw.Master) &&
 			o.Time.Sub(f.Last) < SwitchoverHold {
-			errs = append(errs, fmt.Sprintf("%s: %d planned switchovers failed in a row (last: %s); held back for %v more, "+
-				"or until the master restarts", sw.Master, f.Count, f.Err, (SwitchoverHold-o.Time.Sub(f.Last)).Round(time.Second)))
+			// A fixed end, not a countdown: the report's errors reach the status, which must not
+			// change on every pass.
+			errs = append(errs, fmt.Sprintf("%s: %d planned switchovers failed in a row (last: %s); held back until %s, "+
+				"or until the master restarts", sw.Master, f.Count, f.Err, f.Last.Add(SwitchoverHold).UTC().Format(time.RFC3339)))
 			continue
 		}
 		send = append(send, a)

@@ -77,8 +77,10 @@ func (r *rfTest) healerActions(from time.Time, prefix string) []string {
 	require.NoError(r.t, err)
 	var acts []string
 	for _, line := range strings.Split(out, "\n") {
-		var l struct{ Namespace, Name, Action, Message, Time string }
-		if json.Unmarshal([]byte(line), &l) != nil || l.Message != "heal action" || l.Namespace != r.ns || l.Name != r.name {
+		var l struct{ Level, Namespace, Name, Action, Message, Time string }
+		// A failed action is logged at warn with its error: not counted.
+		if json.Unmarshal([]byte(line), &l) != nil || l.Message != "heal action" || l.Level != "info" ||
+			l.Namespace != r.ns || l.Name != r.name {
 			continue
 		}
 		if strings.HasPrefix(l.Action, prefix) {
@@ -157,10 +159,25 @@ func TestDayTwo(t *testing.T) {
 			}
 			return nil
 		})
+		eventually(t, time.Minute, "down-after-milliseconds applied on every sentinel", func() error {
+			for _, p := range r.pods("sentinel") {
+				ip, _, _ := unstructured.NestedString(p.Object, "status", "podIP")
+				cl, err := redistest.NewClient(net.JoinHostPort(ip, "26379"), r.sentinelPassword())
+				if err != nil {
+					return err
+				}
+				m, err := do(ctx, cl, "SENTINEL", "MASTER", r.masterSet()).AsStrMap()
+				cl.Close()
+				if err != nil || m["down-after-milliseconds"] != "6000" {
+					return fmt.Errorf("%s: down-after-milliseconds %q %v", p.GetName(), m["down-after-milliseconds"], err)
+				}
+			}
+			return nil
+		})
 		applied := time.Since(start)
 		time.Sleep(5 * time.Second) // anything the change would roll has started by now
 		r.waitReady(2 * time.Minute)
-		t.Logf("customConfig applied live on every redis pod after %.1fs; %s", applied.Seconds(), watch.summary())
+		t.Logf("customConfig applied live on every redis and sentinel pod after %.1fs; %s", applied.Seconds(), watch.summary())
 		assert.Equal(t, starts, r.podStarts(), "no pod replaced or restarted")
 		assert.Len(t, watch.masters, 1, "no failover")
 		r.verify(w, "customConfig change")

@@ -161,7 +161,9 @@ func (c *Cluster) probeAll(ctx context.Context) {
 	wg.Wait()
 	c.mu.Lock()
 	for i, p := range c.pods() {
-		p.ready = results[i] && p.proc.startCount() == starts[i]
+		// running: a pod whose process a rollout holds down while the probe ran is not Ready
+		// either, though its start count has not moved yet.
+		p.ready = results[i] && p.proc.startCount() == starts[i] && p.proc.running()
 	}
 	c.mu.Unlock()
 }
