@@ -90,10 +90,18 @@ func (r *renderer) sentinelContainer() corev1.Container {
 		startup = execProbe([]string{"sh", sentinelStartup + "/" + startupScript}, 0, 5, 5, 60)
 	}
 	env := append([]corev1.EnvVar{podIPEnv()}, r.sentinelPasswordEnv("REDISCLI_AUTH")...)
-	// Ready once it monitors a real master, not the boot placeholder: clients that ask a
-	// not-ready sentinel would be sent to 127.0.0.1.
+	// Ready once it monitors a real master, not the boot placeholder (clients that ask a
+	// not-ready sentinel would be sent to 127.0.0.1), and knows quorum - 1 other sentinels
+	// (known ones count even while down): a new sentinel learns its peers from their hello
+	// messages within seconds, and until then a failover could not be authorized with it. The
+	// Deployment replaces the next old sentinel only once the new one is Ready, so a rollout
+	// never leaves fewer sentinels that know each other than the quorum.
 	ready := redisCli(ownHost, SentinelPort, "--raw sentinel get-master-addr-by-name "+r.masterName()) +
 		" | head -n 1 | grep -Evq '^(" + placeholder.Host + ")?$'"
+	if peers := quorum(r.rf.Spec.Sentinel.Replicas) - 1; peers > 0 {
+		ready += fmt.Sprintf(` && [ "$(%s | grep -cx name)" -ge %d ]`,
+			redisCli(ownHost, SentinelPort, "--raw sentinel sentinels "+r.masterName()), peers)
+	}
 	return corev1.Container{
 		Name: "sentinel", Image: s.Image, ImagePullPolicy: s.ImagePullPolicy,
 		Command: append([]string(nil), s.Command...),
