@@ -126,18 +126,11 @@ type roller struct {
 
 // run steps the rollout every 200 ms until ctx ends.
 func (r *roller) run(ctx context.Context) {
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	every(ctx, 200*time.Millisecond, func() {
 		if err := r.step(ctx); err != nil && ctx.Err() == nil {
 			r.c.log.Error().Err(err).Msg("rollout")
 		}
-	}
+	})
 }
 
 // podState is a redis pod as the StatefulSet controller sees it.

@@ -22,7 +22,22 @@ const watchEvery = time.Second
 
 // watch polls the -f files until ctx ends and applies their edits.
 func (c *Cluster) watch(ctx context.Context) {
-	tick := time.NewTicker(watchEvery)
+	every(ctx, watchEvery, func() {
+		sum := c.sumFiles()
+		if sum == c.filesSum {
+			return
+		}
+		c.filesSum = sum
+		if err := c.reload(); err != nil {
+			c.printf("edit not applied, the cluster keeps running as it is: %v", err)
+			c.log.Error().Err(err).Msg("edit not applied")
+		}
+	})
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
 		select {
@@ -30,15 +45,7 @@ func (c *Cluster) watch(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		sum := c.sumFiles()
-		if sum == c.filesSum {
-			continue
-		}
-		c.filesSum = sum
-		if err := c.reload(); err != nil {
-			c.printf("edit not applied, the cluster keeps running as it is: %v", err)
-			c.log.Error().Err(err).Msg("edit not applied")
-		}
+		fn()
 	}
 }
 
