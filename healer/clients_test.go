@@ -68,7 +68,10 @@ func TestIntegrationMisdirectedWritersClosed(t *testing.T) {
 	p := startPool(t)
 	p.Track(topology(c))
 	former := waitConverged(t, p, c, 20*time.Second)
-	require.NoError(t, c.Sentinels[0].Do("SENTINEL", "FAILOVER", redistest.MasterName).Error())
+	// NOGOODSLAVE until the sentinel has read the replicas from the new master's INFO.
+	redistest.WaitFor(t, 15*time.Second, "SENTINEL FAILOVER accepted", func() error {
+		return c.Sentinels[0].Do("SENTINEL", "FAILOVER", redistest.MasterName).Error()
+	})
 	var master *redistest.Proc
 	redistest.WaitFor(t, 20*time.Second, "a new master", func() error {
 		m, err := converged(c)
