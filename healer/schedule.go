@@ -165,7 +165,7 @@ func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acts []decision.Action
 		e.due = now
 	case e.fails > 0:
 		e.due = now.Add(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, e.fails))
-	case masterMoved(acts):
+	case followUpSoon(acts):
 		e.due = now.Add(p.cfg.FastInterval / 4)
 	case len(acts) > 0 || r.FailoverInProgress || r.Master == nil:
 		e.due = now.Add(p.cfg.FastInterval)
@@ -175,8 +175,9 @@ func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acts []decision.Action
 	return result
 }
 
-// masterMoved tells whether acts moved the master or closed clients that had not followed it.
-func masterMoved(acts []decision.Action) bool {
+// followUpSoon tells whether acts moved the master (a switchover) or closed clients that had not
+// followed it: the clients that reconnect may still reach the old master for a moment.
+func followUpSoon(acts []decision.Action) bool {
 	for _, a := range acts {
 		switch a.(type) {
 		case decision.Switchover, decision.CloseClients:

@@ -75,13 +75,11 @@ func (v *view) closeMisdirected(acts []Action) []Action {
 	return out
 }
 
-// promotedBySentinel tells whether a sentinel's failover promotes n (flag "promoted").
+// promotedBySentinel tells whether a sentinel's failover promotes n.
 func (v *view) promotedBySentinel(n *RedisNode) bool {
-	for _, s := range v.o.Sentinels {
-		for _, r := range s.Replicas {
-			if r.HasFlag("promoted") && v.pod(r.IP, r.Port) == n {
-				return true
-			}
+	for i := range v.o.Sentinels {
+		if v.promotedBy(&v.o.Sentinels[i]) == n {
+			return true
 		}
 	}
 	return false

@@ -164,12 +164,19 @@ func (v *view) failoverStalled() bool {
 
 // promotedDemoted tells whether the replica s promoted answers as a replica.
 func (v *view) promotedDemoted(s *SentinelNode) bool {
+	n := v.promotedBy(s)
+	return n != nil && n.Reachable() && n.Info.Role == hooks.RoleReplica
+}
+
+// promotedBy is the pod of ours that s's failover promotes or promoted (flag "promoted"); nil
+// when none.
+func (v *view) promotedBy(s *SentinelNode) *RedisNode {
 	for _, r := range s.Replicas {
 		if n := v.pod(r.IP, r.Port); r.HasFlag("promoted") && n != nil {
-			return n.Reachable() && n.Info.Role == hooks.RoleReplica
+			return n
 		}
 	}
-	return false
+	return nil
 }
 
 // promoteStalled is rule 4 during a stalled failover: promote the node with the most data and

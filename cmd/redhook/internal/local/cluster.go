@@ -475,20 +475,40 @@ func (c *Cluster) child(kind, name string) (*renderedChild, error) {
 	c.mu.Lock()
 	children := c.children
 	c.mu.Unlock()
+	var r renderedChild
+	found, err := findChild(children, kind, name, &r)
+	if err == nil && !found {
+		err = fmt.Errorf("the rendered children have no %s %s", kind, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// findChild decodes into out the child of children with that kind and name, read through JSON:
+// a child is a typed object when just rendered, raw JSON when held as observed. found is false
+// when there is none.
+func findChild(children []any, kind, name string, out any) (found bool, err error) {
 	for _, ch := range children {
 		b, err := json.Marshal(ch)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		var r renderedChild
-		if err := json.Unmarshal(b, &r); err != nil {
-			return nil, err
+		var id struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
 		}
-		if r.Kind == kind && r.Metadata.Name == name {
-			return &r, nil
+		if err := json.Unmarshal(b, &id); err != nil {
+			return false, err
+		}
+		if id.Kind == kind && id.Metadata.Name == name {
+			return true, json.Unmarshal(b, out)
 		}
 	}
-	return nil, fmt.Errorf("the rendered children have no %s %s", kind, name)
+	return false, nil
 }
 
 // childData returns a data key of the rendered ConfigMap or Secret name.

@@ -32,43 +32,29 @@ type redisSet struct {
 // redisSetOf finds the redis StatefulSet named name among children; found is false when there
 // is none (before the first sync).
 func redisSetOf(children []any, name string) (set redisSet, found bool, err error) {
-	for _, ch := range children {
-		b, err := json.Marshal(ch)
-		if err != nil {
-			return set, false, err
-		}
-		var sts struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
-			Spec struct {
-				Replicas       *int32 `json:"replicas"`
-				UpdateStrategy struct {
-					RollingUpdate *struct {
-						Partition *int32 `json:"partition"`
-					} `json:"rollingUpdate"`
-				} `json:"updateStrategy"`
-				Template json.RawMessage `json:"template"`
-			} `json:"spec"`
-		}
-		if err := json.Unmarshal(b, &sts); err != nil {
-			return set, false, err
-		}
-		if sts.Kind != "StatefulSet" || sts.Metadata.Name != name {
-			continue
-		}
-		set.replicas = 1
-		if sts.Spec.Replicas != nil {
-			set.replicas = *sts.Spec.Replicas
-		}
-		if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
-			set.partition = *ru.Partition
-		}
-		set.revision, err = templateRevision(name, sts.Spec.Template)
-		return set, true, err
+	var sts struct {
+		Spec struct {
+			Replicas       *int32 `json:"replicas"`
+			UpdateStrategy struct {
+				RollingUpdate *struct {
+					Partition *int32 `json:"partition"`
+				} `json:"rollingUpdate"`
+			} `json:"updateStrategy"`
+			Template json.RawMessage `json:"template"`
+		} `json:"spec"`
 	}
-	return set, false, nil
+	if found, err = findChild(children, "StatefulSet", name, &sts); !found || err != nil {
+		return set, found, err
+	}
+	set.replicas = 1
+	if sts.Spec.Replicas != nil {
+		set.replicas = *sts.Spec.Replicas
+	}
+	if ru := sts.Spec.UpdateStrategy.RollingUpdate; ru != nil && ru.Partition != nil {
+		set.partition = *ru.Partition
+	}
+	set.revision, err = templateRevision(name, sts.Spec.Template)
+	return set, true, err
 }
 
 // templateRevision names a pod template as the StatefulSet controller names its
