@@ -76,6 +76,9 @@ type Pod struct {
 
 	// Under Cluster.mu:
 	ready bool
+	// probeFails counts the readiness failures in a row of the process started probedStart-th.
+	probeFails  int32
+	probedStart int
 	// revision is the redis StatefulSet revision the pod was created from (its
 	// controller-revision-hash label); empty for a sentinel.
 	revision string
@@ -533,17 +536,23 @@ func (c *Cluster) childData(kind, name, key string) ([]byte, error) {
 	return nil, fmt.Errorf("%s %s has no key %s", kind, name, key)
 }
 
-// probeCommand returns the exec command of the rendered readiness probe of a component.
-func (c *Cluster) probeCommand(component string) []string {
+// readiness is the rendered readiness probe of a component's pods.
+func (c *Cluster) readiness(component string) readinessProbe {
 	kind, name := "StatefulSet", hooks.RedisName(c.parent.Name)
 	if component == hooks.ComponentSentinel {
 		kind, name = "Deployment", hooks.SentinelName(c.parent.Name)
 	}
+	out := readinessProbe{failureThreshold: 3} // the kubelet's default
 	r, err := c.child(kind, name)
 	if err != nil || len(r.Spec.Template.Spec.Containers) == 0 {
-		return nil
+		return out
 	}
-	return readinessExec(r.Spec.Template.Spec.Containers[0].ReadinessProbe)
+	p := r.Spec.Template.Spec.Containers[0].ReadinessProbe
+	out.argv = readinessExec(p)
+	if p != nil && p.FailureThreshold > 0 {
+		out.failureThreshold = p.FailureThreshold
+	}
+	return out
 }
 
 // preStop returns the exec command of the rendered preStop hook of a component, and the grace

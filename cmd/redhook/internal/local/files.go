@@ -145,25 +145,46 @@ func readinessExec(p *corev1.Probe) []string {
 	return p.Exec.Command
 }
 
+// readinessProbe is what probeAll runs for a component: the rendered exec command (nil: ready
+// while running) and how many failures in a row make a Ready pod not Ready.
+type readinessProbe struct {
+	argv             []string
+	failureThreshold int32
+}
+
 // probeAll runs every pod's rendered readiness probe, as the kubelet would, with the pod's
-// address in REDIS_HOST. A pod whose probe is not an exec probe is ready while it runs.
-// A result counts only for the process start it probed: a pod that a rollout replaced while its
-// probe ran is not Ready on its previous process's answer.
+// address in REDIS_HOST. A pod whose probe is not an exec probe is ready while it runs. As for
+// the kubelet, a new process is not Ready until its first success, and a Ready one turns not
+// Ready after failureThreshold failures in a row (one slow answer on a loaded machine is no
+// outage). A result counts only for the process start it probed: a pod that a rollout replaced
+// while its probe ran is not Ready on its previous process's answer.
 func (c *Cluster) probeAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	results := make([]bool, len(c.pods()))
 	starts := make([]int, len(c.pods()))
+	probes := make([]readinessProbe, len(c.pods()))
 	for i, p := range c.pods() {
-		cmd := c.probeCommand(p.component)
+		probes[i] = c.readiness(p.component)
 		starts[i] = p.proc.startCount()
-		wg.Go(func() { results[i] = c.probe(ctx, p, cmd) })
+		wg.Go(func() { results[i] = c.probe(ctx, p, probes[i].argv) })
 	}
 	wg.Wait()
 	c.mu.Lock()
 	for i, p := range c.pods() {
 		// running: a pod whose process a rollout holds down while the probe ran is not Ready
 		// either, though its start count has not moved yet.
-		p.ready = results[i] && p.proc.startCount() == starts[i] && p.proc.running()
+		if p.proc.startCount() != starts[i] || !p.proc.running() || p.probedStart != starts[i] {
+			p.ready, p.probeFails = false, 0 // another process than the one last probed
+		}
+		p.probedStart = starts[i]
+		switch {
+		case !p.proc.running() || p.proc.startCount() != starts[i]:
+		case results[i]:
+			p.ready, p.probeFails = true, 0
+		default:
+			p.probeFails++
+			p.ready = p.ready && p.probeFails < probes[i].failureThreshold
+		}
 	}
 	c.mu.Unlock()
 }

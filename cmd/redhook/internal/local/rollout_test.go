@@ -221,7 +221,7 @@ func moveMasterAway(t *testing.T, ctx context.Context, c *Cluster, out *redistes
 	require.NoError(t, err, "preStop output:\n%s", hookOut)
 	redistest.WaitFor(t, 2*time.Minute, "another master, every pod Ready", func() error {
 		if m := c.Master(); m == nil || m == old {
-			return fmt.Errorf("master %v", m)
+			return fmt.Errorf("master still %s or none", old.Name()) // a *Pod's fields are the cluster's (data race)
 		}
 		for _, p := range c.Redis() {
 			if !c.podState(p).ready {
