@@ -77,10 +77,14 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 			fmt.Fprintf(&b, "sentinel_cli() { (unset REDISCLI_AUTH; $t redis-cli -h \"$sentinel\" -p %d \"$@\"); }\n", SentinelPort)
 		}
 		wait := r.shutdownWait()
-		fmt.Fprintf(&b, `# field NAME: the value of NAME in the INFO replication on stdin.
-field() { tr -d '\r' | sed -n "s/^$1://p"; }
-# role HOST PORT: the role of a redis node (empty when it does not answer).
-role() { $t redis-cli -h "$1" -p "$2" info replication 2>/dev/null | field role; }
+		fmt.Fprintf(&b, `# get NAME TEXT sets val to the value of NAME in the INFO text TEXT. Builtins only: a forced
+# deletion leaves this script 1 s, and every process started before the failover costs some of it.
+get() {
+  val=${2#*"$1":}
+  if [ "$val" = "$2" ]; then val=""; else val=${val%%%%[!0-9A-Za-z_.]*}; fi
+}
+# role HOST PORT sets val to the role of a redis node (empty when it does not answer).
+role() { get role "$($t redis-cli -h "$1" -p "$2" info replication 2>/dev/null)"; }
 # before T: the deadline T (seconds since the epoch) is still ahead.
 before() { [ "$(date +%%s)" -lt "$1" ]; }
 # A master hands over before it stops, within %[1]d s (the grace period - 5 s), losing no write:
@@ -92,48 +96,71 @@ before() { [ "$(date +%%s)" -lt "$1" ]; }
 #    master. Sentinel would convert this node only seconds later, and until then it would take
 #    writes that no replica keeps.
 # 6. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
-if [ "$(redis_cli info replication | field role)" = master ]; then
+role "$host" "$port"
+if [ "$val" = master ]; then
   end=$(( $(date +%%s) + %[1]d ))
   redis_cli client pause %[3]d write >/dev/null
   self="${POD_IP:-$host}"
-  named=$(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null | head -n 1)
+  named=$(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
+  named=${named%%%%[!0-9A-Za-z.:-]*}
   if [ -n "$named" ] && [ "$named" != "$self" ]; then
     echo "Sentinel names $named, not this node: no failover; writes stay paused until the process stops"
     exit 0
   fi
   info=$(redis_cli info replication)
-  offset=$(printf '%%s\n' "$info" | field master_repl_offset)
-  replicas=$(printf '%%s\n' "$info" | tr -d '\r' | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online,.*/\1 \2/p')
+  get master_repl_offset "$info"
+  offset=$val
+  # replicas: "ip:port" of the online replicas (an IPv6 address keeps its colons: the port is
+  # after the last one).
+  replicas=""
+  nl='
+'
+  rest="$info$nl"
+  while [ -n "$rest" ]; do
+    line=${rest%%%%"$nl"*}
+    rest=${rest#*"$nl"}
+    case $line in
+    slave[0-9]*:ip=*,state=online,*)
+      ip=${line#*:ip=}
+      p=${line#*,port=}
+      replicas="$replicas ${ip%%%%,*}:${p%%%%,*}"
+      ;;
+    esac
+  done
   caught_up() {
-    printf '%%s\n' "$replicas" | while read -r ip p; do
-      [ -n "$ip" ] || continue
-      o=$($t redis-cli -h "$ip" -p "$p" info replication 2>/dev/null | field slave_repl_offset)
-      [ -n "$o" ] && [ "$o" -ge "$offset" ] || exit 1
+    for r in $replicas; do
+      get slave_repl_offset "$($t redis-cli -h "${r%%:*}" -p "${r##*:}" info replication 2>/dev/null)"
+      [ -n "$val" ] && [ "$val" -ge "$offset" ] || return 1
     done
   }
-  catch_up_end=$(( $(date +%%s) + %[2]d ))
-  while before "$catch_up_end" && before "$end" && ! caught_up; do
-    sleep 0.1
-  done
+  if ! caught_up; then
+    catch_up_end=$(( $(date +%%s) + %[2]d ))
+    while before "$catch_up_end" && before "$end" && ! caught_up; do
+      sleep 0.1
+    done
+  fi
   reply=$(sentinel_cli sentinel failover %[4]s 2>&1)
   echo "SENTINEL FAILOVER: $reply"
   case $reply in
   OK*|*INPROG*)
     new=""
     while [ -z "$new" ] && before "$end"; do
-      new=$(printf '%%s\n' "$replicas" | while read -r ip p; do
-        [ -n "$ip" ] || continue
-        if [ "$(role "$ip" "$p")" = master ]; then
-          echo "$ip $p"
+      for r in $replicas; do
+        role "${r%%:*}" "${r##*:}"
+        if [ "$val" = master ]; then
+          new="${r%%:*} ${r##*:}"
           break
         fi
-      done)
+      done
       if [ -z "$new" ]; then
         set -- $(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
-        if [ $# -eq 2 ] && [ "$1" != "$self" ] && [ "$(role "$1" "$2")" = master ]; then
-          new="$1 $2"
+        if [ $# -eq 2 ] && [ "$1" != "$self" ]; then
+          role "$1" "$2"
+          if [ "$val" = master ]; then
+            new="$1 $2"
+          fi
         fi
-        sleep 0.1
+        [ -n "$new" ] || sleep 0.1
       fi
     done
     if [ -z "$new" ]; then

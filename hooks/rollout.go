@@ -26,6 +26,34 @@ import (
 // partition and any larger observed replica count are kept: nothing is rolled or removed while
 // nobody knows where the master is.
 
+// AnnotationRollout on a RedisFailover chooses how the redis StatefulSet rolls out and scales
+// down: RolloutRoleAware (the default, described above) or RolloutRollingUpdate, the
+// StatefulSet's own rolling update, blind to the master (partition 0, a scale-down removes the
+// highest ordinals at once, the healer plans no switchover; a master's pod still hands over in
+// its preStop hook). The second is there to compare the two on a real cluster, and as a way out
+// should the role-aware rollout ever hold a rollout that must go on.
+const AnnotationRollout = "redhook.io/rollout"
+
+// The values of AnnotationRollout.
+const (
+	RolloutRoleAware     = "role-aware"
+	RolloutRollingUpdate = "rolling-update"
+)
+
+// roleAwareRollout tells whether rf rolls out role-aware (AnnotationRollout, validated).
+func roleAwareRollout(rf *RedisFailover) bool {
+	return rf.Annotations[AnnotationRollout] != RolloutRollingUpdate
+}
+
+// validateRollout checks AnnotationRollout.
+func validateRollout(e *errs, rf *RedisFailover) {
+	switch v, ok := rf.Annotations[AnnotationRollout]; {
+	case !ok, v == RolloutRoleAware, v == RolloutRollingUpdate:
+	default:
+		e.add("metadata.annotations["+AnnotationRollout+"]", "%q: must be %q (the default) or %q", v, RolloutRoleAware, RolloutRollingUpdate)
+	}
+}
+
 // redisRollout is what Sync renders into the redis StatefulSet.
 type redisRollout struct {
 	replicas, partition int32
@@ -117,12 +145,13 @@ func (ro redisRollout) switchoverDue(pods []PodRef, obs HealerReport, want int32
 }
 
 // canSwitchOver tells whether the healer's planned switchover (rule 14) can ever happen for rf
-// with pods redis pods running: Sentinel runs (it does the promotion), there are two redis pods
+// with pods redis pods running: the rollout is role-aware, Sentinel runs (it does the
+// promotion), there are two redis pods
 // or more, desired or running (a scale-down to one pod switches over to the pod that stays
 // before the others go), and customConfig does not forbid every promotion with
 // replica-priority 0.
 func canSwitchOver(rf *RedisFailover, pods int) bool {
-	if !sentinelsEnabled(rf) || rf.Spec.BootstrapNode != nil || max(int(rf.Spec.Redis.Replicas), pods) < 2 {
+	if !roleAwareRollout(rf) || !sentinelsEnabled(rf) || rf.Spec.BootstrapNode != nil || max(int(rf.Spec.Redis.Replicas), pods) < 2 {
 		return false
 	}
 	for _, e := range configEntries(rf.Spec.Redis.CustomConfig) {

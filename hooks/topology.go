@@ -44,6 +44,9 @@ type Topology struct {
 	// Placeholder is where redis.conf points every node at boot: nothing answers there, so a
 	// node never starts as a master (see redis.conf rendering).
 	Placeholder Endpoint `json:"placeholder"`
+	// PlainRollout: AnnotationRollout is rolling-update, the StatefulSet rolls out and scales
+	// down on its own, and the healer plans no switchover (rule 14).
+	PlainRollout bool `json:"plainRollout,omitempty"`
 	// Held: the spec is invalid or its password Secret is missing, and the children are held as
 	// they are. Only Namespace, Name, Redis and Sentinels are set (the pods are observed, not
 	// desired); the healer goes on with the other fields of the last topology that was not held,
@@ -122,6 +125,7 @@ func (st *syncState) topology() (Topology, bool) {
 		SentinelConfig:   configEntries(s.Sentinel.CustomConfig),
 		SentinelsEnabled: sentinelsEnabled(rf),
 		Placeholder:      placeholder,
+		PlainRollout:     !roleAwareRollout(rf),
 	}
 	if b := s.BootstrapNode; b != nil {
 		port, _ := strconv.Atoi(string(b.Port)) // validated

@@ -94,6 +94,7 @@ var (
 func Validate(rf *RedisFailover) FieldErrors {
 	var e errs
 	validateName(&e, rf.Name)
+	validateRollout(&e, rf)
 	s := &rf.Spec
 	validatePod(&e, "spec.redis", &s.Redis.PodSettings, redisReserved(s), redisMountPaths(s))
 	validatePod(&e, "spec.sentinel", &s.Sentinel.PodSettings, nil, sentinelMountPaths(s))

@@ -728,6 +728,14 @@ func TestPlanSwitchover(t *testing.T) {
 			masterAt(t, o, 2)
 			t.RedisReplicas = 2
 		}), want: []string{"replica-priority rfr-a-0 1"}, reason: "scaling down to 2 pods removes the master's pod rfr-a-2"},
+		{name: "rule 14: plain rollout (redhook.io/rollout: rolling-update): no switchover for an outdated master", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			t.PlainRollout = true
+		})},
+		{name: "rule 14: plain rollout: no switchover when a scale-down removes the master's pod", edit: then(rollout(0, 1, 2), func(t *hooks.Topology, o *Snapshot) {
+			masterAt(t, o, 2)
+			t.RedisReplicas = 2
+			t.PlainRollout = true
+		})},
 		{name: "rule 14: scale-down keeps the master's pod: nothing", edit: then(rollout(0, 1, 2), func(t *hooks.Topology, o *Snapshot) {
 			t.RedisReplicas = 2
 		})},

@@ -96,7 +96,7 @@ func (v *view) switchoverTarget(m *RedisNode) (*RedisNode, string) {
 		desired = len(v.t.Redis) // not given: no scale-down
 	}
 	leaving := mp.Ordinal >= desired
-	if mp.Ordinal < 0 || mp.Terminating || !leaving && !mp.Outdated {
+	if v.t.PlainRollout || mp.Ordinal < 0 || mp.Terminating || !leaving && !mp.Outdated {
 		return nil, ""
 	}
 	var cands []*RedisNode

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -187,18 +188,73 @@ func (r *rfTest) checkPersistence(ctx context.Context, w *writers) {
 	r.verify(w, "after deleting every redis pod")
 }
 
-// A spec change that rolls the StatefulSet (resources) under the writers: the partition keeps the
-// master's pod for last and the healer switches over once (rule 14); printed: the failovers, the
-// healer's switchovers and the longest write gaps. No write may be lost.
+// A spec change that rolls the StatefulSet (resources) under the writers, twice in one run: first
+// on a RedisFailover annotated redhook.io/rollout: rolling-update (the baseline: the
+// StatefulSet's own rolling update, highest ordinal first, blind to the master, whose pod hands
+// over in its preStop hook), then on one with the default role-aware rollout (the partition
+// keeps the master's pod for last and the healer switches over once, rule 14). Printed side by
+// side: the master changes, the healer's switchovers, the longest write gaps and the losses.
+// Asserted for the role-aware rollout only: every master change is a planned switchover, and
+// no confirmed write is lost.
 func TestRollingUpdate(t *testing.T) {
-	needCluster(t)
+	c := needCluster(t)
+	b, err := os.ReadFile("../examples/basic.yaml")
+	require.NoError(t, err)
+	plain := strings.Replace(string(b), "\n  name: basic\n", "\n  name: basic\n  annotations:\n    redhook.io/rollout: rolling-update\n", 1)
+	require.NotEqual(t, string(b), plain, "the baseline's annotation is set")
+
+	base := deployYAML(t, c, "rollout-baseline", plain)
+	baseline := base.rollOut("base-")
+	// Out of the way before the measured rollout: its pods would share the machine.
+	require.NoError(t, c.client.Delete(t.Context(), nsGVK, "", base.ns))
+	eventually(t, 3*time.Minute, "the baseline's namespace is gone", func() error {
+		if pods, err := c.client.List(t.Context(), podGVK, base.ns, ""); err != nil || len(pods) > 0 {
+			return fmt.Errorf("%d pods left (%v)", len(pods), err)
+		}
+		return nil
+	})
 	r := deploy(t, "rollout", "../examples/basic.yaml")
-	t.Logf("Ready=True after %.1fs", r.waitReady(4*time.Minute).Seconds())
+	aware := r.rollOut("roll-")
+
+	var table strings.Builder
+	table.WriteString("rolling update of 3 redis pods (resources changed), same run:\n" +
+		"| rollout | took | master changes | healer switchovers | longest gap master Service / Sentinel | lost confirmed / unconfirmed (Service + Sentinel) |\n")
+	for _, x := range []struct {
+		name string
+		res  rolloutResult
+	}{{"StatefulSet RollingUpdate (baseline)", baseline}, {"role-aware (redhook)", aware}} {
+		fmt.Fprintf(&table, "| %s | %.1fs | %d | %d | %v / %v | %d / %d |\n", x.name, x.res.took.Seconds(),
+			x.res.changes, x.res.switchovers, x.res.paths[0].gap, x.res.paths[1].gap,
+			len(x.res.paths[0].loss.Confirmed)+len(x.res.paths[1].loss.Confirmed),
+			len(x.res.paths[0].loss.Unconfirmed)+len(x.res.paths[1].loss.Unconfirmed))
+	}
+	t.Log(table.String())
+	// One switchover, two when the master started on the highest ordinal; no other failover.
+	assert.Equal(t, aware.changes, aware.switchovers, "every master change is a planned switchover")
+	assert.LessOrEqual(t, aware.switchovers, 2)
+	for _, p := range aware.paths {
+		assert.Empty(t, p.loss.Confirmed, "confirmed writes through the %s lost in the role-aware rollout", p.path)
+	}
+}
+
+// rolloutResult is one rolling update measured.
+type rolloutResult struct {
+	took                 time.Duration
+	changes, switchovers int
+	paths                []pathResult // master Service, Sentinel
+}
+
+// rollOut waits for the RedisFailover to be Ready, starts the writers (keys with prefix), changes
+// the redis resources and waits for the StatefulSet to roll out and the RedisFailover to be Ready
+// again; then it reads the writes back.
+func (r *rfTest) rollOut(prefix string) rolloutResult {
+	t := r.t
+	t.Logf("%s: Ready=True after %.1fs", r.ns, r.waitReady(4*time.Minute).Seconds())
 	ctx := t.Context()
 	sts0, err := r.c.client.Get(ctx, stsGVK, r.ns, "rfr-"+r.name)
 	require.NoError(t, err)
 	rev0, _, _ := unstructured.NestedString(sts0.Object, "status", "updateRevision")
-	w := r.startWriters("roll-")
+	w := r.startWriters(prefix)
 	time.Sleep(2 * time.Second)
 
 	watch := r.watchMasters(ctx)
@@ -224,13 +280,10 @@ func TestRollingUpdate(t *testing.T) {
 	}
 	require.True(t, done, "the StatefulSet rolled out")
 	r.waitReady(3 * time.Minute)
-	took := time.Since(start)
+	res := rolloutResult{took: time.Since(start)}
 	time.Sleep(2 * time.Second)
-	t.Logf("rolling update of 3 redis pods: %.1fs, %s, partitions %v, longest write gap through the master Service %v, through Sentinel %v",
-		took.Seconds(), watch.summary(), partitions,
-		w.svc.LongestGap().Round(time.Millisecond), w.sentinel.LongestGap().Round(time.Millisecond))
-	// One switchover, two when the master started on the highest ordinal; no other failover.
-	assert.Equal(t, len(watch.masters)-1, len(watch.switchovers), "every master change is a planned switchover")
-	assert.LessOrEqual(t, len(watch.switchovers), 2)
-	r.verify(w, "rolling update")
+	t.Logf("%s: rolling update of 3 redis pods: %.1fs, %s, partitions %v", r.ns, res.took.Seconds(), watch.summary(), partitions)
+	res.changes, res.switchovers = len(watch.masters)-1, len(watch.switchovers)
+	res.paths = r.readBack(w, r.ns+": rolling update")
+	return res
 }
