@@ -36,6 +36,7 @@ func (st *syncState) status(missing []string) RedisFailoverStatus {
 			Replicas:   st.serviceAddress(replicasName(rf.Name), rf.Spec.Redis.Port),
 		},
 	}
+	s.Failover = failoverStatus(rf)
 	if !sentinelsEnabled(rf) {
 		s.Sentinel.Replicas = 0
 	} else {
