@@ -73,6 +73,10 @@ func SentinellessConfig(timeout int32) []ConfigEntry {
 	}
 }
 
+// SentinelsEnabled tells whether sentinels run for rf: spec.sentinel.enabled (absent: true),
+// and not while bootstrapping without allowSentinels.
+func SentinelsEnabled(rf *RedisFailover) bool { return sentinelsEnabled(rf) }
+
 // sentinelEnabled is spec.sentinel.enabled: absent means true.
 func sentinelEnabled(rf *RedisFailover) bool {
 	return rf.Spec.Sentinel.Enabled == nil || *rf.Spec.Sentinel.Enabled

@@ -49,6 +49,9 @@ func reportMaster(t hooks.Topology, o Snapshot) *hooks.MasterStatus {
 		return nil // the master is outside the RedisFailover
 	}
 	e := newView(t, o).elect()
+	if h := e.held; h != nil && e.hold != "" {
+		return &hooks.MasterStatus{Pod: h.Pod.Name, IP: h.Pod.IP}
+	}
 	if e.master == nil || e.promote || e.failover != nil || e.master.Info.Role != hooks.RoleMaster {
 		return nil
 	}
