@@ -27,7 +27,9 @@ func linkDown(o *Snapshot, i int, s int64) {
 func silent(n *RedisNode) { *n = RedisNode{Pod: n.Pod, Err: "dial tcp: i/o timeout"} }
 
 // refusing makes pod i refuse connections: no process listens.
-func refusing(n *RedisNode) { *n = RedisNode{Pod: n.Pod, Err: "dial tcp: connection refused", Refused: true} }
+func refusing(n *RedisNode) {
+	*n = RedisNode{Pod: n.Pod, Err: "dial tcp: connection refused", Refused: true}
+}
 
 func TestPlanSentinelless(t *testing.T) {
 	promote1 := []string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}
