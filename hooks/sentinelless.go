@@ -121,7 +121,7 @@ func modeConfig(rf *RedisFailover) []ConfigEntry {
 	}
 	kept := out[:0]
 	for _, e := range out {
-		if !own[e.Key] {
+		if !own[e.Key] && !own[legacyName(e.Key)] { // min-slaves-to-write sets min-replicas-to-write
 			kept = append(kept, e)
 		}
 	}
