@@ -3,6 +3,8 @@ package hooks
 import (
 	"fmt"
 	"strconv"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // Sentinel-less mode (spec.sentinel.enabled: false): no sentinels; the healer detects the
@@ -137,6 +139,16 @@ func failoverStatus(rf *RedisFailover) *FailoverStatus {
 	}
 	return &FailoverStatus{Mode: ModeSentinelless, DecidedBy: DecidedByRedhook,
 		DetectionTimeoutSeconds: detectionTimeout(rf)}
+}
+
+// availableSentinelless: the fenced master takes writes only while a replica follows it.
+func (st *syncState) availableSentinelless(s RedisFailoverStatus, m *MasterStatus) metav1.Condition {
+	if *s.Redis.InSync == 0 {
+		return cond(ConditionAvailable, false, "Fenced", fmt.Sprintf(
+			"Master %s (%s) refuses writes until a replica follows it (min-replicas-to-write 1, sentinel-less mode).", m.Pod, m.IP))
+	}
+	return cond(ConditionAvailable, true, "MasterAvailable", fmt.Sprintf(
+		"Master %s (%s) is writable with %d replicas in sync; redhook fails over (sentinel-less mode).", m.Pod, m.IP, *s.Redis.InSync))
 }
 
 // validateSentinelless checks what sentinel-less mode needs of the rest of the spec.
