@@ -43,7 +43,7 @@ func (v *view) plan() []Action {
 	}
 	if e.hold != "" {
 		// Rule 16: a lost master not proven failed yet. Replication is left as it is.
-		return append(v.redisConfig(), Wait{Why: e.hold})
+		return append(v.redisConfig(), Wait{Why: e.hold, Detecting: e.detecting})
 	}
 	var acts []Action
 	if e.master != nil {
@@ -150,8 +150,9 @@ type election struct {
 	// hold: rule 16 (sentinel-less mode) waits before failing over a lost master, for this
 	// reason; held is that master when it is one of our pods (the report keeps naming it, so
 	// that the master Service does not drop a master that may only be lost to the healer).
-	hold string
-	held *RedisNode
+	hold      string
+	held      *RedisNode
+	detecting bool
 }
 
 // elect applies rules 2 to 5 and 11.

@@ -1,6 +1,7 @@
 package decision
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 	"strings"
@@ -58,9 +59,9 @@ func (v *view) lostMaster() (election, bool) {
 	}
 	var proofs []string
 	for _, addr := range lost {
-		proof, hold := v.failed(addr, v.pod(addr.Host, addr.Port))
+		proof, hold, timed := v.failed(addr, v.pod(addr.Host, addr.Port))
 		if hold != "" {
-			return election{hold: hold, held: v.pod(addr.Host, addr.Port)}, true
+			return election{hold: hold, held: v.pod(addr.Host, addr.Port), detecting: timed}, true
 		}
 		proofs = append(proofs, proof)
 	}
@@ -94,8 +95,9 @@ func (v *view) lostAddresses() []hooks.Endpoint {
 }
 
 // failed tells whether the master at addr (pod m, nil when it is none of ours) is proven
-// failed: proof says why; otherwise hold says what the healer waits for.
-func (v *view) failed(addr hooks.Endpoint, m *RedisNode) (proof, hold string) {
+// failed: proof says why; otherwise hold says what the healer waits for, and timed whether it is
+// only the detection time (every witness has lost its link, not for long enough yet).
+func (v *view) failed(addr hooks.Endpoint, m *RedisNode) (proof, hold string, timed bool) {
 	name := addr.Address()
 	if m != nil {
 		name = m.Pod.Name
@@ -105,45 +107,49 @@ func (v *view) failed(addr hooks.Endpoint, m *RedisNode) (proof, hold string) {
 	if refused {
 		need = 0
 	}
-	witnesses, down := 0, int64(-1)
+	witnesses, early := 0, ""
 	for i := range v.o.Redis {
 		n := &v.o.Redis[i]
 		if n == m {
 			continue
 		}
-		lost, why := v.testimony(n, addr, name, int64(need))
-		if why != "" {
-			return "", why
-		}
-		if lost >= 0 {
+		lost, why, tooEarly := v.testimony(n, addr, name, int64(need))
+		switch {
+		case why != "" && !tooEarly:
+			return "", why, false
+		case why != "":
+			early = cmp.Or(early, why) // unless another pod holds the failover for a stronger reason
+		case lost >= 0:
 			witnesses++
-			down = max(down, lost)
 		}
 	}
+	if early != "" {
+		return "", early, true
+	}
 	if witnesses == 0 {
-		return "", fmt.Sprintf("no replica of %s has lost its link to it for %d s yet", name, need)
+		return "", fmt.Sprintf("no replica of %s has lost its link to it for %d s yet", name, need), false
 	}
 	how := fmt.Sprintf("unreachable, and every other pod has lost its link to it for at least %d s (fenced by min-replicas-max-lag %d)",
 		need, hooks.FencingFor(v.t.DetectionTimeout).MaxLag)
 	if refused {
 		how = "refusing connections (not running), and every other pod has lost its link to it"
 	}
-	return fmt.Sprintf("master %s is %s", name, how), ""
+	return fmt.Sprintf("master %s is %s", name, how), "", false
 }
 
 // testimony is what pod n says of the master at addr: lost is how long, in seconds, n has not
 // followed it (-1: n never followed it, or is not running); why, when set, is why n does not
-// let the healer declare it failed.
-func (v *view) testimony(n *RedisNode, addr hooks.Endpoint, name string, need int64) (lost int64, why string) {
+// let the healer declare it failed, tooEarly when that is only the detection time.
+func (v *view) testimony(n *RedisNode, addr hooks.Endpoint, name string, need int64) (lost int64, why string, tooEarly bool) {
 	switch {
 	case n.Pod.IP == "" || n.Refused:
-		return -1, "" // not running: it acknowledges nothing
+		return -1, "", false // not running: it acknowledges nothing
 	case !n.Reachable():
-		return -1, fmt.Sprintf("%s does not answer the healer: it may still follow %s and keep it writable; no failover", n.Pod.Name, name)
+		return -1, fmt.Sprintf("%s does not answer the healer: it may still follow %s and keep it writable; no failover", n.Pod.Name, name), false
 	case n.Info.Role != hooks.RoleReplica || n.Info.MasterHost != addr.Host || n.Info.MasterPort != addr.Port:
-		return -1, "" // follows something else
+		return -1, "", false // follows something else
 	case n.Info.LinkUp || n.Info.Syncing:
-		return -1, fmt.Sprintf("%s still has its link to %s up: the master lives, only the healer lost it; no failover", n.Pod.Name, name)
+		return -1, fmt.Sprintf("%s still has its link to %s up: the master lives, only the healer lost it; no failover", n.Pod.Name, name), false
 	}
 	down := n.Info.LinkDownSince
 	if down < 0 {
@@ -151,9 +157,9 @@ func (v *view) testimony(n *RedisNode, addr hooks.Endpoint, name string, need in
 	}
 	if down < need {
 		return -1, fmt.Sprintf("%s has lost its link to %s for %d s; failing over at %d s, once the master is fenced",
-			n.Pod.Name, name, down, need)
+			n.Pod.Name, name, down, need), true
 	}
-	return down, ""
+	return down, "", false
 }
 
 // cutOff: the only master answers the healer, but every other pod has lost its link to it for
@@ -170,13 +176,24 @@ func (v *view) cutOff(m *RedisNode) (election, bool) {
 	if best == nil || best.Info.Offset == 0 && best.Info.Keys == 0 {
 		return election{}, false // no follower holding data: keep the master (rule 3)
 	}
-	proof, hold := v.failed(v.endpoint(m), m)
+	proof, hold, _ := v.failed(v.endpoint(m), m)
 	if hold != "" {
 		return election{}, false
 	}
 	return election{master: best, promote: true, why: fmt.Sprintf(
 		"sentinel-less failover: %s (cut off from its replicas, it refuses writes); promoting %s, its follower with the most data (offset %d)",
 		strings.Replace(proof, "unreachable, and every", "reachable, but every", 1), best.Pod.Name, best.Info.Offset)}, true
+}
+
+// Detecting tells whether acts wait for the detection time of a lost master (rule 16): the
+// failover is due within seconds, so the next pass must not wait for an error backoff.
+func Detecting(acts []Action) bool {
+	for _, a := range acts {
+		if w, ok := a.(Wait); ok && w.Detecting {
+			return true
+		}
+	}
+	return false
 }
 
 // successor tells whether master a continued master b's history: a was promoted while

@@ -184,3 +184,17 @@ func TestFencingKeepsPromotionAfterFence(t *testing.T) {
 		assert.GreaterOrEqual(t, f.ReplTimeout, int32(2), "timeout %d", timeout)
 	}
 }
+
+// Only a wait for the detection time asks for the next pass soon; a master that a replica still
+// sees, or a pod that does not answer, may last: the passes back off.
+func TestPlanSentinellessDetecting(t *testing.T) {
+	top, o := sentinellessHealthy()
+	silent(&o.Redis[0])
+	linkDown(&o, 1, 1)
+	linkDown(&o, 2, 5)
+	assert.True(t, Detecting(Plan(top, o)), "links down for less than the detection time")
+	o.Redis[2].Info.LinkUp = true
+	assert.False(t, Detecting(Plan(top, o)), "a replica still sees the master")
+	silent(&o.Redis[2])
+	assert.False(t, Detecting(Plan(top, o)), "a replica does not answer")
+}
