@@ -22,7 +22,7 @@ import (
 	"github.com/redhook/redhook/healer/redistest"
 )
 
-// The master is lost in five ways, one after the other, under a SET + WAIT 1 writer through the
+// The master is lost in six ways, one after the other, under a SET + WAIT 1 writer through the
 // master Service and one through Sentinel: a new master is elected, no confirmed write is lost,
 // and the old master comes back as a replica. Printed: the write gap through each path, and how
 // long the rfrm- EndpointSlice took to follow Sentinel's promotion.
@@ -41,6 +41,10 @@ func TestFailover(t *testing.T) {
 		{"graceful delete", func(pod *unstructured.Unstructured) func() {
 			_, err := r.c.kubectl(t.Context(), "-n", r.ns, "delete", "pod", pod.GetName(), "--wait=false")
 			require.NoError(t, err)
+			return nil
+		}},
+		{"evicted (Eviction API, as kubectl drain)", func(pod *unstructured.Unstructured) func() {
+			eventually(t, time.Minute, "evict "+pod.GetName(), func() error { return r.evict(t.Context(), pod.GetName()) })
 			return nil
 		}},
 		{"forced delete (grace 0)", func(pod *unstructured.Unstructured) func() {
@@ -92,7 +96,7 @@ func TestFailover(t *testing.T) {
 			break
 		}
 	}
-	r.verify(w, "after five failovers")
+	r.verify(w, "after six failovers")
 }
 
 // failover runs one disruption of the master and measures what follows.
