@@ -70,11 +70,17 @@ func startPoolWith(t *testing.T, cfg Config) *testPool {
 // over to replicas it discovered (INFO of the master, every 10 s).
 func waitSentinelsKnowReplicas(t *testing.T, c *redistest.Cluster, n int) {
 	t.Helper()
-	redistest.WaitFor(t, 15*time.Second, "sentinels know the replicas", func() error {
+	// A sentinel learns its peers from their hellos: until every one knows the others, a
+	// failover cannot be authorized, and a test that kills the master would see none.
+	redistest.WaitFor(t, 15*time.Second, "sentinels know the replicas and each other", func() error {
 		for _, s := range c.Sentinels {
 			v, err := s.Do("SENTINEL", "REPLICAS", "mymaster").ToAny()
 			if got, _ := v.([]any); err != nil || len(got) != n {
 				return fmt.Errorf("%s knows %d replicas: %v", s.Name, len(got), err)
+			}
+			v, err = s.Do("SENTINEL", "SENTINELS", "mymaster").ToAny()
+			if got, _ := v.([]any); err != nil || len(got) != len(c.Sentinels)-1 {
+				return fmt.Errorf("%s knows %d other sentinels: %v", s.Name, len(got), err)
 			}
 		}
 		return nil

@@ -45,6 +45,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	e.history = newestFirst(records, e.history, p.cfg.History)
 	r := decision.Report(t, o, append([]hooks.ActionRecord(nil), e.history...), errs)
 	r.SwitchoverHeld = len(heldSwitch) > 0
+	logMasterChange(e, r)
 	e.report = r
 	e.busy = false
 	_, tracked := p.entries[e.key]
@@ -124,4 +125,19 @@ func newestFirst(records, history []hooks.ActionRecord, max int) []hooks.ActionR
 		out = out[:max]
 	}
 	return out
+}
+
+// logMasterChange logs when the reported master changes: the master Service follows the report
+// at the next sync, so this line dates the start of that move.
+func logMasterChange(e *entry, r hooks.HealerReport) {
+	was, is := "", ""
+	if m := e.report.Master; m != nil {
+		was = m.Pod
+	}
+	if m := r.Master; m != nil {
+		is = m.Pod
+	}
+	if was != is {
+		e.log.Info().Str("was", was).Str("is", is).Bool("failover_in_progress", r.FailoverInProgress).Msg("reported master")
+	}
 }

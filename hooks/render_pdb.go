@@ -31,8 +31,13 @@ func (r *renderer) sentinelPDB() *PodDisruptionBudget {
 	return r.pdb(sentinelName(r.name()), ComponentSentinel, spec)
 }
 
+// pdb renders a budget. Unhealthy (not Ready) pods may always be evicted: a redis pod that is
+// not Ready is a replica out of sync (or a master that no longer answers), a sentinel that is not
+// Ready does not count towards the quorum, so evicting them loses nothing; with the default
+// policy (IfHealthyBudget), two such pods would hang a node drain forever.
 func (r *renderer) pdb(name, component string, spec policyv1.PodDisruptionBudgetSpec) *PodDisruptionBudget {
 	spec.Selector = &metav1.LabelSelector{MatchLabels: SelectorLabels(r.name(), component)}
+	spec.UnhealthyPodEvictionPolicy = ptr(policyv1.AlwaysAllow)
 	return &PodDisruptionBudget{APIVersion: "policy/v1", Kind: "PodDisruptionBudget",
 		Metadata: r.meta(name, component, nil), Spec: spec}
 }

@@ -85,8 +85,13 @@ get() {
 }
 # role HOST PORT sets val to the role of a redis node (empty when it does not answer).
 role() { get role "$($t redis-cli -h "$1" -p "$2" info replication 2>/dev/null)"; }
-# before T: the deadline T (seconds since the epoch) is still ahead.
-before() { [ "$(date +%%s)" -lt "$1" ]; }
+# now sets now to the seconds since boot (/proc/uptime, read without starting a process), or
+# since the epoch where there is no /proc.
+now() {
+  if read -r now _ </proc/uptime 2>/dev/null; then now=${now%%.*}; else now=$(date +%%s); fi
+}
+# before T: the deadline T (in now's seconds) is still ahead.
+before() { now; [ "$now" -lt "$1" ]; }
 # A master hands over before it stops, within %[1]d s (the grace period - 5 s), losing no write:
 # 1. CLIENT PAUSE WRITE: from now on no write runs here; writing clients wait.
 # 2. If Sentinel names another master, this one is stale: no failover; it stays paused and stops.
@@ -98,8 +103,10 @@ before() { [ "$(date +%%s)" -lt "$1" ]; }
 # 6. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
 role "$host" "$port"
 if [ "$val" = master ]; then
-  end=$(( $(date +%%s) + %[1]d ))
-  redis_cli client pause %[3]d write >/dev/null
+  now
+  end=$((now + %[1]d))
+  # One call pauses the writes and reads the offset they stopped at: "OK", then the INFO.
+  info=$(printf 'CLIENT PAUSE %[3]d WRITE\nINFO replication\n' | redis_cli)
   self="${POD_IP:-$host}"
   named=$(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
   named=${named%%%%[!0-9A-Za-z.:-]*}
@@ -107,7 +114,6 @@ if [ "$val" = master ]; then
     echo "Sentinel names $named, not this node: no failover; writes stay paused until the process stops"
     exit 0
   fi
-  info=$(redis_cli info replication)
   get master_repl_offset "$info"
   offset=$val
   # replicas: "ip:port" of the online replicas (an IPv6 address keeps its colons: the port is
@@ -134,7 +140,8 @@ if [ "$val" = master ]; then
     done
   }
   if ! caught_up; then
-    catch_up_end=$(( $(date +%%s) + %[2]d ))
+    now
+    catch_up_end=$((now + %[2]d))
     while before "$catch_up_end" && before "$end" && ! caught_up; do
       sleep 0.1
     done

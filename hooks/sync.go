@@ -12,7 +12,7 @@ import (
 // EndpointSlice must follow it: masterMoving), short while replication is unsettled, long when
 // everything is ready.
 const (
-	ResyncMasterMoving = 0.5
+	ResyncMasterMoving = 0.25
 	ResyncUnsettled    = 2
 	ResyncSettled      = 30
 )

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Topology is what the healer needs to converge one RedisFailover: addresses, ports, the
@@ -78,6 +79,8 @@ type PodRef struct {
 	// Outdated: the pod does not run the redis StatefulSet's update revision yet (a rollout
 	// will replace it). False when either revision is unknown.
 	Outdated bool `json:"outdated,omitempty"`
+	// Started is when the kubelet took the pod on (status.startTime); zero while it is pending.
+	Started time.Time `json:"started,omitzero"`
 }
 
 // Endpoint is a host and port.
@@ -210,7 +213,9 @@ type pod struct {
 		DeletionTimestamp *string           `json:"deletionTimestamp"`
 	} `json:"metadata"`
 	Status struct {
-		PodIP      string `json:"podIP"`
+		PodIP string `json:"podIP"`
+		// StartTime is a string: a value that is not RFC 3339 must not make the pod unknown.
+		StartTime  string `json:"startTime"`
 		Conditions []struct {
 			Type   string `json:"type"`
 			Status string `json:"status"`
@@ -227,6 +232,12 @@ func (p *pod) ready() bool {
 	return false
 }
 
+// started is status.startTime; zero when absent or unreadable.
+func (p *pod) started() time.Time {
+	t, _ := time.Parse(time.RFC3339, p.Status.StartTime)
+	return t
+}
+
 // podRefs lists the redis and sentinel pods of the RedisFailover among the related pods. Pods of
 // another namespace or another RedisFailover are ignored even if a rule let them through.
 func podRefs(related Objects, namespace, name string) (redis, sentinels []PodRef) {
@@ -239,7 +250,7 @@ func podRefs(related Objects, namespace, name string) (redis, sentinels []PodRef
 		if m.Namespace != namespace || m.Labels[LabelName] != name || m.Labels[LabelPartOf] != partOf {
 			continue
 		}
-		ref := PodRef{Name: m.Name, IP: p.Status.PodIP, Ready: p.ready(),
+		ref := PodRef{Name: m.Name, IP: p.Status.PodIP, Ready: p.ready(), Started: p.started(),
 			Revision: m.Labels[LabelRevision], Terminating: m.DeletionTimestamp != nil, Ordinal: -1}
 		switch m.Labels[LabelComponent] {
 		case ComponentRedis:

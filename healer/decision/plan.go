@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redhook/redhook/hooks"
 )
@@ -40,6 +41,9 @@ func (v *view) plan() []Action {
 	e := v.elect()
 	if e.failover != nil {
 		return []Action{*e.failover}
+	}
+	if e.wait != "" {
+		return []Action{Wait{Why: e.wait}}
 	}
 	if e.hold != "" {
 		// Rule 16: a lost master not proven failed yet. Replication is left as it is.
@@ -147,6 +151,8 @@ type election struct {
 	steer bool
 	named *RedisNode
 	why   string
+	// wait: nothing is decided on purpose, for the reason given (rule 4's first master).
+	wait string
 	// hold: rule 16 (sentinel-less mode) waits before failing over a lost master, for this
 	// reason; held is that master when it is one of our pods (the report keeps naming it, so
 	// that the master Service does not drop a master that may only be lost to the healer).
@@ -194,6 +200,10 @@ func (v *view) elect() election {
 	best := v.best(nil)
 	if best == nil {
 		return election{}
+	}
+	if lower := v.lowerOrdinalBooting(best); lower != nil {
+		return election{wait: fmt.Sprintf("no master and no data yet: waiting up to %v from its start for %s, so that the first master has the lowest ordinal (a rollout then needs one switchover, not two)",
+			firstMasterWait, lower.Pod.Name)}
 	}
 	return election{master: best, promote: best.Info.Role != hooks.RoleMaster,
 		why: fmt.Sprintf("no master: %s holds the most data (offset %d, %d keys)", best.Pod.Name, best.Info.Offset, best.Info.Keys)}
@@ -450,6 +460,35 @@ func (v *view) best(except *RedisNode) *RedisNode {
 	}
 	sort.SliceStable(nodes, func(i, j int) bool { return electionLess(nodes[i], nodes[j]) })
 	return nodes[0]
+}
+
+// firstMasterWait bounds how long rule 4 waits for a lower ordinal at a fresh start.
+const firstMasterWait = 20 * time.Second
+
+// lowerOrdinalBooting is, at a fresh start (no node holds data, so no client can have written
+// yet), a redis pod of a lower ordinal than best, within the desired count, that the kubelet
+// started less than firstMasterWait ago and that does not answer yet; nil otherwise. Rule 4 waits
+// for it: the StatefulSet's pods start in parallel and whichever answers first would become the
+// first master, while a rollout replaces the highest ordinals first, so a master on the highest
+// ordinal costs two switchovers (one away before anything is updated, one back once the pods
+// above it are) where one on ordinal 0 costs one. A pod still pending (no start time: maybe
+// unschedulable for good) is not waited for, nor one that takes longer to answer.
+func (v *view) lowerOrdinalBooting(best *RedisNode) *RedisNode {
+	if best.Info.Offset > 0 || best.Info.Keys > 0 || best.Pod.Ordinal <= 0 {
+		return nil
+	}
+	for i := range v.o.Redis {
+		n := &v.o.Redis[i]
+		p := n.Pod
+		if n.Reachable() || p.Ordinal < 0 || p.Ordinal >= best.Pod.Ordinal || p.Terminating ||
+			p.Started.IsZero() || v.t.RedisReplicas > 0 && int32(p.Ordinal) >= v.t.RedisReplicas {
+			continue
+		}
+		if age := v.o.Time.Sub(p.Started); age >= 0 && age < firstMasterWait {
+			return n
+		}
+	}
+	return nil
 }
 
 // electionLess is the election order: the most data first (replication offset, then keys), a

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redhook/redhook/hooks"
 	"github.com/stretchr/testify/assert"
@@ -196,6 +197,42 @@ func TestPlan(t *testing.T) {
 			unreachable(&o.Redis[0])
 			unreachable(&o.Redis[1])
 		}, want: []string{"promote rfr-a-2"}},
+		{name: "rule 4 + boot: a lower ordinal started 2 s ago does not answer yet: wait for it", edit: func(t *hooks.Topology, o *Snapshot) {
+			_, *o = fresh()
+			o.Sentinels = nil
+			o.Time = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+			unreachable(&o.Redis[0])
+			o.Redis[0].Pod.Started = o.Time.Add(-2 * time.Second)
+		}, want: []string{"wait"}, reason: "waiting up to 20s from its start for rfr-a-0, so that the first master has the lowest ordinal"},
+		{name: "rule 4 + boot: a lower ordinal started 20 s ago and still silent is not waited for", edit: func(t *hooks.Topology, o *Snapshot) {
+			_, *o = fresh()
+			o.Sentinels = nil
+			o.Time = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+			unreachable(&o.Redis[0])
+			o.Redis[0].Pod.Started = o.Time.Add(-20 * time.Second)
+		}, want: []string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
+		{name: "rule 4 + boot: a pending lower ordinal (no start time) is not waited for", edit: func(t *hooks.Topology, o *Snapshot) {
+			_, *o = fresh()
+			o.Sentinels = nil
+			o.Time = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+			unreachable(&o.Redis[0])
+		}, want: []string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
+		{name: "rule 4: a node holds data: promoted at once, whatever boots below it", edit: func(t *hooks.Topology, o *Snapshot) {
+			_, *o = fresh()
+			o.Sentinels = nil
+			o.Time = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+			unreachable(&o.Redis[0])
+			o.Redis[0].Pod.Started = o.Time.Add(-2 * time.Second)
+			o.Redis[1] = replicaNode(*t, 1, "10.0.0.99", 6379, 500)
+		}, want: []string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
+		{name: "rule 4 + boot: a terminating lower ordinal is not waited for", edit: func(t *hooks.Topology, o *Snapshot) {
+			_, *o = fresh()
+			o.Sentinels = nil
+			o.Time = time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC)
+			unreachable(&o.Redis[0])
+			o.Redis[0].Pod.Started = o.Time.Add(-2 * time.Second)
+			o.Redis[0].Pod.Terminating = true
+		}, want: []string{"promote rfr-a-1", "replicaof rfr-a-2 10.0.0.11:6379 (rfr-a-1)"}},
 		{name: "rule 4: sentinels agree on an unreachable pod, so Sentinel acts: wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			unreachable(&o.Redis[0])
 			o.Redis[1].Info.LinkUp = false

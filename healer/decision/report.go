@@ -43,12 +43,17 @@ func Report(t hooks.Topology, o Snapshot, actions []hooks.ActionRecord, errs []s
 	return r
 }
 
-// reportMaster is the master the healer stands by: elected and answering role:master.
+// reportMaster is the master the healer stands by: the replica a Sentinel failover promoted
+// (sentinelPromoted), else the elected one, answering role:master.
 func reportMaster(t hooks.Topology, o Snapshot) *hooks.MasterStatus {
 	if t.Bootstrap != nil {
 		return nil // the master is outside the RedisFailover
 	}
-	e := newView(t, o).elect()
+	v := newView(t, o)
+	if n := v.sentinelPromoted(); n != nil {
+		return &hooks.MasterStatus{Pod: n.Pod.Name, IP: n.Pod.IP}
+	}
+	e := v.elect()
 	if h := e.held; h != nil && e.hold != "" {
 		return &hooks.MasterStatus{Pod: h.Pod.Name, IP: h.Pod.IP}
 	}
@@ -56,4 +61,31 @@ func reportMaster(t hooks.Topology, o Snapshot) *hooks.MasterStatus {
 		return nil
 	}
 	return &hooks.MasterStatus{Pod: e.master.Pod.Name, IP: e.master.Pod.IP}
+}
+
+// sentinelPromoted is the replica that the failovers in progress promoted, once past the
+// promotion (failover-state reconf_slaves or update_config: Sentinel has seen it answer as
+// master and no longer aborts) and while it answers role:master; nil when no failover is that
+// far, or two promoted different nodes (failoverStalled). Until the failover ends, which takes
+// seconds (Sentinel waits for every other replica to follow, reading each every second), the
+// sentinels still name the old master: by then gone after its preStop hand-over or a kill, so
+// the election finds no master, and the master Service would lead nowhere meanwhile although
+// the new master already takes writes.
+func (v *view) sentinelPromoted() *RedisNode {
+	var promoted *RedisNode
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if !s.Reachable() || s.Master == nil || !s.Master.FailoverInProgress() {
+			continue
+		}
+		if st := s.Master.FailoverState; st != "reconf_slaves" && st != "update_config" {
+			continue
+		}
+		n := v.promotedBy(s)
+		if n == nil || !n.Reachable() || n.Info.Role != hooks.RoleMaster || promoted != nil && promoted != n {
+			return nil
+		}
+		promoted = n
+	}
+	return promoted
 }

@@ -43,6 +43,44 @@ func TestReport(t *testing.T) {
 		assert.Equal(t, []string{"rfr-a-0: dial tcp: connection refused", "rfr-a-2: config get: ERR unknown command",
 			"rfs-a-y: dial tcp: i/o timeout"}, r.Errors)
 	})
+	// The master's pod handed over in its preStop hook and is gone; Sentinel's failover promoted
+	// rfr-a-1 and now waits for rfr-a-2 to follow, still naming rfr-a-0.
+	promoted := func(state string) (hooks.Topology, Snapshot) {
+		top, o := healthy()
+		unreachable(&o.Redis[0])
+		o.Redis[1] = masterNode(top, 1, 1000, 0)
+		o.Sentinels[0].Master.Flags = []string{"master", "failover_in_progress"}
+		o.Sentinels[0].Master.FailoverState = state
+		o.Sentinels[0].Replicas[0].Flags = []string{"slave", "promoted"} // rfr-a-1
+		return top, o
+	}
+	t.Run("the replica a failover promoted is reported once past the promotion", func(t *testing.T) {
+		for _, state := range []string{"reconf_slaves", "update_config"} {
+			top, o := promoted(state)
+			r := Report(top, o, nil, nil)
+			assert.Equal(t, &hooks.MasterStatus{Pod: "rfr-a-1", IP: "10.0.0.11"}, r.Master, state)
+			assert.True(t, r.FailoverInProgress)
+		}
+	})
+	t.Run("a failover not past the promotion reports no master", func(t *testing.T) {
+		for _, state := range []string{"wait_start", "select_slave", "send_slaveof_noone", "wait_promotion"} {
+			top, o := promoted(state)
+			assert.Nil(t, Report(top, o, nil, nil).Master, state)
+		}
+	})
+	t.Run("a promoted replica that answers as a replica is not reported", func(t *testing.T) {
+		top, o := promoted("reconf_slaves")
+		o.Redis[1] = replicaNode(top, 1, redisIP(2), 6379, 1000)
+		assert.Nil(t, Report(top, o, nil, nil).Master)
+	})
+	t.Run("two failovers that promoted different replicas report no master", func(t *testing.T) {
+		top, o := promoted("reconf_slaves")
+		o.Redis[2] = masterNode(top, 2, 1000, 0)
+		o.Sentinels[1].Master.Flags = []string{"master", "failover_in_progress"}
+		o.Sentinels[1].Master.FailoverState = "reconf_slaves"
+		o.Sentinels[1].Replicas[1].Flags = []string{"slave", "promoted"} // rfr-a-2
+		assert.Nil(t, Report(top, o, nil, nil).Master)
+	})
 	t.Run("a master about to be promoted is not reported", func(t *testing.T) {
 		top, o := fresh()
 		assert.Nil(t, Report(top, o, nil, nil).Master)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -190,6 +191,7 @@ func TestDayTwo(t *testing.T) {
 			before[p.GetName()] = true
 		}
 		watch := r.watchMasters(ctx)
+		quorum := r.watchQuorum(ctx)
 		start := time.Now()
 		_, err := r.c.kubectl(ctx, "-n", r.ns, "patch", "rf", r.name, "--type=merge", "-p",
 			`{"spec":{"sentinel":{"resources":{"requests":{"cpu":"20m","memory":"32Mi"}}}}}`)
@@ -209,8 +211,10 @@ func TestDayTwo(t *testing.T) {
 		r.waitReady(2 * time.Minute)
 		took := time.Since(start)
 		time.Sleep(2 * time.Second)
-		t.Logf("sentinel Deployment rolled in %.1fs; %s; SENTINEL CKQUORUM through the Service failed in %v of %d samples",
-			took.Seconds(), watch.summary(), watch.quorumLost, watch.samples)
+		lost, someFailed, samples := quorum.stop()
+		t.Logf("sentinel Deployment rolled in %.1fs; %s; SENTINEL CKQUORUM through the Service failed in %v of %d samples; "+
+			"asked of every sentinel pod: failed on some in %d of %d samples, on all (no sentinel could authorize a failover) in %d",
+			took.Seconds(), watch.summary(), watch.quorumLost, watch.samples, someFailed, samples, lost)
 		assert.Len(t, watch.masters, 1, "no failover")
 		r.verify(w, "sentinel rollout")
 	})
@@ -278,4 +282,70 @@ func (r *rfTest) moveMasterTo(ctx context.Context, pod string) {
 		return nil
 	})
 	r.waitReady(2 * time.Minute)
+}
+
+// quorumWatch asks every sentinel pod SENTINEL CKQUORUM every 200 ms. A sample in which every
+// sentinel fails is one in which no sentinel could authorize a failover: the quorum is lost. One
+// in which some fail is a sentinel that does not (yet, or since a SENTINEL RESET) know enough
+// peers, while others could.
+type quorumWatch struct {
+	stop func() (lost, someFailed, samples int)
+}
+
+func (r *rfTest) watchQuorum(ctx context.Context) quorumWatch {
+	ctx, cancel := context.WithCancel(ctx)
+	var lost, someFailed, samples int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		clients := map[string]rueidis.Client{}
+		defer func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}()
+		var ips []string
+		var listed time.Time
+		for ctx.Err() == nil {
+			if time.Since(listed) > time.Second {
+				ips, listed = nil, time.Now()
+				// Not r.pods: require may not stop the test from this goroutine.
+				pods, _ := r.c.client.List(ctx, podGVK, r.ns, "app.kubernetes.io/name="+r.name+",app.kubernetes.io/component=sentinel")
+				for _, p := range pods {
+					if ip, _, _ := unstructured.NestedString(p.Object, "status", "podIP"); ip != "" && p.GetDeletionTimestamp() == nil {
+						ips = append(ips, ip)
+					}
+				}
+			}
+			ok, failed := 0, 0
+			for _, ip := range ips {
+				c, found := clients[ip]
+				if !found {
+					var err error
+					if c, err = redistest.NewClient(net.JoinHostPort(ip, "26379"), r.sentinelPassword()); err != nil {
+						failed++
+						continue
+					}
+					clients[ip] = c
+				}
+				if do(ctx, c, "SENTINEL", "CKQUORUM", r.masterSet()).Error() == nil {
+					ok++
+				} else {
+					failed++
+				}
+			}
+			if ctx.Err() != nil || len(ips) == 0 {
+				break
+			}
+			samples++
+			if failed > 0 {
+				someFailed++
+			}
+			if ok == 0 {
+				lost++
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	return quorumWatch{stop: func() (int, int, int) { cancel(); <-done; return lost, someFailed, samples }}
 }

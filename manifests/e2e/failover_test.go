@@ -22,7 +22,7 @@ import (
 	"github.com/redhook/redhook/healer/redistest"
 )
 
-// The master is lost in five ways, one after the other, under a SET + WAIT 1 writer through the
+// The master is lost in six ways, one after the other, under a SET + WAIT 1 writer through the
 // master Service and one through Sentinel: a new master is elected, no confirmed write is lost,
 // and the old master comes back as a replica. Printed: the write gap through each path, and how
 // long the rfrm- EndpointSlice took to follow Sentinel's promotion.
@@ -41,6 +41,10 @@ func TestFailover(t *testing.T) {
 		{"graceful delete", func(pod *unstructured.Unstructured) func() {
 			_, err := r.c.kubectl(t.Context(), "-n", r.ns, "delete", "pod", pod.GetName(), "--wait=false")
 			require.NoError(t, err)
+			return nil
+		}},
+		{"evicted (Eviction API, as kubectl drain)", func(pod *unstructured.Unstructured) func() {
+			eventually(t, time.Minute, "evict "+pod.GetName(), func() error { return r.evict(t.Context(), pod.GetName()) })
 			return nil
 		}},
 		{"forced delete (grace 0)", func(pod *unstructured.Unstructured) func() {
@@ -92,7 +96,7 @@ func TestFailover(t *testing.T) {
 			break
 		}
 	}
-	r.verify(w, "after five failovers")
+	r.verify(w, "after six failovers")
 }
 
 // failover runs one disruption of the master and measures what follows.
@@ -135,6 +139,9 @@ func (r *rfTest) failover(w *writers, disrupt func(pod *unstructured.Unstructure
 		time.Sleep(50 * time.Millisecond)
 	}
 	require.False(t, promoted.IsZero(), "Sentinel names no new master within 2 min")
+	if promoted.Sub(t0) > 15*time.Second {
+		r.logsSince(t0, "promotion slow")
+	}
 	require.False(t, followed.IsZero(), "the rfrm- EndpointSlice does not name the new master %s", newIP)
 	if undo != nil {
 		undo()
@@ -283,4 +290,23 @@ func containerPids(t *testing.T, pod *unstructured.Unstructured, container strin
 	})
 	require.NotEmpty(t, pids, "no process of container %s of %s", container, pod.GetName())
 	return pids
+}
+
+// logsSince logs what the sentinels and redhook said since t (the sentinels' failover events, the
+// healer's actions), to explain a slow failover.
+func (r *rfTest) logsSince(t time.Time, why string) {
+	ctx := context.Background()
+	since := "--since-time=" + t.Add(-time.Second).UTC().Format(time.RFC3339)
+	for _, p := range r.pods("sentinel") {
+		out, _ := r.c.kubectl(ctx, "-n", r.ns, "logs", p.GetName(), "-c", "sentinel", since)
+		r.t.Logf("%s: logs of %s:\n%s", why, p.GetName(), tailString(out, 60))
+	}
+	out, _ := r.c.kubectl(ctx, "-n", "redhook-system", "logs", "deploy/redhook", since)
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, `"namespace":"`+r.ns+`"`) {
+			lines = append(lines, l)
+		}
+	}
+	r.t.Logf("%s: redhook's log lines about %s:\n%s", why, r.ns, tailString(strings.Join(lines, "\n"), 60))
 }

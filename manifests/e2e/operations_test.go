@@ -95,7 +95,9 @@ func TestScaleAndEvict(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 			}
 			r.waitReady(3 * time.Minute)
-			t.Logf("evicted %s (%d refusals first): Ready again after %.1fs", name, refusals, time.Since(start).Seconds())
+			t.Logf("evicted %s (%d refusals first): Ready again after %.1fs; longest write gap through the master Service %v, through Sentinel %v",
+				name, refusals, time.Since(start).Seconds(), gapIn(w.svc, start, time.Now()).Round(time.Millisecond),
+				gapIn(w.sentinel, start, time.Now()).Round(time.Millisecond))
 		}
 	}
 	r.verify(w, "scale and evictions")
