@@ -117,8 +117,8 @@ chaos: deps ## Only the healer's chaos test (part of make test): random kills fo
 	REDHOOK_CHAOS=$(or $(CHAOS),2m) $(GO) test -count=1 -timeout 0 -run '^TestIntegrationChaos$$' -v ./healer/
 
 .PHONY: bench-failover
-bench-failover: build deps ## Failover times and lost writes of a local RedisFailover, D = 5000 and 1000 ms, 10 runs each (~10 min)
-	$(BIN) bench-failover --runs $(or $(RUNS),10) --down-after 5000,1000
+bench-failover: build deps ## Failover times and lost writes of a local RedisFailover, D = 5000 and 1000 ms, and sentinel-less mode at 5 s, 10 runs each (~20 min)
+	$(BIN) bench-failover --runs $(or $(RUNS),10) --down-after 5000,1000 --sentinelless
 
 .PHONY: clean
 clean: ## Remove build output

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/redhook/redhook/healer/decision"
@@ -56,7 +58,7 @@ func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRe
 	addr := redisAddr(t, p)
 	client, err := c.get(addr, t.Password)
 	if err != nil {
-		n.Err = err.Error()
+		n.Err, n.Refused = err.Error(), refused(err)
 		return n
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.commandTimeout)
@@ -73,7 +75,7 @@ func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRe
 		if errors.Is(err, context.DeadlineExceeded) {
 			c.drop(addr) // a stuck connection must not stall the next pass
 		}
-		n = decision.RedisNode{Pod: p, Err: fmt.Sprintf("read %s: %v", addr, err)}
+		n = decision.RedisNode{Pod: p, Err: fmt.Sprintf("read %s: %v", addr, err), Refused: refused(err)}
 		return n
 	}
 	if len(keys) > 0 {
@@ -87,6 +89,12 @@ func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRe
 		}
 	}
 	return n
+}
+
+// refused tells whether err is a refused connection: the host answered that nothing listens
+// there (sentinel-less mode fails over such a master at once, healer/decision/sentinelless.go).
+func refused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || strings.Contains(err.Error(), "connection refused")
 }
 
 func readRedis(n *decision.RedisNode, res []rueidis.RedisResult) error {

@@ -52,7 +52,11 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	if tracked {
 		p.syncWatch(e, t, r, o)
 	}
-	result := p.reschedule(e, r, acts, len(held), time.Now())
+	expected := len(held)
+	if decision.Detecting(acts) {
+		expected = len(r.Errors) // the lost master's errors: no backoff, the failover is due within seconds
+	}
+	result := p.reschedule(e, r, acts, expected, time.Now())
 	p.metrics.passes.WithLabelValues(result).Inc()
 	p.metrics.duration.Observe(time.Since(start).Seconds())
 	if tracked {

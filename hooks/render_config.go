@@ -61,6 +61,13 @@ func (r *renderer) redisConf() string {
 		b.WriteString("# healer makes a node master, so a node restarted empty never wipes its replicas.\n")
 		fmt.Fprintf(&b, "replicaof %s %d\n", placeholder.Host, placeholder.Port)
 	}
+	if sentinelless(r.rf) {
+		b.WriteString("# Sentinel-less mode (spec.sentinel.enabled: false): the master accepts writes only while a\n")
+		b.WriteString("# replica follows it, so that a master cut off from its replicas stops before one is promoted.\n")
+		for _, c := range SentinellessConfig(detectionTimeout(r.rf)) {
+			fmt.Fprintf(&b, "%s %s\n", c.Key, c.Value)
+		}
+	}
 	for _, rn := range s.Redis.CustomCommandRenames {
 		to := rn.To
 		if to == "" {

@@ -36,6 +36,7 @@ func (st *syncState) status(missing []string) RedisFailoverStatus {
 			Replicas:   st.serviceAddress(replicasName(rf.Name), rf.Spec.Redis.Port),
 		},
 	}
+	s.Failover = failoverStatus(rf)
 	if !sentinelsEnabled(rf) {
 		s.Sentinel.Replicas = 0
 	} else {
@@ -135,6 +136,10 @@ func (st *syncState) ready(s RedisFailoverStatus) metav1.Condition {
 			"%d of %d sentinels monitor master %s (%s); the healer is re-pointing the others.",
 			*s.Sentinel.Agreeing, want, m.Pod, m.IP))
 	}
+	if sentinelless(rf) {
+		return cond(ConditionReady, true, "Ready", fmt.Sprintf(
+			"Master %s (%s) with %d replicas in sync; redhook fails over (sentinel-less mode).", m.Pod, m.IP, *s.Redis.InSync))
+	}
 	return cond(ConditionReady, true, "Ready", fmt.Sprintf(
 		"Master %s (%s) with %d replicas in sync and %d sentinels agreeing.",
 		m.Pod, m.IP, *s.Redis.InSync, *s.Sentinel.Agreeing))
@@ -165,6 +170,9 @@ func (st *syncState) available(s RedisFailoverStatus) metav1.Condition {
 	m := st.obs.Master
 	if m == nil {
 		return cond(ConditionAvailable, false, "NoMaster", "No writable master."+st.errorSuffix())
+	}
+	if sentinelless(rf) {
+		return st.availableSentinelless(s, m)
 	}
 	if q := quorum(rf.Spec.Sentinel.Replicas); *s.Sentinel.Agreeing < q {
 		return cond(ConditionAvailable, false, "NoSentinelQuorum", fmt.Sprintf(

@@ -40,8 +40,18 @@ type Topology struct {
 	SentinelConfig []ConfigEntry `json:"sentinelConfig,omitempty"`
 	// Bootstrap is the external node every redis replicates; nil when not bootstrapping.
 	Bootstrap *Endpoint `json:"bootstrap,omitempty"`
-	// SentinelsEnabled is false while bootstrapping without allowSentinels.
+	// SentinelsEnabled is false with spec.sentinel.enabled: false, and while bootstrapping
+	// without allowSentinels.
 	SentinelsEnabled bool `json:"sentinelsEnabled"`
+	// Sentinelless: spec.sentinel.enabled is false and no bootstrap: the healer detects the
+	// master's failure and promotes a replica itself (healer/decision/sentinelless.go).
+	Sentinelless bool `json:"sentinelless,omitempty"`
+	// DetectionTimeout is spec.sentinel.detectionTimeoutSeconds, defaulted, in sentinel-less mode.
+	DetectionTimeout int32 `json:"detectionTimeoutSeconds,omitempty"`
+	// ModeConfig is the mode's redis settings, applied live like RedisConfig: the fencing in
+	// sentinel-less mode, Redis' defaults of the same keys in Sentinel mode (a switch back
+	// unfences the running nodes). Keys that customConfig sets are not in it.
+	ModeConfig []ConfigEntry `json:"modeConfig,omitempty"`
 	// Placeholder is where redis.conf points every node at boot: nothing answers there, so a
 	// node never starts as a master (see redis.conf rendering).
 	Placeholder Endpoint `json:"placeholder"`
@@ -130,6 +140,10 @@ func (st *syncState) topology() (Topology, bool) {
 		Placeholder:      placeholder,
 		PlainRollout:     !roleAwareRollout(rf),
 	}
+	if sentinelless(rf) {
+		t.Sentinelless, t.DetectionTimeout = true, detectionTimeout(rf)
+	}
+	t.ModeConfig = modeConfig(rf)
 	if b := s.BootstrapNode; b != nil {
 		port, _ := strconv.Atoi(string(b.Port)) // validated
 		t.Bootstrap = &Endpoint{Host: b.Host, Port: int32(port)}
@@ -148,9 +162,11 @@ func sentinelPassword(r *renderer) Secret {
 // quorum is the majority of the sentinels.
 func quorum(sentinels int32) int32 { return sentinels/2 + 1 }
 
+// sentinelsEnabled tells whether sentinels are rendered: spec.sentinel.enabled, and not while
+// bootstrapping without allowSentinels.
 func sentinelsEnabled(rf *RedisFailover) bool {
 	b := rf.Spec.BootstrapNode
-	return b == nil || b.AllowSentinels
+	return sentinelEnabled(rf) && (b == nil || b.AllowSentinels)
 }
 
 func configEntries(lines []string) []ConfigEntry {

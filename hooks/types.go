@@ -231,6 +231,20 @@ type RedisSettings struct {
 type SentinelSettings struct {
 	PodSettings `json:",inline"`
 
+	// Enabled: false runs redis without Sentinel (sentinel-less mode, as spotahome's maintained
+	// fork): no sentinel children are rendered, and redhook's healer detects the master's failure
+	// and promotes a replica itself, the master fenced with min-replicas-to-write 1
+	// (docs/healer.md, "Sentinel-less mode"). Absent or true: Sentinel decides failovers. A
+	// pointer so that absent means true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// DetectionTimeoutSeconds is, in sentinel-less mode, how long the master's replicas must have
+	// lost their link to it before the healer fails over (a master that is killed, refusing
+	// connections, is failed over at once). Default 5; the fencing settings follow from it.
+	// Sentinel mode ignores it: down-after-milliseconds in customConfig is Sentinel's own.
+	// +kubebuilder:validation:Minimum=5
+	// +kubebuilder:validation:Maximum=60
+	DetectionTimeoutSeconds int32 `json:"detectionTimeoutSeconds,omitempty"`
+
 	ConfigCopy SentinelConfigCopy `json:"configCopy,omitempty"`
 	// MasterName is the Sentinel master group name (redhook addition). Default "mymaster".
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9._-]+$`
@@ -254,8 +268,22 @@ type RedisFailoverStatus struct {
 	Redis              *CountStatus       `json:"redis,omitempty"`
 	Sentinel           *CountStatus       `json:"sentinel,omitempty"`
 	Connection         *ConnectionStatus  `json:"connection,omitempty"`
+	// Failover says, in sentinel-less mode, that redhook decides failovers; absent in Sentinel
+	// mode (status.connection.sentinel then names the sentinels) and bootstrap mode.
+	Failover *FailoverStatus `json:"failover,omitempty"`
 	// LastActions are the healer's most recent actions, newest first.
 	LastActions []ActionRecord `json:"lastActions,omitempty"`
+}
+
+// FailoverStatus is the failover mode and who decides failovers in it.
+// +kubebuilder:object:generate=true
+type FailoverStatus struct {
+	// Mode is Sentinelless (spec.sentinel.enabled: false).
+	Mode string `json:"mode"`
+	// DecidedBy is who promotes a replica when the master fails: redhook.
+	DecidedBy string `json:"decidedBy"`
+	// DetectionTimeoutSeconds is the sentinel-less detection timeout in force.
+	DetectionTimeoutSeconds int32 `json:"detectionTimeoutSeconds,omitempty"`
 }
 
 // MasterStatus names the current master.

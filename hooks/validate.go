@@ -125,6 +125,7 @@ func Validate(rf *RedisFailover) FieldErrors {
 		}
 	}
 	validateStorage(&e, &s.Redis.Storage)
+	validateSentinelless(&e, rf)
 	if b := s.BootstrapNode; b != nil {
 		validateBootstrap(&e, b)
 	}

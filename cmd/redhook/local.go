@@ -109,10 +109,12 @@ func benchFailover(args []string, stdout, stderr io.Writer) int {
 	downs := fs.String("down-after", "5000,1000", "down-after-milliseconds values, comma-separated")
 	base := fs.String("base-ip", "127.0.60.1", "first loopback address of the local pods")
 	port := fs.Int("master-port", 16390, "local master port")
+	sentinelless := fs.Bool("sentinelless", false,
+		"also measure sentinel-less mode, detection timeout = each down-after of 5 to 60 whole seconds")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg := failover.BenchConfig{Runs: *runs, BaseIP: net.ParseIP(*base).To4(), MasterPort: *port}
+	cfg := failover.BenchConfig{Runs: *runs, BaseIP: net.ParseIP(*base).To4(), MasterPort: *port, Sentinelless: *sentinelless}
 	for _, s := range strings.Split(*downs, ",") {
 		d, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || d < 100 {

@@ -169,6 +169,10 @@ func (a SentinelDebug) Kind() string   { return "sentinel-debug" }
 // unsettled, so the next pass comes after FastInterval, and it shows in the report why.
 type Wait struct {
 	Why string
+	// Detecting: rule 16 waits for the detection time of a lost master, due within seconds; the
+	// next pass must come at the fast interval, not after the backoff that the lost master's
+	// read errors would otherwise bring (Detecting).
+	Detecting bool
 }
 
 func (a Wait) String() string { return "wait" }

@@ -59,14 +59,23 @@ type RedisInfo struct {
 	LinkUp bool
 	// Syncing is master_sync_in_progress:1 (a full synchronisation is running).
 	Syncing bool
+	// LinkDownSince is master_link_down_since_seconds: how long a replica has had no link to
+	// its master, as Redis itself counts it (so it survives a restart of redhook); -1 when the
+	// link was never up since the node started, 0 when it is up or the node is a master.
+	LinkDownSince int64
 	// Offset is master_repl_offset: how much of the replication stream the node holds.
 	Offset int64
 	// ReplID is master_replid: the replication history the offset belongs to.
-	ReplID            string
+	ReplID string
+	// ReplID2 is master_replid2: the history a promoted replica continued (its former master's
+	// ReplID), all zeros otherwise.
+	ReplID2           string
 	ConnectedReplicas int32
 	Replicas          []ReplicaLink
 	// RunID changes at every restart (server section).
 	RunID string
+	// Uptime is uptime_in_seconds (server section).
+	Uptime int64
 	// Keys is the number of keys over all databases (keyspace section).
 	Keys int64
 	// RefusedWrites is how many commands the node has refused with READONLY since it started
@@ -96,14 +105,21 @@ func ParseRedisInfo(text string) (RedisInfo, error) {
 		return n
 	}
 	r.Offset = num("master_repl_offset")
+	r.Uptime = num("uptime_in_seconds")
 	r.ConnectedReplicas = int32(num("connected_slaves"))
 	if r.Role == hooks.RoleReplica {
 		r.MasterHost = kv["master_host"]
 		r.MasterPort = int32(num("master_port"))
 		r.LinkUp = kv["master_link_status"] == "up"
 		r.Syncing = kv["master_sync_in_progress"] == "1"
+		if !r.LinkUp {
+			r.LinkDownSince = num("master_link_down_since_seconds")
+		}
 	}
 	r.ReplID = kv["master_replid"]
+	if id := kv["master_replid2"]; strings.Trim(id, "0") != "" {
+		r.ReplID2 = id
+	}
 	r.RunID = kv["run_id"]
 	if stat, ok := kv["errorstat_READONLY"]; ok {
 		n, e := strconv.ParseInt(parseFields(stat)["count"], 10, 64)

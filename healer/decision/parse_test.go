@@ -66,18 +66,19 @@ func TestParseRedisInfo(t *testing.T) {
 		{"info_replication_link_down.txt", RedisInfo{Role: "slave", MasterHost: "127.0.250.1",
 			MasterPort: 6379, Offset: 4915, ReplID: "e3603d0f0f9837d5a75bcc8b2f544291ab68803d"}},
 		{"info_replication_placeholder.txt", RedisInfo{Role: "slave", MasterHost: "127.0.0.1",
-			MasterPort: 1, ReplID: "277d067e811fda3bb991b8a3abcdc09d160bff48"}},
+			MasterPort: 1, ReplID: "277d067e811fda3bb991b8a3abcdc09d160bff48", LinkDownSince: -1}},
 		{"info_multi_master.txt", RedisInfo{Role: "master", Offset: 4777, ConnectedReplicas: 2,
 			ReplID: "e3603d0f0f9837d5a75bcc8b2f544291ab68803d", RunID: "2c2f8d891289c0e7b2400d8f49af7008bf729904",
-			Keys: 100, Replicas: []ReplicaLink{
+			Keys: 100, Uptime: 18, Replicas: []ReplicaLink{
 				{IP: "127.0.250.2", Port: 6379, State: "online", Offset: 4777},
 				{IP: "127.0.250.3", Port: 6379, State: "online", Offset: 4777},
 			}}},
 		{"info_multi_restarted.txt", RedisInfo{Role: "slave", MasterHost: "127.0.0.1", MasterPort: 1,
-			ReplID: "0cb9550b8c25561dd1ccd82ce9c94e844de19802", RunID: "787d9b2fc719b65ed7ebf209090fea232c20d5ef"}},
+			ReplID: "0cb9550b8c25561dd1ccd82ce9c94e844de19802", RunID: "787d9b2fc719b65ed7ebf209090fea232c20d5ef",
+			LinkDownSince: -1}},
 		{"info_replica_refused.txt", RedisInfo{Role: "slave", MasterHost: "127.0.250.1", MasterPort: 7701,
 			ReplID: "12dd151037058999954297362da06908f4b972fb", RunID: "eb943c66f48ae5128ca2dd3d52e4b54d1eae8c64",
-			RefusedWrites: 2}},
+			RefusedWrites: 2, LinkDownSince: -1, Uptime: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

@@ -45,6 +45,10 @@ func (v *view) plan() []Action {
 	if e.wait != "" {
 		return []Action{Wait{Why: e.wait}}
 	}
+	if e.hold != "" {
+		// Rule 16: a lost master not proven failed yet. Replication is left as it is.
+		return append(v.redisConfig(), Wait{Why: e.hold, Detecting: e.detecting})
+	}
 	var acts []Action
 	if e.master != nil {
 		if e.promote {
@@ -149,12 +153,23 @@ type election struct {
 	why   string
 	// wait: nothing is decided on purpose, for the reason given (rule 4's first master).
 	wait string
+	// hold: rule 16 (sentinel-less mode) waits before failing over a lost master, for this
+	// reason; held is that master when it is one of our pods (the report keeps naming it, so
+	// that the master Service does not drop a master that may only be lost to the healer).
+	hold      string
+	held      *RedisNode
+	detecting bool
 }
 
 // elect applies rules 2 to 5 and 11.
 func (v *view) elect() election {
 	if e, decided := v.sentinelElection(); decided {
 		return e
+	}
+	if v.t.Sentinelless {
+		if e, decided := v.sentinellessElection(); decided {
+			return e
+		}
 	}
 	masters := v.masters()
 	if len(masters) == 1 {
@@ -169,6 +184,9 @@ func (v *view) elect() election {
 		// Rule 5 without sentinel agreement: most connected replicas, then data.
 		sort.SliceStable(masters, func(i, j int) bool {
 			a, b := masters[i], masters[j]
+			if v.t.Sentinelless && successor(a, b) != successor(b, a) {
+				return successor(a, b) // rule 16: the promoted one, not the master it replaced
+			}
 			if a.Info.ConnectedReplicas != b.Info.ConnectedReplicas {
 				return a.Info.ConnectedReplicas > b.Info.ConnectedReplicas
 			}
@@ -704,7 +722,7 @@ func (v *view) staleEntries(s *SentinelNode, m *RedisNode) string {
 // option with the value Redis holds after reading every customConfig line of it (options.go),
 // and never an option CONFIG SET cannot change.
 func (v *view) redisConfig() []Action {
-	want := mergedConfig(v.t.RedisConfig)
+	want := mergedConfig(append(append([]hooks.ConfigEntry(nil), v.t.RedisConfig...), v.t.ModeConfig...))
 	var acts []Action
 	for _, n := range v.reachableRedis() {
 		if n.Config == nil {

@@ -54,6 +54,9 @@ func reportMaster(t hooks.Topology, o Snapshot) *hooks.MasterStatus {
 		return &hooks.MasterStatus{Pod: n.Pod.Name, IP: n.Pod.IP}
 	}
 	e := v.elect()
+	if h := e.held; h != nil && e.hold != "" {
+		return &hooks.MasterStatus{Pod: h.Pod.Name, IP: h.Pod.IP}
+	}
 	if e.master == nil || e.promote || e.failover != nil || e.master.Info.Role != hooks.RoleMaster {
 		return nil
 	}

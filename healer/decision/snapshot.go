@@ -21,9 +21,12 @@ type Snapshot struct {
 type RedisNode struct {
 	Pod hooks.PodRef
 	// Err tells why the node could not be read; empty when it answered.
-	Err  string
-	Info RedisInfo
-	Role Role
+	Err string
+	// Refused: the node's host refused the connection: no process listens on the port, so none
+	// accepts writes there (a partition drops packets, it does not refuse them).
+	Refused bool
+	Info    RedisInfo
+	Role    Role
 	// Config holds the CONFIG GET values of the keys the topology manages; nil when unknown.
 	Config map[string]string
 	// ConfigErr tells why CONFIG GET failed (a renamed CONFIG command, say): the node still
@@ -68,9 +71,9 @@ func (n *SentinelNode) Reachable() bool { return n.Err == "" }
 // ConfigKeys are the redis settings the healer reads with CONFIG GET and keeps as desired:
 // those of customConfig that CONFIG SET can change and that are no secret (options.go).
 func ConfigKeys(t hooks.Topology) []string {
-	keys := make([]string, 0, len(t.RedisConfig)+1)
+	keys := make([]string, 0, len(t.RedisConfig)+len(t.ModeConfig)+1)
 	seen := map[string]bool{}
-	for _, e := range t.RedisConfig {
+	for _, e := range append(append([]hooks.ConfigEntry(nil), t.RedisConfig...), t.ModeConfig...) {
 		if !seen[e.Key] && live(e.Key) {
 			seen[e.Key] = true
 			keys = append(keys, e.Key)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redhook/redhook/cmd/redhook/internal/local"
 	"github.com/redhook/redhook/healer/redistest"
+	"github.com/redhook/redhook/hooks"
 )
 
 // BenchConfig is what `redhook bench-failover` measures, and where.
@@ -24,6 +25,10 @@ type BenchConfig struct {
 	DownAfter  []int // down-after-milliseconds values
 	BaseIP     net.IP
 	MasterPort int
+	// Sentinelless also measures sentinel-less mode (spec.sentinel.enabled: false) in the same
+	// run, with the detection timeout equal to each D that is a whole number of seconds from 5 to
+	// 60, right after Sentinel mode at that D.
+	Sentinelless bool
 }
 
 // Validate reports every problem of the configuration.
@@ -37,7 +42,22 @@ func (c BenchConfig) Validate() error {
 			errs = append(errs, fmt.Errorf("--down-after %d: want milliseconds >= 100", d))
 		}
 	}
+	if c.Sentinelless && len(c.sentinellessTimeouts()) == 0 {
+		errs = append(errs, fmt.Errorf("--sentinelless: no --down-after of %d to %d whole seconds to use as the detection timeout",
+			hooks.MinDetectionTimeout, hooks.MaxDetectionTimeout))
+	}
 	return errors.Join(errs...)
+}
+
+// sentinellessTimeouts are the D values, in seconds, at which sentinel-less mode is measured.
+func (c BenchConfig) sentinellessTimeouts() map[int]bool {
+	out := map[int]bool{}
+	for _, d := range c.DownAfter {
+		if s := d / 1000; c.Sentinelless && d%1000 == 0 && s >= hooks.MinDetectionTimeout && s <= hooks.MaxDetectionTimeout {
+			out[d] = true
+		}
+	}
+	return out
 }
 
 // Bench measures unplanned master loss on a local RedisFailover: for each
@@ -50,11 +70,18 @@ func Bench(ctx context.Context, cfg BenchConfig, out io.Writer, log zerolog.Logg
 	}
 	var rows []benchRow
 	for _, d := range cfg.DownAfter {
-		r, err := benchOneD(ctx, cfg, d, out, log)
+		r, err := benchOneD(ctx, cfg, d, false, out, log)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, r...)
+		if cfg.sentinellessTimeouts()[d] {
+			r, err := benchOneD(ctx, cfg, d, true, out, log)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, r...)
+		}
 	}
 	printBenchTable(out, rows)
 	return nil
@@ -62,6 +89,7 @@ func Bench(ctx context.Context, cfg BenchConfig, out io.Writer, log zerolog.Logg
 
 // benchRow is the result of one D and one failure kind.
 type benchRow struct {
+	mode                 string // Sentinel or sentinel-less
 	down                 int
 	kind                 string
 	sentinel, masterPort []time.Duration
@@ -77,22 +105,39 @@ const benchTimeout = 250 * time.Millisecond
 const (
 	kindRestart = "restarted after 1 s"
 	kindGone    = "host gone"
+	// kindFrozen: the master's process is stopped with SIGSTOP while measured, then resumed: its
+	// host stops answering, connections to it time out instead of being refused (a killed
+	// process that stays down, kindGone, is refused at once, which sentinel-less mode takes as
+	// proof that nothing runs there). When resumed it finds itself demoted or fenced.
+	kindFrozen = "host frozen"
 )
 
-func benchOneD(ctx context.Context, bc BenchConfig, down int, out io.Writer, log zerolog.Logger) ([]benchRow, error) {
+// Modes of a row.
+const (
+	modeSentinel     = "Sentinel"
+	modeSentinelless = "sentinel-less"
+)
+
+// benchSpec is the RedisFailover spec measured at D = down ms.
+func benchSpec(down int, sentinelless bool) string {
+	if sentinelless {
+		return fmt.Sprintf("  sentinel: {enabled: false, detectionTimeoutSeconds: %d}\n", down/1000)
+	}
+	return fmt.Sprintf("  sentinel:\n    customConfig: [\"down-after-milliseconds %d\"]\n", down)
+}
+
+func benchOneD(ctx context.Context, bc BenchConfig, down int, sentinelless bool, out io.Writer, log zerolog.Logger) ([]benchRow, error) {
 	dir, err := os.MkdirTemp("", "redhook-bench-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	rf := filepath.Join(dir, "rf.yaml")
-	if err := os.WriteFile(rf, []byte(fmt.Sprintf(`apiVersion: databases.spotahome.com/v1
+	if err := os.WriteFile(rf, []byte(`apiVersion: databases.spotahome.com/v1
 kind: RedisFailover
 metadata: {name: bench}
 spec:
-  sentinel:
-    customConfig: ["down-after-milliseconds %d"]
-`, down)), 0o600); err != nil {
+`+benchSpec(down, sentinelless)), 0o600); err != nil {
 		return nil, err
 	}
 	cfg := local.Config{Files: []string{rf}, BaseIP: bc.BaseIP, MasterPort: bc.MasterPort,
@@ -108,7 +153,15 @@ spec:
 	if !c.WaitReady(ctx, true, time.Minute) {
 		return nil, errors.New("the local RedisFailover did not become ready within a minute")
 	}
-	client, err := c.SentinelClient()
+	// The confirming writer goes through Sentinel; without sentinels, through the master port.
+	mode := modeSentinel
+	var client rueidis.Client
+	if sentinelless {
+		mode = modeSentinelless
+		client, err = c.MasterPortClient(benchTimeout)
+	} else {
+		client, err = c.SentinelClient()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +171,8 @@ spec:
 		return nil, err
 	}
 	defer portClient.Close()
-	rows := []benchRow{{down: down, kind: kindRestart}, {down: down, kind: kindGone}}
+	rows := []benchRow{{mode: mode, down: down, kind: kindRestart}, {mode: mode, down: down, kind: kindGone},
+		{mode: mode, down: down, kind: kindFrozen}}
 	for i := 0; i < bc.Runs && ctx.Err() == nil; i++ {
 		for k := range rows {
 			if err := benchOnce(ctx, c, client, portClient, &rows[k], out, i); err != nil {
@@ -138,7 +192,7 @@ func benchOnce(ctx context.Context, c *local.Cluster, client, portClient rueidis
 	if victim == nil {
 		return errors.New("no master to kill")
 	}
-	prefix := fmt.Sprintf("bench:%d:%s:%d:", row.down, row.kind[:4], run)
+	prefix := fmt.Sprintf("bench:%s:%d:%s:%d:", row.mode[:4], row.down, row.kind[5:9], run)
 	viaSentinel, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: prefix,
 		Wait: 100 * time.Millisecond, Timeout: benchTimeout, Pause: 10 * time.Millisecond})
 	if err != nil {
@@ -156,7 +210,11 @@ func benchOnce(ctx context.Context, c *local.Cluster, client, portClient rueidis
 	wg.Go(func() { viaPort.Run(wctx) })
 	time.Sleep(500 * time.Millisecond) // steady writes before the kill
 	killed := time.Now()
-	if err := victim.Kill(row.kind == kindGone); err != nil {
+	hit := func() error { return victim.Kill(row.kind == kindGone) }
+	if row.kind == kindFrozen {
+		hit = victim.Freeze
+	}
+	if err := hit(); err != nil {
 		stopWriters()
 		wg.Wait()
 		return err
@@ -166,8 +224,13 @@ func benchOnce(ctx context.Context, c *local.Cluster, client, portClient rueidis
 	port, _ := viaPort.Recovery(ctx, killed, 60*time.Second)
 	stopWriters()
 	wg.Wait()
-	if row.kind == kindGone {
+	switch row.kind {
+	case kindGone:
 		victim.Release()
+	case kindFrozen:
+		if err := victim.Thaw(); err != nil {
+			return err
+		}
 	}
 	if !c.WaitReady(ctx, true, 2*time.Minute) {
 		return errors.New("not ready after a run")
@@ -184,17 +247,17 @@ func benchOnce(ctx context.Context, c *local.Cluster, client, portClient rueidis
 		row.sentinel = append(row.sentinel, sent)
 		row.masterPort = append(row.masterPort, port)
 	}
-	fmt.Fprintf(out, "D=%d %-20s run %2d: sentinel client %6s, master port %6s, confirmed lost %d, unconfirmed lost %d\n",
-		row.down, row.kind, run+1, sent.Round(time.Millisecond), port.Round(time.Millisecond), lostC, lostU)
+	fmt.Fprintf(out, "%-13s D=%d %-20s run %2d: confirming client %6s, master port %6s, confirmed lost %d, unconfirmed lost %d\n",
+		row.mode, row.down, row.kind, run+1, sent.Round(time.Millisecond), port.Round(time.Millisecond), lostC, lostU)
 	return nil
 }
 
 func printBenchTable(out io.Writer, rows []benchRow) {
 	fmt.Fprintln(out)
-	fmt.Fprintln(out, "| D (ms) | failure | runs | (a) Sentinel client writes again min / median / max | (b) master port min / median / max | (c) confirmed writes lost | (d) unconfirmed writes lost |")
-	fmt.Fprintln(out, "|---|---|---|---|---|---|---|")
+	fmt.Fprintln(out, "| mode | D (ms) | failure | runs | (a) confirming client (Sentinel; sentinel-less: master port) writes again min / median / max | (b) master port min / median / max | (c) confirmed writes lost | (d) unconfirmed writes lost |")
+	fmt.Fprintln(out, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
-		fmt.Fprintf(out, "| %d | %s | %d (%d failed) | %s | %s | %d of %d | %d |\n", r.down, r.kind,
+		fmt.Fprintf(out, "| %s | %d | %s | %d (%d failed) | %s | %s | %d of %d | %d |\n", r.mode, r.down, r.kind,
 			len(r.sentinel)+r.failed, r.failed, spread(r.sentinel), spread(r.masterPort), r.confirmedLost, r.confirmed,
 			r.unconfirmedLost)
 	}

@@ -369,7 +369,7 @@ func boot(owner, t *testing.T, c bootTestCase, subnet, host int) *bootedCase {
 	redisTB := &procTB{T: t, owner: owner, capture: b.redisExit != ""}
 	b.redis = prepare(t, redisTB, cl, hooks.ComponentRedis, hooks.RedisPodName(rf.Name, 0),
 		fmt.Sprintf("127.0.%d.%d", subnet, host), int(rf.Spec.Redis.Port), nowhere)
-	if bn := rf.Spec.BootstrapNode; (bn == nil || bn.AllowSentinels) && rf.Spec.Sentinel.Replicas > 0 {
+	if hooks.SentinelsEnabled(rf) && rf.Spec.Sentinel.Replicas > 0 {
 		b.sentinel = prepare(t, &procTB{T: t, owner: owner}, cl, hooks.ComponentSentinel,
 			hooks.SentinelName(rf.Name)+"-0", fmt.Sprintf("127.0.%d.%d", subnet, host+1), hooks.SentinelPort, nowhere)
 	}

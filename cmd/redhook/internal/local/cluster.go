@@ -127,7 +127,7 @@ func (c *Cluster) layout() error {
 		c.redis = append(c.redis, &Pod{name: hooks.RedisPodName(rf.Name, i),
 			component: hooks.ComponentRedis, ip: addIP(base, i).String(), port: rf.Spec.Redis.Port})
 	}
-	if b := rf.Spec.BootstrapNode; b == nil || b.AllowSentinels {
+	if hooks.SentinelsEnabled(rf) {
 		for j := range int(rf.Spec.Sentinel.Replicas) {
 			// A Deployment's pods get random names; a stable one is easier to follow locally.
 			c.sentinel = append(c.sentinel, &Pod{name: hooks.SentinelName(rf.Name) + "-local-" + strconv.Itoa(j),

@@ -34,6 +34,20 @@ func (p *Pod) Kill(hold bool) error {
 	return p.proc.kill(hold)
 }
 
+// Freeze stops the pod's process with SIGSTOP, as a host that stops answering: connections to
+// it time out rather than being refused. Thaw resumes it.
+func (p *Pod) Freeze() error { return p.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a process that Freeze stopped.
+func (p *Pod) Thaw() error { return p.signal(syscall.SIGCONT) }
+
+func (p *Pod) signal(sig syscall.Signal) error {
+	if p.proc == nil {
+		return errors.New(p.name + " is not running")
+	}
+	return p.proc.signal(sig)
+}
+
 // Stop stops a redis pod as a kubelet stops a deleted pod's container: it runs the rendered
 // preStop hook (for a master, the planned handover to a replica), bounded by the rendered grace
 // period, then sends SIGTERM. The process is restarted after the restart delay, as the

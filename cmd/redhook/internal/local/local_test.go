@@ -169,3 +169,63 @@ func TestPodsAreSafeToUseWhileStarting(t *testing.T) {
 	}
 	c.probeAll(context.Background())
 }
+
+// TestLocalSentinelless: with spec.sentinel.enabled: false no sentinel runs, the healer fails
+// over by itself, and the master port follows the promoted node: a write confirmed by WAIT 1
+// before the master is SIGKILLed is read back through the port afterwards.
+func TestLocalSentinelless(t *testing.T) {
+	redistest.Require(t, redistest.RedisServer, "redis-cli")
+	rf := writeRF(t, `apiVersion: databases.spotahome.com/v1
+kind: RedisFailover
+metadata: {name: sl}
+spec:
+  sentinel: {enabled: false}
+`)
+	port, err := redistest.FreePort()
+	require.NoError(t, err)
+	first := redistest.Subnets(t, 2)
+	base := fmt.Sprintf("127.0.%d.", first)
+	out := &redistest.SyncBuffer{}
+	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(base + "1"), MasterPort: port,
+		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.Nop())
+	require.NoError(t, err)
+	ctx, _, _ := runUntilCleanup(t, c)
+	dir := waitLine(t, out, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
+	waitLine(t, out, regexp.MustCompile(`sl master=\S+ .*Ready=True `), 60*time.Second)
+	assert.Empty(t, c.Sentinels(), "no sentinel pods")
+	assert.Empty(t, processesOn(fmt.Sprintf("127.0.%d.", first+1)), "no sentinel processes")
+
+	portClient, err := c.MasterPortClient(time.Second)
+	require.NoError(t, err)
+	defer portClient.Close()
+	confirmed := func(key string) error {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := portClient.Do(cctx, portClient.B().Set().Key(key).Value("1").Build()).Error(); err != nil {
+			return err
+		}
+		n, err := portClient.Do(cctx, portClient.B().Wait().Numreplicas(1).Timeout(500).Build()).AsInt64()
+		if err == nil && n < 1 {
+			err = fmt.Errorf("WAIT 1: %d replicas", n)
+		}
+		return err
+	}
+	require.Eventually(t, func() bool { return confirmed("before-kill") == nil }, 30*time.Second, 100*time.Millisecond,
+		"no confirmed write through the master port")
+
+	master := waitLine(t, out, regexp.MustCompile(`sl master=(rfr-sl-\d)\(`), time.Second)[1]
+	pid, err := os.ReadFile(filepath.Join(dir, master, "process.pid"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	require.NoError(t, err)
+	killed := time.Now()
+	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return confirmed("after-kill") == nil }, 30*time.Second, 50*time.Millisecond,
+		"no confirmed write through the master port after the master was killed; output:\n%s", out)
+	t.Logf("after SIGKILL of %s: the master port takes confirmed writes again after %s", master,
+		time.Since(killed).Round(time.Millisecond))
+	v, err := portClient.Do(ctx, portClient.B().Get().Key("before-kill").Build()).ToString()
+	require.NoError(t, err)
+	assert.Equal(t, "1", v, "a write confirmed before the kill was lost")
+	waitLine(t, out, regexp.MustCompile(`sl master=(rfr-sl-\d)\(.*redis=3/3 .*Ready=True `), 60*time.Second)
+}

@@ -91,6 +91,7 @@ func (c *Cluster) followable(in *input) error {
 	differs("spec.redis.replicas", was.Spec.Redis.Replicas, is.Spec.Redis.Replicas)
 	differs("spec.redis.port", was.Spec.Redis.Port, is.Spec.Redis.Port)
 	differs("spec.sentinel.replicas", was.Spec.Sentinel.Replicas, is.Spec.Sentinel.Replicas)
+	differs("spec.sentinel.enabled", hooks.SentinelsEnabled(was), hooks.SentinelsEnabled(is))
 	differs("spec.sentinel.masterName", was.Spec.Sentinel.MasterName, is.Spec.Sentinel.MasterName)
 	differs("spec.auth", was.Spec.Auth, is.Spec.Auth)
 	differs("spec.bootstrapNode", was.Spec.BootstrapNode, is.Spec.BootstrapNode)
