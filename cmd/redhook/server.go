@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ type server struct {
 	metrics *hookMetrics
 	maxBody int64
 	ready   *atomic.Bool
+	cache   *syncCache // nil: every sync is computed
 }
 
 // newRouter returns the hook server's routes: the two Metacontroller hooks, health probes and
@@ -95,7 +97,13 @@ func (s *server) hook(name string, fn hookFunc) http.HandlerFunc {
 	}
 }
 
+// encoded is a response already encoded (a cached sync): written as it is.
+type encoded []byte
+
 func encode(v any) ([]byte, *hookError) {
+	if b, ok := v.(encoded); ok {
+		return b, nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, &hookError{http.StatusInternalServerError, "encode", fmt.Errorf("encode response: %w", err)}
@@ -130,32 +138,62 @@ func decode(r *http.Request, v any) *hookError {
 }
 
 // sync answers Metacontroller's sync hook: the healer's report goes into hooks.Sync, and the
-// request's topology goes to the healer after the response is computed.
+// request's topology goes to the healer after the response is computed. A request and report
+// seen last time for the same RedisFailover get the remembered response (see syncCache); the
+// healer is told the topology all the same.
 func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
 	body, herr := readBody(r)
 	if herr != nil {
 		return nil, herr
+	}
+	var sum [sha256.Size]byte
+	if s.cache != nil {
+		sum = requestSum(body)
+		if e, ok := s.cache.lookup(sum); ok && e.fresh(s.report(e.key)) {
+			s.metrics.cache.WithLabelValues("hit").Inc()
+			s.track(e.topo)
+			log.Debug().Str("redisfailover", e.key).Msg("synced: same request and report, same response")
+			return encoded(e.body), nil
+		}
+		s.metrics.cache.WithLabelValues("miss").Inc()
 	}
 	req, err := hooks.DecodeSyncRequest(body)
 	if err != nil {
 		return nil, &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
 	}
 	key := req.Parent.Namespace + "/" + req.Parent.Name
-	var obs hooks.HealerReport
-	if s.healer != nil {
-		obs = s.healer.Report(key)
-	}
+	obs := s.report(key)
 	// While the spec is held (invalid, or its Secret missing) the topology is only the pods: the
 	// healer goes on with the last valid settings, those of the held children.
 	resp, topo, _ := hooks.SyncWithTopology(&req, obs)
-	if s.healer != nil {
-		s.healer.Track(topo)
+	out, herr := encode(resp)
+	if herr != nil {
+		return nil, herr
 	}
+	if s.cache != nil {
+		s.cache.store(&cachedSync{request: sum, key: key, report: obs, body: out, topo: topo})
+	}
+	s.track(topo)
 	if e := log.Debug(); e.Enabled() {
 		e.Str("redisfailover", key).Int("children", len(resp.Children)).
 			Float64("resync_after", resp.ResyncAfterSeconds).Msg("synced")
 	}
-	return resp, nil
+	return encoded(out), nil
+}
+
+// report is the healer's report of key; unknown without a healer.
+func (s *server) report(key string) hooks.HealerReport {
+	if s.healer == nil {
+		return hooks.HealerReport{}
+	}
+	return s.healer.Report(key)
+}
+
+// track hands the healer a topology.
+func (s *server) track(t hooks.Topology) {
+	if s.healer != nil {
+		s.healer.Track(t)
+	}
 }
 
 // customize answers Metacontroller's customize hook.
