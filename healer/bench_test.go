@@ -113,3 +113,23 @@ func (p *benchPool) stop() {
 		<-p.done
 	})
 }
+
+// BenchmarkPassUnreachable is one heal pass of a 3 + 3 RedisFailover whose pods do not answer
+// (nothing listens on their loopback addresses): what an idle, unreachable RedisFailover costs
+// per pass.
+func BenchmarkPassUnreachable(b *testing.B) {
+	p, err := NewPool(Config{}, zerolog.Nop()) // not running: passes are called directly
+	require.NoError(b, err)
+	tp := silentTopology("bench", 3, 3)
+	p.Track(tp)
+	e := p.entries[tp.Key()]
+	defer e.conns.closeAll()
+	// Passes of an idle RedisFailover are seconds apart: each one dials again.
+	e.conns.failFor = 0
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		p.pass(ctx, e)
+	}
+	require.NotEmpty(b, p.Report(tp.Key()).Errors)
+}

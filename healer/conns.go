@@ -35,6 +35,9 @@ type conns struct {
 	closed bool
 }
 
+// connBuffer is the read and the write buffer of each healer connection.
+const connBuffer = 16 << 10
+
 // errClosed is returned by get once the RedisFailover is forgotten or the pool stopped, and to
 // those who waited for a dial whose address was dropped meanwhile.
 var errClosed = errors.New("connections closed")
@@ -121,6 +124,13 @@ func (c *conns) connect(addr string, cn *conn) {
 		ClientSetInfo:     rueidis.DisableClientSetInfo, // CLIENT SETINFO is Redis ≥ 7.2
 		Dialer:            net.Dialer{Timeout: c.dialTimeout, KeepAlive: 30 * time.Second},
 		ConnWriteTimeout:  c.commandTimeout,
+		// One connection per address (rueidis opens up to 2^PipelineMultiplex, 2 on 2 cores),
+		// with small buffers (rueidis' default is 0.5 MiB each way per connection: 1 GiB for
+		// 1,000 RedisFailovers of 3 + 3 pods). The healer sends a few short commands per pass;
+		// longer replies (INFO, CLIENT LIST) are read past the buffer.
+		PipelineMultiplex:   -1,
+		ReadBufferEachConn:  connBuffer,
+		WriteBufferEachConn: connBuffer,
 	})
 	if err != nil {
 		if client != nil {

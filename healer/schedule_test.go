@@ -46,7 +46,9 @@ func TestReschedule(t *testing.T) {
 			due: 250 * time.Millisecond, result: "ok"},
 		{name: "no master", due: time.Second, result: "ok"},
 		{name: "no master, no pod answers again: backs off", e: entry{idle: 3}, due: 8 * time.Second, result: "ok"},
-		{name: "no master, no pod answers for long: capped", e: entry{idle: 40}, due: 30 * time.Second, result: "ok"},
+		{name: "no master, no pod answers for long: capped", e: entry{idle: 40}, due: 2 * time.Minute, result: "ok"},
+		{name: "no pod answers, errors: backoff up to the silent cap", e: entry{fails: 40}, r: hooks.HealerReport{
+			Redis: []hooks.RedisReport{{Pod: "rfr-a-0"}}, Errors: []string{"rfr-a-0: refused"}}, due: 2 * time.Minute, fails: 41, result: "error"},
 		{name: "no master but a pod answers: fast", e: entry{idle: 5}, r: hooks.HealerReport{Redis: []hooks.RedisReport{
 			{Pod: "rfr-a-0", Reachable: true, Role: hooks.RoleReplica}}}, due: time.Second, result: "ok"},
 		{name: "no master, acted: fast", e: entry{idle: 5}, acts: []decision.Action{decision.Promote{Pod: "rfr-a-0"}},
@@ -79,12 +81,12 @@ func TestIdleCountsPasses(t *testing.T) {
 	p := &Pool{cfg: DefaultConfig()}
 	e := entry{}
 	var waits []time.Duration
-	for range 7 {
+	for range 9 {
 		p.reschedule(&e, hooks.HealerReport{}, nil, 0, now)
 		waits = append(waits, e.due.Sub(now))
 	}
 	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
-		16 * time.Second, 30 * time.Second, 30 * time.Second}, waits)
+		16 * time.Second, 32 * time.Second, 64 * time.Second, 2 * time.Minute, 2 * time.Minute}, waits)
 	p.reschedule(&e, hooks.HealerReport{Sentinels: []hooks.SentinelReport{{Pod: "rfs-a", Reachable: true}}}, nil, 0, now)
 	assert.Equal(t, 0, e.idle)
 	assert.Equal(t, now.Add(time.Second), e.due)

@@ -37,14 +37,7 @@ func TestFailoverTarget(t *testing.T) {
 // back off instead.
 func TestNoSubscriptionToSilentSentinels(t *testing.T) {
 	p := startPool(t)
-	tp := hooks.Topology{Namespace: "test", Name: "silent", MasterName: "mymaster", RedisPort: 6379,
-		SentinelPort: 26379, SentinelsEnabled: true, Quorum: 2, RedisReplicas: 2, SentinelReplicas: 3}
-	for i := range 2 {
-		tp.Redis = append(tp.Redis, hooks.PodRef{Name: fmt.Sprintf("rfr-silent-%d", i), IP: fmt.Sprintf("127.0.99.%d", 10+i), Ordinal: i, Ready: true})
-	}
-	for i := range 3 {
-		tp.Sentinels = append(tp.Sentinels, hooks.PodRef{Name: fmt.Sprintf("rfs-silent-%d", i), IP: fmt.Sprintf("127.0.99.%d", 20+i), Ready: true})
-	}
+	tp := silentTopology("silent", 2, 3)
 	p.Track(tp)
 	redistest.WaitFor(t, 10*time.Second, "two passes", func() error {
 		if n := p.metric(t, "redhook_healer_passes_total", "result", "error"); n < 2 {
@@ -60,4 +53,17 @@ func TestNoSubscriptionToSilentSentinels(t *testing.T) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	assert.Empty(t, p.entries[tp.Key()].subs, "no subscription to a sentinel that did not answer")
+}
+
+// silentTopology is a RedisFailover whose pods have loopback addresses nothing listens on.
+func silentTopology(name string, redis, sentinels int) hooks.Topology {
+	tp := hooks.Topology{Namespace: "test", Name: name, MasterName: "mymaster", RedisPort: 6379,
+		SentinelPort: 26379, SentinelsEnabled: true, Quorum: 2, RedisReplicas: int32(redis), SentinelReplicas: int32(sentinels)}
+	for i := range redis {
+		tp.Redis = append(tp.Redis, hooks.PodRef{Name: fmt.Sprintf("rfr-%s-%d", name, i), IP: fmt.Sprintf("127.0.99.%d", 10+i), Ordinal: i, Ready: true})
+	}
+	for i := range sentinels {
+		tp.Sentinels = append(tp.Sentinels, hooks.PodRef{Name: fmt.Sprintf("rfs-%s-%d", name, i), IP: fmt.Sprintf("127.0.99.%d", 20+i), Ready: true})
+	}
+	return tp
 }
