@@ -192,13 +192,14 @@ func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
 	obs := s.report(key)
 	// While the spec is held (invalid, or its Secret missing) the topology is only the pods: the
 	// healer goes on with the last valid settings, those of the held children.
-	resp, topo, _ := hooks.SyncWithTopology(&req, obs)
+	res := hooks.SyncDetailed(&req, obs)
+	resp, topo := res.Response, res.Topology
 	out, herr := encode(resp)
 	if herr != nil {
 		return nil, herr
 	}
 	if s.cache != nil {
-		s.cache.store(&cachedSync{request: sum, key: key, report: obs, body: out, topo: topo})
+		s.cache.store(&cachedSync{request: sum, key: key, report: obs, reportTimeRead: res.ReportTimeRead, body: out, topo: topo})
 	}
 	s.track(topo)
 	if e := log.Debug(); e.Enabled() {

@@ -15,7 +15,7 @@ import (
 // response, byte for byte, without decoding, rendering or encoding anything (the request is
 // named by a hash of its bytes, see requestID). A settled
 // RedisFailover is synced every 30 s and an unsettled one every 2 s with the same request; its
-// report changes only when a heal pass sees something new or stamps a new time.
+// report changes only when a heal pass sees something new (see fresh for its time).
 //
 // Bounded: one entry per parent key (a new response replaces the parent's previous one), and
 // entries not used for forgetAfter (the healer's ForgetAfter: the RedisFailover is deleted or
@@ -35,9 +35,11 @@ type cachedSync struct {
 	request requestID
 	key     string // the parent's namespace/name, read from that body
 	report  hooks.HealerReport
-	body    []byte // the encoded response
-	topo    hooks.Topology
-	used    time.Time
+	// reportTimeRead: the response depends on report.Time (see fresh).
+	reportTimeRead bool
+	body           []byte // the encoded response
+	topo           hooks.Topology
+	used           time.Time
 }
 
 func newSyncCache(forgetAfter time.Duration) *syncCache {
@@ -74,10 +76,21 @@ func (c *syncCache) lookup(sum requestID) (*cachedSync, bool) {
 	return e, ok
 }
 
-// fresh tells whether e was computed with report: every field compared, the report time
-// included (Sync stamps conditions with it).
+// fresh tells whether e holds the response to report: every field of the report equal, its
+// time included when the computation read it (a condition flipped and was stamped with it).
+// Otherwise the time only has to be known on both sides: a heal pass that saw nothing new
+// makes a report that differs only in its time, and the response of a steady RedisFailover does
+// not change with it (hooks.SyncResult.ReportTimeRead).
 func (e *cachedSync) fresh(report hooks.HealerReport) bool {
-	return reflect.DeepEqual(e.report, report)
+	if e.reportTimeRead {
+		return reflect.DeepEqual(e.report, report)
+	}
+	if e.report.Known() != report.Known() {
+		return false
+	}
+	a, b := e.report, report
+	a.Time, b.Time = time.Time{}, time.Time{}
+	return reflect.DeepEqual(a, b)
 }
 
 // store remembers a response, replacing the previous one of the same parent.

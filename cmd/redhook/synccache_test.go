@@ -68,7 +68,9 @@ func TestSyncCache(t *testing.T) {
 	assert.Equal(t, healer.tracked[0], healer.tracked[1])
 	healer.mu.Unlock()
 
-	// The healer makes a new report: only the time differs, and the response does too.
+	// The healer makes a new report: only the time differs. The parent of the recorded request
+	// has no status yet: every condition is stamped with the report's time, so the response
+	// differs too.
 	later := obs
 	later.Time = obs.Time.Add(time.Minute)
 	healer.setReport(later)
@@ -113,4 +115,50 @@ func TestSyncCacheForgets(t *testing.T) {
 	_, ok := c.lookup(a.request)
 	assert.False(t, ok, "a was not synced for 15 minutes")
 	assert.Equal(t, 1, c.len())
+}
+
+// TestSyncCacheSteady: the next request of a steady RedisFailover carries the last status; a new
+// report that differs only in its time is answered from the cache, byte for byte what a fresh
+// sync answers, while a report without a time (unknown) is not.
+func TestSyncCacheSteady(t *testing.T) {
+	request, obs := readCase(t, "master-known")
+	steady := steadyRequest(t, request, obs)
+	healer := &recordingHealer{report: obs}
+	srv := startServer(t, healer)
+	sync := func() []byte {
+		t.Helper()
+		resp, body := post(t, srv.url+"/sync", "application/json", steady)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		return body
+	}
+	sync()
+	later := obs
+	later.Time = obs.Time.Add(10 * time.Second) // the next heal pass saw the same
+	healer.setReport(later)
+	got := sync()
+	assert.Equal(t, 1.0, cacheCount(t, srv, "hit"), "only the report's time changed")
+	assert.Equal(t, string(freshResponse(t, steady, later)), string(got), "cached = fresh, byte for byte")
+
+	healer.setReport(hooks.HealerReport{}) // the healer forgot it: unknown
+	got = sync()
+	assert.Equal(t, 2.0, cacheCount(t, srv, "miss"))
+	assert.Equal(t, string(freshResponse(t, steady, hooks.HealerReport{})), string(got))
+}
+
+// steadyRequest is request with the parent's status set to the status Sync answers to it, as
+// Metacontroller sends the next sync once it wrote that status.
+func steadyRequest(t *testing.T, request []byte, obs hooks.HealerReport) []byte {
+	t.Helper()
+	var status struct {
+		Status json.RawMessage `json:"status"`
+	}
+	require.NoError(t, json.Unmarshal(freshResponse(t, request, obs), &status))
+	var req map[string]any
+	require.NoError(t, json.Unmarshal(request, &req))
+	var st any
+	require.NoError(t, json.Unmarshal(status.Status, &st))
+	req["parent"].(map[string]any)["status"] = st
+	out, err := json.Marshal(req)
+	require.NoError(t, err)
+	return out
 }
