@@ -3,10 +3,15 @@ package healer
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redhook/redhook/healer/redistest"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -132,4 +137,89 @@ func BenchmarkPassUnreachable(b *testing.B) {
 		p.pass(ctx, e)
 	}
 	require.NotEmpty(b, p.Report(tp.Key()).Errors)
+}
+
+// BenchmarkHealthyRedisFailovers is the steady cost of healthy RedisFailovers: $REDHOOK_BENCH_RFS
+// (default 20) converged 2 + 1 RedisFailovers in one pool with the default intervals (a pass
+// every 10 s, the master watcher's ROLE every 200 ms), measured over b.N seconds:
+//
+//	REDHOOK_BENCH_RFS=100 go test -run '^$' -bench HealthyRedisFailovers -benchtime 30x ./healer/
+//
+// It reports the CPU this process spends per RedisFailover (as a percentage of one core), per
+// pass, the passes per second and the TCP connections per RedisFailover.
+func BenchmarkHealthyRedisFailovers(b *testing.B) {
+	n := 20
+	if v, err := strconv.Atoi(os.Getenv("REDHOOK_BENCH_RFS")); err == nil && v > 0 {
+		n = v
+	}
+	var clusters []*redistest.Cluster
+	for i := range n {
+		clusters = append(clusters, benchCluster(b, fmt.Sprintf("healthy%03d", i), 2, 1))
+	}
+	reg := prometheus.NewRegistry()
+	p, err := NewPool(Config{Registerer: reg}, zerolog.Nop())
+	require.NoError(b, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for _, c := range clusters {
+		p.Track(topology(c))
+	}
+	for _, c := range clusters {
+		waitConverged(b, p, c, 120*time.Second)
+	}
+	time.Sleep(10 * time.Second) // one Interval: every RedisFailover back to its healthy pace
+	passes0, cpu0, start := counterSum(b, reg, "redhook_healer_passes_total"), processCPU(b), time.Now()
+	for b.Loop() {
+		time.Sleep(time.Second)
+	}
+	b.StopTimer()
+	secs := time.Since(start).Seconds()
+	passes := counterSum(b, reg, "redhook_healer_passes_total") - passes0
+	cpu := (processCPU(b) - cpu0).Seconds()
+	b.ReportMetric(100*cpu/secs/float64(n), "%cpu/RF")
+	b.ReportMetric(passes/secs, "passes/s")
+	if passes > 0 {
+		b.ReportMetric(cpu/passes*1e6, "cpu-µs/pass")
+	}
+	b.ReportMetric(float64(openSockets(b))/float64(n), "conns/RF")
+	b.ReportMetric(0, "ns/op")
+}
+
+// counterSum is the sum of a counter family over its labels.
+func counterSum(b *testing.B, reg *prometheus.Registry, name string) float64 {
+	families, err := reg.Gather()
+	require.NoError(b, err)
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+// processCPU is the user + system CPU time of this process so far (the redis processes are
+// others).
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// openSockets counts this process' open sockets (Linux): the pool's connections, as the test
+// process listens on nothing.
+func openSockets(b *testing.B) int {
+	fds, err := os.ReadDir("/proc/self/fd")
+	require.NoError(b, err)
+	n := 0
+	for _, fd := range fds {
+		if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil && strings.HasPrefix(target, "socket:") {
+			n++
+		}
+	}
+	return n
 }

@@ -63,6 +63,7 @@ type Result struct {
 	MaxQueued       time.Duration
 	CPUPerSync      time.Duration
 	CPU             float64 // cores during the window
+	HitRatio        float64 // of the sync response cache; -1 without one
 	RSS             int64   // the largest seen, bytes
 	IdleCPU         float64 // cores, -1 when not measured
 	IdleGoroutines  float64
@@ -76,6 +77,9 @@ func (r Result) String() string {
 		"cpu_per_sync=%.0fµs cpu=%.0f%% rss=%dMiB",
 		r.N, r.Period, r.Req, r.Offered, r.Served, ms(r.P50), ms(r.P99), ms(r.MaxQueued),
 		float64(r.CPUPerSync)/float64(time.Microsecond), 100*r.CPU, r.RSS>>20)
+	if r.HitRatio >= 0 {
+		s += fmt.Sprintf(" cache_hits=%.0f%%", 100*r.HitRatio)
+	}
 	if r.IdleCPU >= 0 {
 		s += fmt.Sprintf(" idle_cpu=%.1f%% idle_goroutines=%.0f idle_passes=%.1f/s", 100*r.IdleCPU, r.IdleGoroutines, r.IdlePasses)
 	}
@@ -101,9 +105,13 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err != nil {
 		return res, err
 	}
-	requests, err := buildRequests(t, cfg.N)
+	bodies, err := buildRequests(t, cfg.N)
 	if err != nil {
 		return res, err
+	}
+	requests := make([]*parent, len(bodies))
+	for i, b := range bodies {
+		requests[i] = &parent{body: b}
 	}
 	srv, err := startServer(ctx, cfg)
 	if err != nil {
@@ -127,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 }
 
 // measureLoad runs the load for Warmup + Duration and measures the window after Warmup.
-func measureLoad(ctx context.Context, cfg Config, srv *server, requests [][]byte, res *Result) error {
+func measureLoad(ctx context.Context, cfg Config, srv *server, requests []*parent, res *Result) error {
 	loadCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan loadResult, 1)
@@ -140,6 +148,7 @@ func measureLoad(ctx context.Context, cfg Config, srv *server, requests [][]byte
 	if err != nil {
 		return err
 	}
+	hits0, misses0 := cacheCounts(srv.base)
 	if !sleep(ctx, cfg.Duration) {
 		return ctx.Err()
 	}
@@ -147,6 +156,10 @@ func measureLoad(ctx context.Context, cfg Config, srv *server, requests [][]byte
 	cpu1, err := cpuTime(srv.pid())
 	if err != nil {
 		return err
+	}
+	res.HitRatio = -1
+	if hits1, misses1 := cacheCounts(srv.base); hits1 >= 0 && hits1+misses1 > hits0+misses0 {
+		res.HitRatio = (hits1 - hits0) / (hits1 + misses1 - hits0 - misses0)
 	}
 	cancel()
 	lr := <-done
@@ -296,4 +309,13 @@ func Executable() string {
 		return "redhook"
 	}
 	return p
+}
+
+// cacheCounts reads the sync cache's hits and misses so far; -1, -1 when the server has no cache
+// (an older redhook).
+func cacheCounts(base string) (hits, misses float64) {
+	if metric(base, "redhook_sync_cache_total") < 0 {
+		return -1, -1
+	}
+	return max(0, metric(base, `redhook_sync_cache_total{result="hit"}`)), max(0, metric(base, `redhook_sync_cache_total{result="miss"}`))
 }

@@ -3,6 +3,7 @@ package scale
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,12 +15,60 @@ import (
 // The load is what Metacontroller sends: a fixed number of workers, each sync request sent
 // when it is due and answered before that worker takes the next one. RedisFailover i is due at
 // start + i·P/N + k·P: evenly spread. A due request waits in the queue while every worker is
-// busy; that wait is recorded apart from the round trip.
+// busy; that wait is recorded apart from the round trip. As Metacontroller writes the status a
+// response asks for, the next request of that RedisFailover carries it in its parent.
 
 // job is one sync request to send.
 type job struct {
-	due  time.Time
-	body []byte
+	due time.Time
+	rf  *parent
+}
+
+// parent is the request of one RedisFailover, updated with the status of its last response.
+type parent struct {
+	mu     sync.Mutex
+	body   []byte
+	status []byte // the parent's status in body (raw JSON); nil before the first response
+}
+
+func (p *parent) request() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.body
+}
+
+// answered puts the status of a response into the next request, when it changed.
+func (p *parent) answered(response []byte) error {
+	var resp struct {
+		Status json.RawMessage `json:"status"`
+	}
+	if err := json.Unmarshal(response, &resp); err != nil {
+		return fmt.Errorf("response: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if bytes.Equal(resp.Status, p.status) {
+		return nil
+	}
+	var req map[string]json.RawMessage
+	if err := json.Unmarshal(p.body, &req); err != nil {
+		return fmt.Errorf("request: %w", err)
+	}
+	var par map[string]json.RawMessage
+	if err := json.Unmarshal(req["parent"], &par); err != nil {
+		return fmt.Errorf("request parent: %w", err)
+	}
+	par["status"] = resp.Status
+	b, err := json.Marshal(par)
+	if err != nil {
+		return err
+	}
+	req["parent"] = b
+	if p.body, err = json.Marshal(req); err != nil {
+		return err
+	}
+	p.status = resp.Status
+	return nil
 }
 
 // sample is what one request measured.
@@ -35,7 +84,7 @@ type loadResult struct {
 
 // runLoad sends requests[i] every period, evenly spread, from start until ctx ends, with
 // workers concurrent clients, and returns every sample.
-func runLoad(ctx context.Context, url string, requests [][]byte, period time.Duration, workers int) loadResult {
+func runLoad(ctx context.Context, url string, requests []*parent, period time.Duration, workers int) loadResult {
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: workers, MaxIdleConnsPerHost: workers, IdleConnTimeout: time.Minute}}
 	jobs := make(chan job, len(requests))
@@ -66,7 +115,7 @@ func runLoad(ctx context.Context, url string, requests [][]byte, period time.Dur
 }
 
 // schedule puts each request on jobs when it is due, until ctx ends.
-func schedule(ctx context.Context, requests [][]byte, period time.Duration, jobs chan<- job) {
+func schedule(ctx context.Context, requests []*parent, period time.Duration, jobs chan<- job) {
 	step := period / time.Duration(len(requests))
 	start := time.Now()
 	timer := time.NewTimer(0)
@@ -80,7 +129,7 @@ func schedule(ctx context.Context, requests [][]byte, period time.Duration, jobs
 		case <-timer.C:
 		}
 		select {
-		case jobs <- job{due: due, body: requests[k%len(requests)]}:
+		case jobs <- job{due: due, rf: requests[k%len(requests)]}:
 		case <-ctx.Done():
 			return
 		}
@@ -90,15 +139,19 @@ func schedule(ctx context.Context, requests [][]byte, period time.Duration, jobs
 // send posts one sync request and reads the whole response.
 func send(client *http.Client, url string, j job) sample {
 	s := sample{due: j.due, sent: time.Now()}
-	resp, err := client.Post(url, "application/json", bytes.NewReader(j.body))
+	var body []byte
+	resp, err := client.Post(url, "application/json", bytes.NewReader(j.rf.request()))
 	if err == nil {
-		_, err = io.Copy(io.Discard, resp.Body)
+		body, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err == nil && resp.StatusCode != http.StatusOK {
 			err = fmt.Errorf("status %d", resp.StatusCode)
 		}
 	}
 	s.done, s.err = time.Now(), err
+	if err == nil {
+		s.err = j.rf.answered(body)
+	}
 	return s
 }
 

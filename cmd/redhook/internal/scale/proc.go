@@ -59,8 +59,8 @@ func rssBytes(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
 }
 
-// metric reads one unlabelled sample (e.g. go_goroutines), or the sum of a labelled family,
-// from the server's /metrics; -1 when it is missing.
+// metric reads one sample from the server's /metrics: name is a family (e.g. go_goroutines; the
+// sum over its labels) or a family with its labels as /metrics prints them; -1 when missing.
 func metric(base, name string) float64 {
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -73,7 +73,7 @@ func metric(base, name string) float64 {
 	for sc.Scan() {
 		line := sc.Text()
 		if !strings.HasPrefix(line, name) || (len(line) > len(name) && line[len(name)] != ' ' && line[len(name)] != '{') {
-			continue
+			continue // another metric whose name starts with name; a name with labels matches itself only
 		}
 		f := strings.Fields(line)
 		if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
