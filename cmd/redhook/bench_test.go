@@ -49,6 +49,7 @@ func benchSyncHTTP(b *testing.B, cache *syncCache) {
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "/sync", bytes.NewReader(request))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept-Encoding", "gzip") // as Go's http.Client (Metacontroller's) sends
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		if w.Code != http.StatusOK {

@@ -78,7 +78,12 @@ func (s *server) hook(name string, fn hookFunc) http.HandlerFunc {
 		log := s.log.With().Str("hook", name).Str("request_id", middleware.GetReqID(r.Context())).Logger()
 		resp, herr := fn(r, log)
 		code := http.StatusOK
-		if herr == nil {
+		if gz, ok := resp.(gzipped); ok && herr == nil {
+			w.Header().Set("Content-Type", "application/json")
+			if err := writeGzipped(w, r, gz); err != nil {
+				herr = &hookError{http.StatusInternalServerError, "encode", err}
+			}
+		} else if herr == nil {
 			var body []byte
 			body, herr = encode(resp)
 			if herr == nil {
@@ -180,7 +185,7 @@ func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
 			s.metrics.cache.WithLabelValues("hit").Inc()
 			s.track(e.topo)
 			log.Debug().Str("redisfailover", e.key).Msg("synced: same request and report, same response")
-			return encoded(e.body), nil
+			return gzipped(e.gz), nil
 		}
 		s.metrics.cache.WithLabelValues("miss").Inc()
 	}
@@ -199,7 +204,7 @@ func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
 		return nil, herr
 	}
 	if s.cache != nil {
-		s.cache.store(&cachedSync{request: sum, key: key, report: obs, reportTimeRead: res.ReportTimeRead, body: out, topo: topo})
+		s.cache.store(&cachedSync{request: sum, key: key, report: obs, reportTimeRead: res.ReportTimeRead, gz: compress(out), topo: topo})
 	}
 	s.track(topo)
 	if e := log.Debug(); e.Enabled() {

@@ -37,7 +37,7 @@ type cachedSync struct {
 	report  hooks.HealerReport
 	// reportTimeRead: the response depends on report.Time (see fresh).
 	reportTimeRead bool
-	body           []byte // the encoded response
+	gz             []byte // the encoded response, gzipped (see gzipped)
 	topo           hooks.Topology
 	used           time.Time
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -161,4 +163,39 @@ func steadyRequest(t *testing.T, request []byte, obs hooks.HealerReport) []byte 
 	out, err := json.Marshal(req)
 	require.NoError(t, err)
 	return out
+}
+
+// TestSyncCacheEncodings: a cached response goes gzipped to a client that accepts gzip and plain
+// to one that does not; both are, byte for byte, what a fresh sync encodes.
+func TestSyncCacheEncodings(t *testing.T) {
+	request, obs := readCase(t, "master-known")
+	srv := startServer(t, &recordingHealer{report: obs})
+	want := freshResponse(t, request, obs)
+	post(t, srv.url+"/sync", "application/json", request) // computed, remembered
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	for _, tt := range []struct{ accept, encoding string }{{"gzip", "gzip"}, {"", ""}, {"gzip;q=0", ""}, {"br, gzip;q=0.5", "gzip"}} {
+		t.Run("accept "+tt.accept, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, srv.url+"/sync", bytes.NewReader(request))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			if tt.accept != "" {
+				req.Header.Set("Accept-Encoding", tt.accept)
+			}
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+			assert.Equal(t, tt.encoding, resp.Header.Get("Content-Encoding"))
+			if tt.encoding == "gzip" {
+				zr, err := gzip.NewReader(bytes.NewReader(body))
+				require.NoError(t, err)
+				body, err = io.ReadAll(zr)
+				require.NoError(t, err)
+			}
+			assert.Equal(t, string(want), string(body))
+		})
+	}
+	assert.Equal(t, 4.0, cacheCount(t, srv, "hit"))
 }
