@@ -123,7 +123,7 @@ bench-failover: build deps ## Failover times and lost writes of a local RedisFai
 .PHONY: bench-scale
 bench-scale: build ## redhook serve under the syncs of many RedisFailovers: N=1000 at P=2s, N=3000 at P=30s, then idle (~11 min)
 	$(BIN) bench-scale --n 1000 --period 2s --warmup 30s --runs $(or $(RUNS),1)
-	$(BIN) bench-scale --n 3000 --period 30s --idle-settle 4m --idle-window 2m --runs $(or $(RUNS),1)
+	$(BIN) bench-scale --n 3000 --period 30s --warmup 90s --idle-settle 3m --idle-window 2m --runs $(or $(RUNS),1)
 
 .PHONY: clean
 clean: ## Remove build output

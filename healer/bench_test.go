@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -145,8 +146,9 @@ func BenchmarkPassUnreachable(b *testing.B) {
 //
 //	REDHOOK_BENCH_RFS=100 go test -run '^$' -bench HealthyRedisFailovers -benchtime 30x ./healer/
 //
-// It reports the CPU this process spends per RedisFailover (as a percentage of one core), per
-// pass, the passes per second and the TCP connections per RedisFailover.
+// It reports the CPU the pool spends per RedisFailover (as a percentage of one core: its passes,
+// master watcher and subscriptions; this process' CPU over an equal window before the pool ran
+// is subtracted), the passes per second and the pool's TCP connections per RedisFailover.
 func BenchmarkHealthyRedisFailovers(b *testing.B) {
 	n := 20
 	if v, err := strconv.Atoi(os.Getenv("REDHOOK_BENCH_RFS")); err == nil && v > 0 {
@@ -156,6 +158,18 @@ func BenchmarkHealthyRedisFailovers(b *testing.B) {
 	for i := range n {
 		clusters = append(clusters, benchCluster(b, fmt.Sprintf("healthy%03d", i), 2, 1))
 	}
+	// The baseline, before the pool runs: this process' own sockets (the harness' clients, opened
+	// here) and its CPU over a window as long as the measured one.
+	for _, c := range clusters {
+		for _, proc := range append(append([]*redistest.Proc{}, c.Redis...), c.Sentinels...) {
+			require.NoError(b, proc.Do("PING").Error())
+		}
+	}
+	sockets0, heap0 := openSockets(b), heapInUse()
+	window := time.Duration(b.N) * time.Second
+	idle0 := processCPU(b)
+	time.Sleep(window)
+	idleCPU := processCPU(b) - idle0
 	reg := prometheus.NewRegistry()
 	p, err := NewPool(Config{Registerer: reg}, zerolog.Nop())
 	require.NoError(b, err)
@@ -177,13 +191,11 @@ func BenchmarkHealthyRedisFailovers(b *testing.B) {
 	b.StopTimer()
 	secs := time.Since(start).Seconds()
 	passes := counterSum(b, reg, "redhook_healer_passes_total") - passes0
-	cpu := (processCPU(b) - cpu0).Seconds()
+	cpu := (processCPU(b) - cpu0 - idleCPU).Seconds() // the pool's: passes, watcher, subscriptions
 	b.ReportMetric(100*cpu/secs/float64(n), "%cpu/RF")
 	b.ReportMetric(passes/secs, "passes/s")
-	if passes > 0 {
-		b.ReportMetric(cpu/passes*1e6, "cpu-µs/pass")
-	}
-	b.ReportMetric(float64(openSockets(b))/float64(n), "conns/RF")
+	b.ReportMetric(float64(openSockets(b)-sockets0)/float64(n), "conns/RF")
+	b.ReportMetric(float64(heapInUse()-heap0)/float64(n)/1024, "heap-KiB/RF")
 	b.ReportMetric(0, "ns/op")
 }
 
@@ -222,4 +234,12 @@ func openSockets(b *testing.B) int {
 		}
 	}
 	return n
+}
+
+// heapInUse is the live heap after a collection.
+func heapInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapInuse)
 }

@@ -65,6 +65,7 @@ type Result struct {
 	CPU             float64 // cores during the window
 	HitRatio        float64 // of the sync response cache; -1 without one
 	RSS             int64   // the largest seen, bytes
+	RSSEnd          int64   // at the end of the measured window
 	IdleCPU         float64 // cores, -1 when not measured
 	IdleGoroutines  float64
 	IdlePasses      float64 // heal passes per second
@@ -74,9 +75,9 @@ type Result struct {
 // String is the one line a run prints.
 func (r Result) String() string {
 	s := fmt.Sprintf("scale: N=%d P=%s req=%s offered=%.0f/s served=%.0f/s p50=%s p99=%s max_queued=%s "+
-		"cpu_per_sync=%.0fµs cpu=%.0f%% rss=%dMiB",
+		"cpu_per_sync=%.0fµs cpu=%.0f%% rss=%dMiB rss_end=%dMiB",
 		r.N, r.Period, r.Req, r.Offered, r.Served, ms(r.P50), ms(r.P99), ms(r.MaxQueued),
-		float64(r.CPUPerSync)/float64(time.Microsecond), 100*r.CPU, r.RSS>>20)
+		float64(r.CPUPerSync)/float64(time.Microsecond), 100*r.CPU, r.RSS>>20, r.RSSEnd>>20)
 	if r.HitRatio >= 0 {
 		s += fmt.Sprintf(" cache_hits=%.0f%%", 100*r.HitRatio)
 	}
@@ -155,6 +156,9 @@ func measureLoad(ctx context.Context, cfg Config, srv *server, requests []*paren
 	to := time.Now()
 	cpu1, err := cpuTime(srv.pid())
 	if err != nil {
+		return err
+	}
+	if res.RSSEnd, err = rssBytes(srv.pid()); err != nil {
 		return err
 	}
 	res.HitRatio = -1
