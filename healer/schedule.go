@@ -141,10 +141,11 @@ func (p *Pool) forget(key string, e *entry) {
 
 // reschedule sets when the next pass of e is due after a pass that sent acts and reported r,
 // and returns the result of that pass for the metrics: at once when a re-check was asked for
-// meanwhile, after backoff on errors, after a backoff from FastInterval while no master is known
-// and no pod answers (see anyReachable; both backoffs then go up to SilentMaxInterval), after a quarter of FastInterval after a switchover or
-// after closing clients that wrote to a replica (rule 15: the clients reconnect through the
-// master Service, which may still lead to the old master for a moment), after FastInterval
+// meanwhile, after backoff on errors, after a backoff from FastInterval while no master is
+// known and no pod answers (see anyReachable; both backoffs then go up to SilentMaxInterval),
+// after a quarter of FastInterval after a switchover or after closing clients that wrote to a
+// replica (rule 15: the clients reconnect through the master Service, which may still lead to
+// the old master for a moment), after FastInterval
 // while unsettled (acted, failing over, or without a master), else after Interval. held is how
 // many of r's errors are writes held back (a CONFIG SET Redis refused, a switchover that failed
 // too often): they make the pass an "error" but add no backoff, since retrying sooner or later

@@ -313,4 +313,10 @@ func TestConfig(t *testing.T) {
 	assert.ErrorContains(t, err, "REDHOOK_DRAIN_PERIOD")
 	_, err = parseServeFlags([]string{"--drain-period", "-1s"}, func(string) string { return "" }, io.Discard)
 	assert.ErrorContains(t, err, "--drain-period")
+	assert.Equal(t, 10*time.Minute, defaultConfig().ForgetAfter)
+	cfg, err = parseServeFlags([]string{"--forget-after", "1h"}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, time.Hour, cfg.ForgetAfter)
+	_, err = parseServeFlags([]string{"--forget-after", "10s"}, func(string) string { return "" }, io.Discard)
+	assert.ErrorContains(t, err, "--forget-after 10s")
 }
