@@ -55,6 +55,35 @@ func processesOn(prefix string) []string {
 
 // runUntilCleanup runs c until cancel or the end of the test; done receives Run's result (put
 // it back after reading it: the cleanup reads it too).
+// localRun is a redhook local started by startLocal.
+type localRun struct {
+	c      *Cluster
+	out    *redistest.SyncBuffer
+	first  int    // the claimed /24 of the redis pods; the sentinels are on first+1
+	base   string // "127.0.<first>."
+	dir    string // the temporary files
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startLocal runs redhook local on the RedisFailover file rf (named name) with a master port,
+// redis pods on a claimed /24 and sentinels on the next one (BaseIP+256+j), until it is Ready.
+func startLocal(t *testing.T, rf, name string) localRun {
+	t.Helper()
+	port, err := redistest.FreePort()
+	require.NoError(t, err)
+	l := localRun{first: redistest.Subnets(t, 2), out: &redistest.SyncBuffer{}}
+	l.base = fmt.Sprintf("127.0.%d.", l.first)
+	l.c, err = New(Config{Files: []string{rf}, BaseIP: net.ParseIP(l.base + "1"), MasterPort: port,
+		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, l.out, zerolog.Nop())
+	require.NoError(t, err)
+	l.ctx, l.cancel, l.done = runUntilCleanup(t, l.c)
+	l.dir = waitLine(t, l.out, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
+	waitLine(t, l.out, regexp.MustCompile(name+` master=\S+ .*Ready=True `), 60*time.Second)
+	return l
+}
+
 func runUntilCleanup(t *testing.T, c *Cluster) (ctx context.Context, cancel context.CancelFunc, done chan error) {
 	ctx, cancel = context.WithCancel(context.Background())
 	done = make(chan error, 1)
@@ -86,18 +115,8 @@ spec:
   sentinel:
     customConfig: ["down-after-milliseconds 2000"]
 `)
-	port, err := redistest.FreePort()
-	require.NoError(t, err)
-	// Redis pods on a claimed /24, sentinels on the next one (BaseIP+256+j).
-	first := redistest.Subnets(t, 2)
-	base := fmt.Sprintf("127.0.%d.", first)
-	out := &redistest.SyncBuffer{}
-	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(base + "1"), MasterPort: port,
-		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.Nop())
-	require.NoError(t, err)
-	ctx, cancel, done := runUntilCleanup(t, c)
-	dir := waitLine(t, out, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
-	waitLine(t, out, regexp.MustCompile(`e2e master=\S+ .*Ready=True `), 60*time.Second)
+	l := startLocal(t, rf, "e2e")
+	c, out, first, base, ctx, cancel, done, dir := l.c, l.out, l.first, l.base, l.ctx, l.cancel, l.done, l.dir
 
 	client, err := redistest.NewSentinelClient([]string{fmt.Sprintf("127.0.%d.1:26379", first+1)}, "mymaster", "", "")
 	require.NoError(t, err)
@@ -189,17 +208,8 @@ metadata: {name: sl}
 spec:
   sentinel: {enabled: false}
 `)
-	port, err := redistest.FreePort()
-	require.NoError(t, err)
-	first := redistest.Subnets(t, 2)
-	base := fmt.Sprintf("127.0.%d.", first)
-	out := &redistest.SyncBuffer{}
-	c, err := New(Config{Files: []string{rf}, BaseIP: net.ParseIP(base + "1"), MasterPort: port,
-		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.Nop())
-	require.NoError(t, err)
-	ctx, _, _ := runUntilCleanup(t, c)
-	dir := waitLine(t, out, regexp.MustCompile(`files in (\S+)`), 10*time.Second)[1]
-	waitLine(t, out, regexp.MustCompile(`sl master=\S+ .*Ready=True `), 60*time.Second)
+	l := startLocal(t, rf, "sl")
+	c, out, first, ctx, dir := l.c, l.out, l.first, l.ctx, l.dir
 	assert.Empty(t, c.Sentinels(), "no sentinel pods")
 	assert.Empty(t, processesOn(fmt.Sprintf("127.0.%d.", first+1)), "no sentinel processes")
 
