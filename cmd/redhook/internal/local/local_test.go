@@ -84,6 +84,20 @@ func startLocal(t *testing.T, rf, name string) localRun {
 	return l
 }
 
+// killMaster sends SIGKILL to the redis process of the master the status line of the
+// RedisFailover name shows, and returns that pod and when it was killed.
+func (l localRun) killMaster(t *testing.T, name string) (master string, killed time.Time) {
+	t.Helper()
+	master = waitLine(t, l.out, regexp.MustCompile(name+` master=(rfr-`+name+`-\d)\(`), time.Second)[1]
+	pid, err := os.ReadFile(filepath.Join(l.dir, master, "process.pid"))
+	require.NoError(t, err)
+	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	require.NoError(t, err)
+	killed = time.Now()
+	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	return master, killed
+}
+
 func runUntilCleanup(t *testing.T, c *Cluster) (ctx context.Context, cancel context.CancelFunc, done chan error) {
 	ctx, cancel = context.WithCancel(context.Background())
 	done = make(chan error, 1)
@@ -140,13 +154,7 @@ spec:
 		require.EqualValues(t, 1, min(n, 1), "no replica confirmed the writes before the kill")
 	}
 
-	master := waitLine(t, out, regexp.MustCompile(`e2e master=(rfr-e2e-\d)\(`), time.Second)[1]
-	pid, err := os.ReadFile(filepath.Join(dir, master, "process.pid"))
-	require.NoError(t, err)
-	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
-	require.NoError(t, err)
-	killed := time.Now()
-	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	master, killed := l.killMaster(t, "e2e")
 
 	// Writes resume through Sentinel and through the master port.
 	require.Eventually(t, func() bool { return set(client, "after-kill") == nil }, 30*time.Second, 100*time.Millisecond,
@@ -209,7 +217,7 @@ spec:
   sentinel: {enabled: false}
 `)
 	l := startLocal(t, rf, "sl")
-	c, out, first, ctx, dir := l.c, l.out, l.first, l.ctx, l.dir
+	c, out, first, ctx := l.c, l.out, l.first, l.ctx
 	assert.Empty(t, c.Sentinels(), "no sentinel pods")
 	assert.Empty(t, processesOn(fmt.Sprintf("127.0.%d.", first+1)), "no sentinel processes")
 
@@ -231,13 +239,7 @@ spec:
 	require.Eventually(t, func() bool { return confirmed("before-kill") == nil }, 30*time.Second, 100*time.Millisecond,
 		"no confirmed write through the master port")
 
-	master := waitLine(t, out, regexp.MustCompile(`sl master=(rfr-sl-\d)\(`), time.Second)[1]
-	pid, err := os.ReadFile(filepath.Join(dir, master, "process.pid"))
-	require.NoError(t, err)
-	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
-	require.NoError(t, err)
-	killed := time.Now()
-	require.NoError(t, syscall.Kill(n, syscall.SIGKILL))
+	master, killed := l.killMaster(t, "sl")
 	require.Eventually(t, func() bool { return confirmed("after-kill") == nil }, 30*time.Second, 50*time.Millisecond,
 		"no confirmed write through the master port after the master was killed; output:\n%s", out)
 	t.Logf("after SIGKILL of %s: the master port takes confirmed writes again after %s", master,
