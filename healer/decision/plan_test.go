@@ -387,7 +387,7 @@ func TestPlan(t *testing.T) {
 		{name: "rule 11: failover asked of a sentinel that agrees and is not in TILT", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Sentinels[0].Info.Tilt = true
-		}, want: []string{"sentinel failover rfs-a-y"}},
+		}, want: []string{"sentinel failover rfs-a-x"}},
 		{name: "rule 11: a replica holds as much data: failover too, never a second master beside Sentinel's", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 1000)
 		}, want: []string{"sentinel failover rfs-a-x"},
@@ -435,7 +435,7 @@ func TestPlan(t *testing.T) {
 			o.Redis[2].Info.Offset = 1200
 			o.Sentinels[0].Replicas = o.Sentinels[0].Replicas[:1] // rfr-a-1 only
 			o.Sentinels[1].Replicas[1].Offset = 1200              // rfs-a-y read rfr-a-2's offset
-		}, want: []string{"sentinel failover rfs-a-y"}},
+		}, want: []string{"sentinel failover rfs-a-x"}},
 		{name: "rule 11: no sentinel knows a replica (NOGOODSLAVE): the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Redis[1].Info.LinkUp = false
@@ -901,10 +901,21 @@ func TestPlanFailoverRace(t *testing.T) {
 			o.Sentinels[0].Master.Fields["role-reported"] = "master"
 			o.Sentinels[0].Master.Fields["role-reported-time"] = "50000"
 		}, want: []string{"sentinel failover rfs-a-x"}},
-		{name: "a peer told a sentinel that it is down: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+		{name: "a peer told a sentinel that it is down, and still holds it down: wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			restartedSteered(t, o)
 			o.Sentinels[1].Sentinels[0].Flags = []string{"sentinel", "master_down"}
+			o.Sentinels[0].Master.Flags = []string{"master", "s_down"}
+		}, want: []string{"wait"}, reason: "rfs-a-x holds it down"},
+		{name: "a peer the healer cannot read told a sentinel that it is down: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			restartedSteered(t, o)
+			o.Sentinels[1].Sentinels[0].Flags = []string{"sentinel", "master_down"}
+			o.Sentinels[0].Err = "dial tcp: connection refused"
 		}, want: []string{"wait"}, reason: "rfs-a-y hears from 10.0.1.1 that it is down"},
+		{name: "a peer told a sentinel that it was down, but holds it up again (restarted before a quorum agreed): SENTINEL FAILOVER",
+			edit: func(t *hooks.Topology, o *Snapshot) {
+				restartedSteered(t, o)
+				o.Sentinels[1].Sentinels[0].Flags = []string{"sentinel", "master_down"}
+			}, want: []string{"sentinel failover rfs-a-x"}},
 		{name: "a vote for a leader in a newer epoch than the configuration: wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			restartedSteered(t, o)
 			o.Sentinels[2].Master.ConfigEpoch = 4

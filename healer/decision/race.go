@@ -24,7 +24,9 @@ import (
 // or may hold it down before the change is over: each one has waited less than half its
 // down-after for an answer to a PING (it needs another half without answers), has seen it as a replica for less than
 // down-after (2 INFO periods, at least 2 s with rule 12, are left: Sentinel reads a promoted
-// replica's INFO every second while it fails over), hears from no peer that it is down, saw no
+// replica's INFO every second while it fails over), hears from no peer that it is down (unless
+// that peer, read by the healer too, no longer holds it down: Sentinel keeps a peer's answer for
+// 5 ask periods, and counts it only once it holds the master down itself), saw no
 // vote for a failover leader in an epoch newer than its configuration, and no sentinel names
 // another master in a newer configuration (a failover that just ended, still being announced).
 // Otherwise Sentinel fails over by itself, steered (rule 13). See sentinelCheckSubjectivelyDown,
@@ -48,7 +50,7 @@ func (v *view) sentinelMayFailOver(addr hooks.Endpoint) string {
 					s.Pod.Name, hooks.Endpoint{Host: s.Master.IP, Port: s.Master.Port}.Address(), s.Master.ConfigEpoch, epoch)
 			}
 		default:
-			if why := holdsDown(s); why != "" {
+			if why := v.holdsDown(s); why != "" {
 				return s.Pod.Name + " " + why
 			}
 		}
@@ -58,7 +60,25 @@ func (v *view) sentinelMayFailOver(addr hooks.Endpoint) string {
 
 // holdsDown tells why s, which monitors the master, holds it down or may soon; "" when it
 // cannot before half its down-after has passed.
-func holdsDown(s *SentinelNode) string {
+func (v *view) holdsDown(s *SentinelNode) string {
+	if why := holdsDownItself(s); why != "" {
+		return why
+	}
+	m := s.Master
+	for _, p := range s.Sentinels {
+		if p.HasFlag("master_down") && !v.recovered(p, m) {
+			return fmt.Sprintf("hears from %s that it is down", p.IP)
+		}
+		if p.VotedLeader != "" && p.VotedLeader != "?" && p.VotedLeaderEpoch > m.ConfigEpoch {
+			return fmt.Sprintf("heard %s vote for a failover leader in epoch %d (configuration epoch %d)", p.IP, p.VotedLeaderEpoch, m.ConfigEpoch)
+		}
+	}
+	return ""
+}
+
+// holdsDownItself tells why s holds its master down or may soon by what s itself observes: its
+// flags, its SDOWN timer, how long the master has reported role:slave. Peers' answers aside.
+func holdsDownItself(s *SentinelNode) string {
 	m := s.Master
 	down, hasDown := fieldInt(m, "down-after-milliseconds")
 	switch {
@@ -77,15 +97,21 @@ func holdsDown(s *SentinelNode) string {
 	if age, has := fieldInt(m, "role-reported-time"); has && hasDown && m.Fields["role-reported"] == hooks.RoleReplica && age >= down {
 		return fmt.Sprintf("has seen it as a replica for %d ms (down-after %d ms): it holds it down at down-after + 2 INFO periods", age, down)
 	}
-	for _, p := range s.Sentinels {
-		if p.HasFlag("master_down") {
-			return fmt.Sprintf("hears from %s that it is down", p.IP)
-		}
-		if p.VotedLeader != "" && p.VotedLeader != "?" && p.VotedLeaderEpoch > m.ConfigEpoch {
-			return fmt.Sprintf("heard %s vote for a failover leader in epoch %d (configuration epoch %d)", p.IP, p.VotedLeaderEpoch, m.ConfigEpoch)
+	return ""
+}
+
+// recovered tells whether peer, which answered a sentinel that m is down, no longer holds m down
+// by what the healer read from peer itself: its answer is stale (a master that restarted before
+// the sentinels agreed on it, say) and would count only once that sentinel holds m down too,
+// which holdsDownItself watches. A peer the healer could not read still counts.
+func (v *view) recovered(peer SentinelPeer, m *SentinelMaster) bool {
+	for i := range v.o.Sentinels {
+		o := &v.o.Sentinels[i]
+		if o.Pod.IP == peer.IP && o.Reachable() && o.Master != nil && o.Master.IP == m.IP && o.Master.Port == m.Port {
+			return holdsDownItself(o) == ""
 		}
 	}
-	return ""
+	return false
 }
 
 // electionFailed tells whether the sentinels' last election of a failover leader for addr
@@ -149,7 +175,7 @@ func (v *view) failoverStalled() bool {
 		case s.Master == nil:
 			continue
 		case !s.Master.FailoverInProgress():
-			if holdsDown(&s) != "" {
+			if v.holdsDown(&s) != "" {
 				return false // it may start a failover of its own (of the replica it promoted, say)
 			}
 			continue
