@@ -51,26 +51,34 @@ func (st *syncState) status(missing []string) RedisFailoverStatus {
 		if m := st.obs.Master; m != nil {
 			s.Master = &MasterStatus{Pod: m.Pod, IP: m.IP}
 		}
-		s.LastActions = lastActions(st.obs)
+		s.LastActions = st.lastActions()
 	}
 	conds := []metav1.Condition{
 		st.ready(s), st.available(s), st.progressing(missing), st.degraded(s, redisPods, sentinelPods), st.specValid(),
 	}
-	s.Conditions = stampConditions(conds, st.req.Parent.Status.Conditions, st.clock(), st.req.Parent.Generation)
+	s.Conditions = stampConditions(conds, st.req.Parent.Status.Conditions, st.clock, st.req.Parent.Generation)
 	return s
 }
 
 // lastActions are the newest healer actions for the status. The CRD requires a time on each; a
 // record without one gets the report's time rather than failing the whole status write.
-func lastActions(obs HealerReport) []ActionRecord {
+func (st *syncState) lastActions() []ActionRecord {
+	obs := st.obs
 	n := min(len(obs.LastActions), maxLastActions)
 	out := append([]ActionRecord(nil), obs.LastActions[:n]...)
 	for i := range out {
 		if out[i].Time.IsZero() {
-			out[i].Time = metav1.NewTime(obs.Time.UTC().Truncate(time.Second))
+			out[i].Time = st.reportTime()
 		}
 	}
 	return out
+}
+
+// reportTime is the report's time, to the second. Every read of it goes through here, so that
+// SyncDetailed can tell whether the response depends on it (see SyncResult.ReportTimeRead).
+func (st *syncState) reportTime() metav1.Time {
+	st.reportTimeRead = true
+	return metav1.NewTime(st.obs.Time.UTC().Truncate(time.Second))
 }
 
 func (st *syncState) serviceAddress(service string, port int32) string {
@@ -305,7 +313,7 @@ func (st *syncState) errorSuffix() string {
 // from a clock: the healer's report time, else the newest time the parent carries.
 func (st *syncState) clock() metav1.Time {
 	if st.obs.Known() {
-		return metav1.NewTime(st.obs.Time.UTC().Truncate(time.Second))
+		return st.reportTime()
 	}
 	p := &st.req.Parent
 	t := p.CreationTimestamp
@@ -318,8 +326,8 @@ func (st *syncState) clock() metav1.Time {
 }
 
 // stampConditions sets lastTransitionTime and observedGeneration: carried over from the previous
-// condition of the same type when its status did not flip, else now.
-func stampConditions(conds, previous []metav1.Condition, now metav1.Time, generation int64) []metav1.Condition {
+// condition of the same type when its status did not flip, else now(), called only then.
+func stampConditions(conds, previous []metav1.Condition, now func() metav1.Time, generation int64) []metav1.Condition {
 	prev := make(map[string]metav1.Condition, len(previous))
 	for _, c := range previous {
 		prev[c.Type] = c
@@ -327,9 +335,10 @@ func stampConditions(conds, previous []metav1.Condition, now metav1.Time, genera
 	for i := range conds {
 		c := &conds[i]
 		c.ObservedGeneration = generation
-		c.LastTransitionTime = now
 		if p, ok := prev[c.Type]; ok && p.Status == c.Status && !p.LastTransitionTime.IsZero() {
 			c.LastTransitionTime = p.LastTransitionTime
+		} else {
+			c.LastTransitionTime = now()
 		}
 	}
 	return conds

@@ -55,7 +55,7 @@ func serveUntil(ctx context.Context, cfg Config, log zerolog.Logger) error {
 func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logger) error {
 	reg := prometheus.NewRegistry()
 	ready := &atomic.Bool{}
-	pool, err := healer.NewPool(healer.Config{Workers: cfg.HealerWorkers, Registerer: reg}, log)
+	pool, err := healer.NewPool(healer.Config{Workers: cfg.HealerWorkers, ForgetAfter: cfg.ForgetAfter, Registerer: reg}, log)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,8 @@ func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logge
 		stopHealer()
 		return <-healerDone
 	}
-	s := &server{log: log, healer: pool, metrics: newHookMetrics(reg), maxBody: cfg.MaxBodyBytes, ready: ready}
+	s := &server{log: log, healer: pool, metrics: newHookMetrics(reg), maxBody: cfg.MaxBodyBytes, ready: ready,
+		cache: newSyncCache(cfg.ForgetAfter)}
 	srv := &http.Server{
 		Handler:           newRouter(s, reg),
 		ReadHeaderTimeout: 5 * time.Second,

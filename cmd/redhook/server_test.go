@@ -40,7 +40,15 @@ func (h *recordingHealer) Report(string) hooks.HealerReport {
 	if h.panics {
 		panic("report exploded")
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return h.report
+}
+
+func (h *recordingHealer) setReport(r hooks.HealerReport) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.report = r
 }
 
 func (h *recordingHealer) Track(t hooks.Topology) {
@@ -50,6 +58,8 @@ func (h *recordingHealer) Track(t hooks.Topology) {
 }
 
 type testServer struct {
+	*server
+	reg    *prometheus.Registry
 	url    string
 	logs   *redistest.SyncBuffer
 	healer *recordingHealer
@@ -63,13 +73,13 @@ func startServer(t *testing.T, healer *recordingHealer) *testServer {
 	ready := &atomic.Bool{}
 	ready.Store(true)
 	s := &server{log: zerolog.New(logs).Level(zerolog.DebugLevel), metrics: newHookMetrics(reg),
-		maxBody: 1 << 20, ready: ready}
+		maxBody: 1 << 20, ready: ready, cache: newSyncCache(time.Minute)}
 	if healer != nil {
 		s.healer = healer
 	}
 	ts := httptest.NewServer(newRouter(s, reg))
 	t.Cleanup(ts.Close)
-	return &testServer{url: ts.URL, logs: logs, healer: healer, ready: ready}
+	return &testServer{server: s, reg: reg, url: ts.URL, logs: logs, healer: healer, ready: ready}
 }
 
 func post(t *testing.T, url, contentType string, body []byte) (*http.Response, []byte) {
@@ -303,4 +313,10 @@ func TestConfig(t *testing.T) {
 	assert.ErrorContains(t, err, "REDHOOK_DRAIN_PERIOD")
 	_, err = parseServeFlags([]string{"--drain-period", "-1s"}, func(string) string { return "" }, io.Discard)
 	assert.ErrorContains(t, err, "--drain-period")
+	assert.Equal(t, 10*time.Minute, defaultConfig().ForgetAfter)
+	cfg, err = parseServeFlags([]string{"--forget-after", "1h"}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, time.Hour, cfg.ForgetAfter)
+	_, err = parseServeFlags([]string{"--forget-after", "10s"}, func(string) string { return "" }, io.Discard)
+	assert.ErrorContains(t, err, "--forget-after 10s")
 }
