@@ -28,6 +28,9 @@ type Config struct {
 	// its Metacontroller gone): then its connections close and its report and cached response
 	// are dropped.
 	ForgetAfter time.Duration
+	// DebugListen, when set, is the address of a second HTTP server with Go's profiles
+	// (/debug/pprof/): off by default, never on the hook server's port.
+	DebugListen string
 }
 
 func defaultConfig() Config {
@@ -65,6 +68,8 @@ func parseServeFlags(args []string, getenv func(string) string, out io.Writer) (
 	fs.DurationVar(&cfg.ForgetAfter, "forget-after", cfg.ForgetAfter,
 		"how long a RedisFailover that is not synced is kept (healed, its connections open); "+
 			"well over the settled resync period (30s)")
+	fs.StringVar(&cfg.DebugListen, "debug-listen", cfg.DebugListen,
+		"address of a separate server with Go's profiles under /debug/pprof/, e.g. 127.0.0.1:6060; empty: none")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -82,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
 		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if _, _, err := net.SplitHostPort(c.DebugListen); c.DebugListen != "" && err != nil {
+		errs = append(errs, fmt.Errorf("--debug-listen %q: %w", c.DebugListen, err))
 	}
 	if c.MaxBodyBytes < 1<<20 {
 		errs = append(errs, fmt.Errorf("--max-body-bytes %d: at least 1 MiB", c.MaxBodyBytes))

@@ -61,6 +61,11 @@ func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logge
 	}
 	healerCtx, stopHealer := context.WithCancel(context.Background())
 	defer stopHealer()
+	if cfg.DebugListen != "" {
+		if err := serveDebug(healerCtx, cfg.DebugListen, log); err != nil {
+			return err
+		}
+	}
 	healerDone := make(chan error, 1)
 	go func() { healerDone <- pool.Run(healerCtx) }()
 	stop := func() error {

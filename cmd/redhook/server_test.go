@@ -320,3 +320,34 @@ func TestConfig(t *testing.T) {
 	_, err = parseServeFlags([]string{"--forget-after", "10s"}, func(string) string { return "" }, io.Discard)
 	assert.ErrorContains(t, err, "--forget-after 10s")
 }
+
+// TestDebugServer: --debug-listen serves Go's profiles on its own address, and only there; a
+// bad address is refused with the flag's name.
+func TestDebugServer(t *testing.T) {
+	_, err := parseServeFlags([]string{"--debug-listen", "6060"}, func(string) string { return "" }, io.Discard)
+	assert.ErrorContains(t, err, `--debug-listen "6060"`)
+	cfg, err := parseServeFlags([]string{"--debug-listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	assert.Empty(t, defaultConfig().DebugListen, "off by default")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := httptest.NewServer(debugRouter())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/debug/pprof/heap?debug=1")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "heap profile")
+	require.NoError(t, serveDebug(ctx, cfg.DebugListen, zerolog.Nop()))
+	assert.Error(t, serveDebug(ctx, "127.0.0.1:-1", zerolog.Nop()), "an address it cannot listen on")
+
+	hooks := httptest.NewServer(newRouter(&server{log: zerolog.Nop(), metrics: newHookMetrics(prometheus.NewRegistry()),
+		ready: &atomic.Bool{}}, prometheus.NewRegistry()))
+	defer hooks.Close()
+	resp, err = http.Get(hooks.URL + "/debug/pprof/heap")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "no profiles on the hook server")
+}
