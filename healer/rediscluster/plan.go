@@ -161,15 +161,14 @@ func Plan(t Topology, s Snapshot) []Action {
 
 // planResumes finishes half-migrated slots: grouped by source and target, in slot order.
 func (v *view) planResumes() []Action {
-	type pair struct{ from, to string }
-	groups := map[pair][]int{}
+	groups := map[move][]int{}
 	for slot, m := range v.halfMoved {
 		if m.from == "" || m.to == "" {
 			continue
 		}
-		groups[pair{m.from, m.to}] = append(groups[pair{m.from, m.to}], slot)
+		groups[m] = append(groups[m], slot)
 	}
-	var keys []pair
+	var keys []move
 	for p := range groups {
 		keys = append(keys, p)
 	}

@@ -154,8 +154,8 @@ func TestPlanBootstrapPrefersTheNodeWithData(t *testing.T) {
 
 func TestPlanReplicate(t *testing.T) {
 	specs := healthy3()
-	specs[1].master = "" // r0: a fresh master without slots
-	specs[3].master = "m2" // r1: replica of another shard's master
+	specs[1].master = ""                                      // r0: a fresh master without slots
+	specs[3].master = "m2"                                    // r1: replica of another shard's master
 	specs[5].master, specs[5].slots = "", []SlotRange{{0, 0}} // r2: claims a slot: never a replica
 	top, s := converged(3, specs...)
 	acts := Plan(top, s)
