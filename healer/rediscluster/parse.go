@@ -87,6 +87,7 @@ func FormatRanges(ranges []SlotRange) string {
 // ParseClusterNodes reads the reply of CLUSTER NODES (Redis 7.0: "<id> <ip:port@cport[,hostname]>
 // <flags> <master> <ping-sent> <pong-recv> <config-epoch> <link-state> <slot>...").
 func ParseClusterNodes(text string) ([]ClusterNode, error) {
+	text = verbatim(text)
 	var out []ClusterNode
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -182,6 +183,7 @@ type ClusterInfo struct {
 
 // ParseInfoFields reads "key:value" lines (CLUSTER INFO, INFO sections).
 func ParseInfoFields(text string) map[string]string {
+	text = verbatim(text)
 	out := map[string]string{}
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -231,4 +233,13 @@ func ParseReplication(text string) (Replication, error) {
 	}
 	r.Offset, _ = strconv.ParseInt(f[key], 10, 64)
 	return r, nil
+}
+
+// verbatim strips the format of a RESP3 verbatim string ("txt:"), as Redis 7 answers CLUSTER
+// NODES, CLUSTER INFO and INFO to a RESP3 client.
+func verbatim(text string) string {
+	if len(text) >= 4 && text[3] == ':' && (text[:3] == "txt" || text[:3] == "mkd") {
+		return text[4:]
+	}
+	return text
 }

@@ -21,6 +21,10 @@ ffffffffffffffffffffffffffffffffffffffff 127.0.180.13:6379@16379,host-13 slave,f
 func TestParseClusterNodes(t *testing.T) {
 	nodes, err := ParseClusterNodes(nodesReply)
 	require.NoError(t, err)
+	verb, err := ParseClusterNodes("txt:" + nodesReply) // a RESP3 verbatim string
+	require.NoError(t, err)
+	assert.Equal(t, nodes, verb)
+	require.NoError(t, err)
 	require.Len(t, nodes, 7)
 	me := nodes[0]
 	assert.True(t, me.Myself && me.Master && !me.Replica)
@@ -48,7 +52,7 @@ func TestParseClusterNodes(t *testing.T) {
 }
 
 func TestParseInfo(t *testing.T) {
-	ci, err := ParseClusterInfo("cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_known_nodes:6\r\ncluster_current_epoch:7\r\n")
+	ci, err := ParseClusterInfo("txt:cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_known_nodes:6\r\ncluster_current_epoch:7\r\n")
 	require.NoError(t, err)
 	assert.Equal(t, ClusterInfo{State: "ok", SlotsAssigned: 16384, KnownNodes: 6, CurrentEpoch: 7}, ci)
 	r, err := ParseReplication("# Replication\r\nrole:slave\r\nmaster_link_status:up\r\nslave_repl_offset:1234\r\n")

@@ -32,9 +32,9 @@ func line(s spec, myself bool) ClusterNode {
 	return c
 }
 
-// converged builds a topology and a snapshot in which every pod knows every other: each view
+// snapshotOf builds a topology and a snapshot in which every pod knows every other: each view
 // is the list of specs, with myself set.
-func converged(masters int, specs ...spec) (Topology, Snapshot) {
+func snapshotOf(masters int, specs ...spec) (Topology, Snapshot) {
 	t := Topology{Namespace: "ns", Name: "c", NumberOfMaster: masters, ReplicationFactor: 1}
 	var s Snapshot
 	for _, sp := range specs {
@@ -90,7 +90,7 @@ func countKind(acts []Action, kind string) int {
 }
 
 func TestPlanConvergedDoesNothing(t *testing.T) {
-	top, s := converged(3, healthy3()...)
+	top, s := snapshotOf(3, healthy3()...)
 	assert.Empty(t, Plan(top, s))
 	r := BuildReport(top, s, nil, nil)
 	assert.Equal(t, "ok", r.ClusterState)
@@ -107,7 +107,7 @@ func TestPlanBootstrap(t *testing.T) {
 	for k := range 3 {
 		specs = append(specs, spec{shard: k, ord: 0, id: fmt.Sprintf("m%d", k)}, spec{shard: k, ord: 1, id: fmt.Sprintf("r%d", k)})
 	}
-	top, s := converged(3, specs...)
+	top, s := snapshotOf(3, specs...)
 	for i := range s.Nodes {
 		self, _ := s.Nodes[i].Self()
 		s.Nodes[i].View = []ClusterNode{self}
@@ -142,7 +142,7 @@ func TestPlanBootstrap(t *testing.T) {
 
 func TestPlanBootstrapPrefersTheNodeWithData(t *testing.T) {
 	specs := []spec{{shard: 0, ord: 0, id: "a"}, {shard: 0, ord: 1, id: "b", keys: 10}}
-	top, s := converged(1, specs...)
+	top, s := snapshotOf(1, specs...)
 	for i := range s.Nodes {
 		s.Nodes[i].Info.State = "fail"
 	}
@@ -157,7 +157,7 @@ func TestPlanReplicate(t *testing.T) {
 	specs[1].master = ""                                      // r0: a fresh master without slots
 	specs[3].master = "m2"                                    // r1: replica of another shard's master
 	specs[5].master, specs[5].slots = "", []SlotRange{{0, 0}} // r2: claims a slot: never a replica
-	top, s := converged(3, specs...)
+	top, s := snapshotOf(3, specs...)
 	acts := Plan(top, s)
 	assert.Contains(t, kinds(acts), "rdc-c-0-1: CLUSTER REPLICATE m0")
 	assert.Contains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE m1")
@@ -167,7 +167,7 @@ func TestPlanReplicate(t *testing.T) {
 	}
 
 	// A master that does not know the node yet: MEET first.
-	top, s = converged(3, healthy3()...)
+	top, s = snapshotOf(3, healthy3()...)
 	self := s.Nodes[1].View[1]
 	self.Replica, self.Master, self.MasterID = false, true, ""
 	s.Nodes[1].View = []ClusterNode{self} // a fresh node: knows itself only
@@ -184,7 +184,7 @@ func TestPlanReplicate(t *testing.T) {
 func TestPlanNeverAssignsAClaimedSlot(t *testing.T) {
 	specs := healthy3()
 	specs[4].slots = []SlotRange{{10922, 16000}} // shard 2's master lost 16001-16383
-	top, s := converged(3, specs...)
+	top, s := snapshotOf(3, specs...)
 	acts := Plan(top, s)
 	require.Equal(t, 1, countKind(acts, "addslots"), kinds(acts))
 	as := acts[0].(AddSlots)
@@ -204,7 +204,7 @@ func TestPlanNeverAssignsAClaimedSlot(t *testing.T) {
 
 func TestPlanScaleOut(t *testing.T) {
 	specs := append(healthy3(), spec{shard: 3, ord: 0, id: "m3"}, spec{shard: 3, ord: 1, id: "r3", master: "m3"})
-	top, s := converged(4, specs...)
+	top, s := snapshotOf(4, specs...)
 	acts := Plan(top, s)
 	moved := map[string]int{}
 	total := 0
@@ -233,7 +233,7 @@ func TestPlanScaleIn(t *testing.T) {
 		specs = append(specs, spec{shard: k, ord: 0, id: m, slots: []SlotRange{shardRange(k, 4)}, epoch: int64(k + 1)},
 			spec{shard: k, ord: 1, id: fmt.Sprintf("r%d", k), master: m, epoch: int64(k + 1)})
 	}
-	top, s := converged(3, specs...)
+	top, s := snapshotOf(3, specs...)
 	acts := Plan(top, s)
 	got := map[string]int{}
 	for _, a := range acts {
@@ -253,7 +253,7 @@ func TestPlanScaleIn(t *testing.T) {
 	specs[4].slots = []SlotRange{{8192, 12287}, {15018, 16383}}
 	specs[6].slots, specs[6].master = nil, "m2"
 	specs[7].master = "m2"
-	top, s = converged(3, specs...)
+	top, s = snapshotOf(3, specs...)
 	acts = Plan(top, s)
 	assert.Equal(t, 12, countKind(acts, "forget"), kinds(acts))
 	assert.Equal(t, len(acts), 12, kinds(acts))
@@ -276,7 +276,7 @@ func TestPlanScaleIn(t *testing.T) {
 
 func TestPlanResumesHalfMigratedSlotsFirst(t *testing.T) {
 	specs := append(healthy3(), spec{shard: 3, ord: 0, id: "m3"}, spec{shard: 3, ord: 1, id: "r3", master: "m3"})
-	top, s := converged(4, specs...)
+	top, s := snapshotOf(4, specs...)
 	// m0 migrates slot 5460 to m3: markers on their own lines.
 	s.Nodes[0].View[0].Migrating = map[int]string{5460: "m3"}
 	s.Nodes[6].View[6].Importing = map[int]string{5460: "m0"}
@@ -298,7 +298,7 @@ func TestPlanResumesHalfMigratedSlotsFirst(t *testing.T) {
 
 func TestPlanForgetsAReplacedNode(t *testing.T) {
 	specs := healthy3()
-	top, s := converged(3, specs...)
+	top, s := snapshotOf(3, specs...)
 	// r1's pod was replaced: a fresh node "n1" at a new IP. The others still list r1, failed,
 	// at the old address; n1 is known to the seed and a master without slots.
 	old := s.Nodes[3]
@@ -334,7 +334,7 @@ func TestPlanForgetsAReplacedNode(t *testing.T) {
 
 	// Not forgotten while it is only suspected (fail?), nor when its pod kept the address but
 	// does not answer (a restart with its nodes.conf).
-	top, s = converged(3, specs...)
+	top, s = snapshotOf(3, specs...)
 	s.Nodes[3].Err, s.Nodes[3].ID = "refused", ""
 	for i := range s.Nodes {
 		for j := range s.Nodes[i].View {
@@ -352,7 +352,7 @@ func TestPlanKilledMasterComingBack(t *testing.T) {
 	specs := healthy3()
 	specs[3].master, specs[3].slots, specs[3].epoch = "", specs[2].slots, 7
 	specs[2].master, specs[2].slots = "r1", nil
-	top, s := converged(3, specs...)
+	top, s := snapshotOf(3, specs...)
 	self := &s.Nodes[2].View[2]
 	self.Master, self.Replica, self.MasterID, self.Slots, self.Epoch = true, false, "", []SlotRange{shardRange(1, 3)}, 2
 	acts := Plan(top, s)
@@ -361,13 +361,13 @@ func TestPlanKilledMasterComingBack(t *testing.T) {
 	assert.Equal(t, "rdc-c-1-1", r.Shards[1].Master)
 
 	// Once it says it is a replica of r1, nothing either: it stays a replica.
-	top, s = converged(3, specs...)
+	top, s = snapshotOf(3, specs...)
 	assert.Empty(t, Plan(top, s))
 
 	// While m1 is down and r1 not promoted yet: no action on shard 1.
 	specs = healthy3()
 	specs[2].down = true
-	top, s = converged(3, specs...)
+	top, s = snapshotOf(3, specs...)
 	for i := range s.Nodes {
 		s.Nodes[i].Info.State = "fail"
 	}
@@ -379,7 +379,7 @@ func TestPlanRolloutFailover(t *testing.T) {
 	for i := range specs {
 		specs[i].updated = specs[i].ord == 1 // replicas rolled, masters not
 	}
-	top, s := converged(3, specs...)
+	top, s := snapshotOf(3, specs...)
 	acts := Plan(top, s)
 	require.Len(t, acts, 1, kinds(acts))
 	assert.Equal(t, Failover{Pod: "rdc-c-0-1", MasterPod: "rdc-c-0-0", Why: acts[0].Reason()}, acts[0])
@@ -389,6 +389,6 @@ func TestPlanRolloutFailover(t *testing.T) {
 	assert.Empty(t, Plan(top, s))
 
 	// Nobody updated (the zero value): no failover.
-	top, s = converged(3, healthy3()...)
+	top, s = snapshotOf(3, healthy3()...)
 	assert.Empty(t, Plan(top, s))
 }

@@ -1,6 +1,9 @@
 package rediscluster
 
-import "sort"
+import (
+	"sort"
+	"time"
+)
 
 // Report is what the healer last saw of one cluster, for the status.
 type Report struct {
@@ -16,6 +19,10 @@ type Report struct {
 	// LastActions are the newest actions applied, newest first.
 	LastActions []ActionRecord
 	Errors      []string
+	// SlotsMoved and KeysMoved count what the slot moves of the healer moved since it tracked
+	// the cluster, in MoveTime.
+	SlotsMoved, KeysMoved int64
+	MoveTime              time.Duration
 }
 
 // NodeReport is one pod as observed.
