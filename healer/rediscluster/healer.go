@@ -16,7 +16,7 @@ type Config struct {
 	// applied, cluster_state not ok, slots migrating).
 	Interval, FastInterval time.Duration
 	// MinBackoff doubles after each pass with errors, up to MaxBackoff.
-	MinBackoff, MaxBackoff time.Duration
+	MinBackoff, MaxBackoff      time.Duration
 	DialTimeout, CommandTimeout time.Duration
 	// MoveBudget bounds the slot moves of one pass; the next pass, due at once, goes on.
 	MoveBudget time.Duration

@@ -89,6 +89,18 @@ func (v *view) pickMasters() {
 			v.masters[k] = i
 		}
 	}
+	// A shard whose slots are held by a master that does not answer has no master to follow
+	// but that one: its replicas wait for Redis Cluster to promote one of them, and are never
+	// pointed at an empty node of the shard meanwhile.
+	for _, n := range v.s.Nodes {
+		self, _ := n.Self()
+		if !n.Reachable() || !self.Replica || len(v.owned[self.MasterID]) == 0 {
+			continue
+		}
+		if i, ok := v.masters[n.Node.Shard]; ok && len(v.owned[v.s.Nodes[i].ID]) == 0 {
+			delete(v.masters, n.Node.Shard)
+		}
+	}
 }
 
 // better: pod i is a better master for its shard than pod j.

@@ -374,6 +374,22 @@ func TestPlanKilledMasterComingBack(t *testing.T) {
 	assert.Empty(t, Plan(top, s))
 }
 
+func TestPlanWaitsForRedisToPromote(t *testing.T) {
+	// m2 is gone and its pod replaced by a fresh node (ordinal 0, a master without slots);
+	// r2 still replicates m2, which holds the slots: r2 must not follow the empty node.
+	specs := healthy3()
+	specs[4].down = true
+	top, s := snapshotOf(3, specs...)
+	top.Nodes[4].IP = "10.0.9.9"
+	fresh := NodeState{Node: top.Nodes[4], ID: "n2", Info: ClusterInfo{State: "fail"}, Repl: Replication{Role: "master"},
+		View: []ClusterNode{{ID: "n2", IP: "10.0.9.9", Port: 6379, Myself: true, Master: true, Connected: true}}}
+	s.Nodes[4] = fresh
+	acts := Plan(top, s)
+	assert.Zero(t, countKind(acts, "replicate"), kinds(acts))
+	assert.Equal(t, 1, countKind(acts, "meet"), kinds(acts))
+	assert.Equal(t, "", BuildReport(top, s, nil, nil).Shards[2].Master)
+}
+
 func TestPlanRolloutFailover(t *testing.T) {
 	specs := healthy3()
 	for i := range specs {
