@@ -13,7 +13,7 @@ import (
 
 // bootstrap starts shards×perShard unformed nodes and has the healer form them; it returns the
 // time to a converged cluster.
-func bootstrap(t *testing.T, h *Healer, name string, shards, perShard int, password string) (*redistest.Sharded, time.Duration) {
+func bootstrap(t testing.TB, h *Healer, name string, shards, perShard int, password string) (*redistest.Sharded, time.Duration) {
 	t.Helper()
 	c := redistest.NewSharded(t, name, redistest.ShardedOptions{Shards: shards, PerShard: perShard, Password: password})
 	start := time.Now()

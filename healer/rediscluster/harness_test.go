@@ -121,6 +121,9 @@ func converged(c *redistest.Sharded, masters int) error {
 			if l.Fail || l.PFail || l.Handshake || l.NoAddr {
 				return fmt.Errorf("%s sees %s (%s) failing or unknown", p.Name, ids[l.ID], l.ID)
 			}
+			if len(l.Migrating)+len(l.Importing) > 0 {
+				return fmt.Errorf("%s: slots migrating %v, importing %v", p.Name, l.Migrating, l.Importing)
+			}
 		}
 	}
 	for k := range masters {

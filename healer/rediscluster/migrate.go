@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -100,11 +101,13 @@ func (a *applier) migrateSlot(ctx context.Context, slot int, src, srcID, dst, ds
 	if err := a.do(ctx, src, "CLUSTER", "SETSLOT", s, "NODE", dstID); err != nil && !strings.Contains(err.Error(), "only with masters") {
 		return keys, fmt.Errorf("node on source: %w", err)
 	}
+	var wg sync.WaitGroup
 	for _, m := range a.masters {
 		if m != src && m != dst {
-			_ = a.do(ctx, m, "CLUSTER", "SETSLOT", s, "NODE", dstID) // gossip brings it too
+			wg.Go(func() { _ = a.do(ctx, m, "CLUSTER", "SETSLOT", s, "NODE", dstID) }) // gossip brings it too
 		}
 	}
+	wg.Wait()
 	return keys, nil
 }
 
@@ -139,5 +142,10 @@ func (a *applier) migrateKeys(ctx context.Context, slot, src, dst string) (int64
 			return moved, fmt.Errorf("migrate %d keys: %w", len(keys), err)
 		}
 		moved += int64(len(keys))
+		if len(keys) < a.mig.Batch {
+			// Every key of the slot was listed, and none can appear on a MIGRATING source
+			// (a command for a missing key is redirected to the target with ASK).
+			return moved, nil
+		}
 	}
 }
