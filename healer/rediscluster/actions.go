@@ -56,6 +56,13 @@ type Forget struct {
 	Why         string
 }
 
+// Reset is CLUSTER RESET SOFT on a drained leaving node that every active node forgot: it
+// forgets the cluster in turn, so that it never gossips its way back in while its pod lingers.
+type Reset struct {
+	Pod string
+	Why string
+}
+
 // Failover is CLUSTER FAILOVER on the replica Pod of MasterPod (a planned switch: the replica
 // waits for its master's offset, then takes over the slots).
 type Failover struct {
@@ -69,6 +76,7 @@ func (a Replicate) On() string { return a.Pod }
 func (a MoveSlots) On() string { return a.Source }
 func (a Forget) On() string    { return a.Pod }
 func (a Failover) On() string  { return a.Pod }
+func (a Reset) On() string     { return a.Pod }
 
 func (Meet) Kind() string      { return "meet" }
 func (AddSlots) Kind() string  { return "addslots" }
@@ -76,6 +84,7 @@ func (Replicate) Kind() string { return "replicate" }
 func (MoveSlots) Kind() string { return "moveslots" }
 func (Forget) Kind() string    { return "forget" }
 func (Failover) Kind() string  { return "failover" }
+func (Reset) Kind() string     { return "reset" }
 
 func (a Meet) Reason() string      { return a.Why }
 func (a AddSlots) Reason() string  { return a.Why }
@@ -83,6 +92,7 @@ func (a Replicate) Reason() string { return a.Why }
 func (a MoveSlots) Reason() string { return a.Why }
 func (a Forget) Reason() string    { return a.Why }
 func (a Failover) Reason() string  { return a.Why }
+func (a Reset) Reason() string     { return a.Why }
 
 func (a Meet) String() string {
 	return fmt.Sprintf("%s: CLUSTER MEET %s %d (%s)", a.Pod, a.IP, a.Port, a.Peer)
@@ -100,6 +110,7 @@ func (a MoveSlots) String() string {
 	}
 	return fmt.Sprintf("%s %d slots %s from %s to %s", verb, len(a.Slots), FormatRanges(Ranges(a.Slots)), a.Source, a.Target)
 }
+func (a Reset) String() string  { return a.Pod + ": CLUSTER RESET SOFT" }
 func (a Forget) String() string { return fmt.Sprintf("%s: CLUSTER FORGET %s", a.Pod, a.NodeID) }
 func (a Failover) String() string {
 	return fmt.Sprintf("%s: CLUSTER FAILOVER (master %s)", a.Pod, a.MasterPod)

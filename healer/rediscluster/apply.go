@@ -82,6 +82,8 @@ func args(act Action) ([]string, error) {
 		return []string{"CLUSTER", "FORGET", x.NodeID}, nil
 	case Failover:
 		return []string{"CLUSTER", "FAILOVER"}, nil
+	case Reset:
+		return []string{"CLUSTER", "RESET", "SOFT"}, nil
 	}
 	return nil, fmt.Errorf("unknown action %T", act)
 }

@@ -84,6 +84,25 @@ type entry struct {
 	log     zerolog.Logger
 	// moved counts what the slot moves moved since the cluster was tracked.
 	moved moveStats
+	// failovers: pod → when CLUSTER FAILOVER was last sent to it (only the entry's pass uses it).
+	failovers map[string]time.Time
+}
+
+// failoverHold is how long a CLUSTER FAILOVER is not sent again to the same replica: a second
+// one restarts the manual failover under way (Redis resets it), so repeating it every pass
+// could keep it from ever ending.
+const failoverHold = 15 * time.Second
+
+// holdFailovers drops the Failover actions sent to the same pod within failoverHold.
+func holdFailovers(acts []Action, last map[string]time.Time, now time.Time) []Action {
+	out := acts[:0:0]
+	for _, a := range acts {
+		if f, ok := a.(Failover); ok && now.Sub(last[f.Pod]) < failoverHold {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // New makes a healer; it does nothing until Run.
@@ -214,7 +233,7 @@ func (h *Healer) pass(ctx context.Context, e *entry) {
 	e.conns.keepOnly(keep)
 
 	s := observe(ctx, t, e.conns, h.cfg.CommandTimeout)
-	acts := Plan(t, s)
+	acts := holdFailovers(Plan(t, s), e.failovers, time.Now())
 	a := &applier{t: t, c: e.conns, timeout: h.cfg.CommandTimeout,
 		mig:      migrateConfig{Batch: h.cfg.MigrateBatch, Timeout: h.cfg.MigrateTimeout},
 		deadline: time.Now().Add(h.cfg.MoveBudget)}
@@ -224,6 +243,14 @@ func (h *Healer) pass(ctx context.Context, e *entry) {
 		}
 	}
 	outs := a.apply(ctx, acts)
+	for _, o := range outs {
+		if f, ok := o.Action.(Failover); ok {
+			if e.failovers == nil {
+				e.failovers = map[string]time.Time{}
+			}
+			e.failovers[f.Pod] = time.Now()
+		}
+	}
 	var records []ActionRecord
 	var errs []string
 	outOfTime := false

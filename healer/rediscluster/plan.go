@@ -445,6 +445,22 @@ func (v *view) planForget() []Action {
 			}
 		}
 	}
+	// A leaving node that every active node forgot but that still knows others is reset.
+	known := map[string]bool{}
+	for _, n := range v.s.Nodes {
+		if n.Reachable() && !v.t.Leaving(n.Node.Shard) {
+			for _, c := range n.View {
+				known[c.ID] = true
+			}
+		}
+	}
+	var resets []Action
+	for _, n := range v.s.Nodes {
+		if _, ok := stale[n.ID]; ok && n.Reachable() && v.t.Leaving(n.Node.Shard) && !known[n.ID] && len(n.View) > 1 {
+			resets = append(resets, Reset{Pod: n.Node.Pod, Why: fmt.Sprintf("%s left the cluster (every active node forgot it) but still knows %d nodes",
+				n.Node.Pod, len(n.View)-1)})
+		}
+	}
 	var ids []string
 	for id := range stale {
 		ids = append(ids, id)
@@ -465,7 +481,7 @@ func (v *view) planForget() []Action {
 			out = append(out, Forget{Pod: n.Node.Pod, NodeID: id, Why: stale[id] + ": forgotten on every node within the 60 s ban"})
 		}
 	}
-	return out
+	return append(out, resets...)
 }
 
 // settled: every active shard's master answers, every answering member says cluster_state ok,

@@ -270,8 +270,12 @@ func TestPlanScaleIn(t *testing.T) {
 		}
 		s.Nodes[i].View = keep
 	}
-	assert.Empty(t, Plan(top, s))
+	acts = Plan(top, s)
+	assert.Equal(t, "rdc-c-3-0: CLUSTER RESET SOFT\nrdc-c-3-1: CLUSTER RESET SOFT", kinds(acts))
 	assert.True(t, BuildReport(top, s, nil, nil).Shards[3].Drained)
+	// Reset: they know only themselves.
+	s.Nodes[6].View, s.Nodes[7].View = s.Nodes[6].View[6:7], s.Nodes[7].View[7:8]
+	assert.Empty(t, Plan(top, s))
 }
 
 func TestPlanResumesHalfMigratedSlotsFirst(t *testing.T) {
