@@ -35,6 +35,13 @@ func topologyOf(c *redistest.Sharded, masters int) Topology {
 // test fails (or always with HEALER_TEST_LOG set).
 func startHealer(t testing.TB) *Healer {
 	t.Helper()
+	h, _ := startHealerLog(t)
+	return h
+}
+
+// startHealerLog is startHealer, with the healer's log.
+func startHealerLog(t testing.TB) (*Healer, *redistest.SyncBuffer) {
+	t.Helper()
 	logs := redistest.CaptureLog(t, "healer")
 	h := New(Config{Interval: 500 * time.Millisecond, FastInterval: 100 * time.Millisecond, MinBackoff: 100 * time.Millisecond,
 		MaxBackoff: time.Second, DialTimeout: 300 * time.Millisecond, CommandTimeout: 2 * time.Second, MoveBudget: 5 * time.Second},
@@ -54,7 +61,7 @@ func startHealer(t testing.TB) *Healer {
 			t.Logf("healer log:\n%s", logs.String())
 		}
 	})
-	return h
+	return h, logs
 }
 
 // nodeState reads p as the healer does.

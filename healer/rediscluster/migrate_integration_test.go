@@ -19,7 +19,7 @@ import (
 // and checks that the healer finishes that move first, keeping the keys already moved where
 // they are, and loses no key.
 func TestHalfMigratedSlotIsFinished(t *testing.T) {
-	h := startHealer(t)
+	h, logs := startHealerLog(t)
 	c, _ := bootstrap(t, h, "half", 2, 1, "s3cret")
 	src, dst := c.Shards[0][0], c.Shards[1][0]
 	srcState, err := nodeState(src)
@@ -63,6 +63,7 @@ func TestHalfMigratedSlotIsFinished(t *testing.T) {
 	n, err := dst.Do("CLUSTER", "COUNTKEYSINSLOT", s).AsInt64()
 	require.NoError(t, err)
 	assert.Equal(t, int64(200), n, "every key of the slot on the target")
+	assert.NotContains(t, logs.String(), "s3cret", "the password (sent in MIGRATE's AUTH2) is never logged")
 	client := c.ClusterClient(t)
 	defer client.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

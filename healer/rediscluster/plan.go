@@ -254,6 +254,9 @@ func (v *view) planMeets() []Action {
 		}
 		port := n.Node.port()
 		line, known := seed.Knows(n.ID)
+		if !known && v.conflicts(seed, n) {
+			continue // two clusters claiming the same slots are never merged: the report says so
+		}
 		_, knowsSeed := n.Knows(seed.ID)
 		var why string
 		switch {
@@ -270,6 +273,56 @@ func (v *view) planMeets() []Action {
 			continue
 		}
 		out = append(out, Meet{Pod: seed.Node.Pod, Peer: n.Node.Pod, IP: n.Node.IP, Port: port, Why: why})
+	}
+	return out
+}
+
+// conflicts tells whether n claims, in its own view, a slot that seed's view gives to another
+// node: meeting them would leave Redis to pick one owner by epoch and drop the other's keys.
+func (v *view) conflicts(seed, n NodeState) bool {
+	self, _ := n.Self()
+	if len(self.Slots) == 0 {
+		return false
+	}
+	var theirs [NumSlots]bool
+	for _, r := range self.Slots {
+		for slot := r.Start; slot <= r.End; slot++ {
+			theirs[slot] = true
+		}
+	}
+	for _, c := range seed.View {
+		if c.ID == n.ID {
+			continue
+		}
+		for _, r := range c.Slots {
+			for slot := r.Start; slot <= r.End; slot++ {
+				if theirs[slot] {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Conflicts lists the pods that claim slots another cluster (the seed's) also claims: they are
+// not met, and the report lists them as errors.
+func Conflicts(t Topology, s Snapshot) []string {
+	v := newView(t, s)
+	si := v.seed()
+	if si < 0 {
+		return nil
+	}
+	seed := v.s.Nodes[si]
+	var out []string
+	for i, n := range v.s.Nodes {
+		if i == si || !n.Reachable() || !v.member(n) {
+			continue
+		}
+		if _, known := seed.Knows(n.ID); !known && v.conflicts(seed, n) {
+			out = append(out, fmt.Sprintf("%s claims slots that %s's cluster holds: not met (two owners for one slot)",
+				n.Node.Pod, seed.Node.Pod))
+		}
 	}
 	return out
 }

@@ -412,3 +412,27 @@ func TestPlanRolloutFailover(t *testing.T) {
 	top, s = snapshotOf(3, healthy3()...)
 	assert.Empty(t, Plan(top, s))
 }
+
+func TestPlanNeverMergesTwoClustersClaimingTheSameSlots(t *testing.T) {
+	// Shard 2's master formed a cluster of its own and claims slots shard 0 holds.
+	specs := healthy3()
+	top, s := snapshotOf(3, specs...)
+	self := s.Nodes[4].View[4]
+	self.Slots = []SlotRange{{0, 100}}
+	s.Nodes[4].View = []ClusterNode{self}
+	for i := range s.Nodes {
+		if i == 4 {
+			continue
+		}
+		var keep []ClusterNode
+		for _, c := range s.Nodes[i].View {
+			if c.ID != "m2" {
+				keep = append(keep, c)
+			}
+		}
+		s.Nodes[i].View = keep
+	}
+	acts := Plan(top, s)
+	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
+	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0 claims slots")
+}

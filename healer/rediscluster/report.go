@@ -58,7 +58,7 @@ type ActionRecord struct {
 // BuildReport is the report of snapshot s of topology t.
 func BuildReport(t Topology, s Snapshot, last []ActionRecord, errs []string) Report {
 	v := newView(t, s)
-	r := Report{LastActions: last, Errors: errs}
+	r := Report{LastActions: last, Errors: append(append([]string(nil), errs...), Conflicts(t, s)...)}
 	for _, id := range v.owner {
 		if id != "" {
 			r.SlotsAssigned++
