@@ -249,3 +249,24 @@ func countFailovers(r Report) int {
 	}
 	return n
 }
+
+func TestReplicaRestartedEmptyAtSameAddress(t *testing.T) {
+	h := startHealer(t)
+	c, _ := bootstrap(t, h, "wipe", 3, 2, "")
+	p := c.Shards[0][1]
+	old, err := nodeState(p)
+	require.NoError(t, err)
+	// The pod restarts on an empty volume at the same IP: a new node ID, no nodes.conf.
+	p.Kill()
+	p.Wipe()
+	p.Start()
+	start := time.Now()
+	redistest.WaitFor(t, 40*time.Second, "new node a replica, old ID forgotten", func() error { return converged(c, 3) })
+	t.Logf("replica %s restarted empty at %s: old ID forgotten everywhere and the new node a replica of %s in %v",
+		p.Name, p.IP, c.Shards[0][0].Name, time.Since(start).Round(time.Millisecond))
+	for _, q := range c.Procs() {
+		text, err := q.Do("CLUSTER", "NODES").ToString()
+		require.NoError(t, err)
+		assert.NotContains(t, text, old.ID, "%s still knows the old node", q.Name)
+	}
+}
