@@ -270,3 +270,34 @@ func TestReplicaRestartedEmptyAtSameAddress(t *testing.T) {
 		assert.NotContains(t, text, old.ID, "%s still knows the old node", q.Name)
 	}
 }
+
+func TestNodeMovedWithItsNodesConf(t *testing.T) {
+	h := startHealer(t)
+	c, _ := bootstrap(t, h, "move", 3, 2, "")
+	old := c.Shards[1][1]
+	st, err := nodeState(old)
+	require.NoError(t, err)
+	start := time.Now()
+	p := c.Move(1, 1)
+	h.Track(topologyOf(c, 3))
+	redistest.WaitFor(t, 40*time.Second, "moved node back as a replica at its new address", func() error {
+		if err := converged(c, 3); err != nil {
+			return err
+		}
+		for _, q := range c.Procs() {
+			text, err := q.Do("CLUSTER", "NODES").ToString()
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(text, st.ID+" "+p.IP+":6379") {
+				return fmt.Errorf("%s does not list %s at %s yet", q.Name, st.ID, p.IP)
+			}
+		}
+		return nil
+	})
+	t.Logf("replica %s moved from %s to %s with its nodes.conf: same ID, known at its new address everywhere and in sync in %v",
+		p.Name, old.IP, p.IP, time.Since(start).Round(time.Millisecond))
+	now, err := nodeState(p)
+	require.NoError(t, err)
+	assert.Equal(t, st.ID, now.ID)
+}

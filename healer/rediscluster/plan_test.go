@@ -436,3 +436,21 @@ func TestPlanNeverMergesTwoClustersClaimingTheSameSlots(t *testing.T) {
 	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
 	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0 claims slots")
 }
+
+func TestPlanMeetsANodeKnownAtAnotherAddress(t *testing.T) {
+	top, s := snapshotOf(3, healthy3()...)
+	// r1's pod came back at a new IP with its nodes.conf: the others still list the old address.
+	top.Nodes[3].IP = "10.0.9.9"
+	s.Nodes[3].Node = top.Nodes[3]
+	acts := Plan(top, s)
+	require.Len(t, acts, 1, kinds(acts))
+	m := acts[0].(Meet)
+	assert.Equal(t, Meet{Pod: "rdc-c-0-0", Peer: "rdc-c-1-1", IP: "10.0.9.9", Port: 6379, Why: m.Why}, m)
+	assert.Contains(t, m.Why, "at 10.0.1.2:6379")
+	assert.Zero(t, countKind(acts, "forget"), "a node that answers with its ID is never forgotten")
+
+	// A terminating pod is not met.
+	top.Nodes[3].Terminating = true
+	s.Nodes[3].Node = top.Nodes[3]
+	assert.Empty(t, Plan(top, s))
+}

@@ -3,6 +3,8 @@ package redistest
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -127,6 +129,32 @@ func (c *Sharded) Replace(shard, ordinal int) *Proc {
 	}
 	p := c.newProc(shard, ordinal, c.nextSpare)
 	c.nextSpare++
+	c.Shards[shard][ordinal] = p
+	p.Start()
+	return p
+}
+
+// Move kills shard k's pod i and starts it again at a new address with its nodes.conf (same
+// node ID, no data), as a pod rescheduled with a new IP that kept its volume.
+func (c *Sharded) Move(shard, ordinal int) *Proc {
+	c.t.Helper()
+	old := c.Shards[shard][ordinal]
+	old.Kill()
+	conf, err := os.ReadFile(filepath.Join(old.Dir, "nodes.conf"))
+	if err != nil {
+		c.t.Fatalf("move %s: %v", old.Name, err)
+		return nil
+	}
+	if c.nextSpare > 254 {
+		c.t.Fatalf("sharded %s: no spare address left", c.Name)
+		return nil
+	}
+	p := c.newProc(shard, ordinal, c.nextSpare)
+	c.nextSpare++
+	if err := os.WriteFile(filepath.Join(p.Dir, "nodes.conf"), conf, 0o600); err != nil {
+		c.t.Fatalf("move %s: %v", old.Name, err)
+		return nil
+	}
 	c.Shards[shard][ordinal] = p
 	p.Start()
 	return p
