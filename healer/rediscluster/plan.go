@@ -97,6 +97,9 @@ func (v *view) pickMasters() {
 		if !n.Reachable() || !self.Replica || len(v.owned[self.MasterID]) == 0 {
 			continue
 		}
+		if _, answers := v.byID[self.MasterID]; answers {
+			continue
+		}
 		if i, ok := v.masters[n.Node.Shard]; ok && len(v.owned[v.s.Nodes[i].ID]) == 0 {
 			delete(v.masters, n.Node.Shard)
 		}

@@ -454,3 +454,13 @@ func TestPlanMeetsANodeKnownAtAnotherAddress(t *testing.T) {
 	s.Nodes[3].Node = top.Nodes[3]
 	assert.Empty(t, Plan(top, s))
 }
+
+func TestPlanReattachesAReplicaOfAnotherShardToANewShard(t *testing.T) {
+	// Shard 3 is new; its ordinal 1 replicates shard 0's master (a mistake, or Redis' replica
+	// migration): it is reattached to shard 3's master, and shard 3 still gets its slots.
+	specs := append(healthy3(), spec{shard: 3, ord: 0, id: "m3"}, spec{shard: 3, ord: 1, id: "r3", master: "m0"})
+	top, s := snapshotOf(4, specs...)
+	acts := Plan(top, s)
+	assert.Contains(t, kinds(acts), "rdc-c-3-1: CLUSTER REPLICATE m3")
+	assert.Equal(t, 3, countKind(acts, "moveslots"), kinds(acts))
+}
