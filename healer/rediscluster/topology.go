@@ -29,7 +29,10 @@ type Node struct {
 	Port    int    // 6379 when 0
 	Shard   int
 	Ordinal int
-	Ready   bool
+	// Ready is the pod's readiness, for the caller's bookkeeping: the planner goes by whether
+	// the pod answers, not by it (a cluster-mode readiness probe depends on the cluster the
+	// healer is forming).
+	Ready bool
 	// Terminating: the pod is being deleted; nothing is MEETed to it or made to replicate.
 	Terminating bool
 	// Updated: the pod runs the current pod template (rollout). When a shard's master pod is not
