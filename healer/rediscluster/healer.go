@@ -299,9 +299,10 @@ func (h *Healer) pass(ctx context.Context, e *entry) {
 	e.history = hist
 	r := BuildReport(t, s, append([]ActionRecord(nil), hist...), errs)
 	r.SlotsMoved, r.KeysMoved, r.MoveTime = e.moved.Slots, e.moved.Keys, e.moved.Took
+	now := time.Now()
+	r.Time = now
 	e.report = r
 	e.busy = false
-	now := time.Now()
 	switch {
 	case applyErrs > 0: // a pod that does not answer is no reason to back off: Redis fails it over
 		e.fails++

@@ -7,6 +7,8 @@ import (
 
 // Report is what the healer last saw of one cluster, for the status.
 type Report struct {
+	// Time is when the pass that made the report ended; zero before the first pass.
+	Time time.Time
 	// ClusterState is the cluster_state most answering members report ("ok", "fail"); "" when
 	// none answered.
 	ClusterState string
