@@ -62,12 +62,15 @@ func (st *syncState) status(missing []string) RedisFailoverStatus {
 
 // lastActions are the newest healer actions for the status. The CRD requires a time on each; a
 // record without one gets the report's time rather than failing the whole status write.
-func lastActions(obs HealerReport) []ActionRecord {
-	n := min(len(obs.LastActions), maxLastActions)
-	out := append([]ActionRecord(nil), obs.LastActions[:n]...)
+func lastActions(obs HealerReport) []ActionRecord { return recentActions(obs.LastActions, obs.Time) }
+
+// recentActions are the newest maxLastActions of a report made at t.
+func recentActions(actions []ActionRecord, t time.Time) []ActionRecord {
+	n := min(len(actions), maxLastActions)
+	out := append([]ActionRecord(nil), actions[:n]...)
 	for i := range out {
 		if out[i].Time.IsZero() {
-			out[i].Time = metav1.NewTime(obs.Time.UTC().Truncate(time.Second))
+			out[i].Time = metav1.NewTime(t.UTC().Truncate(time.Second))
 		}
 	}
 	return out
@@ -187,8 +190,7 @@ func (st *syncState) available(s RedisFailoverStatus) metav1.Condition {
 // progressing: children being created, rolled out or scaled.
 func (st *syncState) progressing(missing []string) metav1.Condition {
 	if st.holding() {
-		return cond(ConditionProgressing, false, "ChildrenHeld",
-			"Children are kept as they were last applied until the problem in SpecValid or Degraded is fixed.")
+		return heldCondition()
 	}
 	if len(missing) > 0 {
 		return cond(ConditionProgressing, true, "Creating", "Creating "+strings.Join(missing, ", ")+".")
@@ -206,6 +208,12 @@ func (st *syncState) progressing(missing []string) metav1.Condition {
 		return cond(ConditionProgressing, true, "RollingOut", strings.Join(msgs, " "))
 	}
 	return cond(ConditionProgressing, false, "RolledOut", "Every child is created and rolled out.")
+}
+
+// heldCondition is Progressing while the observed children are returned unchanged.
+func heldCondition() metav1.Condition {
+	return cond(ConditionProgressing, false, "ChildrenHeld",
+		"Children are kept as they were last applied until the problem in SpecValid or Degraded is fixed.")
 }
 
 // rollout says what remains to do for an observed StatefulSet or Deployment: scaling to the
@@ -281,12 +289,15 @@ func notReady(pods []PodRef) string {
 	return strings.Join(names, ", ")
 }
 
-func (st *syncState) specValid() metav1.Condition {
-	if len(st.specErrors) == 0 {
+func (st *syncState) specValid() metav1.Condition { return specValidCondition(st.specErrors) }
+
+// specValidCondition says whether a spec is valid, and else every problem with its field path.
+func specValidCondition(specErrors FieldErrors) metav1.Condition {
+	if len(specErrors) == 0 {
 		return cond(ConditionSpecValid, true, "Valid", "The spec is valid.")
 	}
-	lines := make([]string, len(st.specErrors))
-	for i, e := range st.specErrors {
+	lines := make([]string, len(specErrors))
+	for i, e := range specErrors {
 		lines[i] = e.Error()
 	}
 	return cond(ConditionSpecValid, false, "Invalid", "Children are kept as they were last applied "+
@@ -304,10 +315,14 @@ func (st *syncState) errorSuffix() string {
 // clock is the time a condition that flips now is stamped with. It comes from the inputs, never
 // from a clock: the healer's report time, else the newest time the parent carries.
 func (st *syncState) clock() metav1.Time {
-	if st.obs.Known() {
-		return metav1.NewTime(st.obs.Time.UTC().Truncate(time.Second))
+	return syncClock(st.obs.Time, &st.req.Parent.ObjectMeta)
+}
+
+// syncClock is clock for a report made at report (zero: unknown) and a parent's metadata p.
+func syncClock(report time.Time, p *metav1.ObjectMeta) metav1.Time {
+	if !report.IsZero() {
+		return metav1.NewTime(report.UTC().Truncate(time.Second))
 	}
-	p := &st.req.Parent
 	t := p.CreationTimestamp
 	for _, f := range p.ManagedFields {
 		if f.Time != nil && f.Time.After(t.Time) {
