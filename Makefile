@@ -95,8 +95,8 @@ verify-manifests: ## Fail when the committed CRD or deepcopy code differ from wh
 
 .PHONY: golden
 golden: ## Rewrite hooks/testdata/sync/*/response.golden.json (review the diff!)
-	$(GO) test ./hooks -run 'TestSyncGolden' -update
-	@git --no-pager diff --stat -- hooks/testdata/sync || true
+	$(GO) test ./hooks -run 'TestSync(Cluster)?Golden' -update
+	@git --no-pager diff --stat -- hooks/testdata/sync hooks/testdata/sync-cluster || true
 
 .PHONY: fuzz
 fuzz: ## Fuzz hooks.Sync for FUZZTIME (default 10s)

@@ -77,7 +77,12 @@ func recentActions(actions []ActionRecord, t time.Time) []ActionRecord {
 }
 
 func (st *syncState) serviceAddress(service string, port int32) string {
-	return net.JoinHostPort(service+"."+st.rf.Namespace+".svc", fmt.Sprint(port))
+	return serviceAddress(service, st.rf.Namespace, port)
+}
+
+// serviceAddress is the in-cluster address of a Service's port.
+func serviceAddress(service, namespace string, port int32) string {
+	return net.JoinHostPort(service+"."+namespace+".svc", fmt.Sprint(port))
 }
 
 func countReady(pods []PodRef) int32 {
@@ -98,9 +103,12 @@ func cond(t string, ok bool, reason, message string) metav1.Condition {
 	return metav1.Condition{Type: t, Status: status, Reason: reason, Message: message}
 }
 
-func unknown(t string) metav1.Condition {
+func unknown(t string) metav1.Condition { return unknownFor(t, Kind) }
+
+// unknownFor is a condition of type t of a parent of kind kind the healer has not reported on.
+func unknownFor(t, kind string) metav1.Condition {
 	return metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: "HealerNotReported",
-		Message: "The healer has not reported on this RedisFailover yet (redhook started moments ago); " +
+		Message: "The healer has not reported on this " + kind + " yet (redhook started moments ago); " +
 			"existing children are kept as they are until it does."}
 }
 
@@ -305,11 +313,14 @@ func specValidCondition(specErrors FieldErrors) metav1.Condition {
 }
 
 // errorSuffix appends the healer's errors to a message.
-func (st *syncState) errorSuffix() string {
-	if len(st.obs.Errors) == 0 {
+func (st *syncState) errorSuffix() string { return healerErrorSuffix(st.obs.Errors) }
+
+// healerErrorSuffix is the sentence a condition message ends with when the healer has errors.
+func healerErrorSuffix(errors []string) string {
+	if len(errors) == 0 {
 		return ""
 	}
-	return " Healer: " + strings.Join(st.obs.Errors, "; ") + "."
+	return " Healer: " + strings.Join(errors, "; ") + "."
 }
 
 // clock is the time a condition that flips now is stamped with. It comes from the inputs, never
