@@ -22,7 +22,9 @@ func clusterName(rdc string) string { return "rdc-" + rdc }
 func ClusterShardName(rdc string, k int) string { return clusterName(rdc) + "-" + strconv.Itoa(k) }
 
 // ClusterPodName names the pod of ordinal i of shard k.
-func ClusterPodName(rdc string, k, i int) string { return ClusterShardName(rdc, k) + "-" + strconv.Itoa(i) }
+func ClusterPodName(rdc string, k, i int) string {
+	return ClusterShardName(rdc, k) + "-" + strconv.Itoa(i)
+}
 
 // ClusterNodesName names the headless Service of every node (the StatefulSets' serviceName).
 func ClusterNodesName(rdc string) string { return clusterName(rdc) + "-nodes" }
