@@ -37,6 +37,10 @@ type RedisCluster struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
+	// Spec defaults to {}, so that the API server fills in its defaults (numberOfMaster,
+	// replicationFactor) in a RedisCluster written without a spec too: it defaults the fields of
+	// an object only where the object is present.
+	// +kubebuilder:default={}
 	Spec   RedisClusterSpec   `json:"spec,omitempty"`
 	Status RedisClusterStatus `json:"status,omitempty"`
 }
