@@ -12,6 +12,12 @@ APT_PKGS  := redis-server redis-sentinel redis-tools
 FUZZTIME  ?= 10s
 CONTROLLER_GEN := $(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 CRD_FILE  := databases.spotahome.com_redisfailovers.yaml
+# controller-gen gives every kind of ./hooks the package's group and version (the RedisFailover's):
+# the RedisCluster CRD it writes as GEN_CLUSTER_CRD is renamed to redhook.io/v1alpha1.
+CLUSTER_CRD_FILE := redhook.io_redisclusters.yaml
+GEN_CLUSTER_CRD  := databases.spotahome.com_redisclusters.yaml
+CLUSTER_CRD_RENAME := sed -e 's/^  name: redisclusters.databases.spotahome.com$$/  name: redisclusters.redhook.io/' \
+	-e 's/^  group: databases.spotahome.com$$/  group: redhook.io/' -e 's/^    name: v1$$/    name: v1alpha1/'
 # Pinned tools built by testdata/tools/build.sh (versions from the tools modules' go.mod).
 TOOLS_BIN := $(or $(REDHOOK_CACHE),$(HOME)/.cache/redhook)/bin
 STATICCHECK_VERSION := $(shell awk '$$1 == "require" && $$2 == "honnef.co/go/tools" {print $$3}' testdata/tools/lint/go.mod)
@@ -74,10 +80,13 @@ e2e: e2e-deps build ## Only the end-to-end tests on a real single-node Kubernete
 	$(E2E_TEST)
 
 .PHONY: manifests
-manifests: ## Generate the CRD (manifests/crd, charts/redhook/crds) and deepcopy code from hooks/types.go
+manifests: ## Generate the CRDs (manifests/crd, charts/redhook/crds) and deepcopy code from hooks/types.go and hooks/cluster_types.go
 	$(CONTROLLER_GEN) object paths=./hooks/...
 	$(CONTROLLER_GEN) crd:maxDescLen=0 paths=./hooks/... output:crd:dir=manifests/crd
+	$(CLUSTER_CRD_RENAME) manifests/crd/$(GEN_CLUSTER_CRD) > manifests/crd/$(CLUSTER_CRD_FILE)
+	rm manifests/crd/$(GEN_CLUSTER_CRD)
 	cp manifests/crd/$(CRD_FILE) charts/redhook/crds/$(CRD_FILE)
+	cp manifests/crd/$(CLUSTER_CRD_FILE) charts/redhook/crds/$(CLUSTER_CRD_FILE)
 
 .PHONY: verify-manifests
 verify-manifests: ## Fail when the committed CRD or deepcopy code differ from what the Go types generate
@@ -85,18 +94,21 @@ verify-manifests: ## Fail when the committed CRD or deepcopy code differ from wh
 	cp hooks/zz_generated.deepcopy.go $$tmp/deepcopy.go; \
 	$(CONTROLLER_GEN) object paths=./hooks/... && \
 	$(CONTROLLER_GEN) crd:maxDescLen=0 paths=./hooks/... output:crd:dir=$$tmp/crd && \
+	$(CLUSTER_CRD_RENAME) $$tmp/crd/$(GEN_CLUSTER_CRD) > $$tmp/crd/$(CLUSTER_CRD_FILE) && \
 	status=0; \
 	diff -u $$tmp/deepcopy.go hooks/zz_generated.deepcopy.go || status=1; \
 	cp $$tmp/deepcopy.go hooks/zz_generated.deepcopy.go; \
-	for f in manifests/crd/$(CRD_FILE) charts/redhook/crds/$(CRD_FILE); do \
-	  diff -q $$tmp/crd/$(CRD_FILE) $$f >/dev/null || { echo "$$f differs from the Go types: run make manifests"; status=1; }; \
+	for f in $(CRD_FILE) $(CLUSTER_CRD_FILE); do \
+	  for d in manifests/crd charts/redhook/crds; do \
+	    diff -q $$tmp/crd/$$f $$d/$$f >/dev/null || { echo "$$d/$$f differs from the Go types: run make manifests"; status=1; }; \
+	  done; \
 	done; \
 	exit $$status
 
 .PHONY: golden
 golden: ## Rewrite hooks/testdata/sync/*/response.golden.json (review the diff!)
-	$(GO) test ./hooks -run 'TestSyncGolden' -update
-	@git --no-pager diff --stat -- hooks/testdata/sync || true
+	$(GO) test ./hooks -run 'TestSync(Cluster)?Golden' -update
+	@git --no-pager diff --stat -- hooks/testdata/sync hooks/testdata/sync-cluster || true
 
 .PHONY: fuzz
 fuzz: ## Fuzz hooks.Sync for FUZZTIME (default 10s)

@@ -36,8 +36,12 @@ func (r *renderer) sentinelPDB() *PodDisruptionBudget {
 // Ready does not count towards the quorum, so evicting them loses nothing; with the default
 // policy (IfHealthyBudget), two such pods would hang a node drain forever.
 func (r *renderer) pdb(name, component string, spec policyv1.PodDisruptionBudgetSpec) *PodDisruptionBudget {
-	spec.Selector = &metav1.LabelSelector{MatchLabels: SelectorLabels(r.name(), component)}
+	return pdbObject(r.meta(name, component, nil), SelectorLabels(r.name(), component), spec)
+}
+
+// pdbObject is a budget over the pods of selector that lets unhealthy pods be evicted (see pdb).
+func pdbObject(meta ObjectMeta, selector map[string]string, spec policyv1.PodDisruptionBudgetSpec) *PodDisruptionBudget {
+	spec.Selector = &metav1.LabelSelector{MatchLabels: selector}
 	spec.UnhealthyPodEvictionPolicy = ptr(policyv1.AlwaysAllow)
-	return &PodDisruptionBudget{APIVersion: "policy/v1", Kind: "PodDisruptionBudget",
-		Metadata: r.meta(name, component, nil), Spec: spec}
+	return &PodDisruptionBudget{APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Metadata: meta, Spec: spec}
 }

@@ -43,6 +43,13 @@ func shellProbe(command string, initialDelay, period, timeout, failures int32) *
 	return execProbe([]string{"sh", "-c", command}, initialDelay, period, timeout, failures)
 }
 
+// livenessProbe is the user's probe, else a ping. LOADING counts as alive: a large dataset being
+// loaded must not restart the pod.
+func livenessProbe(custom *corev1.Probe) *corev1.Probe {
+	return probeOr(custom, shellProbe(
+		redisCli(ownHost, "\"$REDIS_PORT\"", "ping")+" | grep -Eq 'PONG|LOADING'", 30, 10, 5, 6))
+}
+
 // probeOr returns the user's probe when set, else the default.
 func probeOr(custom, def *corev1.Probe) *corev1.Probe {
 	if custom != nil {
@@ -57,11 +64,16 @@ func (r *renderer) passwordEnv(names ...string) []corev1.EnvVar {
 	if !r.auth {
 		return nil
 	}
+	return secretEnv(r.rf.Spec.Auth.SecretPath, names...)
+}
+
+// secretEnv sets every variable of names to the password key of the user's Secret secret.
+func secretEnv(secret string, names ...string) []corev1.EnvVar {
 	out := make([]corev1.EnvVar, 0, len(names))
 	for _, n := range names {
 		out = append(out, corev1.EnvVar{Name: n, ValueFrom: &corev1.EnvVarSource{
 			SecretKeyRef: &corev1.SecretKeySelector{
-				LocalObjectReference: corev1.LocalObjectReference{Name: r.rf.Spec.Auth.SecretPath},
+				LocalObjectReference: corev1.LocalObjectReference{Name: secret},
 				Key:                  authPasswordKey,
 			}}})
 	}

@@ -13,10 +13,6 @@ func (r *renderer) redisStatefulSet() *StatefulSet {
 	if r.observedPolicy != "" {
 		policy = appsv1.PodManagementPolicyType(r.observedPolicy) // immutable once created
 	}
-	whenDeleted := appsv1.DeletePersistentVolumeClaimRetentionPolicyType
-	if s.Storage.KeepAfterDeletion {
-		whenDeleted = appsv1.RetainPersistentVolumeClaimRetentionPolicyType
-	}
 	sts := &StatefulSet{APIVersion: "apps/v1", Kind: "StatefulSet",
 		// The parent's annotations, as spotahome copied them to this StatefulSet (and to no
 		// other child, nor to the pod template).
@@ -30,10 +26,7 @@ func (r *renderer) redisStatefulSet() *StatefulSet {
 			// until the healer has switched over to an updated replica (rollout.go).
 			UpdateStrategy: appsv1.StatefulSetUpdateStrategy{Type: appsv1.RollingUpdateStatefulSetStrategyType,
 				RollingUpdate: &appsv1.RollingUpdateStatefulSetStrategy{Partition: ptr(r.rollout.partition)}},
-			PersistentVolumeClaimRetentionPolicy: &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
-				WhenDeleted: whenDeleted,
-				WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType, // scaling down never drops data
-			},
+			PersistentVolumeClaimRetentionPolicy: claimRetention(&s.Storage),
 			Template: PodTemplate{
 				Metadata: TemplateMeta{Labels: childLabels(r.rf, r.whitelist, ComponentRedis),
 					Annotations: merged(s.PodAnnotations)},
@@ -53,8 +46,24 @@ func (r *renderer) claimTemplates() []ClaimTemplate {
 	return r.desiredClaims()
 }
 
-func (r *renderer) desiredClaims() []ClaimTemplate {
-	pvc := r.rf.Spec.Redis.Storage.PersistentVolumeClaim
+// claimRetention deletes the claims with the StatefulSet unless storage.keepAfterDeletion; a
+// scale-down never drops data.
+func claimRetention(s *RedisStorage) *appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy {
+	whenDeleted := appsv1.DeletePersistentVolumeClaimRetentionPolicyType
+	if s.KeepAfterDeletion {
+		whenDeleted = appsv1.RetainPersistentVolumeClaimRetentionPolicyType
+	}
+	return &appsv1.StatefulSetPersistentVolumeClaimRetentionPolicy{
+		WhenDeleted: whenDeleted,
+		WhenScaled:  appsv1.RetainPersistentVolumeClaimRetentionPolicyType,
+	}
+}
+
+func (r *renderer) desiredClaims() []ClaimTemplate { return storageClaims(&r.rf.Spec.Redis.Storage) }
+
+// storageClaims are the volumeClaimTemplates of a storage spec: none for an emptyDir.
+func storageClaims(s *RedisStorage) []ClaimTemplate {
+	pvc := s.PersistentVolumeClaim
 	if pvc == nil {
 		return nil
 	}
@@ -73,8 +82,11 @@ func (r *renderer) desiredClaims() []ClaimTemplate {
 }
 
 // dataVolumeName is the volume mounted at /data.
-func (r *renderer) dataVolumeName() string {
-	if pvc := r.rf.Spec.Redis.Storage.PersistentVolumeClaim; pvc != nil {
+func (r *renderer) dataVolumeName() string { return dataVolume(&r.rf.Spec.Redis.Storage) }
+
+// dataVolume is the name of a storage spec's volume (defaulted).
+func dataVolume(s *RedisStorage) string {
+	if pvc := s.PersistentVolumeClaim; pvc != nil {
 		return pvc.Name
 	}
 	return DefaultDataVolume
@@ -142,12 +154,10 @@ func (r *renderer) redisContainer() corev1.Container {
 		r.passwordEnv("REDISCLI_AUTH")...)
 	return corev1.Container{
 		Name: "redis", Image: s.Image, ImagePullPolicy: s.ImagePullPolicy,
-		Command: append([]string(nil), s.Command...),
-		Ports:   []corev1.ContainerPort{{Name: "redis", ContainerPort: s.Port, Protocol: corev1.ProtocolTCP}},
-		Env:     env,
-		// LOADING counts as alive: a large dataset being loaded must not restart the pod.
-		LivenessProbe: probeOr(s.CustomLivenessProbe, shellProbe(
-			redisCli(ownHost, "\"$REDIS_PORT\"", "ping")+" | grep -Eq 'PONG|LOADING'", 30, 10, 5, 6)),
+		Command:        append([]string(nil), s.Command...),
+		Ports:          []corev1.ContainerPort{{Name: "redis", ContainerPort: s.Port, Protocol: corev1.ProtocolTCP}},
+		Env:            env,
+		LivenessProbe:  livenessProbe(s.CustomLivenessProbe),
 		ReadinessProbe: probeOr(s.CustomReadinessProbe, execProbe([]string{"sh", readinessDir + "/" + readyScript}, 5, 5, 5, 3)),
 		StartupProbe:   probeOr(s.CustomStartupProbe, startup),
 		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{

@@ -63,12 +63,22 @@ func (st *syncState) status(missing []string) RedisFailoverStatus {
 // lastActions are the newest healer actions for the status. The CRD requires a time on each; a
 // record without one gets the report's time rather than failing the whole status write.
 func (st *syncState) lastActions() []ActionRecord {
-	obs := st.obs
-	n := min(len(obs.LastActions), maxLastActions)
-	out := append([]ActionRecord(nil), obs.LastActions[:n]...)
+	for _, a := range st.obs.LastActions[:min(len(st.obs.LastActions), maxLastActions)] {
+		if a.Time.IsZero() {
+			st.reportTime() // the response depends on the report's time
+		}
+	}
+	return recentActions(st.obs.LastActions, st.obs.Time)
+}
+
+// recentActions are the newest maxLastActions of a report made at t; an action without a time
+// gets t, to the second.
+func recentActions(actions []ActionRecord, t time.Time) []ActionRecord {
+	n := min(len(actions), maxLastActions)
+	out := append([]ActionRecord(nil), actions[:n]...)
 	for i := range out {
 		if out[i].Time.IsZero() {
-			out[i].Time = st.reportTime()
+			out[i].Time = metav1.NewTime(t.UTC().Truncate(time.Second))
 		}
 	}
 	return out
@@ -82,7 +92,12 @@ func (st *syncState) reportTime() metav1.Time {
 }
 
 func (st *syncState) serviceAddress(service string, port int32) string {
-	return net.JoinHostPort(service+"."+st.rf.Namespace+".svc", fmt.Sprint(port))
+	return serviceAddress(service, st.rf.Namespace, port)
+}
+
+// serviceAddress is the in-cluster address of a Service's port.
+func serviceAddress(service, namespace string, port int32) string {
+	return net.JoinHostPort(service+"."+namespace+".svc", fmt.Sprint(port))
 }
 
 func countReady(pods []PodRef) int32 {
@@ -103,9 +118,12 @@ func cond(t string, ok bool, reason, message string) metav1.Condition {
 	return metav1.Condition{Type: t, Status: status, Reason: reason, Message: message}
 }
 
-func unknown(t string) metav1.Condition {
+func unknown(t string) metav1.Condition { return unknownFor(t, Kind) }
+
+// unknownFor is a condition of type t of a parent of kind kind the healer has not reported on.
+func unknownFor(t, kind string) metav1.Condition {
 	return metav1.Condition{Type: t, Status: metav1.ConditionUnknown, Reason: "HealerNotReported",
-		Message: "The healer has not reported on this RedisFailover yet (redhook started moments ago); " +
+		Message: "The healer has not reported on this " + kind + " yet (redhook started moments ago); " +
 			"existing children are kept as they are until it does."}
 }
 
@@ -195,8 +213,7 @@ func (st *syncState) available(s RedisFailoverStatus) metav1.Condition {
 // progressing: children being created, rolled out or scaled.
 func (st *syncState) progressing(missing []string) metav1.Condition {
 	if st.holding() {
-		return cond(ConditionProgressing, false, "ChildrenHeld",
-			"Children are kept as they were last applied until the problem in SpecValid or Degraded is fixed.")
+		return heldCondition()
 	}
 	if len(missing) > 0 {
 		return cond(ConditionProgressing, true, "Creating", "Creating "+strings.Join(missing, ", ")+".")
@@ -214,6 +231,12 @@ func (st *syncState) progressing(missing []string) metav1.Condition {
 		return cond(ConditionProgressing, true, "RollingOut", strings.Join(msgs, " "))
 	}
 	return cond(ConditionProgressing, false, "RolledOut", "Every child is created and rolled out.")
+}
+
+// heldCondition is Progressing while the observed children are returned unchanged.
+func heldCondition() metav1.Condition {
+	return cond(ConditionProgressing, false, "ChildrenHeld",
+		"Children are kept as they were last applied until the problem in SpecValid or Degraded is fixed.")
 }
 
 // rollout says what remains to do for an observed StatefulSet or Deployment: scaling to the
@@ -289,12 +312,15 @@ func notReady(pods []PodRef) string {
 	return strings.Join(names, ", ")
 }
 
-func (st *syncState) specValid() metav1.Condition {
-	if len(st.specErrors) == 0 {
+func (st *syncState) specValid() metav1.Condition { return specValidCondition(st.specErrors) }
+
+// specValidCondition says whether a spec is valid, and else every problem with its field path.
+func specValidCondition(specErrors FieldErrors) metav1.Condition {
+	if len(specErrors) == 0 {
 		return cond(ConditionSpecValid, true, "Valid", "The spec is valid.")
 	}
-	lines := make([]string, len(st.specErrors))
-	for i, e := range st.specErrors {
+	lines := make([]string, len(specErrors))
+	for i, e := range specErrors {
 		lines[i] = e.Error()
 	}
 	return cond(ConditionSpecValid, false, "Invalid", "Children are kept as they were last applied "+
@@ -302,11 +328,14 @@ func (st *syncState) specValid() metav1.Condition {
 }
 
 // errorSuffix appends the healer's errors to a message.
-func (st *syncState) errorSuffix() string {
-	if len(st.obs.Errors) == 0 {
+func (st *syncState) errorSuffix() string { return healerErrorSuffix(st.obs.Errors) }
+
+// healerErrorSuffix is the sentence a condition message ends with when the healer has errors.
+func healerErrorSuffix(errors []string) string {
+	if len(errors) == 0 {
 		return ""
 	}
-	return " Healer: " + strings.Join(st.obs.Errors, "; ") + "."
+	return " Healer: " + strings.Join(errors, "; ") + "."
 }
 
 // clock is the time a condition that flips now is stamped with. It comes from the inputs, never
@@ -315,7 +344,14 @@ func (st *syncState) clock() metav1.Time {
 	if st.obs.Known() {
 		return st.reportTime()
 	}
-	p := &st.req.Parent
+	return syncClock(time.Time{}, &st.req.Parent.ObjectMeta)
+}
+
+// syncClock is clock for a report made at report (zero: unknown) and a parent's metadata p.
+func syncClock(report time.Time, p *metav1.ObjectMeta) metav1.Time {
+	if !report.IsZero() {
+		return metav1.NewTime(report.UTC().Truncate(time.Second))
+	}
 	t := p.CreationTimestamp
 	for _, f := range p.ManagedFields {
 		if f.Time != nil && f.Time.After(t.Time) {

@@ -162,34 +162,45 @@ func (st *syncState) renderer(password Secret) *renderer {
 // children is the response's child list, and the desired children not observed yet.
 func (st *syncState) children() (out []any, missing []string) {
 	if st.holding() {
-		observed := held(st.req.Children)
-		out = make([]any, len(observed))
-		for i, h := range observed {
-			out[i] = h.obj
-		}
-		return out, nil
+		return heldChildren(st.req.Children), nil
 	}
-	desired := st.r.children()
+	return withObserved(st.r.children(), st.req.Children, st.rf.Namespace, st.obs.Known())
+}
+
+// heldChildren is every observed child as it was last applied: a response that changes nothing.
+func heldChildren(children Objects) []any {
+	observed := held(children)
+	out := make([]any, len(observed))
+	for i, h := range observed {
+		out[i] = h.obj
+	}
+	return out
+}
+
+// withObserved is the response's child list for the desired children, and those not observed
+// yet. While the healer's report is unknown (known false), observed children are kept as they
+// were last applied and none is deleted: only missing ones are created.
+func withObserved(desired []identified, children Objects, namespace string, known bool) (out []any, missing []string) {
 	out = make([]any, 0, len(desired))
 	for _, c := range desired {
 		id := c.id()
-		raw, seen := st.req.Children[id.key][st.rf.Namespace+"/"+id.name]
+		raw, seen := children[id.key][namespace+"/"+id.name]
 		switch {
 		case !seen:
 			missing = append(missing, id.String())
 			out = append(out, c)
-		case !st.obs.Known():
+		case !known:
 			out = append(out, asLastApplied(raw)) // keep what exists until the healer has reported
 		default:
 			out = append(out, c)
 		}
 	}
-	if !st.obs.Known() { // nothing is deleted on an unknown healer report either
+	if !known { // nothing is deleted on an unknown healer report either
 		rendered := make(map[childID]bool, len(desired))
 		for _, c := range desired {
 			rendered[c.id()] = true
 		}
-		for _, h := range held(st.req.Children) {
+		for _, h := range held(children) {
 			if !rendered[h.id] {
 				out = append(out, h.obj)
 			}

@@ -16,25 +16,33 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/sy
 
 // goldenCase is one folder of testdata/sync: request.json, an optional observation.json (the healer report; absent:
 // the healer has not reported) and response.golden.json.
-type goldenCase struct {
+type goldenCase = goldenFolder[SyncRequest, HealerReport]
+
+// goldenFolder is one golden case of a parent kind whose request is R and healer report O.
+type goldenFolder[R, O any] struct {
 	name string
 	dir  string
 	raw  []byte
-	req  SyncRequest
-	obs  HealerReport
+	req  R
+	obs  O
 }
 
 func loadGoldenCases(t testing.TB) []goldenCase {
+	return loadGoldenFolders[SyncRequest, HealerReport](t, "sync", DecodeSyncRequest)
+}
+
+// loadGoldenFolders reads every case of testdata/<folder>.
+func loadGoldenFolders[R, O any](t testing.TB, folder string, decode func([]byte) (R, error)) []goldenFolder[R, O] {
 	t.Helper()
-	dirs, err := filepath.Glob(filepath.Join("testdata", "sync", "*"))
+	dirs, err := filepath.Glob(filepath.Join("testdata", folder, "*"))
 	require.NoError(t, err)
 	require.NotEmpty(t, dirs, "no golden cases")
-	var cases []goldenCase
+	var cases []goldenFolder[R, O]
 	for _, dir := range dirs {
-		c := goldenCase{name: filepath.Base(dir), dir: dir}
+		c := goldenFolder[R, O]{name: filepath.Base(dir), dir: dir}
 		c.raw, err = os.ReadFile(filepath.Join(dir, "request.json"))
 		require.NoError(t, err)
-		c.req, err = DecodeSyncRequest(c.raw)
+		c.req, err = decode(c.raw)
 		require.NoError(t, err, c.name)
 		if b, err := os.ReadFile(filepath.Join(dir, "observation.json")); err == nil {
 			require.NoError(t, json.Unmarshal(b, &c.obs), c.name)
@@ -44,7 +52,20 @@ func loadGoldenCases(t testing.TB) []goldenCase {
 	return cases
 }
 
-func encodeResponse(t testing.TB, resp SyncResponse) []byte {
+// assertGolden compares got with dir/response.golden.json, or rewrites it with -update.
+func assertGolden(t *testing.T, dir string, got []byte) {
+	t.Helper()
+	path := filepath.Join(dir, "response.golden.json")
+	if *update {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run `make golden` to create it")
+	assert.Equal(t, string(want), string(got), "rerun with -update and review the diff")
+}
+
+func encodeResponse(t testing.TB, resp any) []byte {
 	t.Helper()
 	b, err := json.MarshalIndent(resp, "", "  ")
 	require.NoError(t, err)
@@ -54,15 +75,7 @@ func encodeResponse(t testing.TB, resp SyncResponse) []byte {
 func TestSyncGolden(t *testing.T) {
 	for _, c := range loadGoldenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			got := encodeResponse(t, Sync(&c.req, c.obs))
-			path := filepath.Join(c.dir, "response.golden.json")
-			if *update {
-				require.NoError(t, os.WriteFile(path, got, 0o644))
-				return
-			}
-			want, err := os.ReadFile(path)
-			require.NoError(t, err, "run `make golden` to create it")
-			assert.Equal(t, string(want), string(got), "rerun with -update and review the diff")
+			assertGolden(t, c.dir, encodeResponse(t, Sync(&c.req, c.obs)))
 		})
 	}
 }

@@ -273,19 +273,24 @@ func podRefs(related Objects, namespace, name string) (redis, sentinels []PodRef
 // authPassword reads the password from the related auth Secret. problem says what is wrong when
 // auth is on and the Secret or its "password" key is missing or empty.
 func authPassword(rf *RedisFailover, related Objects) (password Secret, problem string) {
-	name := rf.Spec.Auth.SecretPath
+	return secretPassword(related, rf.Namespace, rf.Spec.Auth.SecretPath)
+}
+
+// secretPassword reads the password of the related Secret namespace/name (spec.auth.secretPath
+// of either kind); nothing and no problem when name is empty.
+func secretPassword(related Objects, namespace, name string) (password Secret, problem string) {
 	if name == "" {
 		return Secret{}, ""
 	}
-	raw, found := related[KeySecret][rf.Namespace+"/"+name]
+	raw, found := related[KeySecret][namespace+"/"+name]
 	if !found {
-		return Secret{}, fmt.Sprintf("Secret %s/%s named by spec.auth.secretPath does not exist", rf.Namespace, name)
+		return Secret{}, fmt.Sprintf("Secret %s/%s named by spec.auth.secretPath does not exist", namespace, name)
 	}
 	var s struct {
 		Data map[string][]byte `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &s); err != nil || len(s.Data[authPasswordKey]) == 0 {
-		return Secret{}, fmt.Sprintf("Secret %s/%s has no non-empty key %q", rf.Namespace, name, authPasswordKey)
+		return Secret{}, fmt.Sprintf("Secret %s/%s has no non-empty key %q", namespace, name, authPasswordKey)
 	}
 	return NewSecret(string(s.Data[authPasswordKey])), ""
 }

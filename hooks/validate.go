@@ -124,7 +124,7 @@ func Validate(rf *RedisFailover) FieldErrors {
 			e.add(fmt.Sprintf("spec.labelWhitelist[%d]", i), "%q is not a regular expression: %v", expr, err)
 		}
 	}
-	validateStorage(&e, &s.Redis.Storage)
+	validateStorage(&e, "spec.redis.storage", &s.Redis.Storage)
 	validateSentinelless(&e, rf)
 	if b := s.BootstrapNode; b != nil {
 		validateBootstrap(&e, b)
@@ -133,13 +133,19 @@ func Validate(rf *RedisFailover) FieldErrors {
 }
 
 func validateName(e *errs, name string) {
+	validateParentName(e, name, MaxNameLength, readinessName(name), 63)
+}
+
+// validateParentName checks a parent's name: a DNS label of at most max characters, so that its
+// longest child name, longest, fits in limit.
+func validateParentName(e *errs, name string, max int, longest string, limit int) {
 	if name == "" {
 		e.add("metadata.name", "must be set")
 		return
 	}
-	if len(name) > MaxNameLength {
-		e.add("metadata.name", "%q is %d characters; at most %d, so that child names such as %q fit in 63",
-			name, len(name), MaxNameLength, readinessName(name))
+	if len(name) > max {
+		e.add("metadata.name", "%q is %d characters; at most %d, so that child names such as %q fit in %d",
+			name, len(name), max, longest, limit)
 	}
 	for _, msg := range validation.IsDNS1035Label(name) {
 		if !strings.Contains(msg, "63") { // the length is reported above with the real limit
@@ -296,6 +302,11 @@ func validateConfigLine(e *errs, path, line string) (key string, ok bool) {
 // them, not an option redhook manages, and, when checked, an option of Redis 7.0 with a value it
 // accepts (redisOptions). customConfigUnchecked lines skip only the last check.
 func validateRedisConfig(e *errs, field string, lines []string, checked bool) {
+	validateConfigLines(e, field, lines, checked, managedRedisOptions)
+}
+
+// validateConfigLines is validateRedisConfig with the options the parent's kind manages.
+func validateConfigLines(e *errs, field string, lines []string, checked bool, managedRedisOptions map[string]string) {
 	for i, line := range lines {
 		path := fmt.Sprintf("%s[%d]", field, i)
 		key, ok := validateConfigLine(e, path, line)
@@ -389,12 +400,12 @@ func validateRenames(e *errs, renames []RedisCommandRename) {
 	}
 }
 
-func validateStorage(e *errs, s *RedisStorage) {
+func validateStorage(e *errs, path string, s *RedisStorage) {
 	pvc := s.PersistentVolumeClaim
 	if pvc == nil {
 		return
 	}
-	const sizePath = "spec.redis.storage.persistentVolumeClaim.spec.resources.requests.storage"
+	sizePath := path + ".persistentVolumeClaim.spec.resources.requests.storage"
 	if size, ok := pvc.Spec.Resources.Requests[corev1.ResourceStorage]; !ok {
 		e.add(sizePath, "must be set: a claim without a size is never created")
 	} else if size.Sign() <= 0 {
@@ -404,10 +415,10 @@ func validateStorage(e *errs, s *RedisStorage) {
 		return
 	}
 	for _, msg := range validation.IsDNS1123Label(pvc.Name) {
-		e.add("spec.redis.storage.persistentVolumeClaim.metadata.name", "%q: %s", pvc.Name, msg)
+		e.add(path+".persistentVolumeClaim.metadata.name", "%q: %s", pvc.Name, msg)
 	}
 	if reservedVolumes[pvc.Name] {
-		e.add("spec.redis.storage.persistentVolumeClaim.metadata.name", "%q is the name of a volume redhook adds", pvc.Name)
+		e.add(path+".persistentVolumeClaim.metadata.name", "%q is the name of a volume redhook adds", pvc.Name)
 	}
 }
 

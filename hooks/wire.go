@@ -44,27 +44,41 @@ type SyncRequest struct {
 // be reported in the status. ParentError is then set and the rest of the request is decoded.
 func DecodeSyncRequest(b []byte) (SyncRequest, error) {
 	var r SyncRequest
-	err := json.Unmarshal(b, &r)
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &te) && strings.HasPrefix(te.Field, "parent."):
-		r.ParentError = err
-	case err != nil:
+	parentErr, err := decodeHookRequest(b, &r)
+	if err != nil {
 		return SyncRequest{}, err
 	}
+	r.ParentError = parentErr
 	if r.Parent.Name == "" {
 		return SyncRequest{}, errors.New("request has no parent with a name")
 	}
 	return r, nil
 }
 
-// SyncResponse is the answer to a sync hook call. Every observed child missing from Children is
-// deleted by Metacontroller; Status replaces the parent's status.
-type SyncResponse struct {
-	Status             RedisFailoverStatus `json:"status"`
-	Children           []any               `json:"children"`
-	ResyncAfterSeconds float64             `json:"resyncAfterSeconds,omitempty"`
+// decodeHookRequest decodes a sync request of any parent kind into v. A value of the wrong type
+// under "parent." is returned as parentErr, not err: the rest of the request is decoded.
+func decodeHookRequest(b []byte, v any) (parentErr, err error) {
+	err = json.Unmarshal(b, v)
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te) && strings.HasPrefix(te.Field, "parent."):
+		return err, nil
+	case err != nil:
+		return nil, err
+	}
+	return nil, nil
 }
+
+// HookResponse is the answer to a sync hook call, for a parent whose status is S. Every observed
+// child missing from Children is deleted by Metacontroller; Status replaces the parent's status.
+type HookResponse[S any] struct {
+	Status             S       `json:"status"`
+	Children           []any   `json:"children"`
+	ResyncAfterSeconds float64 `json:"resyncAfterSeconds,omitempty"`
+}
+
+// SyncResponse is the answer to a RedisFailover sync.
+type SyncResponse = HookResponse[RedisFailoverStatus]
 
 // CustomizeRequest is the body of a customize hook call.
 type CustomizeRequest struct {

@@ -23,14 +23,39 @@ import (
 // strict field validation (an unknown field would be silently dropped by Metacontroller).
 // A rejection here is a bug of the renderer, never of this test.
 
+// goldenDir is one case of the hooks' goldens: hooks/testdata/sync/NAME (RedisFailover, named
+// NAME here) or hooks/testdata/sync-cluster/NAME (RedisCluster, named cluster-NAME here, so that
+// the namespaces of the two kinds' cases never meet).
+type goldenDir struct {
+	name, dir string
+	cluster   bool
+}
+
+func (g goldenDir) response() string { return filepath.Join(g.dir, "response.golden.json") }
+
+// goldenDirs lists the golden cases of both kinds, RedisFailover first.
+func goldenDirs(t *testing.T) []goldenDir {
+	t.Helper()
+	var out []goldenDir
+	for _, kind := range []struct {
+		folder, prefix string
+		cluster        bool
+	}{{"sync", "", false}, {"sync-cluster", "cluster-", true}} {
+		dirs, err := filepath.Glob(filepath.Join("..", "hooks", "testdata", kind.folder, "*"))
+		require.NoError(t, err)
+		require.NotEmpty(t, dirs, "no golden case in hooks/testdata/%s", kind.folder)
+		for _, d := range dirs {
+			out = append(out, goldenDir{name: kind.prefix + filepath.Base(d), dir: d, cluster: kind.cluster})
+		}
+	}
+	return out
+}
+
 func TestGoldenChildrenValid(t *testing.T) {
 	installCRD(t)
-	dirs, err := filepath.Glob("../hooks/testdata/sync/*/response.golden.json")
-	require.NoError(t, err)
-	require.NotEmpty(t, dirs)
-	for _, f := range dirs {
-		name := filepath.Base(filepath.Dir(f))
-		t.Run(name, func(t *testing.T) {
+	for _, g := range goldenDirs(t) {
+		f := g.response()
+		t.Run(g.name, func(t *testing.T) {
 			b, err := os.ReadFile(f)
 			require.NoError(t, err)
 			var resp struct {
@@ -49,12 +74,9 @@ func TestGoldenChildrenValid(t *testing.T) {
 func TestGoldenStatusValid(t *testing.T) {
 	installCRD(t)
 	c := cluster
-	files, err := filepath.Glob("../hooks/testdata/sync/*/response.golden.json")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, f := range files {
-		dir := filepath.Dir(f)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
+	for _, g := range goldenDirs(t) {
+		f, dir := g.response(), g.dir
+		t.Run(g.name, func(t *testing.T) {
 			ctx := t.Context()
 			var req struct {
 				Parent map[string]any `json:"parent"`
@@ -79,7 +101,7 @@ func TestGoldenStatusValid(t *testing.T) {
 				t.Skipf("the CRD refuses this parent at admission, the hook never sees it: %v", err)
 			}
 			t.Cleanup(func() {
-				assert.NoError(t, c.client.Delete(context.Background(), rfGVK, stored.GetNamespace(), stored.GetName()))
+				assert.NoError(t, c.client.Delete(context.Background(), stored.GroupVersionKind(), stored.GetNamespace(), stored.GetName()))
 			})
 			resp.Status["observedGeneration"] = stored.GetGeneration()
 			stored.Object["status"] = resp.Status
@@ -97,11 +119,9 @@ func TestGoldenStatusValid(t *testing.T) {
 func TestGoldenUpdatesValid(t *testing.T) {
 	installCRD(t)
 	c := cluster
-	files, err := filepath.Glob("../hooks/testdata/sync/*/request.json")
-	require.NoError(t, err)
-	for _, f := range files {
-		dir := filepath.Dir(f)
-		name := filepath.Base(dir)
+	for _, g := range goldenDirs(t) {
+		dir, name := g.dir, g.name
+		f := filepath.Join(dir, "request.json")
 		var req struct {
 			Children map[string]map[string]map[string]any `json:"children"`
 		}
@@ -187,7 +207,7 @@ func renderExample(t *testing.T, path, namespace string) []map[string]any {
 	for _, obj := range readYAML(t, path) {
 		obj.SetNamespace(namespace)
 		switch obj.GroupVersionKind() {
-		case rfGVK:
+		case rfGVK, rcGVK:
 			parent = obj
 		case secretGVK:
 			// As Metacontroller would observe it: stored by the API server (stringData → data).
@@ -198,7 +218,7 @@ func renderExample(t *testing.T, path, namespace string) []map[string]any {
 			t.Fatalf("%s: unexpected %s", path, driver.Describe(obj))
 		}
 	}
-	require.NotNil(t, parent, "%s has no RedisFailover", path)
+	require.NotNil(t, parent, "%s has no RedisFailover or RedisCluster", path)
 	parent.SetUID("00000000-0000-4000-8000-000000000001")
 	parent.SetGeneration(1)
 	children := map[string]map[string]any{}
@@ -210,10 +230,17 @@ func renderExample(t *testing.T, path, namespace string) []map[string]any {
 		"children": children, "related": related, "finalizing": false,
 	})
 	require.NoError(t, err)
-	req, err := hooks.DecodeSyncRequest(body)
-	require.NoError(t, err)
-	resp := hooks.Sync(&req, hooks.HealerReport{})
-	b, err := json.Marshal(resp.Children)
+	var rendered []any
+	if parent.GroupVersionKind() == rcGVK {
+		req, err := hooks.DecodeClusterSyncRequest(body)
+		require.NoError(t, err)
+		rendered = hooks.SyncCluster(&req, hooks.ClusterReport{}).Children
+	} else {
+		req, err := hooks.DecodeSyncRequest(body)
+		require.NoError(t, err)
+		rendered = hooks.Sync(&req, hooks.HealerReport{}).Children
+	}
+	b, err := json.Marshal(rendered)
 	require.NoError(t, err)
 	var out []map[string]any
 	require.NoError(t, json.Unmarshal(b, &out))

@@ -18,14 +18,20 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/redhook/redhook/hooks"
 	"github.com/redhook/redhook/manifests/internal/driver"
 )
 
-const crdFile = "crd/databases.spotahome.com_redisfailovers.yaml"
+// The CRDs: RedisFailover's, then RedisCluster's.
+const (
+	crdFile        = "crd/databases.spotahome.com_redisfailovers.yaml"
+	clusterCRDFile = "crd/redhook.io_redisclusters.yaml"
+)
 
 var (
 	crdGVK = schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}
 	rfGVK  = driver.RedisFailover
+	rcGVK  = driver.RedisCluster
 	nsGVK  = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 )
 
@@ -34,20 +40,30 @@ const testManager = "redhook-test"
 
 var crdOnce struct {
 	sync.Once
-	crd *unstructured.Unstructured
-	err error
+	crd, clusterCRD *unstructured.Unstructured
+	err             error
 }
 
-// installCRD installs the RedisFailover CRD (once per test binary) and waits until it is
-// Established; every test that stores RedisFailovers needs it.
+// installCRD installs the RedisFailover and RedisCluster CRDs (once per test binary) and waits
+// until they are Established; every test that stores parents needs them. It returns the
+// RedisFailover's (installClusterCRD the RedisCluster's).
 func installCRD(t *testing.T) *unstructured.Unstructured {
 	t.Helper()
 	c := needCluster(t)
 	crdOnce.Do(func() {
 		crdOnce.crd, crdOnce.err = installCRDFile(c, crdFile)
+		if crdOnce.err == nil {
+			crdOnce.clusterCRD, crdOnce.err = installCRDFile(c, clusterCRDFile)
+		}
 	})
-	require.NoError(t, crdOnce.err, "install the RedisFailover CRD")
+	require.NoError(t, crdOnce.err, "install the CRDs")
 	return crdOnce.crd
+}
+
+func installClusterCRD(t *testing.T) *unstructured.Unstructured {
+	t.Helper()
+	installCRD(t)
+	return crdOnce.clusterCRD
 }
 
 // installCRDFile applies a CRD file for real and waits until the CRD is Established and its
@@ -147,7 +163,38 @@ func TestCRDInstalls(t *testing.T) {
 
 	// The printer columns as the API server serves them: a Table of RedisFailovers.
 	ctx := t.Context()
-	p, err := c.client.Path(ctx, rfGVK, "default", "")
+	assert.Equal(t, []string{"Name", "REDIS", "SENTINELS", "MASTER", "READY", "AGE"}, printerColumns(t, rfGVK))
+
+	// The scale subresource answers for a stored RedisFailover.
+	ensureNamespace(t, "crd-scale")
+	rf := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "databases.spotahome.com/v1", "kind": "RedisFailover",
+		"metadata": map[string]any{"name": "scaled", "namespace": "crd-scale"},
+		"spec":     map[string]any{"redis": map[string]any{"replicas": int64(3)}},
+	}}
+	_, err = c.client.Create(ctx, rf, false)
+	require.NoError(t, err)
+	p, err := c.client.Path(ctx, rfGVK, "crd-scale", "scaled")
+	require.NoError(t, err)
+	b, err := c.client.Do(ctx, http.MethodGet, p+"/scale", nil, "", nil)
+	require.NoError(t, err)
+	var scale struct {
+		Kind string `json:"kind"`
+		Spec struct {
+			Replicas int `json:"replicas"`
+		} `json:"spec"`
+	}
+	require.NoError(t, json.Unmarshal(b, &scale))
+	assert.Equal(t, "Scale", scale.Kind)
+	assert.Equal(t, 3, scale.Spec.Replicas)
+}
+
+// printerColumns are the column names of a Table of gvk's objects, as the API server serves it.
+func printerColumns(t *testing.T, gvk schema.GroupVersionKind) []string {
+	t.Helper()
+	c := needCluster(t)
+	ctx := t.Context()
+	p, err := c.client.Path(ctx, gvk, "default", "")
 	require.NoError(t, err)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.client.Server+p, nil)
 	require.NoError(t, err)
@@ -169,30 +216,47 @@ func TestCRDInstalls(t *testing.T) {
 	for _, col := range table.Columns {
 		names = append(names, col.Name)
 	}
-	assert.Equal(t, []string{"Name", "REDIS", "SENTINELS", "MASTER", "READY", "AGE"}, names)
+	return names
+}
 
-	// The scale subresource answers for a stored RedisFailover.
-	ensureNamespace(t, "crd-scale")
-	rf := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "databases.spotahome.com/v1", "kind": "RedisFailover",
-		"metadata": map[string]any{"name": "scaled", "namespace": "crd-scale"},
-		"spec":     map[string]any{"redis": map[string]any{"replicas": int64(3)}},
+// (a) The RedisCluster CRD installs, served as redhook.io/v1alpha1 with the status subresource
+// and its printer columns, and the API server fills in the defaults SyncCluster assumes
+// (numberOfMaster 3, replicationFactor 1) in what it stores, which is what the hook receives.
+func TestClusterCRDInstalls(t *testing.T) {
+	crd := installClusterCRD(t)
+	c := cluster
+	ctx := t.Context()
+	versions, _, err := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	require.NoError(t, err)
+	require.Len(t, versions, 1)
+	v, _ := versions[0].(map[string]any)
+	assert.Equal(t, hooks.ClusterVersion, v["name"])
+	_, hasStatus, _ := unstructured.NestedMap(v, "subresources", "status")
+	assert.True(t, hasStatus, "status subresource")
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	assert.Equal(t, hooks.ClusterGroup, group)
+	assert.Equal(t, []string{"Name", "MASTERS", "REPLICAS PER MASTER", "STATE", "READY", "AGE"}, printerColumns(t, rcGVK))
+
+	ensureNamespace(t, "crd-cluster")
+	rc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": hooks.ClusterAPIVersion, "kind": hooks.ClusterKind,
+		"metadata": map[string]any{"name": "defaults", "namespace": "crd-cluster"},
 	}}
-	_, err = c.client.Create(ctx, rf, false)
+	stored, err := c.client.Create(ctx, rc, false)
 	require.NoError(t, err)
-	p, err = c.client.Path(ctx, rfGVK, "crd-scale", "scaled")
+	n, _, _ := unstructured.NestedInt64(stored.Object, "spec", "numberOfMaster")
+	f, found, _ := unstructured.NestedInt64(stored.Object, "spec", "replicationFactor")
+	assert.Equal(t, int64(hooks.DefaultNumberOfMaster), n)
+	require.True(t, found, "replicationFactor defaulted")
+	assert.Equal(t, int64(hooks.DefaultReplicationFactor), f)
+	// What the API server stored is what ValidateCluster accepts and SyncCluster defaults to.
+	var parent hooks.RedisCluster
+	b, err := json.Marshal(stored.Object)
 	require.NoError(t, err)
-	b, err := c.client.Do(ctx, http.MethodGet, p+"/scale", nil, "", nil)
-	require.NoError(t, err)
-	var scale struct {
-		Kind string `json:"kind"`
-		Spec struct {
-			Replicas int `json:"replicas"`
-		} `json:"spec"`
-	}
-	require.NoError(t, json.Unmarshal(b, &scale))
-	assert.Equal(t, "Scale", scale.Kind)
-	assert.Equal(t, 3, scale.Spec.Replicas)
+	require.NoError(t, json.Unmarshal(b, &parent))
+	assert.Empty(t, hooks.ValidateCluster(&parent))
+	assert.Equal(t, parent.Spec.NumberOfMaster, parent.WithDefaults().Spec.NumberOfMaster)
+	assert.Equal(t, *parent.Spec.ReplicationFactor, *parent.WithDefaults().Spec.ReplicationFactor)
 }
 
 // (b) Every example is accepted as it is: the Secrets and the RedisFailover of each file pass a
@@ -207,16 +271,16 @@ func TestExamplesAccepted(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			objs := readYAML(t, f)
-			var rfs int
+			var parents int
 			for _, obj := range objs {
-				if obj.GroupVersionKind() == rfGVK {
-					rfs++
+				if k := obj.GroupVersionKind(); k == rfGVK || k == rcGVK {
+					parents++
 				}
 				obj.SetNamespace("examples")
 				_, err := c.client.Create(t.Context(), obj, true)
 				assert.NoError(t, err, driver.Describe(obj))
 			}
-			assert.Equal(t, 1, rfs, "one RedisFailover per example")
+			assert.Equal(t, 1, parents, "one RedisFailover or RedisCluster per example")
 		})
 	}
 }
@@ -235,7 +299,7 @@ func TestInvalidRejected(t *testing.T) {
 			expect := expectations(t, f)
 			require.NotEmpty(t, expect, "%s has no # expect: line", f)
 			objs := readYAML(t, f)
-			require.Len(t, objs, 1, "one RedisFailover per invalid file")
+			require.Len(t, objs, 1, "one parent per invalid file")
 			obj := objs[0]
 			obj.SetNamespace("invalid")
 			_, err := c.client.Create(t.Context(), obj, true)

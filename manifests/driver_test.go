@@ -44,14 +44,15 @@ var (
 var childKeys = []string{hooks.KeyConfigMap, hooks.KeySecret, hooks.KeyService, hooks.KeyEndpointSlice,
 	hooks.KeyStatefulSet, hooks.KeyDeployment, hooks.KeyPDB}
 
-// testDriver runs sync passes of one RedisFailover against a hook server, failing the test on
-// what Metacontroller would report as a sync error.
+// testDriver runs sync passes of one parent (a RedisFailover or a RedisCluster) against a hook
+// server, failing the test on what Metacontroller would report as a sync error.
 type testDriver struct {
 	*driver.Driver
 	t         *testing.T
 	c         *testCluster
 	namespace string
 	name      string
+	kind      schema.GroupVersionKind // of the parent
 }
 
 // pass runs one sync of the RedisFailover, as Metacontroller would after a watch event.
@@ -81,9 +82,9 @@ func (d *testDriver) settle(ctx context.Context) driver.PassResult {
 
 // snapshot returns the resourceVersion of the parent and of every owned child.
 func (d *testDriver) snapshot(ctx context.Context) map[string]string {
-	parent, err := d.c.client.Get(ctx, rfGVK, d.namespace, d.name)
+	parent, err := d.c.client.Get(ctx, d.kind, d.namespace, d.name)
 	require.NoError(d.t, err)
-	out := map[string]string{"RedisFailover/" + d.name: parent.GetResourceVersion()}
+	out := map[string]string{d.kind.Kind + "/" + d.name: parent.GetResourceVersion()}
 	children, err := d.Children(ctx, parent)
 	require.NoError(d.t, err)
 	for _, objs := range children {
@@ -169,31 +170,41 @@ func declaredChildTypes(t *testing.T, controller *unstructured.Unstructured) []s
 	return out
 }
 
+// controllerFiles are the CompositeControllers of manifests/, by parent kind.
+var controllerFiles = map[schema.GroupVersionKind]string{
+	rfGVK: "compositecontroller.yaml",
+	rcGVK: "compositecontroller-cluster.yaml",
+}
+
 // newDriver creates the objects of a YAML stream for real in a new namespace and returns a
-// driver for its RedisFailover.
+// driver for its parent (a RedisFailover or a RedisCluster), through that kind's
+// CompositeController.
 func newDriver(t *testing.T, ns, stream string) *testDriver {
 	t.Helper()
 	installCRD(t)
 	c := cluster
 	ensureNamespace(t, ns)
-	controller := readYAML(t, "compositecontroller.yaml")
+	objs, err := driver.DecodeYAML([]byte(stream))
+	require.NoError(t, err)
+	d := &testDriver{t: t, c: c, namespace: ns}
+	for _, o := range objs {
+		if _, ok := controllerFiles[o.GroupVersionKind()]; ok {
+			d.name, d.kind = o.GetName(), o.GroupVersionKind()
+		}
+	}
+	require.NotEmpty(t, d.name, "no RedisFailover or RedisCluster in the stream")
+	controller := readYAML(t, controllerFiles[d.kind])
 	require.Len(t, controller, 1)
 	hc := driver.NewHTTPClient(nil)
 	t.Cleanup(hc.CloseIdleConnections)
-	d := &testDriver{t: t, c: c, namespace: ns, Driver: &driver.Driver{Client: c.client,
+	d.Driver = &driver.Driver{Client: c.client,
 		Hook: driver.Hook{Base: startHookServer(t), HTTP: hc}, Controller: controller[0].Object,
-		ChildTypes: declaredChildTypes(t, controller[0]), Logf: t.Logf}}
-	objs, err := driver.DecodeYAML([]byte(stream))
-	require.NoError(t, err)
+		ChildTypes: declaredChildTypes(t, controller[0]), Logf: t.Logf}
 	for _, o := range objs {
 		o.SetNamespace(ns)
-		if o.GroupVersionKind() == rfGVK {
-			d.name = o.GetName()
-		}
 		_, err := c.client.Create(t.Context(), o, false)
 		require.NoError(t, err)
 	}
-	require.NotEmpty(t, d.name, "no RedisFailover in the stream")
 	return d
 }
 
@@ -317,10 +328,10 @@ func TestHookDriverExamples(t *testing.T) {
 			r := d.pass(ctx)
 			assert.Empty(t, r.Applied)
 			assert.Equal(t, before, d.snapshot(ctx), "resourceVersions of the parent and its children")
-			rf, err := d.c.client.Get(ctx, rfGVK, d.namespace, d.name)
+			parent, err := d.c.client.Get(ctx, d.kind, d.namespace, d.name)
 			require.NoError(t, err)
-			assert.Equal(t, "True", conditionStatus(rf, "SpecValid"))
-			if cond := condition(rf, "Degraded"); assert.NotNil(t, cond) {
+			assert.Equal(t, "True", conditionStatus(parent, "SpecValid"))
+			if cond := condition(parent, "Degraded"); assert.NotNil(t, cond) {
 				assert.Equal(t, "False", cond["status"], "Degraded: %v", cond["message"])
 			}
 		})

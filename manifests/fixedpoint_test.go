@@ -29,11 +29,8 @@ import (
 
 func TestGoldenChildrenFixedPoint(t *testing.T) {
 	installCRD(t)
-	files, err := filepath.Glob("../hooks/testdata/sync/*/response.golden.json")
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	for _, f := range files {
-		name := filepath.Base(filepath.Dir(f))
+	for _, g := range goldenDirs(t) {
+		f, name := g.response(), g.name
 		t.Run(name, func(t *testing.T) {
 			var resp struct {
 				Children []map[string]any `json:"children"`

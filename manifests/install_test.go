@@ -134,20 +134,23 @@ func applyInstallDryRun(t *testing.T, objs []*unstructured.Unstructured, namespa
 	}
 }
 
-// checkCompositeControllers checks what Metacontroller needs of redhook's CompositeController
-// (docs/architecture.md, "The wire protocol and its traps"): the RedisFailover parent, v2 sync and customize hooks,
-// generateSelector, and every kind redhook renders (in any golden case) declared as a child
-// resource with the InPlace update strategy — Metacontroller refuses a sync answer with a
-// child of an undeclared type.
+// checkCompositeControllers checks what Metacontroller needs of redhook's CompositeControllers
+// (docs/architecture.md, "The wire protocol and its traps"), one per parent kind — RedisFailover
+// and RedisCluster: v2 sync and customize hooks at that kind's paths, generateSelector, and every
+// kind redhook renders for that parent (in any golden case of it) declared as a child resource
+// with the InPlace update strategy — Metacontroller refuses a sync answer with a child of an
+// undeclared type.
 func checkCompositeControllers(t *testing.T, objs []*unstructured.Unstructured) {
 	t.Helper()
-	rendered := renderedKinds(t)
-	var n int
+	hookPaths := map[schema.GroupVersionKind]map[string]string{
+		rfGVK: {"sync": "/sync", "customize": "/customize"},
+		rcGVK: {"sync": "/sync-cluster", "customize": "/customize-cluster"},
+	}
+	seen := map[schema.GroupVersionKind]int{}
 	for _, o := range objs {
 		if o.GetKind() != "CompositeController" {
 			continue
 		}
-		n++
 		t.Run("metacontroller-contract/"+o.GetName(), func(t *testing.T) {
 			ctx := t.Context()
 			c := needCluster(t)
@@ -155,12 +158,16 @@ func checkCompositeControllers(t *testing.T, objs []*unstructured.Unstructured) 
 			res, _, _ := unstructured.NestedString(o.Object, "spec", "parentResource", "resource")
 			parent, err := c.client.KindFor(ctx, av, res)
 			require.NoError(t, err, "parentResource")
-			assert.Equal(t, rfGVK, parent)
+			require.Contains(t, hookPaths, parent, "a parent kind redhook serves")
+			seen[parent]++
+			rendered := renderedKinds(t, parent == rcGVK)
 			gen, _, _ := unstructured.NestedBool(o.Object, "spec", "generateSelector")
 			assert.True(t, gen, "generateSelector")
 			for _, hook := range []string{"sync", "customize"} {
 				v, _, _ := unstructured.NestedString(o.Object, "spec", "hooks", hook, "version")
 				assert.Equal(t, "v2", v, "hooks.%s.version", hook)
+				path, _, _ := unstructured.NestedString(o.Object, "spec", "hooks", hook, "webhook", "path")
+				assert.Equal(t, hookPaths[parent][hook], path, "hooks.%s.webhook.path", hook)
 			}
 			declared := declaredChildTypes(t, o)
 			resources, _, _ := unstructured.NestedSlice(o.Object, "spec", "childResources")
@@ -174,17 +181,20 @@ func checkCompositeControllers(t *testing.T, objs []*unstructured.Unstructured) 
 			}
 		})
 	}
-	assert.Equal(t, 1, n, "one CompositeController")
+	assert.Equal(t, map[schema.GroupVersionKind]int{rfGVK: 1, rcGVK: 1}, seen, "one CompositeController per parent kind")
 }
 
-// renderedKinds are the kinds of every child of every golden sync response.
-func renderedKinds(t *testing.T) []schema.GroupVersionKind {
+// renderedKinds are the kinds of every child of every golden sync response of one parent kind
+// (cluster: RedisCluster, else RedisFailover).
+func renderedKinds(t *testing.T, cluster bool) []schema.GroupVersionKind {
 	t.Helper()
-	files, err := filepath.Glob("../hooks/testdata/sync/*/response.golden.json")
-	require.NoError(t, err)
 	seen := map[schema.GroupVersionKind]bool{}
 	var out []schema.GroupVersionKind
-	for _, f := range files {
+	for _, g := range goldenDirs(t) {
+		if g.cluster != cluster {
+			continue
+		}
+		f := g.response()
 		b, err := os.ReadFile(f)
 		require.NoError(t, err)
 		var resp struct {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
+	"github.com/redhook/redhook/hooks"
 	"github.com/redhook/redhook/manifests/internal/driver"
 )
 
@@ -52,8 +53,40 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 	claims, _, _ := unstructured.NestedSlice(sts.Object, "spec", "volumeClaimTemplates")
 	require.Len(t, claims, 1, "the StatefulSet has its PVC template")
 
-	before := childVersions(d.snapshot(ctx), name)
-	require.Len(t, before, 14, "every child exists")
+	d.assertSteady(ctx, 14)
+}
+
+// The same for a RedisCluster (examples/cluster.yaml, driven through the redhook-cluster
+// CompositeController and /sync-cluster): once its children exist, sync passes write none. Its
+// report is unknown (no cluster healer yet), so SyncCluster returns the children it created as
+// they were last applied: the 3-way merge check below is what holds the rendered children, the
+// goldens' as well (TestGoldenChildrenFixedPoint), to what the server stores.
+func TestClusterSteadyStateWritesNothing(t *testing.T) {
+	const ns = "steady-state-cluster"
+	b, err := os.ReadFile("examples/cluster.yaml")
+	require.NoError(t, err)
+	d := newDriver(t, ns, string(b))
+	require.Equal(t, rcGVK, d.kind)
+	ctx := t.Context()
+	first := d.pass(ctx)
+	assert.ElementsMatch(t, first.Desired, first.Applied, "every child is created")
+	d.settle(ctx)
+	// A ConfigMap, two Services, and a StatefulSet and a PodDisruptionBudget per shard.
+	d.assertSteady(ctx, 3+2*3)
+	shard, err := d.c.client.Get(ctx, stsGVK, ns, hooks.ClusterShardName(d.name, 2))
+	require.NoError(t, err)
+	claims, _, _ := unstructured.NestedSlice(shard.Object, "spec", "volumeClaimTemplates")
+	require.Len(t, claims, 1, "the shard StatefulSet has its PVC template")
+}
+
+// assertSteady checks that 10 more sync passes of a settled parent with children children write
+// nothing: no apply changes a child, none is deleted, and Metacontroller's 3-way merge of what the
+// hook returns with what is stored is what is stored.
+func (d *testDriver) assertSteady(ctx context.Context, children int) {
+	t := d.t
+	t.Helper()
+	before := childVersions(d.snapshot(ctx), d.kind.Kind+"/"+d.name)
+	require.Len(t, before, children, "every child exists")
 	for i := range 10 {
 		r := d.pass(ctx)
 		assert.Empty(t, r.Applied, "pass %d: children the driver's apply changed", i+1)
@@ -63,7 +96,7 @@ func TestSteadyStateWritesNothing(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	assert.Equal(t, before, childVersions(d.snapshot(ctx), name), "resourceVersions of the children")
+	assert.Equal(t, before, childVersions(d.snapshot(ctx), d.kind.Kind+"/"+d.name), "resourceVersions of the children")
 }
 
 // sliceAddresses lists the addresses of an EndpointSlice, sorted, for comparison.
@@ -85,9 +118,9 @@ func sliceAddresses(t *testing.T, ns, name string) string {
 	return fmt.Sprint(out)
 }
 
-// childVersions is a snapshot without the parent.
+// childVersions is a snapshot without the parent (Kind/name).
 func childVersions(snap map[string]string, parent string) map[string]string {
-	delete(snap, "RedisFailover/"+parent)
+	delete(snap, parent)
 	return snap
 }
 

@@ -28,17 +28,28 @@ type Healer interface {
 	Track(topology hooks.Topology)
 }
 
-// server holds the dependencies of the HTTP handlers.
-type server struct {
-	log     zerolog.Logger
-	healer  Healer // nil: no healer, every healer report is unknown
-	metrics *hookMetrics
-	maxBody int64
-	ready   *atomic.Bool
-	cache   *syncCache // nil: every sync is computed
+// ClusterHealer is what the hook server needs from the Redis Cluster healer: its latest
+// ClusterReport of a RedisCluster before a sync, and the new ClusterTopology after it.
+type ClusterHealer interface {
+	ClusterReport(key string) hooks.ClusterReport
+	TrackCluster(topology hooks.ClusterTopology)
 }
 
-// newRouter returns the hook server's routes: the two Metacontroller hooks, health probes and
+// server holds the dependencies of the HTTP handlers.
+type server struct {
+	log    zerolog.Logger
+	healer Healer // nil: no healer, every healer report is unknown
+	// clusterHealer is the RedisCluster healer; nil: every RedisCluster's report is unknown
+	// (SyncCluster keeps the observed children and creates the missing ones).
+	clusterHealer ClusterHealer
+	metrics       *hookMetrics
+	maxBody       int64
+	ready         *atomic.Bool
+	cache         *syncCache // nil: every sync is computed
+}
+
+// newRouter returns the hook server's routes: the Metacontroller hooks of both CompositeControllers
+// (RedisFailover: /sync, /customize; RedisCluster: /sync-cluster, /customize-cluster), health probes and
 // metrics. Metacontroller's wire format: https://metacontroller.github.io/metacontroller/api/hook.html
 func newRouter(s *server, gatherer prometheus.Gatherer) http.Handler {
 	r := chi.NewRouter()
@@ -56,6 +67,8 @@ func newRouter(s *server, gatherer prometheus.Gatherer) http.Handler {
 		r.Use(requireJSON)
 		r.Post("/sync", s.hook("sync", s.sync))
 		r.Post("/customize", s.hook("customize", s.customize))
+		r.Post("/sync-cluster", s.hook("sync-cluster", s.syncCluster))
+		r.Post("/customize-cluster", s.hook("customize-cluster", s.customizeCluster))
 	})
 	return r
 }
@@ -227,6 +240,42 @@ func (s *server) track(t hooks.Topology) {
 	if s.healer != nil {
 		s.healer.Track(t)
 	}
+}
+
+// syncCluster answers the sync hook of the redhook-cluster CompositeController (RedisCluster
+// parents), as sync does for RedisFailovers, with the cluster healer's report and topology.
+func (s *server) syncCluster(r *http.Request, log zerolog.Logger) (any, *hookError) {
+	body, herr := readBody(r)
+	if herr != nil {
+		return nil, herr
+	}
+	req, err := hooks.DecodeClusterSyncRequest(body)
+	if err != nil {
+		return nil, &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
+	}
+	key := req.Parent.Namespace + "/" + req.Parent.Name
+	var obs hooks.ClusterReport
+	if s.clusterHealer != nil {
+		obs = s.clusterHealer.ClusterReport(key)
+	}
+	resp, topo, _ := hooks.SyncClusterWithTopology(&req, obs)
+	if s.clusterHealer != nil {
+		s.clusterHealer.TrackCluster(topo)
+	}
+	if e := log.Debug(); e.Enabled() {
+		e.Str("rediscluster", key).Int("children", len(resp.Children)).
+			Float64("resync_after", resp.ResyncAfterSeconds).Msg("synced")
+	}
+	return resp, nil
+}
+
+// customizeCluster answers the customize hook of the redhook-cluster CompositeController.
+func (s *server) customizeCluster(r *http.Request, _ zerolog.Logger) (any, *hookError) {
+	var req hooks.ClusterCustomizeRequest
+	if herr := decode(r, &req); herr != nil {
+		return nil, herr
+	}
+	return hooks.CustomizeCluster(&req), nil
 }
 
 // customize answers Metacontroller's customize hook.

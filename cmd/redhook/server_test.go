@@ -34,6 +34,17 @@ type recordingHealer struct {
 	report  hooks.HealerReport
 	tracked []hooks.Topology
 	panics  bool
+	// The RedisCluster side (ClusterHealer).
+	clusterReport   hooks.ClusterReport
+	trackedClusters []hooks.ClusterTopology
+}
+
+func (h *recordingHealer) ClusterReport(string) hooks.ClusterReport { return h.clusterReport }
+
+func (h *recordingHealer) TrackCluster(t hooks.ClusterTopology) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.trackedClusters = append(h.trackedClusters, t)
 }
 
 func (h *recordingHealer) Report(string) hooks.HealerReport {
@@ -75,7 +86,7 @@ func startServer(t *testing.T, healer *recordingHealer) *testServer {
 	s := &server{log: zerolog.New(logs).Level(zerolog.DebugLevel), metrics: newHookMetrics(reg),
 		maxBody: 1 << 20, ready: ready, cache: newSyncCache(time.Minute)}
 	if healer != nil {
-		s.healer = healer
+		s.healer, s.clusterHealer = healer, healer
 	}
 	ts := httptest.NewServer(newRouter(s, reg))
 	t.Cleanup(ts.Close)
@@ -350,4 +361,51 @@ func TestDebugServer(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "no profiles on the hook server")
+}
+
+// /sync-cluster answers what hooks.SyncCluster answers, with the cluster healer's report in and
+// the topology out; without a cluster healer (what serve runs for now) the report is unknown.
+func TestSyncClusterEndpointMatchesHooksSyncCluster(t *testing.T) {
+	dir := filepath.Join(goldenDir+"-cluster", "scale-in-held")
+	request, err := os.ReadFile(filepath.Join(dir, "request.json"))
+	require.NoError(t, err)
+	var obs hooks.ClusterReport
+	b, err := os.ReadFile(filepath.Join(dir, "observation.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &obs))
+	req, err := hooks.DecodeClusterSyncRequest(request)
+	require.NoError(t, err)
+
+	healer := &recordingHealer{clusterReport: obs}
+	srv := startServer(t, healer)
+	resp, body := post(t, srv.url+"/sync-cluster", "application/json", request)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	want, err := json.Marshal(hooks.SyncCluster(&req, obs))
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(body), "the handler adds nothing to hooks.SyncCluster")
+	healer.mu.Lock()
+	require.Len(t, healer.trackedClusters, 1, "the topology goes to the cluster healer after the sync")
+	assert.Equal(t, "shop/orders", healer.trackedClusters[0].Key())
+	assert.Empty(t, healer.tracked, "not to the RedisFailover healer")
+	healer.mu.Unlock()
+
+	bare := startServer(t, nil)
+	resp, body = post(t, bare.url+"/sync-cluster", "application/json", request)
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	want, err = json.Marshal(hooks.SyncCluster(&req, hooks.ClusterReport{}))
+	require.NoError(t, err)
+	assert.JSONEq(t, string(want), string(body), "no cluster healer: the report is unknown")
+
+	resp, _ = post(t, bare.url+"/sync-cluster", "application/json", []byte(`{"parent":{}}`))
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "a parent without a name")
+}
+
+func TestCustomizeClusterEndpoint(t *testing.T) {
+	srv := startServer(t, nil)
+	resp, body := post(t, srv.url+"/customize-cluster", "application/json",
+		[]byte(`{"parent":{"metadata":{"name":"orders","namespace":"shop"},"spec":{"auth":{"secretPath":"orders-auth"}}}}`))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+	assert.JSONEq(t, `{"relatedResources":[
+		{"apiVersion":"v1","resource":"pods","namespace":"shop","labelSelector":{"matchLabels":{"app.kubernetes.io/instance":"orders","app.kubernetes.io/name":"redis-cluster"}}},
+		{"apiVersion":"v1","resource":"secrets","namespace":"shop","names":["orders-auth"]}]}`, string(body))
 }

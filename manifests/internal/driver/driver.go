@@ -33,8 +33,12 @@ const MetacontrollerManager = "metacontroller"
 // LastAppliedAnnotation is where Metacontroller keeps the desired object it last applied.
 const LastAppliedAnnotation = "metacontroller.k8s.io/last-applied-configuration"
 
-// RedisFailover is the parent kind.
-var RedisFailover = schema.GroupVersionKind{Group: "databases.spotahome.com", Version: "v1", Kind: "RedisFailover"}
+// The parent kinds: RedisFailover (CompositeController redhook) and RedisCluster
+// (redhook-cluster).
+var (
+	RedisFailover = schema.GroupVersionKind{Group: "databases.spotahome.com", Version: "v1", Kind: "RedisFailover"}
+	RedisCluster  = schema.GroupVersionKind{Group: "redhook.io", Version: "v1alpha1", Kind: "RedisCluster"}
+)
 
 // WireKey is Kind.apiVersion, the key of the children and related maps.
 func WireKey(gvk schema.GroupVersionKind) string {
@@ -42,13 +46,16 @@ func WireKey(gvk schema.GroupVersionKind) string {
 	return kind + "." + av
 }
 
-// Hook is where the hooks are called: Base + "/customize", Base + "/sync".
+// Hook is where the hooks are called: Base + the path of each hook of the CompositeController
+// (/customize and /sync for RedisFailovers, /customize-cluster and /sync-cluster for
+// RedisClusters).
 type Hook struct {
 	Base string
 	HTTP *http.Client
 }
 
-// Driver runs sync passes of RedisFailovers against a hook server.
+// Driver runs sync passes of the parents of one CompositeController (RedisFailovers or
+// RedisClusters) against a hook server.
 type Driver struct {
 	Client     *Client
 	Hook       Hook
@@ -105,12 +112,16 @@ type SyncResponse struct {
 // objects customize asks for. It writes nothing: Pass applies what it answers.
 func (d *Driver) Sync(ctx context.Context, namespace, name string) (parent *unstructured.Unstructured,
 	observed map[string]map[string]*unstructured.Unstructured, resp SyncResponse, err error) {
-	parent, err = d.Client.Get(ctx, RedisFailover, namespace, name)
+	kind, err := d.parentKind(ctx)
+	if err != nil {
+		return nil, nil, resp, err
+	}
+	parent, err = d.Client.Get(ctx, kind, namespace, name)
 	if err != nil {
 		return nil, nil, resp, err
 	}
 	var custom hooks.CustomizeResponse
-	if err := d.post(ctx, "/customize", map[string]any{"controller": d.Controller, "parent": parent.Object}, &custom); err != nil {
+	if err := d.post(ctx, d.hookPath("customize"), map[string]any{"controller": d.Controller, "parent": parent.Object}, &custom); err != nil {
 		return nil, nil, resp, err
 	}
 	related, err := d.related(ctx, custom.RelatedResources)
@@ -128,14 +139,33 @@ func (d *Driver) Sync(ctx context.Context, namespace, name string) (parent *unst
 			children[key][k] = o.Object
 		}
 	}
-	if err := d.post(ctx, "/sync", map[string]any{"controller": d.Controller, "parent": parent.Object,
+	if err := d.post(ctx, d.hookPath("sync"), map[string]any{"controller": d.Controller, "parent": parent.Object,
 		"children": children, "related": related, "finalizing": false}, &resp); err != nil {
 		return nil, nil, resp, err
 	}
 	return parent, observed, resp, nil
 }
 
-// Pass runs one sync of a RedisFailover, as Metacontroller would after a watch event. The
+// parentKind is the kind of the CompositeController's parentResource, through discovery.
+func (d *Driver) parentKind(ctx context.Context) (schema.GroupVersionKind, error) {
+	av, _, _ := unstructured.NestedString(d.Controller, "spec", "parentResource", "apiVersion")
+	res, _, _ := unstructured.NestedString(d.Controller, "spec", "parentResource", "resource")
+	kind, err := d.Client.KindFor(ctx, av, res)
+	if err != nil {
+		return kind, fmt.Errorf("parentResource: %w", err)
+	}
+	return kind, nil
+}
+
+// hookPath is the webhook path of the CompositeController's hook (sync or customize).
+func (d *Driver) hookPath(hook string) string {
+	if p, _, _ := unstructured.NestedString(d.Controller, "spec", "hooks", hook, "webhook", "path"); p != "" {
+		return p
+	}
+	return "/" + hook
+}
+
+// Pass runs one sync of a parent, as Metacontroller would after a watch event. The
 // error is about the pass as a whole (the hook failed, a delete or the status write failed);
 // rejected children are in the result.
 func (d *Driver) Pass(ctx context.Context, namespace, name string) (PassResult, error) {

@@ -1,0 +1,133 @@
+package hooks
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/redhook/redhook/healer/redistest"
+)
+
+// A shard pod's container, for real: the rendered redis.conf and the rendered start command run
+// the real redis-server on a loopback address of a claimed subnet, with the environment the pod
+// gets (POD_IP, REDISCLI_AUTH from the Secret). It must start in cluster mode, announce the pod
+// IP, require the password (with spaces: the arguments must survive the shell), use it towards
+// masters, keep it off its command line once started, and pass the rendered probes.
+//
+// What differs from the pod: the data volume's mount path /data is a directory of the test in
+// the rendered file (dir, cluster-config-file); a local.conf includes that file and then sets
+// bind (the rendered `bind * -::*` would take every address of the machine; Redis keeps the last
+// value of a setting); the start command reads local.conf instead of /redis/redis.conf.
+func TestClusterNodeBoots(t *testing.T) {
+	redistest.Require(t, redistest.RedisServer, "redis-cli", "sh")
+	c := findClusterCase(t, "auth")
+	resp := SyncCluster(&c.req, c.obs)
+	var conf ConfigMap
+	var sts StatefulSet
+	for _, child := range resp.Children {
+		b, err := json.Marshal(child)
+		require.NoError(t, err)
+		var kind struct{ Kind string }
+		require.NoError(t, json.Unmarshal(b, &kind))
+		switch kind.Kind {
+		case "ConfigMap":
+			require.NoError(t, json.Unmarshal(b, &conf))
+		case "StatefulSet":
+			require.NoError(t, json.Unmarshal(b, &sts))
+		}
+	}
+	container := sts.Spec.Template.Spec.Containers[0]
+	require.Equal(t, []string{"sh", "-c"}, container.Command[:2])
+
+	const password = "s3cr3t w0rd"
+	ip := fmt.Sprintf("127.0.%d.1", redistest.Subnet(t))
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "data"), 0o700))
+	rendered := filepath.Join(dir, redisConfFile)
+	text := strings.ReplaceAll(conf.Data[redisConfFile], " "+dataDir, " "+filepath.Join(dir, "data"))
+	require.Contains(t, text, "cluster-config-file "+filepath.Join(dir, "data", "nodes.conf"))
+	require.NoError(t, os.WriteFile(rendered, []byte(text), 0o600))
+	local := filepath.Join(dir, "local.conf")
+	require.NoError(t, os.WriteFile(local, []byte(fmt.Sprintf("include %s\nbind %s\n", rendered, ip)), 0o600))
+	script := strings.Replace(container.Command[2], redisConfigDir+"/"+redisConfFile, local, 1)
+	require.NotEqual(t, container.Command[2], script, "the start command reads the rendered file")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "sh", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "POD_IP="+ip, "REDISCLI_AUTH="+password)
+	log, err := os.Create(filepath.Join(dir, "redis.log"))
+	require.NoError(t, err)
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cancel()
+		_ = cmd.Wait()
+	})
+	addr := fmt.Sprintf("%s:%d", ip, DefaultRedisPort)
+	var client rueidis.Client
+	redistest.WaitFor(t, 10*time.Second, "the node answers", func() error {
+		var err error
+		if client == nil {
+			client, err = redistest.NewClient(addr, password)
+		}
+		if err == nil {
+			err = client.Do(t.Context(), client.B().Ping().Build()).Error()
+		}
+		if err != nil {
+			b, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+			return fmt.Errorf("%w; log: %s", err, b)
+		}
+		return nil
+	})
+	defer client.Close()
+
+	info, err := client.Do(t.Context(), client.B().Info().Section("cluster").Build()).ToString()
+	require.NoError(t, err)
+	assert.Contains(t, info, "cluster_enabled:1")
+	for option, want := range map[string]string{"cluster-announce-ip": ip, "masterauth": password,
+		"requirepass": password, "cluster-node-timeout": "5000", "maxmemory-policy": "allkeys-lru"} {
+		got, err := client.Do(t.Context(), client.B().ConfigGet().Parameter(option).Build()).AsStrMap()
+		require.NoError(t, err, option)
+		assert.Equal(t, want, got[option], option)
+	}
+
+	// No password, no access.
+	if anonymous, err := redistest.NewClient(addr, ""); assert.ErrorContains(t, err, "NOAUTH") {
+		assert.Nil(t, anonymous)
+	}
+
+	// redis-server (exec'd by the shell) replaced its command line: the password is not on it.
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
+	require.NoError(t, err)
+	assert.NotContains(t, string(cmdline), "w0rd")
+	assert.Contains(t, string(cmdline), "redis-server")
+
+	// The rendered probes pass against the node, with the pod's environment.
+	probeEnv := append(os.Environ(), "REDIS_HOST="+ip, fmt.Sprintf("REDIS_PORT=%d", DefaultRedisPort))
+	for name, argv := range map[string][]string{"readiness": container.ReadinessProbe.Exec.Command,
+		"liveness": container.LivenessProbe.Exec.Command} {
+		probe := exec.CommandContext(t.Context(), argv[0], argv[1:]...)
+		probe.Env = append(probeEnv, "REDISCLI_AUTH="+password)
+		out, err := probe.CombinedOutput()
+		assert.NoError(t, err, "%s probe: %s", name, out)
+	}
+	// Without the password the readiness probe fails: NOAUTH is not PONG.
+	probe := exec.CommandContext(t.Context(), container.ReadinessProbe.Exec.Command[0], container.ReadinessProbe.Exec.Command[1:]...)
+	probe.Env = append(probeEnv, "REDISCLI_AUTH=")
+	assert.Error(t, probe.Run(), "readiness without the password")
+}
