@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/redhook/redhook/healer"
+	"github.com/redhook/redhook/healer/rediscluster"
 )
 
 // serve runs the hook server until SIGTERM or SIGINT, then drains (see serveOn).
@@ -72,8 +73,17 @@ func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logge
 		stopHealer()
 		return <-healerDone
 	}
-	s := &server{log: log, healer: pool, metrics: newHookMetrics(reg), maxBody: cfg.MaxBodyBytes, ready: ready,
-		cache: newSyncCache(cfg.ForgetAfter)}
+	clusters := rediscluster.New(rediscluster.Config{}, log)
+	clusterHealer := newClusterHealer(clusters, cfg.ForgetAfter)
+	clustersDone := make(chan error, 1)
+	go func() { clustersDone <- clusters.Run(healerCtx) }()
+	go clusterHealer.forgetLoop(healerCtx)
+	stop = func() error {
+		stopHealer()
+		return errors.Join(<-healerDone, <-clustersDone)
+	}
+	s := &server{log: log, healer: pool, clusterHealer: clusterHealer, metrics: newHookMetrics(reg),
+		maxBody: cfg.MaxBodyBytes, ready: ready, cache: newSyncCache(cfg.ForgetAfter)}
 	srv := &http.Server{
 		Handler:           newRouter(s, reg),
 		ReadHeaderTimeout: 5 * time.Second,
