@@ -69,16 +69,12 @@ func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logge
 	}
 	healerDone := make(chan error, 1)
 	go func() { healerDone <- pool.Run(healerCtx) }()
-	stop := func() error {
-		stopHealer()
-		return <-healerDone
-	}
 	clusters := rediscluster.New(rediscluster.Config{}, log)
 	clusterHealer := newClusterHealer(clusters, cfg.ForgetAfter)
 	clustersDone := make(chan error, 1)
 	go func() { clustersDone <- clusters.Run(healerCtx) }()
 	go clusterHealer.forgetLoop(healerCtx)
-	stop = func() error {
+	stop := func() error {
 		stopHealer()
 		return errors.Join(<-healerDone, <-clustersDone)
 	}
