@@ -10,7 +10,7 @@ import (
 )
 
 // Controller runs the Driver continuously, as Metacontroller runs a CompositeController: it
-// watches the parents, every child type and pods (the related objects redhook asks for), and
+// watches the parents (the kind of the CompositeController's parentResource), every child type and pods (the related objects redhook asks for), and
 // syncs the parents after every event, every Resync, when a sync asked for resyncAfterSeconds,
 // and again with exponential backoff after a failed sync. It syncs every parent after any
 // event (Metacontroller maps an event to its parent; in tests there are few parents), and skips
@@ -50,7 +50,17 @@ func (c *Controller) Run(ctx context.Context) {
 	if resync == 0 {
 		resync = 30 * time.Second
 	}
-	kinds := append([]schema.GroupVersionKind{RedisFailover}, c.Driver.ChildTypes...)
+	parentKind, err := c.Driver.parentKind(ctx)
+	for err != nil { // discovery may lag a CRD that was just created
+		c.logf("%v", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		parentKind, err = c.Driver.parentKind(ctx)
+	}
+	kinds := append([]schema.GroupVersionKind{parentKind}, c.Driver.ChildTypes...)
 	kinds = append(kinds, c.Watch...)
 	var wg sync.WaitGroup
 	for _, gvk := range kinds {
@@ -88,7 +98,7 @@ func (c *Controller) Run(ctx context.Context) {
 			next = time.Now().Add(resync)
 			wait = resync
 		}
-		parents, err := c.Driver.Client.List(ctx, RedisFailover, "", "")
+		parents, err := c.Driver.Client.List(ctx, parentKind, "", "")
 		if err != nil {
 			if ctx.Err() != nil {
 				return
