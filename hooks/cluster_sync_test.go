@@ -107,7 +107,7 @@ func TestClusterTopology(t *testing.T) {
 	assert.Equal(t, int32(3), topo.NumberOfMaster)
 	assert.Equal(t, int32(1), topo.ReplicationFactor)
 	assert.Equal(t, int32(16379), topo.BusPort)
-	assert.Equal(t, "5000", topo.NodeTimeout)
+	assert.Equal(t, int64(5000), topo.NodeTimeout)
 	require.Len(t, topo.Nodes, 6)
 	assert.Equal(t, ClusterNodeRef{Pod: "rdc-orders-0-0", IP: "10.0.3.10", Shard: 0, Ordinal: 0, Ready: true}, topo.Nodes[0],
 		"shard 0's pods are on the old revision")
@@ -123,6 +123,13 @@ func TestClusterTopology(t *testing.T) {
 	in := findClusterCase(t, "scale-in-held")
 	_, topo, _ = SyncClusterWithTopology(&in.req, in.obs)
 	assert.Equal(t, []int{3}, topo.LeavingShards)
+}
+
+func TestClusterNodeTimeout(t *testing.T) {
+	rc := &RedisCluster{}
+	assert.Equal(t, int64(DefaultNodeTimeout), clusterNodeTimeout(rc))
+	rc.Spec.CustomConfig = []string{"cluster-node-timeout 3000", "maxmemory 1gb", "cluster-node-timeout 15000"}
+	assert.Equal(t, int64(15000), clusterNodeTimeout(rc), "the last line wins, as in redis.conf")
 }
 
 func TestValidateCluster(t *testing.T) {
