@@ -125,6 +125,28 @@ func TestClusterTopology(t *testing.T) {
 	assert.Equal(t, []int{3}, topo.LeavingShards)
 }
 
+// A value of the wrong type (which the CRD refuses at admission) holds every child and is reported
+// with its spec path, as for a RedisFailover.
+func TestSyncClusterWrongType(t *testing.T) {
+	c := findClusterCase(t, "steady")
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal(c.raw, &raw))
+	raw["parent"].(map[string]any)["spec"] = map[string]any{"numberOfMaster": "three"}
+	b, err := json.Marshal(raw)
+	require.NoError(t, err)
+	req, err := DecodeClusterSyncRequest(b)
+	require.NoError(t, err)
+	require.Error(t, req.ParentError)
+	resp := SyncCluster(&req, c.obs)
+	assertHeld(t, req.Children, resp.Children)
+	for _, cond := range resp.Status.Conditions {
+		if cond.Type == ConditionSpecValid {
+			assert.Equal(t, "False", string(cond.Status))
+			assert.Contains(t, cond.Message, "spec.numberOfMaster: a JSON string where int32 is expected")
+		}
+	}
+}
+
 func TestClusterNodeTimeout(t *testing.T) {
 	rc := &RedisCluster{}
 	assert.Equal(t, int64(DefaultNodeTimeout), clusterNodeTimeout(rc))
