@@ -133,21 +133,6 @@ func readBody(r *http.Request) ([]byte, *hookError) {
 	return b, nil
 }
 
-// decodeWith reads the body and decodes it with a hooks decoder (DecodeSyncRequest,
-// DecodeClusterSyncRequest).
-func decodeWith[R any](r *http.Request, decode func([]byte) (R, error)) (R, *hookError) {
-	var zero R
-	b, herr := readBody(r)
-	if herr != nil {
-		return zero, herr
-	}
-	req, err := decode(b)
-	if err != nil {
-		return zero, &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
-	}
-	return req, nil
-}
-
 func decode(r *http.Request, v any) *hookError {
 	b, herr := readBody(r)
 	if herr != nil {
@@ -162,9 +147,13 @@ func decode(r *http.Request, v any) *hookError {
 // sync answers Metacontroller's sync hook: the healer's report goes into hooks.Sync, and the
 // request's topology goes to the healer after the response is computed.
 func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
-	req, herr := decodeWith(r, hooks.DecodeSyncRequest)
+	body, herr := readBody(r)
 	if herr != nil {
 		return nil, herr
+	}
+	req, err := hooks.DecodeSyncRequest(body)
+	if err != nil {
+		return nil, &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
 	}
 	key := req.Parent.Namespace + "/" + req.Parent.Name
 	var obs hooks.HealerReport
@@ -187,9 +176,13 @@ func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
 // syncCluster answers the sync hook of the redhook-cluster CompositeController (RedisCluster
 // parents), as sync does for RedisFailovers, with the cluster healer's report and topology.
 func (s *server) syncCluster(r *http.Request, log zerolog.Logger) (any, *hookError) {
-	req, herr := decodeWith(r, hooks.DecodeClusterSyncRequest)
+	body, herr := readBody(r)
 	if herr != nil {
 		return nil, herr
+	}
+	req, err := hooks.DecodeClusterSyncRequest(body)
+	if err != nil {
+		return nil, &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
 	}
 	key := req.Parent.Namespace + "/" + req.Parent.Name
 	var obs hooks.ClusterReport
