@@ -132,6 +132,11 @@ chaos: deps ## Only the healer's chaos test (part of make test): random kills fo
 bench-failover: build deps ## Failover times and lost writes of a local RedisFailover, D = 5000 and 1000 ms, and sentinel-less mode at 5 s, 10 runs each (~20 min)
 	$(BIN) bench-failover --runs $(or $(RUNS),10) --down-after 5000,1000 --sentinelless
 
+.PHONY: bench-scale
+bench-scale: build ## redhook serve under the syncs of many RedisFailovers: N=1000 at P=2s, N=3000 at P=30s, then idle (~11 min)
+	$(BIN) bench-scale --n 1000 --period 2s --warmup 30s --runs $(or $(RUNS),1)
+	$(BIN) bench-scale --n 3000 --period 30s --warmup 90s --idle-settle 3m --idle-window 2m --runs $(or $(RUNS),1)
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf bin

@@ -22,7 +22,8 @@ import (
 // the checks of a converged cluster, read with the test's own clients.
 
 // topology is the topology the healer gets for c, as NewTopology makes it from a RedisFailover
-// and its pods: every pod ready, the settings of c's sentinel.conf (so that nothing drifts).
+// and its pods: every pod ready, the settings of c's sentinel.conf (so that nothing drifts), no
+// fencing (Sentinel mode).
 func topology(c *redistest.Cluster) hooks.Topology {
 	tp := hooks.Topology{Namespace: "test", Name: c.Name, MasterName: redistest.MasterName,
 		RedisPort: redistest.RedisPort, SentinelPort: redistest.SentinelPort, Quorum: int32(c.Quorum),
@@ -30,7 +31,8 @@ func topology(c *redistest.Cluster) hooks.Topology {
 		Password: hooks.NewSecret(c.Opts.Password),
 		// The sentinels require the password too (spec.auth.sentinel) unless OpenSentinels.
 		SentinelPassword: hooks.NewSecret(map[bool]string{false: c.Opts.Password}[c.Opts.OpenSentinels]),
-		Placeholder:      hooks.Endpoint{Host: redistest.PlaceholderHost, Port: redistest.PlaceholderPort}}
+		Placeholder:      hooks.Endpoint{Host: redistest.PlaceholderHost, Port: redistest.PlaceholderPort},
+		ModeConfig:       hooks.SentinelModeConfig()}
 	for _, s := range c.MonitorSettings() {
 		tp.SentinelConfig = append(tp.SentinelConfig, hooks.ConfigEntry{Key: s.Key, Value: s.Value})
 	}

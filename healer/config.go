@@ -26,6 +26,11 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the exponential backoff after a pass with errors.
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// SilentMaxInterval bounds the backoff instead of MaxBackoff while no pod of a
+	// RedisFailover answers (or it has none) and no master is known: each pass then costs a
+	// dial per pod for nothing, and a pod that comes back changes its readiness, which a sync
+	// brings at once. At least MaxBackoff; zero: 4 × MaxBackoff.
+	SilentMaxInterval time.Duration
 	// WatchInterval is how often the master watcher sends ROLE to the master of each
 	// RedisFailover (see watch.go); negative disables the watcher. WatchTimeout bounds each of
 	// its dials and round trips.
@@ -41,7 +46,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Workers: 8, Interval: 10 * time.Second, FastInterval: time.Second,
 		ForgetAfter: 10 * time.Minute, DialTimeout: time.Second, CommandTimeout: 2 * time.Second,
-		MinBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second, History: 10,
+		MinBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second, SilentMaxInterval: 2 * time.Minute, History: 10,
 		WatchInterval: 200 * time.Millisecond, WatchTimeout: 200 * time.Millisecond}
 }
 
@@ -66,6 +71,9 @@ func (c Config) WithDefaults() Config {
 	set(&c.CommandTimeout, d.CommandTimeout)
 	set(&c.MinBackoff, d.MinBackoff)
 	set(&c.MaxBackoff, d.MaxBackoff)
+	if c.SilentMaxInterval == 0 {
+		c.SilentMaxInterval = 4 * c.MaxBackoff
+	}
 	set(&c.WatchInterval, d.WatchInterval)
 	set(&c.WatchTimeout, d.WatchTimeout)
 	return c
@@ -86,6 +94,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must be positive", name, d))
 		}
+	}
+	if c.SilentMaxInterval < c.MaxBackoff {
+		errs = append(errs, fmt.Errorf("silent max interval %v is below max backoff %v", c.SilentMaxInterval, c.MaxBackoff))
 	}
 	if c.MaxBackoff < c.MinBackoff {
 		errs = append(errs, fmt.Errorf("max backoff %v is below min backoff %v", c.MaxBackoff, c.MinBackoff))

@@ -35,6 +35,13 @@ type conns struct {
 	closed bool
 }
 
+// connBuffer is the read and the write buffer of each healer connection; 2^connRingScale
+// commands may be in flight on it at once (more wait for a slot).
+const (
+	connBuffer    = 4 << 10
+	connRingScale = 5
+)
+
 // errClosed is returned by get once the RedisFailover is forgotten or the pool stopped, and to
 // those who waited for a dial whose address was dropped meanwhile.
 var errClosed = errors.New("connections closed")
@@ -121,6 +128,16 @@ func (c *conns) connect(addr string, cn *conn) {
 		ClientSetInfo:     rueidis.DisableClientSetInfo, // CLIENT SETINFO is Redis ≥ 7.2
 		Dialer:            net.Dialer{Timeout: c.dialTimeout, KeepAlive: 30 * time.Second},
 		ConnWriteTimeout:  c.commandTimeout,
+		// One connection per address (rueidis opens up to 2^PipelineMultiplex, 2 on 2 cores),
+		// with small buffers and a small ring of in-flight commands. rueidis' defaults are made
+		// for heavy traffic on few connections: 0.5 MiB of buffer each way and a ring of 1,024
+		// slots (~350 KiB) per connection, ~1.4 MiB each, 8 GiB for 1,000 RedisFailovers of
+		// 3 + 3 pods. The healer sends a few short commands per pass and a handful at once;
+		// longer replies (INFO, CLIENT LIST) are read past the buffer.
+		PipelineMultiplex:   -1,
+		ReadBufferEachConn:  connBuffer,
+		WriteBufferEachConn: connBuffer,
+		RingScaleEachConn:   connRingScale,
 	})
 	if err != nil {
 		if client != nil {

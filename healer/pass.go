@@ -20,9 +20,9 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	p.mu.Unlock()
 
 	e.conns.keepOnly(topologyAddrs(t))
-	p.syncSubscriptions(e, t)
 
 	o := observe(ctx, t, e.conns, &e.writes, e.log)
+	p.syncSubscriptions(e, t, o)
 	acts, holding, held := decision.HoldRefused(decision.Plan(t, o), o, e.refused)
 	acts, heldSwitch := decision.HoldSwitchover(acts, o, e.switchFails)
 	held = append(held, heldSwitch...)

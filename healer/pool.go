@@ -39,10 +39,11 @@ type entry struct {
 	busy    bool      // a pass is queued or running
 	again   bool      // re-check requested while busy
 	fails   int       // passes with errors in a row
+	idle    int       // passes in a row without a master, an action or a pod that answered
 	report  hooks.HealerReport
 	history []hooks.ActionRecord
 	conns   *conns
-	subs    map[string]context.CancelFunc // sentinel address → its subscription
+	subs    map[string]*subscription // sentinel address → its subscription
 	// watch is the master watcher.
 	watch watchState
 	// lastSwitch is the new master of the last failover counted (see failoverTarget).
@@ -115,17 +116,29 @@ func (p *Pool) Track(t hooks.Topology) {
 	switch {
 	case !ok:
 		e = &entry{key: key, topo: t, due: now, conns: newConns(p.cfg.DialTimeout, p.cfg.CommandTimeout, p.cfg.MinBackoff),
-			subs: map[string]context.CancelFunc{},
+			subs: map[string]*subscription{},
 			log:  p.log.With().Str("namespace", t.Namespace).Str("name", t.Name).Logger()}
 		p.entries[key] = e
 		p.metrics.tracked.Set(float64(len(p.entries)))
 	case !reflect.DeepEqual(e.topo, t):
 		e.topo = t
-		p.recheck(e, now)
+		p.wakeUp(e, now)
+	default:
+		// Unchanged: nothing to schedule. Most syncs are this one, so dispatch is not woken.
+		e.tracked = now
+		p.mu.Unlock()
+		return
 	}
 	e.tracked = now
 	p.mu.Unlock()
 	p.signal()
+}
+
+// wakeUp asks for a pass now after a change (a new topology, a Sentinel event) and starts the
+// backoffs over: the first passes after a change run at their usual pace. Caller holds p.mu.
+func (p *Pool) wakeUp(e *entry, now time.Time) {
+	e.fails, e.idle = 0, 0
+	p.recheck(e, now)
 }
 
 // Report returns the latest report of a RedisFailover; the zero HealerReport (unknown) before

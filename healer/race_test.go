@@ -173,7 +173,7 @@ func readonlyErrors(w *redistest.Writer, since time.Time) int {
 }
 
 // TestIntegrationKillRestartRace: a user's first try of a failover, many times. With Sentinel's
-// down-after-milliseconds at 1000, the master is SIGKILLed and restarted 1 s later at the same
+// down-after-milliseconds at 1000, the master is SIGKILLed and restarted 0.9–1.1 s later at the same
 // address (empty, or from a dump taken just before the kill), while a Sentinel-aware writer
 // issues SET + WAIT 1. The restart lands right where Sentinel may be holding the master down and
 // starting its own failover, and where the healer's rule 11 asks for one: the two must never
@@ -222,7 +222,7 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 		if !fromDump {
 			master.Wipe()
 		}
-		time.Sleep(time.Second)
+		time.Sleep(restartDelay(round))
 		master.Start()
 		restarted := time.Now()
 		newMaster := waitConverged(t, p, c, 30*time.Second)
@@ -261,6 +261,13 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 		n.Unconfirmed, n.Failed, readonlyErrors(w, time.Time{}))
 	assert.Empty(t, raced, "the healer's SENTINEL FAILOVER ran beside Sentinel's own")
 	assert.Empty(t, worst, "without a master for too long after the restart")
+}
+
+// restartDelay is how long round's master stays down: down-after (1 s) ± up to 100 ms, so that
+// the restart lands before the sentinels hold it down, as they do, or after (five rounds cover
+// every delay).
+func restartDelay(round int) time.Duration {
+	return time.Second + time.Duration(round%5-2)*50*time.Millisecond
 }
 
 // masterlessBound is the longest a round may go without a master once the killed master is

@@ -141,9 +141,11 @@ func (p *Pool) forget(key string, e *entry) {
 
 // reschedule sets when the next pass of e is due after a pass that sent acts and reported r,
 // and returns the result of that pass for the metrics: at once when a re-check was asked for
-// meanwhile, after backoff on errors, after a quarter of FastInterval after a switchover or
-// after closing clients that wrote to a replica (rule 15: the clients reconnect through the
-// master Service, which may still lead to the old master for a moment), after FastInterval
+// meanwhile, after backoff on errors, after a backoff from FastInterval while no master is
+// known and no pod answers (see anyReachable; both backoffs then go up to SilentMaxInterval),
+// after a quarter of FastInterval after a switchover or after closing clients that wrote to a
+// replica (rule 15: the clients reconnect through the master Service, which may still lead to
+// the old master for a moment), after FastInterval
 // while unsettled (acted, failing over, or without a master), else after Interval. held is how
 // many of r's errors are writes held back (a CONFIG SET Redis refused, a switchover that failed
 // too often): they make the pass an "error" but add no backoff, since retrying sooner or later
@@ -159,20 +161,46 @@ func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acts []decision.Action
 	} else {
 		e.fails = 0
 	}
+	maxWait := p.cfg.MaxBackoff
+	if len(acts) == 0 && r.Master == nil && !r.FailoverInProgress && !anyReachable(r) {
+		e.idle++
+		maxWait = p.cfg.SilentMaxInterval
+	} else {
+		e.idle = 0
+	}
 	switch {
 	case e.again:
 		e.again = false
 		e.due = now
 	case e.fails > 0:
-		e.due = now.Add(backoff(p.cfg.MinBackoff, p.cfg.MaxBackoff, e.fails))
+		e.due = now.Add(backoff(p.cfg.MinBackoff, maxWait, e.fails))
 	case followUpSoon(acts):
 		e.due = now.Add(p.cfg.FastInterval / 4)
+	case e.idle > 0:
+		e.due = now.Add(backoff(p.cfg.FastInterval, maxWait, e.idle))
 	case len(acts) > 0 || r.FailoverInProgress || r.Master == nil:
 		e.due = now.Add(p.cfg.FastInterval)
 	default:
 		e.due = now.Add(p.cfg.Interval)
 	}
 	return result
+}
+
+// anyReachable tells whether a pod of the report answered. A RedisFailover without a master
+// whose pods all stay silent (or that has none yet) has nothing a pass every FastInterval could
+// heal: it backs off (entry.idle) until its topology changes or a pod answers again.
+func anyReachable(r hooks.HealerReport) bool {
+	for _, n := range r.Redis {
+		if n.Reachable {
+			return true
+		}
+	}
+	for _, n := range r.Sentinels {
+		if n.Reachable {
+			return true
+		}
+	}
+	return false
 }
 
 // followUpSoon tells whether acts moved the master (a switchover) or closed clients that had not

@@ -6,7 +6,9 @@ import (
 
 	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestNewestFirst(t *testing.T) {
@@ -43,6 +45,14 @@ func TestReschedule(t *testing.T) {
 		{name: "closed misdirected clients", r: healthy, acts: []decision.Action{decision.CloseClients{Pod: "rfr-a-1", IDs: []int64{3}}},
 			due: 250 * time.Millisecond, result: "ok"},
 		{name: "no master", due: time.Second, result: "ok"},
+		{name: "no master, no pod answers again: backs off", e: entry{idle: 3}, due: 8 * time.Second, result: "ok"},
+		{name: "no master, no pod answers for long: capped", e: entry{idle: 40}, due: 2 * time.Minute, result: "ok"},
+		{name: "no pod answers, errors: backoff up to the silent cap", e: entry{fails: 40}, r: hooks.HealerReport{
+			Redis: []hooks.RedisReport{{Pod: "rfr-a-0"}}, Errors: []string{"rfr-a-0: refused"}}, due: 2 * time.Minute, fails: 41, result: "error"},
+		{name: "no master but a pod answers: fast", e: entry{idle: 5}, r: hooks.HealerReport{Redis: []hooks.RedisReport{
+			{Pod: "rfr-a-0", Reachable: true, Role: hooks.RoleReplica}}}, due: time.Second, result: "ok"},
+		{name: "no master, acted: fast", e: entry{idle: 5}, acts: []decision.Action{decision.Promote{Pod: "rfr-a-0"}},
+			due: time.Second, result: "ok"},
 		{name: "failing over", r: hooks.HealerReport{Master: healthy.Master, FailoverInProgress: true}, due: time.Second, result: "ok"},
 		{name: "first error", r: failing, due: 500 * time.Millisecond, fails: 1, result: "error"},
 		{name: "third error", e: entry{fails: 2}, r: failing, due: 2 * time.Second, fails: 3, result: "error"},
@@ -62,4 +72,57 @@ func TestReschedule(t *testing.T) {
 			assert.False(t, e.again)
 		})
 	}
+}
+
+// TestIdleCountsPasses: the idle count grows with each pass that saw no master and no pod, and
+// a pass that saw one starts it over.
+func TestIdleCountsPasses(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	p := &Pool{cfg: DefaultConfig()}
+	e := entry{}
+	var waits []time.Duration
+	for range 9 {
+		p.reschedule(&e, hooks.HealerReport{}, nil, 0, now)
+		waits = append(waits, e.due.Sub(now))
+	}
+	assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
+		16 * time.Second, 32 * time.Second, 64 * time.Second, 2 * time.Minute, 2 * time.Minute}, waits)
+	p.reschedule(&e, hooks.HealerReport{Sentinels: []hooks.SentinelReport{{Pod: "rfs-a", Reachable: true}}}, nil, 0, now)
+	assert.Equal(t, 0, e.idle)
+	assert.Equal(t, now.Add(time.Second), e.due)
+}
+
+// TestTrackWakesAndStartsBackoffsOver: an unchanged topology leaves the schedule alone; a changed
+// one asks for a pass now and starts the backoffs over, so the passes after a change run at
+// their usual pace.
+func TestTrackWakesAndStartsBackoffsOver(t *testing.T) {
+	p, err := NewPool(Config{}, zerolog.Nop())
+	require.NoError(t, err)
+	tp := hooks.Topology{Namespace: "ns", Name: "a", RedisPort: 6379, Redis: []hooks.PodRef{{Name: "rfr-a-0", IP: "127.0.0.1"}}}
+	p.Track(tp)
+	e := p.entries[tp.Key()]
+	later := time.Now().Add(time.Hour)
+	e.due, e.fails, e.idle = later, 4, 6
+	p.Track(tp)
+	assert.Equal(t, later, e.due, "unchanged: the backoff holds")
+	assert.Equal(t, 4, e.fails)
+	assert.Equal(t, 6, e.idle)
+
+	tp.Redis = []hooks.PodRef{{Name: "rfr-a-0", IP: "127.0.0.1", Ready: true}} // a new slice: e.topo shares the old one
+	p.Track(tp)
+	assert.False(t, e.due.After(time.Now()), "changed: a pass now")
+	assert.Equal(t, 0, e.fails)
+	assert.Equal(t, 0, e.idle)
+}
+
+func TestWatchDelay(t *testing.T) {
+	p := &Pool{cfg: DefaultConfig()} // WatchInterval 200 ms, MaxBackoff 30 s
+	now := time.Unix(1700000000, 0)
+	ms := time.Millisecond
+	assert.Equal(t, 200*ms, p.watchDelay(time.Time{}, now), "master answers")
+	assert.Equal(t, 50*ms, p.watchDelay(now.Add(-time.Second), now), "just went away: four times as often")
+	assert.Equal(t, 50*ms, p.watchDelay(now.Add(-9*time.Second), now))
+	assert.Equal(t, 200*ms, p.watchDelay(now.Add(-watchAwayFast), now), "then back off")
+	assert.Greater(t, p.watchDelay(now.Add(-watchAwayFast-5*time.Second), now), 2*time.Second)
+	assert.Equal(t, 30*time.Second, p.watchDelay(now.Add(-time.Hour), now), "capped")
 }

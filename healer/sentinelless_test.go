@@ -515,3 +515,79 @@ func TestIntegrationSentinellessChaos(t *testing.T) {
 		rounds, counts["master"], counts["replica"], counts["partition"], changes)
 	s.finish(t, master)
 }
+
+// TestIntegrationSentinelModeSwitch: a running RedisFailover goes from Sentinel mode to
+// sentinel-less mode and back, as spec.sentinel.enabled flips: the sentinels go away (their
+// Deployment is deleted), then come back as new pods with an empty sentinel.conf. Throughout, a
+// writer on the master: the master never changes, no write fails, none confirmed is lost, the
+// fencing is applied in sentinel-less mode and Redis' defaults are back in Sentinel mode.
+func TestIntegrationSentinelModeSwitch(t *testing.T) {
+	c := redistest.NewCluster(t, "modes", redistest.Options{Redis: 3, Sentinels: 3})
+	p := startPool(t)
+	p.Track(topology(c))
+	master := waitConverged(t, p, c, 15*time.Second)
+	client, err := redistest.NewClient(master.Addr(), master.Password) // closed by stop
+	require.NoError(t, err)
+	w, stop := startWriter(t, client, redistest.WriterConfig{Prefix: "modes:", Wait: 300 * time.Millisecond,
+		Timeout: time.Second, Pause: 10 * time.Millisecond})
+	promotes := func() float64 {
+		return max(0, p.metric(t, "redhook_healer_actions_total", "action", "promote")) +
+			max(0, p.metric(t, "redhook_healer_actions_total", "action", "sentinel-failover"))
+	}
+	before := promotes()
+	fencing := func(want string) func() error {
+		return func() error {
+			for _, r := range c.Redis {
+				if got := configGet(t, r, "min-replicas-to-write"); got != want {
+					return fmt.Errorf("%s: min-replicas-to-write %s", r.Name, got)
+				}
+			}
+			return nil
+		}
+	}
+	confirmed := func(phase string) {
+		n := w.Counts().Confirmed
+		redistest.WaitFor(t, 10*time.Second, "writes confirmed "+phase, func() error {
+			if got := w.Counts().Confirmed; got < n+200 { // a few seconds: many heal passes in each mode
+				return fmt.Errorf("%d confirmed, %d before", got, n)
+			}
+			return nil
+		})
+	}
+	confirmed("in Sentinel mode")
+
+	for _, s := range c.Sentinels {
+		s.Kill()
+	}
+	p.Track(sentinellessTopology(c))
+	took := redistest.WaitFor(t, 15*time.Second, "fencing applied", fencing("1"))
+	assert.Equal(t, master, waitConverged(t, p, c, 15*time.Second, c.Sentinels...), "the master stays")
+	t.Logf("to sentinel-less mode: fencing applied %v after the switch", took)
+	confirmed("in sentinel-less mode")
+
+	for _, s := range c.Sentinels {
+		s.Wipe()
+		s.Conf = c.SentinelConf(s, "", 0) // new pods: an emptyDir sentinel.conf without a monitor line
+		s.Start()
+	}
+	p.Track(topology(c))
+	took = redistest.WaitFor(t, 20*time.Second, "sentinels monitor the master, fencing lifted", func() error {
+		if _, err := converged(c); err != nil {
+			return err
+		}
+		return fencing("0")()
+	})
+	assert.Equal(t, master, waitConverged(t, p, c, 15*time.Second), "the master stays")
+	t.Logf("back to Sentinel mode: sentinels monitoring and fencing lifted %v after the switch", took)
+	confirmed("in Sentinel mode again")
+
+	stop()
+	assert.Equal(t, before, promotes(), "no failover: %s", actionLog(p.Report(reportKey(c))))
+	n := w.Counts()
+	assert.Zero(t, n.Failed, "no write failed: %v", w.Errors(time.Time{}))
+	reader, err := master.Client()
+	require.NoError(t, err)
+	loss, err := w.Verify(context.Background(), reader)
+	assert.Empty(t, firstKeys(loss.Confirmed), "confirmed writes missing (read errors: %v)", err)
+	t.Logf("writes: %d confirmed, %d unconfirmed, %d failed", n.Confirmed, n.Unconfirmed, n.Failed)
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/hooks"
 	"github.com/redis/rueidis"
 )
@@ -17,13 +18,21 @@ import (
 var sentinelEvents = []string{"+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+failover-end",
 	"+failover-end-for-timeout", "+reboot"}
 
-// syncSubscriptions keeps one subscription per sentinel address of t and stops the others.
-func (p *Pool) syncSubscriptions(e *entry, t hooks.Topology) {
+// subscription is the running subscription to one sentinel; its goroutine removes it from
+// entry.subs when it ends by itself.
+type subscription struct {
+	cancel context.CancelFunc
+}
+
+// syncSubscriptions keeps one subscription per sentinel of t that answered the pass (o) and
+// stops the others. A sentinel that did not answer gets none: no goroutine per silent pod
+// retrying its dial; the next pass that reaches it subscribes.
+func (p *Pool) syncSubscriptions(e *entry, t hooks.Topology, o decision.Snapshot) {
 	want := map[string]bool{}
 	if t.SentinelsEnabled {
-		for _, s := range t.Sentinels {
-			if s.IP != "" {
-				want[sentinelAddr(t, s)] = true
+		for _, s := range o.Sentinels {
+			if s.Pod.IP != "" && s.Reachable() {
+				want[sentinelAddr(t, s.Pod)] = true
 			}
 		}
 	}
@@ -38,29 +47,52 @@ func (p *Pool) syncSubscriptions(e *entry, t hooks.Topology) {
 			continue
 		}
 		ctx, cancel := context.WithCancel(p.ctx)
-		e.subs[addr] = cancel
-		p.subs.Go(func() { p.subscribe(ctx, e, addr) })
+		sub := &subscription{cancel: cancel}
+		e.subs[addr] = sub
+		p.subs.Go(func() {
+			p.subscribe(ctx, e, addr)
+			p.endSubscription(e, addr, sub)
+		})
+	}
+}
+
+// endSubscription forgets sub when it is still the subscription of addr, so that the next pass
+// that reaches the sentinel subscribes again.
+func (p *Pool) endSubscription(e *entry, addr string, sub *subscription) {
+	sub.cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.subs[addr] == sub {
+		delete(e.subs, addr)
 	}
 }
 
 // stopSubscriptions cancels the subscriptions whose address is not in keep. Caller holds p.mu.
 func (p *Pool) stopSubscriptions(e *entry, keep map[string]bool) {
-	for addr, cancel := range e.subs {
+	for addr, sub := range e.subs {
 		if !keep[addr] {
-			cancel()
+			sub.cancel()
 			delete(e.subs, addr)
 		}
 	}
 }
 
-// subscribe listens to one sentinel's events until ctx is cancelled, reconnecting with backoff.
+// subscribe listens to one sentinel's events until ctx is cancelled, reconnecting with backoff
+// after a subscription broke. It returns when the sentinel cannot be dialled: a silent sentinel
+// is left to the passes, which back off.
 func (p *Pool) subscribe(ctx context.Context, e *entry, addr string) {
 	for fails := 0; ctx.Err() == nil; {
 		p.mu.Lock()
 		password := e.topo.SentinelPassword
 		p.mu.Unlock()
 		began := time.Now()
-		err := p.receive(ctx, e, addr, password)
+		client, err := e.conns.get(addr, password)
+		if err != nil {
+			e.log.Debug().Err(err).Str("sentinel", addr).Msg("sentinel unreachable; no subscription until a pass reaches it")
+			return
+		}
+		err = client.Receive(ctx, client.B().Subscribe().Channel(sentinelEvents...).Build(),
+			func(m rueidis.PubSubMessage) { p.event(e, addr, m) })
 		if ctx.Err() != nil {
 			return
 		}
@@ -78,17 +110,6 @@ func (p *Pool) subscribe(ctx context.Context, e *entry, addr string) {
 	}
 }
 
-// receive subscribes on the shared client of addr (RESP3 carries pushes on the same
-// connection) and returns when the subscription ends.
-func (p *Pool) receive(ctx context.Context, e *entry, addr string, password hooks.Secret) error {
-	client, err := e.conns.get(addr, password)
-	if err != nil {
-		return err
-	}
-	return client.Receive(ctx, client.B().Subscribe().Channel(sentinelEvents...).Build(),
-		func(m rueidis.PubSubMessage) { p.event(e, addr, m) })
-}
-
 // event records a Sentinel event and asks for a pass at once.
 func (p *Pool) event(e *entry, addr string, m rueidis.PubSubMessage) {
 	p.mu.Lock()
@@ -99,7 +120,7 @@ func (p *Pool) event(e *entry, addr string, m rueidis.PubSubMessage) {
 			e.log.Info().Str("sentinel", addr).Str("switch", m.Message).Msg("sentinel failover observed")
 		}
 	}
-	p.recheck(e, time.Now())
+	p.wakeUp(e, time.Now())
 	p.mu.Unlock()
 	p.signal()
 }

@@ -1,10 +1,14 @@
 package healer
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
+	"github.com/redhook/redhook/healer/redistest"
 	"github.com/redhook/redhook/hooks"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestFailoverTarget(t *testing.T) {
@@ -26,4 +30,40 @@ func TestFailoverTarget(t *testing.T) {
 		assert.Equal(t, tt.want, got, tt.msg)
 		assert.Equal(t, tt.want != "", ok, tt.msg)
 	}
+}
+
+// TestNoSubscriptionToSilentSentinels: sentinels that no pass reaches (nothing listens on their
+// loopback addresses) get no subscription, so no goroutine per pod retries its dial; the passes
+// back off instead.
+func TestNoSubscriptionToSilentSentinels(t *testing.T) {
+	p := startPool(t)
+	tp := silentTopology("silent", 2, 3)
+	p.Track(tp)
+	redistest.WaitFor(t, 10*time.Second, "two passes", func() error {
+		if n := p.metric(t, "redhook_healer_passes_total", "result", "error"); n < 2 {
+			return fmt.Errorf("%v passes", n)
+		}
+		return nil
+	})
+	r := p.Report(tp.Key())
+	require.Len(t, r.Sentinels, 3)
+	for _, s := range r.Sentinels {
+		require.False(t, s.Reachable, s.Pod)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	assert.Empty(t, p.entries[tp.Key()].subs, "no subscription to a sentinel that did not answer")
+}
+
+// silentTopology is a RedisFailover whose pods have loopback addresses nothing listens on.
+func silentTopology(name string, redis, sentinels int) hooks.Topology {
+	tp := hooks.Topology{Namespace: "test", Name: name, MasterName: "mymaster", RedisPort: 6379,
+		SentinelPort: 26379, SentinelsEnabled: true, Quorum: 2, RedisReplicas: int32(redis), SentinelReplicas: int32(sentinels)}
+	for i := range redis {
+		tp.Redis = append(tp.Redis, hooks.PodRef{Name: fmt.Sprintf("rfr-%s-%d", name, i), IP: fmt.Sprintf("127.0.99.%d", 10+i), Ordinal: i, Ready: true})
+	}
+	for i := range sentinels {
+		tp.Sentinels = append(tp.Sentinels, hooks.PodRef{Name: fmt.Sprintf("rfs-%s-%d", name, i), IP: fmt.Sprintf("127.0.99.%d", 20+i), Ready: true})
+	}
+	return tp
 }

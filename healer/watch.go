@@ -107,6 +107,7 @@ func (p *Pool) watchMaster(ctx context.Context, e *entry, addr string) {
 	defer timer.Stop()
 	healthy := true // the pass that started the watcher saw it healthy
 	var runID string
+	var away time.Time // since when the master does not answer; zero while it does
 	for {
 		select {
 		case <-ctx.Done():
@@ -130,15 +131,40 @@ func (p *Pool) watchMaster(ctx context.Context, e *entry, addr string) {
 			p.watchTrigger(e, addr, "master answers again")
 		}
 		healthy = ok
-		// While the master is away, dial four times as often: a restarted master is seen within
-		// a quarter interval of listening (a refused dial costs nothing; a dial to a gone host
-		// costs WatchTimeout).
-		next := p.cfg.WatchInterval
-		if c == nil {
-			next /= 4
+		switch {
+		case c != nil:
+			away = time.Time{}
+		case away.IsZero():
+			away = time.Now()
 		}
-		timer.Reset(next)
+		timer.Reset(p.watchDelay(away, time.Now()))
 	}
+}
+
+// watchAwayFast is how long the watcher keeps redialling a master that went away four times per
+// WatchInterval. A master that restarts in place is back well within it; after it, Sentinel has
+// failed over or the pod is gone, and the heal passes see what comes back.
+const watchAwayFast = 10 * time.Second
+
+// watchDelay is the wait before the next probe. While the master is away (since away), the
+// watcher dials four times as often: a restarted master is seen within a quarter interval of
+// listening (a refused dial costs nothing; a dial to a gone host costs WatchTimeout). After
+// watchAwayFast it backs off, doubling up to MaxBackoff: a master that stays away does not cost
+// a dial every 50 ms for as long as the report names no other.
+func (p *Pool) watchDelay(away, now time.Time) time.Duration {
+	if away.IsZero() {
+		return p.cfg.WatchInterval
+	}
+	over := now.Sub(away) - watchAwayFast
+	if over < 0 {
+		return p.cfg.WatchInterval / 4
+	}
+	// One doubling per WatchInterval·2^k spent away past watchAwayFast: 200 ms, 400 ms, ... capped.
+	steps := 1
+	for d := p.cfg.WatchInterval; d < over && steps < 32; d *= 2 {
+		steps++
+	}
+	return backoff(p.cfg.WatchInterval, max(p.cfg.MaxBackoff, p.cfg.WatchInterval), steps)
 }
 
 // fresh tells whether the probe opened a new connection (it read the run id).

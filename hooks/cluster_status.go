@@ -26,7 +26,7 @@ func (st *clusterState) status(missing []string) RedisClusterStatus {
 	conds := []metav1.Condition{st.ready(), st.available(), st.progressing(missing), st.degraded(),
 		specValidCondition(st.specErrors)}
 	s.Conditions = stampConditions(conds, st.req.Parent.Status.Conditions,
-		syncClock(st.obs.Time, &st.req.Parent.ObjectMeta), st.req.Parent.Generation)
+		func() metav1.Time { return syncClock(st.obs.Time, &st.req.Parent.ObjectMeta) }, st.req.Parent.Generation)
 	return s
 }
 

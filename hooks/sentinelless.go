@@ -75,6 +75,17 @@ func SentinellessConfig(timeout int32) []ConfigEntry {
 	}
 }
 
+// SentinelModeConfig is the redis configuration of Sentinel mode when customConfig sets none of
+// the fencing keys: Redis' own values, which lift the fencing of a RedisFailover that leaves
+// sentinel-less mode.
+func SentinelModeConfig() []ConfigEntry {
+	out := make([]ConfigEntry, 0, len(fencingKeys))
+	for _, k := range fencingKeys {
+		out = append(out, ConfigEntry{Key: k, Value: redisDefaults[k]})
+	}
+	return out
+}
+
 // SentinelsEnabled tells whether sentinels run for rf: spec.sentinel.enabled (absent: true),
 // and not while bootstrapping without allowSentinels.
 func SentinelsEnabled(rf *RedisFailover) bool { return sentinelsEnabled(rf) }
@@ -113,13 +124,9 @@ func modeConfig(rf *RedisFailover) []ConfigEntry {
 			own[e.Key] = true
 		}
 	}
-	var out []ConfigEntry
+	out := SentinelModeConfig()
 	if sentinelless(rf) {
 		out = SentinellessConfig(detectionTimeout(rf))
-	} else {
-		for _, k := range fencingKeys {
-			out = append(out, ConfigEntry{Key: k, Value: redisDefaults[k]})
-		}
 	}
 	kept := out[:0]
 	for _, e := range out {

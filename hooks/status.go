@@ -51,20 +51,28 @@ func (st *syncState) status(missing []string) RedisFailoverStatus {
 		if m := st.obs.Master; m != nil {
 			s.Master = &MasterStatus{Pod: m.Pod, IP: m.IP}
 		}
-		s.LastActions = lastActions(st.obs)
+		s.LastActions = st.lastActions()
 	}
 	conds := []metav1.Condition{
 		st.ready(s), st.available(s), st.progressing(missing), st.degraded(s, redisPods, sentinelPods), st.specValid(),
 	}
-	s.Conditions = stampConditions(conds, st.req.Parent.Status.Conditions, st.clock(), st.req.Parent.Generation)
+	s.Conditions = stampConditions(conds, st.req.Parent.Status.Conditions, st.clock, st.req.Parent.Generation)
 	return s
 }
 
 // lastActions are the newest healer actions for the status. The CRD requires a time on each; a
 // record without one gets the report's time rather than failing the whole status write.
-func lastActions(obs HealerReport) []ActionRecord { return recentActions(obs.LastActions, obs.Time) }
+func (st *syncState) lastActions() []ActionRecord {
+	for _, a := range st.obs.LastActions[:min(len(st.obs.LastActions), maxLastActions)] {
+		if a.Time.IsZero() {
+			st.reportTime() // the response depends on the report's time
+		}
+	}
+	return recentActions(st.obs.LastActions, st.obs.Time)
+}
 
-// recentActions are the newest maxLastActions of a report made at t.
+// recentActions are the newest maxLastActions of a report made at t; an action without a time
+// gets t, to the second.
 func recentActions(actions []ActionRecord, t time.Time) []ActionRecord {
 	n := min(len(actions), maxLastActions)
 	out := append([]ActionRecord(nil), actions[:n]...)
@@ -74,6 +82,13 @@ func recentActions(actions []ActionRecord, t time.Time) []ActionRecord {
 		}
 	}
 	return out
+}
+
+// reportTime is the report's time, to the second. Every read of it goes through here, so that
+// SyncDetailed can tell whether the response depends on it (see SyncResult.ReportTimeRead).
+func (st *syncState) reportTime() metav1.Time {
+	st.reportTimeRead = true
+	return metav1.NewTime(st.obs.Time.UTC().Truncate(time.Second))
 }
 
 func (st *syncState) serviceAddress(service string, port int32) string {
@@ -326,7 +341,10 @@ func healerErrorSuffix(errors []string) string {
 // clock is the time a condition that flips now is stamped with. It comes from the inputs, never
 // from a clock: the healer's report time, else the newest time the parent carries.
 func (st *syncState) clock() metav1.Time {
-	return syncClock(st.obs.Time, &st.req.Parent.ObjectMeta)
+	if st.obs.Known() {
+		return st.reportTime()
+	}
+	return syncClock(time.Time{}, &st.req.Parent.ObjectMeta)
 }
 
 // syncClock is clock for a report made at report (zero: unknown) and a parent's metadata p.
@@ -344,8 +362,8 @@ func syncClock(report time.Time, p *metav1.ObjectMeta) metav1.Time {
 }
 
 // stampConditions sets lastTransitionTime and observedGeneration: carried over from the previous
-// condition of the same type when its status did not flip, else now.
-func stampConditions(conds, previous []metav1.Condition, now metav1.Time, generation int64) []metav1.Condition {
+// condition of the same type when its status did not flip, else now(), called only then.
+func stampConditions(conds, previous []metav1.Condition, now func() metav1.Time, generation int64) []metav1.Condition {
 	prev := make(map[string]metav1.Condition, len(previous))
 	for _, c := range previous {
 		prev[c.Type] = c
@@ -353,9 +371,10 @@ func stampConditions(conds, previous []metav1.Condition, now metav1.Time, genera
 	for i := range conds {
 		c := &conds[i]
 		c.ObservedGeneration = generation
-		c.LastTransitionTime = now
 		if p, ok := prev[c.Type]; ok && p.Status == c.Status && !p.LastTransitionTime.IsZero() {
 			c.LastTransitionTime = p.LastTransitionTime
+		} else {
+			c.LastTransitionTime = now()
 		}
 	}
 	return conds

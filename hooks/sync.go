@@ -31,10 +31,28 @@ func Sync(req *SyncRequest, obs HealerReport) SyncResponse {
 // SyncWithTopology is Sync plus the healer's Topology of the same request (see NewTopology),
 // computed from one decoding of the request.
 func SyncWithTopology(req *SyncRequest, obs HealerReport) (SyncResponse, Topology, bool) {
+	r := SyncDetailed(req, obs)
+	return r.Response, r.Topology, r.TopologyOK
+}
+
+// SyncResult is what SyncDetailed computes.
+type SyncResult struct {
+	Response   SyncResponse
+	Topology   Topology
+	TopologyOK bool
+	// ReportTimeRead tells whether the computation read the report's Time, beyond whether the
+	// report is known: to stamp a condition that flipped, or an action recorded without a
+	// time. When false, every report that differs from obs only in a non-zero Time gives the
+	// same Response and Topology — a healer pass that saw nothing new changes nothing.
+	ReportTimeRead bool
+}
+
+// SyncDetailed is SyncWithTopology, and tells which part of the report the result depends on.
+func SyncDetailed(req *SyncRequest, obs HealerReport) SyncResult {
 	st := newSyncState(req, obs)
 	resp := st.response()
 	topo, ok := st.topology()
-	return resp, topo, ok
+	return SyncResult{Response: resp, Topology: topo, TopologyOK: ok, ReportTimeRead: st.reportTimeRead}
 }
 
 func (st *syncState) response() SyncResponse {
@@ -82,6 +100,8 @@ type syncState struct {
 	sts, dep *workload
 	// redisPods and sentinelPods are the related pods of this RedisFailover.
 	redisPods, sentinelPods []PodRef
+	// reportTimeRead: obs.Time was read (see reportTime).
+	reportTimeRead bool
 }
 
 func newSyncState(req *SyncRequest, obs HealerReport) *syncState {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
@@ -24,19 +25,31 @@ type fixedHealer struct{ obs hooks.HealerReport }
 func (h fixedHealer) Report(string) hooks.HealerReport { return h.obs }
 func (fixedHealer) Track(hooks.Topology)               {}
 
-// BenchmarkSyncHTTP: one sync through the router — decode, Sync, NewTopology, encode.
+// BenchmarkSyncHTTP: one sync through the router — decode, Sync, NewTopology, encode. No
+// response cache: every sync is computed.
 func BenchmarkSyncHTTP(b *testing.B) {
+	benchSyncHTTP(b, nil)
+}
+
+// BenchmarkSyncHTTPCached: the steady sync — the same request and report as last time, answered
+// from the response cache.
+func BenchmarkSyncHTTPCached(b *testing.B) {
+	benchSyncHTTP(b, newSyncCache(time.Hour))
+}
+
+func benchSyncHTTP(b *testing.B, cache *syncCache) {
 	request, obs := readCase(b, benchCase)
 	ready := &atomic.Bool{}
 	ready.Store(true)
 	s := &server{log: zerolog.Nop(), healer: fixedHealer{obs}, metrics: newHookMetrics(prometheus.NewRegistry()),
-		maxBody: 32 << 20, ready: ready}
+		maxBody: 32 << 20, ready: ready, cache: cache}
 	h := newRouter(s, prometheus.NewRegistry())
 	b.SetBytes(int64(len(request)))
 	b.ReportAllocs()
 	for b.Loop() {
 		req := httptest.NewRequest(http.MethodPost, "/sync", bytes.NewReader(request))
 		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept-Encoding", "gzip") // as Go's http.Client (Metacontroller's) sends
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, req)
 		if w.Code != http.StatusOK {

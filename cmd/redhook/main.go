@@ -20,6 +20,7 @@ Usage:
   redhook render -f rf.yaml ...   print the children a RedisFailover gets, as YAML
   redhook local  -f rf.yaml       run a RedisFailover as local redis/sentinel processes
   redhook bench-failover          measure failovers of a local RedisFailover
+  redhook bench-scale             measure redhook serve under the syncs of many RedisFailovers
   redhook version                 print the version
 
 Run "redhook COMMAND -h" for the flags of a command.
@@ -35,6 +36,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "bench-failover":
 		return benchFailover(args[1:], stdout, stderr)
+	case "bench-scale":
+		return benchScale(args[1:], stdout, stderr)
 	case "local":
 		return localCommand(args[1:], os.Stdin, stdout, stderr)
 	case "render":

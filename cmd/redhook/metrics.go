@@ -11,6 +11,7 @@ type hookMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	errors   *prometheus.CounterVec
+	cache    *prometheus.CounterVec
 }
 
 func newHookMetrics(reg prometheus.Registerer) *hookMetrics {
@@ -26,8 +27,12 @@ func newHookMetrics(reg prometheus.Registerer) *hookMetrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "redhook_hook_errors_total", Help: "Hook requests that failed, by hook and kind.",
 		}, []string{"hook", "kind"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "redhook_sync_cache_total",
+			Help: "Sync requests answered with the remembered response (hit: same request and healer report) or computed (miss).",
+		}, []string{"result"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.errors,
+	reg.MustRegister(m.requests, m.duration, m.errors, m.cache,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

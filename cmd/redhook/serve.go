@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/redhook/redhook/healer"
+	"github.com/redhook/redhook/healer/rediscluster"
 )
 
 // serve runs the hook server until SIGTERM or SIGINT, then drains (see serveOn).
@@ -55,19 +56,30 @@ func serveUntil(ctx context.Context, cfg Config, log zerolog.Logger) error {
 func serveOn(ctx context.Context, ln net.Listener, cfg Config, log zerolog.Logger) error {
 	reg := prometheus.NewRegistry()
 	ready := &atomic.Bool{}
-	pool, err := healer.NewPool(healer.Config{Workers: cfg.HealerWorkers, Registerer: reg}, log)
+	pool, err := healer.NewPool(healer.Config{Workers: cfg.HealerWorkers, ForgetAfter: cfg.ForgetAfter, Registerer: reg}, log)
 	if err != nil {
 		return err
 	}
 	healerCtx, stopHealer := context.WithCancel(context.Background())
 	defer stopHealer()
+	if cfg.DebugListen != "" {
+		if err := serveDebug(healerCtx, cfg.DebugListen, log); err != nil {
+			return err
+		}
+	}
 	healerDone := make(chan error, 1)
 	go func() { healerDone <- pool.Run(healerCtx) }()
+	clusters := rediscluster.New(rediscluster.Config{}, log)
+	clusterHealer := newClusterHealer(clusters, cfg.ForgetAfter)
+	clustersDone := make(chan error, 1)
+	go func() { clustersDone <- clusters.Run(healerCtx) }()
+	go clusterHealer.forgetLoop(healerCtx)
 	stop := func() error {
 		stopHealer()
-		return <-healerDone
+		return errors.Join(<-healerDone, <-clustersDone)
 	}
-	s := &server{log: log, healer: pool, metrics: newHookMetrics(reg), maxBody: cfg.MaxBodyBytes, ready: ready}
+	s := &server{log: log, healer: pool, clusterHealer: clusterHealer, metrics: newHookMetrics(reg),
+		maxBody: cfg.MaxBodyBytes, ready: ready, cache: newSyncCache(cfg.ForgetAfter)}
 	srv := &http.Server{
 		Handler:           newRouter(s, reg),
 		ReadHeaderTimeout: 5 * time.Second,

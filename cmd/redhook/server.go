@@ -1,13 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,10 +29,7 @@ type Healer interface {
 }
 
 // ClusterHealer is what the hook server needs from the Redis Cluster healer: its latest
-// ClusterReport of a RedisCluster before a sync, and the new ClusterTopology after it. This is
-// the seam the cluster healer plugs into (server.clusterHealer); until it does, every
-// RedisCluster's report is unknown (SyncCluster keeps the observed children and creates the
-// missing ones) and its topology goes nowhere.
+// ClusterReport of a RedisCluster before a sync, and the new ClusterTopology after it.
 type ClusterHealer interface {
 	ClusterReport(key string) hooks.ClusterReport
 	TrackCluster(topology hooks.ClusterTopology)
@@ -41,11 +39,13 @@ type ClusterHealer interface {
 type server struct {
 	log    zerolog.Logger
 	healer Healer // nil: no healer, every healer report is unknown
-	// clusterHealer is the RedisCluster healer; nil (for now, always): every report is unknown.
+	// clusterHealer is the RedisCluster healer; nil: every RedisCluster's report is unknown
+	// (SyncCluster keeps the observed children and creates the missing ones).
 	clusterHealer ClusterHealer
 	metrics       *hookMetrics
 	maxBody       int64
 	ready         *atomic.Bool
+	cache         *syncCache // nil: every sync is computed
 }
 
 // newRouter returns the hook server's routes: the Metacontroller hooks of both CompositeControllers
@@ -91,7 +91,12 @@ func (s *server) hook(name string, fn hookFunc) http.HandlerFunc {
 		log := s.log.With().Str("hook", name).Str("request_id", middleware.GetReqID(r.Context())).Logger()
 		resp, herr := fn(r, log)
 		code := http.StatusOK
-		if herr == nil {
+		if gz, ok := resp.(gzipped); ok && herr == nil {
+			w.Header().Set("Content-Type", "application/json")
+			if err := writeGzipped(w, r, gz); err != nil {
+				herr = &hookError{http.StatusInternalServerError, "encode", err}
+			}
+		} else if herr == nil {
 			var body []byte
 			body, herr = encode(resp)
 			if herr == nil {
@@ -110,7 +115,13 @@ func (s *server) hook(name string, fn hookFunc) http.HandlerFunc {
 	}
 }
 
+// encoded is a response already encoded (a cached sync): written as it is.
+type encoded []byte
+
 func encode(v any) ([]byte, *hookError) {
+	if b, ok := v.(encoded); ok {
+		return b, nil
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, &hookError{http.StatusInternalServerError, "encode", fmt.Errorf("encode response: %w", err)}
@@ -118,10 +129,36 @@ func encode(v any) ([]byte, *hookError) {
 	return b, nil
 }
 
+// bodyBuffers are the buffers of the sync request bodies: a sync reads ~50 KB, and
+// allocating (and zeroing) that for every request is most of what a cached sync costs.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readPooledBody is readBody into a pooled buffer; release hands it back once nothing refers to
+// the body any more (decoding copies what it keeps).
+func readPooledBody(r *http.Request) (body []byte, release func(), herr *hookError) {
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	release = func() {
+		if buf.Cap() <= 1<<20 { // an exceptional huge request does not stay in the pool
+			bodyBuffers.Put(buf)
+		}
+	}
+	body, herr = readBodyInto(r, buf)
+	return body, release, herr
+}
+
 // readBody reads the whole body (bounded by the MaxBytesReader set in hook): one buffer that
 // is decoded in a single pass.
 func readBody(r *http.Request) ([]byte, *hookError) {
-	b, err := io.ReadAll(r.Body)
+	return readBodyInto(r, &bytes.Buffer{})
+}
+
+func readBodyInto(r *http.Request, buf *bytes.Buffer) ([]byte, *hookError) {
+	if n := r.ContentLength; n > 0 && n < 64<<20 {
+		buf.Grow(int(n) + bytes.MinRead) // one allocation, not io.ReadAll's doublings (a sync is 50 KB)
+	}
+	_, err := buf.ReadFrom(r.Body)
+	b := buf.Bytes()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -145,32 +182,64 @@ func decode(r *http.Request, v any) *hookError {
 }
 
 // sync answers Metacontroller's sync hook: the healer's report goes into hooks.Sync, and the
-// request's topology goes to the healer after the response is computed.
+// request's topology goes to the healer after the response is computed. A request and report
+// seen last time for the same RedisFailover get the remembered response (see syncCache); the
+// healer is told the topology all the same.
 func (s *server) sync(r *http.Request, log zerolog.Logger) (any, *hookError) {
-	body, herr := readBody(r)
+	body, release, herr := readPooledBody(r)
+	defer release()
 	if herr != nil {
 		return nil, herr
+	}
+	var sum requestID
+	if s.cache != nil {
+		sum = requestSum(body)
+		if e, ok := s.cache.lookup(sum); ok && e.fresh(s.report(e.key)) {
+			s.metrics.cache.WithLabelValues("hit").Inc()
+			s.track(e.topo)
+			log.Debug().Str("redisfailover", e.key).Msg("synced: same request and report, same response")
+			return gzipped(e.gz), nil
+		}
+		s.metrics.cache.WithLabelValues("miss").Inc()
 	}
 	req, err := hooks.DecodeSyncRequest(body)
 	if err != nil {
 		return nil, &hookError{http.StatusBadRequest, "decode", fmt.Errorf("decode request: %w", err)}
 	}
 	key := req.Parent.Namespace + "/" + req.Parent.Name
-	var obs hooks.HealerReport
-	if s.healer != nil {
-		obs = s.healer.Report(key)
-	}
+	obs := s.report(key)
 	// While the spec is held (invalid, or its Secret missing) the topology is only the pods: the
 	// healer goes on with the last valid settings, those of the held children.
-	resp, topo, _ := hooks.SyncWithTopology(&req, obs)
-	if s.healer != nil {
-		s.healer.Track(topo)
+	res := hooks.SyncDetailed(&req, obs)
+	resp, topo := res.Response, res.Topology
+	out, herr := encode(resp)
+	if herr != nil {
+		return nil, herr
 	}
+	if s.cache != nil {
+		s.cache.store(&cachedSync{request: sum, key: key, report: obs, reportTimeRead: res.ReportTimeRead, gz: compress(out), topo: topo})
+	}
+	s.track(topo)
 	if e := log.Debug(); e.Enabled() {
 		e.Str("redisfailover", key).Int("children", len(resp.Children)).
 			Float64("resync_after", resp.ResyncAfterSeconds).Msg("synced")
 	}
-	return resp, nil
+	return encoded(out), nil
+}
+
+// report is the healer's report of key; unknown without a healer.
+func (s *server) report(key string) hooks.HealerReport {
+	if s.healer == nil {
+		return hooks.HealerReport{}
+	}
+	return s.healer.Report(key)
+}
+
+// track hands the healer a topology.
+func (s *server) track(t hooks.Topology) {
+	if s.healer != nil {
+		s.healer.Track(t)
+	}
 }
 
 // syncCluster answers the sync hook of the redhook-cluster CompositeController (RedisCluster

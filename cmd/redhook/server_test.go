@@ -51,7 +51,15 @@ func (h *recordingHealer) Report(string) hooks.HealerReport {
 	if h.panics {
 		panic("report exploded")
 	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	return h.report
+}
+
+func (h *recordingHealer) setReport(r hooks.HealerReport) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.report = r
 }
 
 func (h *recordingHealer) Track(t hooks.Topology) {
@@ -61,6 +69,8 @@ func (h *recordingHealer) Track(t hooks.Topology) {
 }
 
 type testServer struct {
+	*server
+	reg    *prometheus.Registry
 	url    string
 	logs   *redistest.SyncBuffer
 	healer *recordingHealer
@@ -74,13 +84,13 @@ func startServer(t *testing.T, healer *recordingHealer) *testServer {
 	ready := &atomic.Bool{}
 	ready.Store(true)
 	s := &server{log: zerolog.New(logs).Level(zerolog.DebugLevel), metrics: newHookMetrics(reg),
-		maxBody: 1 << 20, ready: ready}
+		maxBody: 1 << 20, ready: ready, cache: newSyncCache(time.Minute)}
 	if healer != nil {
 		s.healer, s.clusterHealer = healer, healer
 	}
 	ts := httptest.NewServer(newRouter(s, reg))
 	t.Cleanup(ts.Close)
-	return &testServer{url: ts.URL, logs: logs, healer: healer, ready: ready}
+	return &testServer{server: s, reg: reg, url: ts.URL, logs: logs, healer: healer, ready: ready}
 }
 
 func post(t *testing.T, url, contentType string, body []byte) (*http.Response, []byte) {
@@ -314,6 +324,43 @@ func TestConfig(t *testing.T) {
 	assert.ErrorContains(t, err, "REDHOOK_DRAIN_PERIOD")
 	_, err = parseServeFlags([]string{"--drain-period", "-1s"}, func(string) string { return "" }, io.Discard)
 	assert.ErrorContains(t, err, "--drain-period")
+	assert.Equal(t, 10*time.Minute, defaultConfig().ForgetAfter)
+	cfg, err = parseServeFlags([]string{"--forget-after", "1h"}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, time.Hour, cfg.ForgetAfter)
+	_, err = parseServeFlags([]string{"--forget-after", "10s"}, func(string) string { return "" }, io.Discard)
+	assert.ErrorContains(t, err, "--forget-after 10s")
+}
+
+// TestDebugServer: --debug-listen serves Go's profiles on its own address, and only there; a
+// bad address is refused with the flag's name.
+func TestDebugServer(t *testing.T) {
+	_, err := parseServeFlags([]string{"--debug-listen", "6060"}, func(string) string { return "" }, io.Discard)
+	assert.ErrorContains(t, err, `--debug-listen "6060"`)
+	cfg, err := parseServeFlags([]string{"--debug-listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	assert.Empty(t, defaultConfig().DebugListen, "off by default")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv := httptest.NewServer(debugRouter())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/debug/pprof/heap?debug=1")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(body), "heap profile")
+	require.NoError(t, serveDebug(ctx, cfg.DebugListen, zerolog.Nop()))
+	assert.Error(t, serveDebug(ctx, "127.0.0.1:-1", zerolog.Nop()), "an address it cannot listen on")
+
+	hooks := httptest.NewServer(newRouter(&server{log: zerolog.Nop(), metrics: newHookMetrics(prometheus.NewRegistry()),
+		ready: &atomic.Bool{}}, prometheus.NewRegistry()))
+	defer hooks.Close()
+	resp, err = http.Get(hooks.URL + "/debug/pprof/heap")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode, "no profiles on the hook server")
 }
 
 // /sync-cluster answers what hooks.SyncCluster answers, with the cluster healer's report in and

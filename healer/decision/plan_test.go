@@ -387,7 +387,7 @@ func TestPlan(t *testing.T) {
 		{name: "rule 11: failover asked of a sentinel that agrees and is not in TILT", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Sentinels[0].Info.Tilt = true
-		}, want: []string{"sentinel failover rfs-a-x"}},
+		}, want: []string{"sentinel failover rfs-a-y"}},
 		{name: "rule 11: a replica holds as much data: failover too, never a second master beside Sentinel's", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 1000)
 		}, want: []string{"sentinel failover rfs-a-x"},
@@ -435,7 +435,7 @@ func TestPlan(t *testing.T) {
 			o.Redis[2].Info.Offset = 1200
 			o.Sentinels[0].Replicas = o.Sentinels[0].Replicas[:1] // rfr-a-1 only
 			o.Sentinels[1].Replicas[1].Offset = 1200              // rfs-a-y read rfr-a-2's offset
-		}, want: []string{"sentinel failover rfs-a-x"}},
+		}, want: []string{"sentinel failover rfs-a-y"}},
 		{name: "rule 11: no sentinel knows a replica (NOGOODSLAVE): the healer promotes the data, never the empty node", edit: func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[0] = replicaNode(*t, 0, "127.0.0.1", 1, 0)
 			o.Redis[1].Info.LinkUp = false

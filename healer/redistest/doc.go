@@ -12,6 +12,9 @@
 //     wipe), and a plain client of it (Do);
 //   - Cluster: N redis-server and M redis-sentinel processes of one master name, booted as the
 //     rendered configuration boots them (replicas of a placeholder) or already replicated;
+//   - Sharded (rediscluster.go): redis-server processes in cluster mode, one group per shard
+//     (pods rdc-<name>-<shard>-<ordinal>), booted unformed, with AddShard, RemoveShard, Replace
+//     (a fresh node at a new address) and a cluster-aware client;
 //   - NewClient and NewSentinelClient: rueidis clients with short timeouts, the second
 //     Sentinel-aware, as an application uses;
 //   - WaitFor: polling with the last error in the failure;

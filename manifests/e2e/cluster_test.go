@@ -135,9 +135,10 @@ type cluster struct {
 	kubeconfig string
 	client     *driver.Client
 	procs      []*process
-	controller *driver.Controller
-	stopDriver context.CancelFunc
-	driverDone chan struct{}
+	// controller and clusterController are the Metacontroller stand-ins of the
+	// CompositeControllers redhook (RedisFailover) and redhook-cluster (RedisCluster).
+	controller, clusterController *driver.Controller
+	stopDrivers                   []func()
 	// rejected collects the children the API server refused during the run (renderer bugs).
 	rejected chan error
 }
@@ -646,9 +647,8 @@ func (c *cluster) waitNodeReady(ctx context.Context) error {
 // stop stops the driver and the components, newest first. Containers are not stopped one by
 // one: the outer process kills what is left in the cluster's cgroups and removes them.
 func (c *cluster) stop() {
-	if c.stopDriver != nil {
-		c.stopDriver()
-		<-c.driverDone
+	for _, stop := range c.stopDrivers {
+		stop()
 	}
 	for i := len(c.procs) - 1; i >= 0; i-- {
 		c.procs[i].stop(10 * time.Second)

@@ -24,6 +24,7 @@ import (
 
 var (
 	rfGVK        = driver.RedisFailover
+	rcGVK        = schema.GroupVersionKind{Group: "redhook.io", Version: "v1alpha1", Kind: "RedisCluster"}
 	secretGVK    = schema.GroupVersionKind{Version: "v1", Kind: "Secret"}
 	nsGVK        = schema.GroupVersionKind{Version: "v1", Kind: "Namespace"}
 	stsGVK       = schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
@@ -73,6 +74,8 @@ type rfTest struct {
 	t        *testing.T
 	c        *cluster
 	ns, name string
+	// kind is the parent's: a RedisFailover (rfGVK) or a RedisCluster (rcGVK).
+	kind     schema.GroupVersionKind
 	password string
 	// sentinelAuth: spec.auth.sentinel, the sentinels require the password too.
 	sentinelAuth bool
@@ -109,11 +112,11 @@ func deployYAML(t *testing.T, c *cluster, ns, stream string) *rfTest {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			out, _ := c.kubectl(context.Background(), "-n", ns, "get", "rf,sts,deploy,pods,svc,endpointslices,pvc,pdb", "-o", "wide")
+			out, _ := c.kubectl(context.Background(), "-n", ns, "get", "rf,redisclusters,sts,deploy,pods,svc,endpointslices,pvc,pdb", "-o", "wide")
 			t.Logf("namespace %s at the failure:\n%s", ns, out)
 			ev, _ := c.kubectl(context.Background(), "-n", ns, "get", "events", "--sort-by=.lastTimestamp")
 			t.Logf("events:\n%s", tailString(ev, 25))
-			st, _ := c.kubectl(context.Background(), "-n", ns, "get", "rf", "-o", "jsonpath={.items[*].status}")
+			st, _ := c.kubectl(context.Background(), "-n", ns, "get", "rf,redisclusters", "-o", "jsonpath={.items[*].status}")
 			t.Logf("status: %s", st)
 			pods, _ := c.client.List(context.Background(), podGVK, ns, "")
 			for _, p := range pods {
@@ -136,8 +139,8 @@ func deployYAML(t *testing.T, c *cluster, ns, stream string) *rfTest {
 	r := &rfTest{t: t, c: c, ns: ns}
 	for _, o := range objs {
 		o.SetNamespace(ns)
-		if o.GroupVersionKind() == rfGVK {
-			r.name = o.GetName()
+		if k := o.GroupVersionKind(); k == rfGVK || k == rcGVK {
+			r.name, r.kind = o.GetName(), k
 			r.sentinelAuth, _, _ = unstructured.NestedBool(o.Object, "spec", "auth", "sentinel")
 		}
 		if o.GroupVersionKind() == secretGVK {
@@ -148,7 +151,7 @@ func deployYAML(t *testing.T, c *cluster, ns, stream string) *rfTest {
 		_, err := c.client.Create(ctx, o, false)
 		require.NoError(t, err)
 	}
-	require.NotEmpty(t, r.name, "no RedisFailover")
+	require.NotEmpty(t, r.name, "no RedisFailover or RedisCluster")
 	return r
 }
 
@@ -160,10 +163,10 @@ func tailString(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// get returns the RedisFailover.
+// get returns the RedisFailover (or RedisCluster).
 func (r *rfTest) get() *unstructured.Unstructured {
 	r.t.Helper()
-	o, err := r.c.client.Get(r.t.Context(), rfGVK, r.ns, r.name)
+	o, err := r.c.client.Get(r.t.Context(), r.kind, r.ns, r.name)
 	require.NoError(r.t, err)
 	return o
 }
@@ -185,7 +188,7 @@ func (r *rfTest) waitReady(timeout time.Duration) time.Duration {
 	start := time.Now()
 	var last string
 	for time.Since(start) < timeout {
-		o, err := r.c.client.Get(r.t.Context(), rfGVK, r.ns, r.name)
+		o, err := r.c.client.Get(r.t.Context(), r.kind, r.ns, r.name)
 		require.NoError(r.t, err)
 		og, _, _ := unstructured.NestedInt64(o.Object, "status", "observedGeneration")
 		if c := condition(o, "Ready"); c != nil && c["status"] == "True" && og == o.GetGeneration() {

@@ -120,41 +120,49 @@ images:
 		out, _ := c.kubectl(ctx, "-n", "redhook-system", "describe", "pods")
 		return fmt.Errorf("%w\n%s", err, out)
 	}
-	return c.startDriver(ctx)
+	var err error
+	if c.controller, err = c.startDriver(ctx, "redhook"); err != nil {
+		return err
+	}
+	c.clusterController, err = c.startDriver(ctx, "redhook-cluster")
+	return err
 }
 
-func (c *cluster) startDriver(ctx context.Context) error {
+// startDriver starts the Metacontroller stand-in of the CompositeController name (its parent
+// kind, child kinds and hook from that object), logging to logs/metacontroller-NAME.log; stop
+// stops them all.
+func (c *cluster) startDriver(ctx context.Context, name string) (*driver.Controller, error) {
 	cc, err := c.client.Get(ctx, schema.GroupVersionKind{Group: "metacontroller.k8s.io", Version: "v1alpha1",
-		Kind: "CompositeController"}, "", "redhook")
+		Kind: "CompositeController"}, "", name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	childTypes, err := driver.ChildTypesOf(ctx, c.client, cc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The hook's address, from the CompositeController: service name, namespace and port.
 	svc, _, _ := unstructured.NestedMap(cc.Object, "spec", "hooks", "sync", "webhook", "service")
 	svcObj, err := c.client.Get(ctx, schema.GroupVersionKind{Version: "v1", Kind: "Service"},
 		fmt.Sprint(svc["namespace"]), fmt.Sprint(svc["name"]))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ip, _, _ := unstructured.NestedString(svcObj.Object, "spec", "clusterIP")
 	port := fmt.Sprint(svc["port"])
 	resync, _, _ := unstructured.NestedInt64(cc.Object, "spec", "resyncPeriodSeconds")
 	hc := driver.NewHTTPClient(nil)
 	hc.Timeout = 10 * time.Second // the hooks' timeout in the CompositeController
-	logf, err := os.Create(filepath.Join(c.dir, "logs", "metacontroller.log"))
+	logf, err := os.Create(filepath.Join(c.dir, "logs", "metacontroller-"+name+".log"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d := &driver.Driver{Client: c.client, Hook: driver.Hook{Base: "http://" + net.JoinHostPort(ip, port), HTTP: hc},
 		Controller: cc.Object, ChildTypes: childTypes,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
 		}}
-	c.controller = &driver.Controller{Driver: d, Resync: time.Duration(resync) * time.Second,
+	ctrl := &driver.Controller{Driver: d, Resync: time.Duration(resync) * time.Second,
 		Watch: []schema.GroupVersionKind{podGVK},
 		OnPass: func(ns, name string, r driver.PassResult, err error) {
 			for _, rej := range r.Rejected {
@@ -165,12 +173,15 @@ func (c *cluster) startDriver(ctx context.Context) error {
 			}
 		}}
 	dctx, cancel := context.WithCancel(context.Background())
-	c.stopDriver = cancel
-	c.driverDone = make(chan struct{})
+	done := make(chan struct{})
+	c.stopDrivers = append(c.stopDrivers, func() {
+		cancel()
+		<-done
+	})
 	go func() {
-		defer close(c.driverDone)
+		defer close(done)
 		defer logf.Close()
-		c.controller.Run(dctx)
+		ctrl.Run(dctx)
 	}()
-	return nil
+	return ctrl, nil
 }

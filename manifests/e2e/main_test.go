@@ -81,7 +81,7 @@ func testMain(m *testing.M) int {
 }
 
 // testNames are the tests of this package: the cluster starts only when -test.run selects one.
-var testNames = []string{"TestExamples", "TestFailover", "TestScaleAndEvict", "TestRollingUpdate", "TestDayTwo"}
+var testNames = []string{"TestExamples", "TestFailover", "TestScaleAndEvict", "TestRollingUpdate", "TestDayTwo", "TestRedisCluster", "TestSentinelless"}
 
 // cannotRun says why the end-to-end tests cannot run here, or "".
 func cannotRun() string {

@@ -1,0 +1,675 @@
+package rediscluster
+
+import (
+	"fmt"
+	"sort"
+)
+
+// view is what the planner derives once from a snapshot: which reachable node has which ID,
+// who owns each slot, and the master of each shard.
+type view struct {
+	t Topology
+	s Snapshot
+	// byID: node ID → index in s.Nodes of the reachable pod that answers with it.
+	byID map[string]int
+	// owner: slot → ID of the master that owns it in the view with the highest config epoch
+	// ("" when no reachable node's view assigns it).
+	owner [NumSlots]string
+	// claimed: some line of some view names the slot (owned, migrating or importing).
+	claimed [NumSlots]bool
+	// halfMoved are the slots with a migrating or importing marker.
+	halfMoved map[int]move
+	// masters: shard → index in s.Nodes of its master (reachable).
+	masters map[int]int
+	// owned: node ID → slots it owns.
+	owned map[string][]int
+}
+
+// move is one half-migrated slot as the markers show it.
+type move struct{ from, to string }
+
+func newView(t Topology, s Snapshot) *view {
+	v := &view{t: t, s: s, byID: map[string]int{}, halfMoved: map[int]move{}, masters: map[int]int{},
+		owned: map[string][]int{}}
+	var epoch [NumSlots]int64
+	for i, n := range s.Nodes {
+		if !n.Reachable() {
+			continue
+		}
+		v.byID[n.ID] = i
+		for _, c := range n.View {
+			for _, r := range c.Slots {
+				for slot := r.Start; slot <= r.End; slot++ {
+					v.claimed[slot] = true
+					if c.Master && (v.owner[slot] == "" || c.Epoch > epoch[slot]) {
+						v.owner[slot], epoch[slot] = c.ID, c.Epoch
+					}
+				}
+			}
+			if !c.Myself {
+				continue // markers are shown on the node's own line only
+			}
+			for slot, to := range c.Migrating {
+				v.claimed[slot] = true
+				m := v.halfMoved[slot]
+				m.from, m.to = c.ID, to
+				v.halfMoved[slot] = m
+			}
+			for slot, from := range c.Importing {
+				v.claimed[slot] = true
+				m := v.halfMoved[slot]
+				if m.from == "" {
+					m.from = from
+				}
+				m.to = c.ID
+				v.halfMoved[slot] = m
+			}
+		}
+	}
+	for slot, id := range v.owner {
+		if id != "" {
+			v.owned[id] = append(v.owned[id], slot)
+		}
+	}
+	v.pickMasters()
+	return v
+}
+
+// pickMasters chooses the master of each shard among its reachable pods: the master that owns
+// slots (the highest epoch if two claim it), else, for a shard without slots, the master holding
+// data, else the lowest ordinal.
+func (v *view) pickMasters() {
+	for i, n := range v.s.Nodes {
+		if !n.Reachable() || !n.isMaster() {
+			continue
+		}
+		k := n.Node.Shard
+		j, ok := v.masters[k]
+		if !ok || v.better(i, j) {
+			v.masters[k] = i
+		}
+	}
+	// A shard whose slots are held by a master that does not answer has no master to follow
+	// but that one: its replicas wait for Redis Cluster to promote one of them, and are never
+	// pointed at an empty node of the shard meanwhile.
+	for _, n := range v.s.Nodes {
+		self, _ := n.Self()
+		if !n.Reachable() || !self.Replica || len(v.owned[self.MasterID]) == 0 {
+			continue
+		}
+		if _, answers := v.byID[self.MasterID]; answers {
+			continue
+		}
+		if i, ok := v.masters[n.Node.Shard]; ok && len(v.owned[v.s.Nodes[i].ID]) == 0 {
+			delete(v.masters, n.Node.Shard)
+		}
+	}
+}
+
+// better: pod i is a better master for its shard than pod j.
+func (v *view) better(i, j int) bool {
+	a, b := v.s.Nodes[i], v.s.Nodes[j]
+	oa, ob := len(v.owned[a.ID]), len(v.owned[b.ID])
+	if (oa > 0) != (ob > 0) {
+		return oa > 0
+	}
+	if oa > 0 {
+		sa, _ := a.Self()
+		sb, _ := b.Self()
+		return sa.Epoch > sb.Epoch
+	}
+	if (a.Keys > 0) != (b.Keys > 0) {
+		return a.Keys > 0
+	}
+	return a.Node.Ordinal < b.Node.Ordinal
+}
+
+// master is the state of shard k's master; false when no reachable pod of it is a master.
+func (v *view) master(k int) (NodeState, bool) {
+	i, ok := v.masters[k]
+	if !ok {
+		return NodeState{}, false
+	}
+	return v.s.Nodes[i], true
+}
+
+// ownsSlots: the node owns slots in the agreed view, or claims some in its own.
+func (v *view) ownsSlots(n NodeState) bool {
+	return len(v.owned[n.ID]) > 0 || n.ownSlots() > 0
+}
+
+// Plan is the writes that bring the cluster of t, as observed in s, closer to the topology.
+// It is pure: same input, same output. Rules, in order (docs/redis-cluster-healer.md):
+//
+//  1. finish every half-migrated slot (migrating/importing markers) before any other slot move;
+//  2. MEET, through one seed, every pod the seed does not know (or knows at another address);
+//  3. when slots are unassigned and every master candidate answers: ADDSLOTSRANGE, shard k its
+//     k-th part of an even split, never a slot that any node claims;
+//  4. CLUSTER REPLICATE every other node of a shard to the shard's master, once they know each
+//     other, never a node holding slots or keys;
+//  5. FORGET, on every node, the IDs of drained leaving nodes and of nodes replaced at another
+//     address;
+//  6. once the cluster is settled, move slots so each active shard holds its even share and the
+//     leaving shards none;
+//  7. rollout: CLUSTER FAILOVER to an updated in-sync replica of an outdated master, one shard
+//     at a time, only when nothing else is to do.
+func Plan(t Topology, s Snapshot) []Action {
+	v := newView(t, s)
+	var acts []Action
+	resumes := v.planResumes()
+	acts = append(acts, resumes...)
+	meets := v.planMeets()
+	acts = append(acts, meets...)
+	adds := v.planAddSlots()
+	acts = append(acts, adds...)
+	acts = append(acts, v.planReplicate()...)
+	acts = append(acts, v.planForget()...)
+	if len(resumes) == 0 && len(meets) == 0 && len(adds) == 0 {
+		moves := v.planRebalance()
+		acts = append(acts, moves...)
+		if len(acts) == 0 {
+			acts = append(acts, v.planFailover()...)
+		}
+	}
+	return acts
+}
+
+// planResumes finishes half-migrated slots: grouped by source and target, in slot order.
+func (v *view) planResumes() []Action {
+	groups := map[move][]int{}
+	for slot, m := range v.halfMoved {
+		if m.from == "" || m.to == "" {
+			continue
+		}
+		groups[m] = append(groups[m], slot)
+	}
+	var keys []move
+	for p := range groups {
+		keys = append(keys, p)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].from != keys[j].from {
+			return keys[i].from < keys[j].from
+		}
+		return keys[i].to < keys[j].to
+	})
+	var out []Action
+	for _, p := range keys {
+		si, sok := v.byID[p.from]
+		ti, tok := v.byID[p.to]
+		if !sok || !tok {
+			continue // a side does not answer: the report shows the slot as migrating
+		}
+		slots := groups[p]
+		sort.Ints(slots)
+		out = append(out, MoveSlots{Source: v.s.Nodes[si].Node.Pod, SourceID: p.from, Target: v.s.Nodes[ti].Node.Pod,
+			TargetID: p.to, Slots: slots, Resume: true,
+			Why: fmt.Sprintf("%d slots are half-migrated (migrating/importing markers): finishing them before any other move", len(slots))})
+	}
+	return out
+}
+
+// member tells whether pod n should be part of the cluster: not terminating, and not a node of
+// a leaving shard that holds no slots.
+func (v *view) member(n NodeState) bool {
+	if n.Node.Terminating {
+		return false
+	}
+	return !v.t.Leaving(n.Node.Shard) || v.ownsSlots(n)
+}
+
+// seed is the pod that MEETs the others: a member owning slots with the largest view, else the
+// member with the largest view; -1 when no member answers.
+func (v *view) seed() int {
+	best := -1
+	for i, n := range v.s.Nodes {
+		if !n.Reachable() || !v.member(n) {
+			continue
+		}
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := v.s.Nodes[best]
+		if (len(v.owned[n.ID]) > 0) != (len(v.owned[b.ID]) > 0) {
+			if len(v.owned[n.ID]) > 0 {
+				best = i
+			}
+			continue
+		}
+		if len(n.View) > len(b.View) {
+			best = i
+		}
+	}
+	return best
+}
+
+func (v *view) planMeets() []Action {
+	si := v.seed()
+	if si < 0 {
+		return nil
+	}
+	seed := v.s.Nodes[si]
+	var out []Action
+	for i, n := range v.s.Nodes {
+		if i == si || !n.Reachable() || !v.member(n) || n.ID == seed.ID {
+			continue
+		}
+		port := n.Node.port()
+		line, known := seed.Knows(n.ID)
+		if !known && v.conflicts(seed, n) {
+			continue // two clusters claiming the same slots are never merged: the report says so
+		}
+		_, knowsSeed := n.Knows(seed.ID)
+		var why string
+		switch {
+		case !known && seed.handshakeTo(n.Node.IP, port):
+			continue // a MEET is under way
+		case !known:
+			why = fmt.Sprintf("%s (%s) is not in the view of the seed %s", n.Node.Pod, n.ID, seed.Node.Pod)
+		case line.IP != n.Node.IP || line.Port != port:
+			why = fmt.Sprintf("the seed %s knows %s (%s) at %s:%d, the pod is at %s", seed.Node.Pod, n.Node.Pod, n.ID,
+				line.IP, line.Port, n.Node.Addr())
+		case !knowsSeed:
+			why = fmt.Sprintf("%s (%s) does not know the seed %s", n.Node.Pod, n.ID, seed.Node.Pod)
+		default:
+			continue
+		}
+		out = append(out, Meet{Pod: seed.Node.Pod, Peer: n.Node.Pod, IP: n.Node.IP, Port: port, Why: why})
+	}
+	return out
+}
+
+// conflicts tells whether n claims, in its own view, a slot that seed's view gives to another
+// node: meeting them would leave Redis to pick one owner by epoch and drop the other's keys.
+func (v *view) conflicts(seed, n NodeState) bool {
+	self, _ := n.Self()
+	if len(self.Slots) == 0 {
+		return false
+	}
+	var theirs [NumSlots]bool
+	for _, r := range self.Slots {
+		for slot := r.Start; slot <= r.End; slot++ {
+			theirs[slot] = true
+		}
+	}
+	for _, c := range seed.View {
+		if c.ID == n.ID {
+			continue
+		}
+		for _, r := range c.Slots {
+			for slot := r.Start; slot <= r.End; slot++ {
+				if theirs[slot] {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// Conflicts lists the pods that claim slots another cluster (the seed's) also claims: they are
+// not met, and the report lists them as errors.
+func Conflicts(t Topology, s Snapshot) []string {
+	v := newView(t, s)
+	si := v.seed()
+	if si < 0 {
+		return nil
+	}
+	seed := v.s.Nodes[si]
+	var out []string
+	for i, n := range v.s.Nodes {
+		if i == si || !n.Reachable() || !v.member(n) {
+			continue
+		}
+		if _, known := seed.Knows(n.ID); !known && v.conflicts(seed, n) {
+			out = append(out, fmt.Sprintf("%s claims slots that %s's cluster holds: not met (two owners for one slot)",
+				n.Node.Pod, seed.Node.Pod))
+		}
+	}
+	return out
+}
+
+// shardRange is shard k's part of an even split of the slots among n shards.
+func shardRange(k, n int) SlotRange {
+	return SlotRange{k * NumSlots / n, (k+1)*NumSlots/n - 1}
+}
+
+// planAddSlots assigns the slots no node claims to the master candidate of the shard whose part
+// of the even split holds them, once every active shard has a candidate that answers.
+func (v *view) planAddSlots() []Action {
+	n := v.t.NumberOfMaster
+	if n <= 0 {
+		return nil
+	}
+	var free []int
+	for slot, c := range v.claimed {
+		if !c {
+			free = append(free, slot)
+		}
+	}
+	if len(free) == 0 {
+		return nil
+	}
+	if len(v.byID) == 0 {
+		return nil
+	}
+	cands := make([]NodeState, n)
+	for k := range n {
+		c, ok := v.candidate(k)
+		if !ok {
+			return nil // every candidate must answer: the split is made at once
+		}
+		cands[k] = c
+	}
+	bootstrap := len(free) == NumSlots
+	var out []Action
+	for k := range n {
+		m := cands[k]
+		r := shardRange(k, n)
+		var mine []int
+		for _, slot := range free {
+			if slot >= r.Start && slot <= r.End {
+				mine = append(mine, slot)
+			}
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		why := fmt.Sprintf("no slot is assigned anywhere: shard %d gets part %d of %d of an even split", k, k+1, n)
+		if !bootstrap {
+			why = fmt.Sprintf("%d slots of shard %d's part are claimed by no node", len(mine), k)
+		}
+		out = append(out, AddSlots{Pod: m.Node.Pod, Slots: Ranges(mine), Why: why})
+	}
+	return out
+}
+
+// candidate is the master that receives shard k's slots: its master when it owns slots, else
+// the master holding data, else the pod of the lowest ordinal, which must answer as a master.
+func (v *view) candidate(k int) (NodeState, bool) {
+	m, ok := v.master(k)
+	if !ok {
+		return NodeState{}, false
+	}
+	if len(v.owned[m.ID]) > 0 || m.Keys > 0 {
+		return m, true
+	}
+	first := -1
+	for i, n := range v.s.Nodes {
+		if n.Node.Shard == k && (first < 0 || n.Node.Ordinal < v.s.Nodes[first].Node.Ordinal) {
+			first = i
+		}
+	}
+	if first < 0 || v.s.Nodes[first].ID != m.ID {
+		return NodeState{}, false
+	}
+	return m, true
+}
+
+// planReplicate points every other pod of a shard at the shard's master.
+func (v *view) planReplicate() []Action {
+	var out []Action
+	for _, n := range v.s.Nodes {
+		if !n.Reachable() || n.Node.Terminating || v.t.Leaving(n.Node.Shard) {
+			continue
+		}
+		m, ok := v.master(n.Node.Shard)
+		if !ok || m.ID == n.ID {
+			continue
+		}
+		self, _ := n.Self()
+		if self.Replica && self.MasterID == m.ID {
+			continue
+		}
+		if v.ownsSlots(n) || n.Keys > 0 && self.Master {
+			continue // a master with slots or data is never made a replica (Redis refuses anyway)
+		}
+		if _, ok := m.Knows(n.ID); !ok {
+			continue // MEET first
+		}
+		if _, ok := n.Knows(m.ID); !ok {
+			continue
+		}
+		why := fmt.Sprintf("%s is a master without slots in shard %d, whose master is %s", n.Node.Pod, n.Node.Shard, m.Node.Pod)
+		if self.Replica {
+			why = fmt.Sprintf("%s replicates %s, not its shard %d's master %s", n.Node.Pod, self.MasterID, n.Node.Shard, m.Node.Pod)
+		}
+		out = append(out, Replicate{Pod: n.Node.Pod, MasterPod: m.Node.Pod, MasterID: m.ID, Why: why})
+	}
+	return out
+}
+
+// planForget forgets, on every node that still lists it, the ID of a leaving node that holds
+// no slot, and the ID of a failed node whose pod answers with another ID or is gone.
+func (v *view) planForget() []Action {
+	stale := map[string]string{} // id → why
+	// Pods by address, to tell a replaced node.
+	byAddr := map[string]NodeState{}
+	for _, n := range v.s.Nodes {
+		if n.Node.IP != "" {
+			byAddr[n.Node.Addr()] = n
+		}
+	}
+	busy := func(id string) bool {
+		if len(v.owned[id]) > 0 {
+			return true
+		}
+		for _, m := range v.halfMoved {
+			if m.from == id || m.to == id {
+				return true
+			}
+		}
+		return false
+	}
+	shardBusy := map[int]bool{}
+	for _, n := range v.s.Nodes {
+		if n.Reachable() && (v.ownsSlots(n) || busy(n.ID)) {
+			shardBusy[n.Node.Shard] = true
+		}
+	}
+	for _, n := range v.s.Nodes {
+		if n.Reachable() && v.t.Leaving(n.Node.Shard) && !shardBusy[n.Node.Shard] {
+			stale[n.ID] = fmt.Sprintf("%s is in leaving shard %d, whose nodes hold no slot any more", n.Node.Pod, n.Node.Shard)
+		}
+	}
+	for _, n := range v.s.Nodes {
+		if !n.Reachable() {
+			continue
+		}
+		for _, c := range n.View {
+			if c.Handshake || c.Myself || busy(c.ID) {
+				continue
+			}
+			if _, ok := v.byID[c.ID]; ok {
+				continue // a pod answers with it
+			}
+			if _, ok := stale[c.ID]; ok {
+				continue
+			}
+			addr := fmt.Sprintf("%s:%d", c.IP, c.Port)
+			pod, isPod := byAddr[addr]
+			switch {
+			case c.IP == "" || c.NoAddr:
+				stale[c.ID] = fmt.Sprintf("node %s has no address and no pod answers with its ID", c.ID)
+			case isPod && pod.Reachable():
+				stale[c.ID] = fmt.Sprintf("node %s was at %s, where %s now answers as %s", c.ID, addr, pod.Node.Pod, pod.ID)
+			case !isPod && c.Fail:
+				stale[c.ID] = fmt.Sprintf("node %s failed at %s, which is no pod's address any more", c.ID, addr)
+			case isPod && v.t.Leaving(pod.Node.Shard) && c.Fail:
+				stale[c.ID] = fmt.Sprintf("node %s of leaving pod %s failed", c.ID, pod.Node.Pod)
+			}
+		}
+	}
+	// A leaving node that every active node forgot but that still knows others is reset.
+	known := map[string]bool{}
+	for _, n := range v.s.Nodes {
+		if n.Reachable() && !v.t.Leaving(n.Node.Shard) {
+			for _, c := range n.View {
+				known[c.ID] = true
+			}
+		}
+	}
+	var resets []Action
+	for _, n := range v.s.Nodes {
+		if _, ok := stale[n.ID]; ok && n.Reachable() && v.t.Leaving(n.Node.Shard) && !known[n.ID] && len(n.View) > 1 {
+			resets = append(resets, Reset{Pod: n.Node.Pod, Why: fmt.Sprintf("%s left the cluster (every active node forgot it) but still knows %d nodes",
+				n.Node.Pod, len(n.View)-1)})
+		}
+	}
+	var ids []string
+	for id := range stale {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []Action
+	for _, id := range ids {
+		for _, n := range v.s.Nodes {
+			if !n.Reachable() || n.ID == id || v.t.Leaving(n.Node.Shard) {
+				continue
+			}
+			if _, ok := n.Knows(id); !ok {
+				continue
+			}
+			if self, _ := n.Self(); self.MasterID == id {
+				continue // Redis refuses to forget one's master: reattached first (rule 4)
+			}
+			out = append(out, Forget{Pod: n.Node.Pod, NodeID: id, Why: stale[id] + ": forgotten on every node within the 60 s ban"})
+		}
+	}
+	return append(out, resets...)
+}
+
+// settled: every active shard's master answers, every answering member says cluster_state ok,
+// all 16384 slots are owned and none is half-migrated.
+func (v *view) settled() bool {
+	for k := range v.t.NumberOfMaster {
+		if _, ok := v.master(k); !ok {
+			return false
+		}
+	}
+	for _, n := range v.s.Nodes {
+		if n.Reachable() && v.member(n) && n.Info.State != "ok" {
+			return false
+		}
+	}
+	for _, id := range v.owner {
+		if id == "" {
+			return false
+		}
+	}
+	return len(v.halfMoved) == 0
+}
+
+// Shares are the slots each of n active shards holds once balanced (shard k: the size of its
+// part of the even split).
+func Shares(n int) []int {
+	out := make([]int, n)
+	for k := range n {
+		out[k] = shardRange(k, n).Len()
+	}
+	return out
+}
+
+// planRebalance moves slots so that every active shard holds its share and every leaving one
+// none: the leaving shards give all of theirs, the active shards above their share give their
+// highest slots, the shards below receive, in shard order.
+func (v *view) planRebalance() []Action {
+	n := v.t.NumberOfMaster
+	if n <= 0 || !v.settled() {
+		return nil
+	}
+	shares := Shares(n)
+	type donor struct {
+		k     int
+		m     NodeState
+		slots []int
+	}
+	var donors []donor
+	need := make([]int, n)
+	var shardsWithSlots []int
+	for k := range v.masters {
+		shardsWithSlots = append(shardsWithSlots, k)
+	}
+	sort.Ints(shardsWithSlots)
+	for _, k := range shardsWithSlots {
+		m, _ := v.master(k)
+		owned := v.owned[m.ID]
+		switch {
+		case v.t.Leaving(k):
+			if len(owned) > 0 {
+				donors = append(donors, donor{k, m, owned})
+			}
+		case len(owned) > shares[k]:
+			donors = append(donors, donor{k, m, owned[shares[k]:]})
+		default:
+			need[k] = shares[k] - len(owned)
+		}
+	}
+	var out []Action
+	r := 0
+	for _, d := range donors {
+		slots := d.slots
+		for len(slots) > 0 {
+			for r < n && need[r] == 0 {
+				r++
+			}
+			if r == n {
+				return out // more to give than to take: slots owned by nodes outside the shards
+			}
+			take := min(need[r], len(slots))
+			tm, _ := v.master(r)
+			why := fmt.Sprintf("shard %d holds %d slots, its share of %d shards is %d", d.k, len(v.owned[d.m.ID]), n, shares[min(d.k, n-1)])
+			if v.t.Leaving(d.k) {
+				why = fmt.Sprintf("shard %d is leaving (numberOfMaster %d): its slots go to the remaining shards", d.k, n)
+			}
+			out = append(out, MoveSlots{Source: d.m.Node.Pod, SourceID: d.m.ID, Target: tm.Node.Pod, TargetID: tm.ID,
+				Slots: append([]int(nil), slots[:take]...),
+				Why:   fmt.Sprintf("%s; shard %d lacks %d of its %d", why, r, need[r], shares[r])})
+			need[r] -= take
+			slots = slots[take:]
+		}
+	}
+	return out
+}
+
+// planFailover is the rollout's planned failover: the first active shard whose master pod is
+// outdated and has an updated replica in sync gets CLUSTER FAILOVER on that replica, only when
+// every active shard has a replica in sync (the previous switch is over).
+func (v *view) planFailover() []Action {
+	if !v.settled() {
+		return nil
+	}
+	insync := map[int][]NodeState{}
+	for _, n := range v.s.Nodes {
+		if !n.Reachable() || n.Node.Terminating {
+			continue
+		}
+		m, ok := v.master(n.Node.Shard)
+		self, _ := n.Self()
+		if ok && self.Replica && self.MasterID == m.ID && n.Repl.LinkUp {
+			insync[n.Node.Shard] = append(insync[n.Node.Shard], n)
+		}
+	}
+	if v.t.ReplicationFactor == 0 {
+		return nil
+	}
+	for k := range v.t.NumberOfMaster {
+		if len(insync[k]) == 0 {
+			return nil
+		}
+	}
+	for k := range v.t.NumberOfMaster {
+		m, _ := v.master(k)
+		if m.Node.Updated {
+			continue
+		}
+		for _, r := range insync[k] {
+			if r.Node.Updated {
+				return []Action{Failover{Pod: r.Node.Pod, MasterPod: m.Node.Pod,
+					Why: fmt.Sprintf("rollout: master %s of shard %d is outdated, its replica %s is updated and in sync", m.Node.Pod, k, r.Node.Pod)}}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,466 @@
+package rediscluster
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// spec is one pod of a test cluster: its place, its node ID, and what it is in the cluster.
+type spec struct {
+	shard, ord int
+	id         string
+	master     string // ID it replicates; "" for a master
+	slots      []SlotRange
+	epoch      int64
+	keys       int64
+	down       bool // the pod does not answer
+	updated    bool
+}
+
+func podName(s spec) string { return fmt.Sprintf("rdc-c-%d-%d", s.shard, s.ord) }
+func podIP(s spec) string   { return fmt.Sprintf("10.0.%d.%d", s.shard, s.ord+1) }
+
+// line is s as a CLUSTER NODES line.
+func line(s spec, myself bool) ClusterNode {
+	c := ClusterNode{ID: s.id, IP: podIP(s), Port: 6379, BusPort: 16379, Myself: myself, MasterID: s.master,
+		Epoch: s.epoch, Connected: true, Slots: s.slots}
+	c.Master, c.Replica = s.master == "", s.master != ""
+	return c
+}
+
+// snapshotOf builds a topology and a snapshot in which every pod knows every other: each view
+// is the list of specs, with myself set.
+func snapshotOf(masters int, specs ...spec) (Topology, Snapshot) {
+	t := Topology{Namespace: "ns", Name: "c", NumberOfMaster: masters, ReplicationFactor: 1}
+	var s Snapshot
+	for _, sp := range specs {
+		n := Node{Pod: podName(sp), IP: podIP(sp), Port: 6379, Shard: sp.shard, Ordinal: sp.ord, Ready: true, Updated: sp.updated}
+		t.Nodes = append(t.Nodes, n)
+		st := NodeState{Node: n}
+		if sp.down {
+			st.Err = "dial: connection refused"
+		} else {
+			st.ID = sp.id
+			for _, o := range specs {
+				st.View = append(st.View, line(o, o.id == sp.id))
+			}
+			st.Info = ClusterInfo{State: "ok", SlotsAssigned: NumSlots}
+			st.Repl = Replication{Role: "master"}
+			if sp.master != "" {
+				st.Repl = Replication{Role: "slave", LinkUp: true}
+			}
+			st.Keys = sp.keys
+		}
+		s.Nodes = append(s.Nodes, st)
+	}
+	return t, s
+}
+
+// healthy3 is 3 shards of a master and a replica, balanced.
+func healthy3() []spec {
+	var out []spec
+	for k := range 3 {
+		m := fmt.Sprintf("m%d", k)
+		out = append(out, spec{shard: k, ord: 0, id: m, slots: []SlotRange{shardRange(k, 3)}, epoch: int64(k + 1)},
+			spec{shard: k, ord: 1, id: fmt.Sprintf("r%d", k), master: m, epoch: int64(k + 1)})
+	}
+	return out
+}
+
+func kinds(acts []Action) string {
+	var k []string
+	for _, a := range acts {
+		k = append(k, a.String())
+	}
+	return strings.Join(k, "\n")
+}
+
+func countKind(acts []Action, kind string) int {
+	n := 0
+	for _, a := range acts {
+		if a.Kind() == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func TestPlanConvergedDoesNothing(t *testing.T) {
+	top, s := snapshotOf(3, healthy3()...)
+	assert.Empty(t, Plan(top, s))
+	r := BuildReport(top, s, nil, nil)
+	assert.Equal(t, "ok", r.ClusterState)
+	assert.Equal(t, NumSlots, r.SlotsAssigned)
+	require.Len(t, r.Shards, 3)
+	assert.Equal(t, "rdc-c-0-0", r.Shards[0].Master)
+	assert.Equal(t, []string{"rdc-c-0-1"}, r.Shards[0].Replicas)
+	assert.Equal(t, 5462, r.Shards[2].Slots)
+}
+
+func TestPlanBootstrap(t *testing.T) {
+	// Six fresh nodes: each knows only itself, no slot anywhere.
+	var specs []spec
+	for k := range 3 {
+		specs = append(specs, spec{shard: k, ord: 0, id: fmt.Sprintf("m%d", k)}, spec{shard: k, ord: 1, id: fmt.Sprintf("r%d", k)})
+	}
+	top, s := snapshotOf(3, specs...)
+	for i := range s.Nodes {
+		self, _ := s.Nodes[i].Self()
+		s.Nodes[i].View = []ClusterNode{self}
+		s.Nodes[i].Info.State = "fail"
+	}
+	acts := Plan(top, s)
+	assert.Equal(t, 5, countKind(acts, "meet"), kinds(acts))
+	for _, a := range acts {
+		if m, ok := a.(Meet); ok {
+			assert.Equal(t, "rdc-c-0-0", m.Pod, "one seed meets the others")
+		}
+	}
+	require.Equal(t, 3, countKind(acts, "addslots"), kinds(acts))
+	var got []AddSlots
+	for _, a := range acts {
+		if as, ok := a.(AddSlots); ok {
+			got = append(got, as)
+		}
+	}
+	assert.Equal(t, AddSlots{Pod: "rdc-c-0-0", Slots: []SlotRange{{0, 5460}}, Why: got[0].Why}, got[0])
+	assert.Equal(t, []SlotRange{{5461, 10921}}, got[1].Slots)
+	assert.Equal(t, []SlotRange{{10922, 16383}}, got[2].Slots)
+	assert.Equal(t, "rdc-c-2-0", got[2].Pod)
+	assert.Zero(t, countKind(acts, "replicate"), "nobody knows the masters yet")
+	assert.Zero(t, countKind(acts, "moveslots"))
+
+	// A candidate that does not answer: no slot is assigned at all.
+	s.Nodes[4].Err, s.Nodes[4].ID = "refused", ""
+	acts = Plan(top, s)
+	assert.Zero(t, countKind(acts, "addslots"), kinds(acts))
+}
+
+func TestPlanBootstrapPrefersTheNodeWithData(t *testing.T) {
+	specs := []spec{{shard: 0, ord: 0, id: "a"}, {shard: 0, ord: 1, id: "b", keys: 10}}
+	top, s := snapshotOf(1, specs...)
+	for i := range s.Nodes {
+		s.Nodes[i].Info.State = "fail"
+	}
+	acts := Plan(top, s)
+	require.Equal(t, 1, countKind(acts, "addslots"), kinds(acts))
+	assert.Equal(t, "rdc-c-0-1", acts[0].On())
+	assert.Contains(t, kinds(acts), "rdc-c-0-0: CLUSTER REPLICATE b")
+}
+
+func TestPlanReplicate(t *testing.T) {
+	specs := healthy3()
+	specs[1].master = ""                                      // r0: a fresh master without slots
+	specs[3].master = "m2"                                    // r1: replica of another shard's master
+	specs[5].master, specs[5].slots = "", []SlotRange{{0, 0}} // r2: claims a slot: never a replica
+	top, s := snapshotOf(3, specs...)
+	acts := Plan(top, s)
+	assert.Contains(t, kinds(acts), "rdc-c-0-1: CLUSTER REPLICATE m0")
+	assert.Contains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE m1")
+	assert.NotContains(t, kinds(acts), "rdc-c-2-1: CLUSTER REPLICATE")
+	for _, a := range acts {
+		assert.NotEmpty(t, a.Reason(), a.String())
+	}
+
+	// A master that does not know the node yet: MEET first.
+	top, s = snapshotOf(3, healthy3()...)
+	self := s.Nodes[1].View[1]
+	self.Replica, self.Master, self.MasterID = false, true, ""
+	s.Nodes[1].View = []ClusterNode{self} // a fresh node: knows itself only
+	for i := range s.Nodes {
+		if i != 1 {
+			s.Nodes[i].View = append(s.Nodes[i].View[:1:1], s.Nodes[i].View[2:]...)
+		}
+	}
+	acts = Plan(top, s)
+	assert.Zero(t, countKind(acts, "replicate"), kinds(acts))
+	assert.Equal(t, 1, countKind(acts, "meet"), kinds(acts))
+}
+
+func TestPlanNeverAssignsAClaimedSlot(t *testing.T) {
+	specs := healthy3()
+	specs[4].slots = []SlotRange{{10922, 16000}} // shard 2's master lost 16001-16383
+	top, s := snapshotOf(3, specs...)
+	acts := Plan(top, s)
+	require.Equal(t, 1, countKind(acts, "addslots"), kinds(acts))
+	as := acts[0].(AddSlots)
+	assert.Equal(t, []SlotRange{{16001, 16383}}, as.Slots)
+	assert.Equal(t, "rdc-c-2-0", as.Pod)
+	assert.Zero(t, countKind(acts, "moveslots"), "no move while slots are unassigned")
+
+	// A slot shown as importing somewhere counts as claimed.
+	s.Nodes[2].View[2].Importing = map[int]string{16001: "m0"}
+	s.Nodes[2].View[2].Myself = true
+	for _, a := range Plan(top, s) {
+		if as, ok := a.(AddSlots); ok {
+			assert.Equal(t, []SlotRange{{16002, 16383}}, as.Slots)
+		}
+	}
+}
+
+func TestPlanScaleOut(t *testing.T) {
+	specs := append(healthy3(), spec{shard: 3, ord: 0, id: "m3"}, spec{shard: 3, ord: 1, id: "r3", master: "m3"})
+	top, s := snapshotOf(4, specs...)
+	acts := Plan(top, s)
+	moved := map[string]int{}
+	total := 0
+	for _, a := range acts {
+		m, ok := a.(MoveSlots)
+		require.True(t, ok, a.String())
+		assert.Equal(t, "rdc-c-3-0", m.Target)
+		assert.False(t, m.Resume)
+		moved[m.Source] += len(m.Slots)
+		total += len(m.Slots)
+	}
+	assert.Equal(t, map[string]int{"rdc-c-0-0": 1365, "rdc-c-1-0": 1365, "rdc-c-2-0": 1366}, moved)
+	assert.Equal(t, 4096, total)
+	// the highest slots of each source move
+	assert.Equal(t, 5460, acts[0].(MoveSlots).Slots[len(acts[0].(MoveSlots).Slots)-1])
+
+	// Not while a node is unsettled.
+	s.Nodes[7].Info.State = "fail"
+	assert.Zero(t, countKind(Plan(top, s), "moveslots"))
+}
+
+func TestPlanScaleIn(t *testing.T) {
+	specs := []spec{}
+	for k := range 4 {
+		m := fmt.Sprintf("m%d", k)
+		specs = append(specs, spec{shard: k, ord: 0, id: m, slots: []SlotRange{shardRange(k, 4)}, epoch: int64(k + 1)},
+			spec{shard: k, ord: 1, id: fmt.Sprintf("r%d", k), master: m, epoch: int64(k + 1)})
+	}
+	top, s := snapshotOf(3, specs...)
+	acts := Plan(top, s)
+	got := map[string]int{}
+	for _, a := range acts {
+		m := a.(MoveSlots)
+		got[m.Source+">"+m.Target] += len(m.Slots)
+	}
+	// shard 3 gives 4096: shards 0, 1, 2 need 1365, 1365, 1366; nothing else moves.
+	assert.Equal(t, map[string]int{"rdc-c-3-0>rdc-c-0-0": 1365, "rdc-c-3-0>rdc-c-1-0": 1365, "rdc-c-3-0>rdc-c-2-0": 1366}, got, kinds(acts))
+	r := BuildReport(top, s, nil, nil)
+	assert.True(t, r.Shards[3].Leaving)
+	assert.False(t, r.Shards[3].Drained)
+
+	// Drained: shard 3's master lost its slots and became a replica of the last receiver
+	// (Redis does that); its nodes are forgotten by every active node, never by leaving ones.
+	specs[0].slots = []SlotRange{{0, 4095}, {12288, 13652}}
+	specs[2].slots = []SlotRange{{4096, 8191}, {13653, 15017}}
+	specs[4].slots = []SlotRange{{8192, 12287}, {15018, 16383}}
+	specs[6].slots, specs[6].master = nil, "m2"
+	specs[7].master = "m2"
+	top, s = snapshotOf(3, specs...)
+	acts = Plan(top, s)
+	assert.Equal(t, 12, countKind(acts, "forget"), kinds(acts))
+	assert.Equal(t, len(acts), 12, kinds(acts))
+	for _, a := range acts {
+		assert.NotContains(t, a.On(), "rdc-c-3-", "a leaving node is never asked to forget")
+	}
+	// Once forgotten by every active node, the shard reports drained.
+	for i := range s.Nodes[:6] {
+		var keep []ClusterNode
+		for _, c := range s.Nodes[i].View {
+			if c.ID != "m3" && c.ID != "r3" {
+				keep = append(keep, c)
+			}
+		}
+		s.Nodes[i].View = keep
+	}
+	acts = Plan(top, s)
+	assert.Equal(t, "rdc-c-3-0: CLUSTER RESET SOFT\nrdc-c-3-1: CLUSTER RESET SOFT", kinds(acts))
+	assert.True(t, BuildReport(top, s, nil, nil).Shards[3].Drained)
+	// Reset: they know only themselves.
+	s.Nodes[6].View, s.Nodes[7].View = s.Nodes[6].View[6:7], s.Nodes[7].View[7:8]
+	assert.Empty(t, Plan(top, s))
+}
+
+func TestPlanResumesHalfMigratedSlotsFirst(t *testing.T) {
+	specs := append(healthy3(), spec{shard: 3, ord: 0, id: "m3"}, spec{shard: 3, ord: 1, id: "r3", master: "m3"})
+	top, s := snapshotOf(4, specs...)
+	// m0 migrates slot 5460 to m3: markers on their own lines.
+	s.Nodes[0].View[0].Migrating = map[int]string{5460: "m3"}
+	s.Nodes[6].View[6].Importing = map[int]string{5460: "m0"}
+	acts := Plan(top, s)
+	require.Len(t, acts, 1, kinds(acts))
+	m := acts[0].(MoveSlots)
+	assert.True(t, m.Resume)
+	assert.Equal(t, []int{5460}, m.Slots)
+	assert.Equal(t, "rdc-c-0-0", m.Source)
+	assert.Equal(t, "rdc-c-3-0", m.Target)
+	assert.Equal(t, 1, BuildReport(top, s, nil, nil).SlotsMigrating)
+
+	// Only the target's marker (the source's MIGRATING was never sent): still resumed.
+	s.Nodes[0].View[0].Migrating = nil
+	acts = Plan(top, s)
+	require.Len(t, acts, 1, kinds(acts))
+	assert.Equal(t, "rdc-c-0-0", acts[0].(MoveSlots).Source)
+}
+
+func TestPlanForgetsAReplacedNode(t *testing.T) {
+	specs := healthy3()
+	top, s := snapshotOf(3, specs...)
+	// r1's pod was replaced: a fresh node "n1" at a new IP. The others still list r1, failed,
+	// at the old address; n1 is known to the seed and a master without slots.
+	old := s.Nodes[3]
+	top.Nodes[3].IP = "10.0.9.9"
+	fresh := NodeState{Node: top.Nodes[3], ID: "n1", Info: ClusterInfo{State: "ok"}, Repl: Replication{Role: "master"}}
+	for i := range s.Nodes {
+		if i == 3 {
+			continue
+		}
+		for j := range s.Nodes[i].View {
+			if s.Nodes[i].View[j].ID == "r1" {
+				s.Nodes[i].View[j].Fail = true
+				s.Nodes[i].View[j].Connected = false
+			}
+		}
+		s.Nodes[i].View = append(s.Nodes[i].View, ClusterNode{ID: "n1", IP: "10.0.9.9", Port: 6379, Master: true, Connected: true})
+	}
+	fresh.View = append([]ClusterNode(nil), s.Nodes[0].View...)
+	for j := range fresh.View {
+		fresh.View[j].Myself = fresh.View[j].ID == "n1"
+	}
+	s.Nodes[3] = fresh
+	_ = old
+	acts := Plan(top, s)
+	assert.Contains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE m1")
+	// r1 forgotten by the 5 others and by the fresh node, which learnt it by gossip
+	assert.Equal(t, 6, countKind(acts, "forget"), kinds(acts))
+	for _, a := range acts {
+		if f, ok := a.(Forget); ok {
+			assert.Equal(t, "r1", f.NodeID)
+		}
+	}
+
+	// Not forgotten while it is only suspected (fail?), nor when its pod kept the address but
+	// does not answer (a restart with its nodes.conf).
+	top, s = snapshotOf(3, specs...)
+	s.Nodes[3].Err, s.Nodes[3].ID = "refused", ""
+	for i := range s.Nodes {
+		for j := range s.Nodes[i].View {
+			if s.Nodes[i].View[j].ID == "r1" {
+				s.Nodes[i].View[j].Fail = true
+			}
+		}
+	}
+	assert.Zero(t, countKind(Plan(top, s), "forget"))
+}
+
+func TestPlanKilledMasterComingBack(t *testing.T) {
+	// m1 was killed, r1 took over (epoch 7); m1 restarts with its nodes.conf and, for a moment,
+	// still claims its old slots in its own view.
+	specs := healthy3()
+	specs[3].master, specs[3].slots, specs[3].epoch = "", specs[2].slots, 7
+	specs[2].master, specs[2].slots = "r1", nil
+	top, s := snapshotOf(3, specs...)
+	self := &s.Nodes[2].View[2]
+	self.Master, self.Replica, self.MasterID, self.Slots, self.Epoch = true, false, "", []SlotRange{shardRange(1, 3)}, 2
+	acts := Plan(top, s)
+	assert.Empty(t, acts, "Redis turns it into a replica itself: %s", kinds(acts))
+	r := BuildReport(top, s, nil, nil)
+	assert.Equal(t, "rdc-c-1-1", r.Shards[1].Master)
+
+	// Once it says it is a replica of r1, nothing either: it stays a replica.
+	top, s = snapshotOf(3, specs...)
+	assert.Empty(t, Plan(top, s))
+
+	// While m1 is down and r1 not promoted yet: no action on shard 1.
+	specs = healthy3()
+	specs[2].down = true
+	top, s = snapshotOf(3, specs...)
+	for i := range s.Nodes {
+		s.Nodes[i].Info.State = "fail"
+	}
+	assert.Empty(t, Plan(top, s))
+}
+
+func TestPlanWaitsForRedisToPromote(t *testing.T) {
+	// m2 is gone and its pod replaced by a fresh node (ordinal 0, a master without slots);
+	// r2 still replicates m2, which holds the slots: r2 must not follow the empty node.
+	specs := healthy3()
+	specs[4].down = true
+	top, s := snapshotOf(3, specs...)
+	top.Nodes[4].IP = "10.0.9.9"
+	fresh := NodeState{Node: top.Nodes[4], ID: "n2", Info: ClusterInfo{State: "fail"}, Repl: Replication{Role: "master"},
+		View: []ClusterNode{{ID: "n2", IP: "10.0.9.9", Port: 6379, Myself: true, Master: true, Connected: true}}}
+	s.Nodes[4] = fresh
+	acts := Plan(top, s)
+	assert.Zero(t, countKind(acts, "replicate"), kinds(acts))
+	assert.Equal(t, 1, countKind(acts, "meet"), kinds(acts))
+	assert.Equal(t, "", BuildReport(top, s, nil, nil).Shards[2].Master)
+}
+
+func TestPlanRolloutFailover(t *testing.T) {
+	specs := healthy3()
+	for i := range specs {
+		specs[i].updated = specs[i].ord == 1 // replicas rolled, masters not
+	}
+	top, s := snapshotOf(3, specs...)
+	acts := Plan(top, s)
+	require.Len(t, acts, 1, kinds(acts))
+	assert.Equal(t, Failover{Pod: "rdc-c-0-1", MasterPod: "rdc-c-0-0", Why: acts[0].Reason()}, acts[0])
+
+	// A shard without a replica in sync (its old master restarting): no failover anywhere.
+	s.Nodes[3].Repl.LinkUp = false
+	assert.Empty(t, Plan(top, s))
+
+	// Nobody updated (the zero value): no failover.
+	top, s = snapshotOf(3, healthy3()...)
+	assert.Empty(t, Plan(top, s))
+}
+
+func TestPlanNeverMergesTwoClustersClaimingTheSameSlots(t *testing.T) {
+	// Shard 2's master formed a cluster of its own and claims slots shard 0 holds.
+	specs := healthy3()
+	top, s := snapshotOf(3, specs...)
+	self := s.Nodes[4].View[4]
+	self.Slots = []SlotRange{{0, 100}}
+	s.Nodes[4].View = []ClusterNode{self}
+	for i := range s.Nodes {
+		if i == 4 {
+			continue
+		}
+		var keep []ClusterNode
+		for _, c := range s.Nodes[i].View {
+			if c.ID != "m2" {
+				keep = append(keep, c)
+			}
+		}
+		s.Nodes[i].View = keep
+	}
+	acts := Plan(top, s)
+	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
+	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0 claims slots")
+}
+
+func TestPlanMeetsANodeKnownAtAnotherAddress(t *testing.T) {
+	top, s := snapshotOf(3, healthy3()...)
+	// r1's pod came back at a new IP with its nodes.conf: the others still list the old address.
+	top.Nodes[3].IP = "10.0.9.9"
+	s.Nodes[3].Node = top.Nodes[3]
+	acts := Plan(top, s)
+	require.Len(t, acts, 1, kinds(acts))
+	m := acts[0].(Meet)
+	assert.Equal(t, Meet{Pod: "rdc-c-0-0", Peer: "rdc-c-1-1", IP: "10.0.9.9", Port: 6379, Why: m.Why}, m)
+	assert.Contains(t, m.Why, "at 10.0.1.2:6379")
+	assert.Zero(t, countKind(acts, "forget"), "a node that answers with its ID is never forgotten")
+
+	// A terminating pod is not met.
+	top.Nodes[3].Terminating = true
+	s.Nodes[3].Node = top.Nodes[3]
+	assert.Empty(t, Plan(top, s))
+}
+
+func TestPlanReattachesAReplicaOfAnotherShardToANewShard(t *testing.T) {
+	// Shard 3 is new; its ordinal 1 replicates shard 0's master (a mistake, or Redis' replica
+	// migration): it is reattached to shard 3's master, and shard 3 still gets its slots.
+	specs := append(healthy3(), spec{shard: 3, ord: 0, id: "m3"}, spec{shard: 3, ord: 1, id: "r3", master: "m0"})
+	top, s := snapshotOf(4, specs...)
+	acts := Plan(top, s)
+	assert.Contains(t, kinds(acts), "rdc-c-3-1: CLUSTER REPLICATE m3")
+	assert.Equal(t, 3, countKind(acts, "moveslots"), kinds(acts))
+}

@@ -1,0 +1,58 @@
+package rediscluster
+
+import "fmt"
+
+// NumSlots is the number of hash slots of a Redis Cluster.
+const NumSlots = 16384
+
+// Topology is what the healer is told of one sharded Redis (Redis Cluster mode): the pods and
+// the shape the spec asks for. Each shard is one StatefulSet (pods rdc-<name>-<shard>-<ordinal>),
+// so the shard of a node is given, never guessed from Redis.
+type Topology struct {
+	Namespace, Name string
+	// Password is every node's requirepass and masterauth; "" when there is none. It is used to
+	// authenticate and in MIGRATE's AUTH2, never logged or reported.
+	Password string
+	// NumberOfMaster is the number of shards wanted: shards 0..NumberOfMaster-1 hold the slots;
+	// a shard with a higher index is leaving (scale-in): its slots are moved to the others, then
+	// its nodes are forgotten.
+	NumberOfMaster int
+	// ReplicationFactor is the number of replicas per master (pods per shard minus one).
+	ReplicationFactor int
+	Nodes             []Node
+}
+
+// Node is one pod of the cluster.
+type Node struct {
+	Pod     string
+	IP      string // "" while the pod has none
+	Port    int    // 6379 when 0
+	Shard   int
+	Ordinal int
+	// Ready is the pod's readiness, for the caller's bookkeeping: the planner goes by whether
+	// the pod answers, not by it (a cluster-mode readiness probe depends on the cluster the
+	// healer is forming).
+	Ready bool
+	// Terminating: the pod is being deleted; nothing is MEETed to it or made to replicate.
+	Terminating bool
+	// Updated: the pod runs the current pod template (rollout). When a shard's master pod is not
+	// updated and one of its in-sync replicas is, the planner issues Failover on that replica,
+	// one shard at a time. The zero value (false everywhere) never triggers a failover.
+	Updated bool
+}
+
+// Key is namespace/name.
+func (t Topology) Key() string { return t.Namespace + "/" + t.Name }
+
+// Addr is ip:port of the node.
+func (n Node) Addr() string { return fmt.Sprintf("%s:%d", n.IP, n.port()) }
+
+func (n Node) port() int {
+	if n.Port == 0 {
+		return 6379
+	}
+	return n.Port
+}
+
+// Leaving tells whether shard s is being removed (scale-in).
+func (t Topology) Leaving(s int) bool { return s >= t.NumberOfMaster }
