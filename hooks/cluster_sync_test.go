@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func findClusterCase(t *testing.T, name string) goldenFolder[ClusterSyncRequest, ClusterReport] {
@@ -143,6 +145,27 @@ func TestSyncClusterWrongType(t *testing.T) {
 		if cond.Type == ConditionSpecValid {
 			assert.Equal(t, "False", string(cond.Status))
 			assert.Contains(t, cond.Message, "spec.numberOfMaster: a JSON string where int32 is expected")
+		}
+	}
+}
+
+// A report in which no node answered (no pod yet, as in the API-server tests, or none reachable)
+// is no cluster state at all: Ready and Available say so, and Degraded is the pods' business.
+func TestSyncClusterNoNodeAnswers(t *testing.T) {
+	c := findClusterCase(t, "bootstrap")
+	obs := ClusterReport{Time: c.req.Parent.CreationTimestamp.Add(time.Minute)}
+	conds := map[string]metav1.Condition{}
+	for _, cond := range SyncCluster(&c.req, obs).Status.Conditions {
+		conds[cond.Type] = cond
+	}
+	assert.Equal(t, "NoClusterState", conds[ConditionReady].Reason)
+	assert.Equal(t, metav1.ConditionFalse, conds[ConditionAvailable].Status)
+	assert.Equal(t, metav1.ConditionFalse, conds[ConditionDegraded].Status, conds[ConditionDegraded].Message)
+
+	obs.ClusterState = ClusterStateFail
+	for _, cond := range SyncCluster(&c.req, obs).Status.Conditions {
+		if cond.Type == ConditionDegraded {
+			assert.Equal(t, "ClusterStateFail", cond.Reason)
 		}
 	}
 }
