@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"fmt"
 	"strconv"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -156,12 +155,14 @@ func ValidateCluster(rc *RedisCluster) FieldErrors {
 	return e.list
 }
 
-// clusterNodeTimeout is the cluster-node-timeout in force: customConfig's, else redhook's.
-func clusterNodeTimeout(rc *RedisCluster) string {
+// clusterNodeTimeout is the cluster-node-timeout in force, in milliseconds: customConfig's (the
+// last line wins, as in redis.conf; validated as an integer), else redhook's.
+func clusterNodeTimeout(rc *RedisCluster) int64 {
+	out := int64(DefaultNodeTimeout)
 	for _, c := range configEntries(rc.Spec.CustomConfig) {
-		if c.Key == "cluster-node-timeout" {
-			return c.Value
+		if n, err := strconv.ParseInt(c.Value, 10, 64); c.Key == "cluster-node-timeout" && err == nil {
+			out = n
 		}
 	}
-	return fmt.Sprint(DefaultNodeTimeout)
+	return out
 }

@@ -37,6 +37,10 @@ func (st *clusterState) ready() metav1.Condition {
 		return unknownFor(ConditionReady, ClusterKind)
 	}
 	o, rc := &st.obs, st.rc
+	if o.ClusterState == "" {
+		return cond(ConditionReady, false, "NoClusterState", "No node has answered the healer yet; it meets "+
+			"the nodes and assigns the slots once they answer."+st.errorSuffix())
+	}
 	if o.ClusterState != ClusterStateOK {
 		return cond(ConditionReady, false, "ClusterStateFail", fmt.Sprintf(
 			"cluster_state is %q; the healer is assigning slots and joining nodes.%s", o.ClusterState, st.errorSuffix()))
@@ -80,6 +84,9 @@ func (st *clusterState) ready() metav1.Condition {
 func (st *clusterState) available() metav1.Condition {
 	if !st.obs.Known() {
 		return unknownFor(ConditionAvailable, ClusterKind)
+	}
+	if st.obs.ClusterState == "" {
+		return cond(ConditionAvailable, false, "NoClusterState", "No node has answered the healer yet.")
 	}
 	if st.obs.ClusterState != ClusterStateOK {
 		return cond(ConditionAvailable, false, "ClusterStateFail", fmt.Sprintf(
@@ -141,8 +148,10 @@ func (st *clusterState) degraded() metav1.Condition {
 			"StatefulSets' volumeClaimTemplates, which Kubernetes cannot change; the existing claims are kept.")
 	}
 	if st.obs.Known() {
-		if st.obs.ClusterState != ClusterStateOK {
-			add("ClusterStateFail", fmt.Sprintf("cluster_state is %q.", st.obs.ClusterState))
+		// A node that answers says fail; no answer at all (no pod yet, none reachable) is the
+		// pods' business below, as a RedisFailover without pods is not Degraded either.
+		if st.obs.ClusterState == ClusterStateFail {
+			add("ClusterStateFail", "cluster_state is fail: some slot is not served.")
 		}
 		if len(st.obs.Errors) > 0 {
 			add("HealerErrors", "Healer: "+strings.Join(st.obs.Errors, "; ")+".")

@@ -250,8 +250,7 @@ func clusterPods(related Objects, namespace, name string) []clusterPod {
 		if m.Namespace != namespace || m.Labels[LabelName] != ClusterAppName || m.Labels[LabelInstance] != name {
 			continue
 		}
-		cp := clusterPod{shard: -1, PodRef: PodRef{Name: m.Name, IP: p.Status.PodIP, Ready: p.ready(),
-			Started: p.started(), Revision: m.Labels[LabelRevision], Terminating: m.DeletionTimestamp != nil, Ordinal: -1}}
+		cp := clusterPod{shard: -1, PodRef: p.ref()}
 		if k, err := strconv.Atoi(m.Labels[LabelShard]); err == nil && k >= 0 {
 			cp.shard = k
 			if n, err := strconv.Atoi(strings.TrimPrefix(m.Name, ClusterShardName(name, k)+"-")); err == nil {

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 func findClusterCase(t *testing.T, name string) goldenFolder[ClusterSyncRequest, ClusterReport] {
@@ -107,7 +109,7 @@ func TestClusterTopology(t *testing.T) {
 	assert.Equal(t, int32(3), topo.NumberOfMaster)
 	assert.Equal(t, int32(1), topo.ReplicationFactor)
 	assert.Equal(t, int32(16379), topo.BusPort)
-	assert.Equal(t, "5000", topo.NodeTimeout)
+	assert.Equal(t, int64(5000), topo.NodeTimeout)
 	require.Len(t, topo.Nodes, 6)
 	assert.Equal(t, ClusterNodeRef{Pod: "rdc-orders-0-0", IP: "10.0.3.10", Shard: 0, Ordinal: 0, Ready: true}, topo.Nodes[0],
 		"shard 0's pods are on the old revision")
@@ -123,6 +125,56 @@ func TestClusterTopology(t *testing.T) {
 	in := findClusterCase(t, "scale-in-held")
 	_, topo, _ = SyncClusterWithTopology(&in.req, in.obs)
 	assert.Equal(t, []int{3}, topo.LeavingShards)
+}
+
+// A value of the wrong type (which the CRD refuses at admission) holds every child and is reported
+// with its spec path, as for a RedisFailover.
+func TestSyncClusterWrongType(t *testing.T) {
+	c := findClusterCase(t, "steady")
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal(c.raw, &raw))
+	raw["parent"].(map[string]any)["spec"] = map[string]any{"numberOfMaster": "three"}
+	b, err := json.Marshal(raw)
+	require.NoError(t, err)
+	req, err := DecodeClusterSyncRequest(b)
+	require.NoError(t, err)
+	require.Error(t, req.ParentError)
+	resp := SyncCluster(&req, c.obs)
+	assertHeld(t, req.Children, resp.Children)
+	for _, cond := range resp.Status.Conditions {
+		if cond.Type == ConditionSpecValid {
+			assert.Equal(t, "False", string(cond.Status))
+			assert.Contains(t, cond.Message, "spec.numberOfMaster: a JSON string where int32 is expected")
+		}
+	}
+}
+
+// A report in which no node answered (no pod yet, as in the API-server tests, or none reachable)
+// is no cluster state at all: Ready and Available say so, and Degraded is the pods' business.
+func TestSyncClusterNoNodeAnswers(t *testing.T) {
+	c := findClusterCase(t, "bootstrap")
+	obs := ClusterReport{Time: c.req.Parent.CreationTimestamp.Add(time.Minute)}
+	conds := map[string]metav1.Condition{}
+	for _, cond := range SyncCluster(&c.req, obs).Status.Conditions {
+		conds[cond.Type] = cond
+	}
+	assert.Equal(t, "NoClusterState", conds[ConditionReady].Reason)
+	assert.Equal(t, metav1.ConditionFalse, conds[ConditionAvailable].Status)
+	assert.Equal(t, metav1.ConditionFalse, conds[ConditionDegraded].Status, conds[ConditionDegraded].Message)
+
+	obs.ClusterState = ClusterStateFail
+	for _, cond := range SyncCluster(&c.req, obs).Status.Conditions {
+		if cond.Type == ConditionDegraded {
+			assert.Equal(t, "ClusterStateFail", cond.Reason)
+		}
+	}
+}
+
+func TestClusterNodeTimeout(t *testing.T) {
+	rc := &RedisCluster{}
+	assert.Equal(t, int64(DefaultNodeTimeout), clusterNodeTimeout(rc))
+	rc.Spec.CustomConfig = []string{"cluster-node-timeout 3000", "maxmemory 1gb", "cluster-node-timeout 15000"}
+	assert.Equal(t, int64(15000), clusterNodeTimeout(rc), "the last line wins, as in redis.conf")
 }
 
 func TestValidateCluster(t *testing.T) {

@@ -24,7 +24,7 @@ type ClusterTopology struct {
 	// RedisConfig is spec.customConfig as key/value pairs, to apply with CONFIG SET.
 	RedisConfig []ConfigEntry `json:"redisConfig,omitempty"`
 	// NodeTimeout is cluster-node-timeout in milliseconds, as rendered or set in customConfig.
-	NodeTimeout string `json:"nodeTimeout"`
+	NodeTimeout int64 `json:"nodeTimeoutMilliseconds"`
 	// Held: the spec is invalid or its password Secret is missing, and the children are held as
 	// they are. Only Namespace, Name and Nodes are set; the healer goes on with the other fields
 	// of the last topology that was not held.

@@ -6,8 +6,8 @@ import (
 )
 
 // Group, version and kind of the Redis Cluster parent. The group is redhook's own: spotahome has
-// no Redis Cluster kind whose manifests would have to keep working. v1alpha1: the healer side
-// (slots, MEET, REPLICATE, FORGET) is not wired yet (docs/redis-cluster.md).
+// no Redis Cluster kind whose manifests would have to keep working. v1alpha1: new, and without
+// an end-to-end history yet (docs/redis-cluster.md).
 //
 // controller-gen takes one group per package, the RedisFailover's; `make manifests` renames the
 // group and version of the generated RedisCluster CRD (see the Makefile).

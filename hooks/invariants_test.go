@@ -51,9 +51,14 @@ func (c genericChild) selector(t *testing.T) map[string]string {
 }
 
 func responseChildren(t *testing.T, resp SyncResponse) []genericChild {
+	return decodeChildren(t, resp.Children)
+}
+
+// decodeChildren decodes the children of a response of either kind.
+func decodeChildren(t *testing.T, children []any) []genericChild {
 	t.Helper()
 	var out []genericChild
-	for _, c := range resp.Children {
+	for _, c := range children {
 		b, err := json.Marshal(c)
 		require.NoError(t, err)
 		var g genericChild
@@ -78,50 +83,77 @@ func TestGoldenInvariants(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			resp := Sync(&c.req, c.obs)
 			children := responseChildren(t, resp)
-			var templates []map[string]string
-			for _, ch := range children {
-				assert.NotEmpty(t, ch.APIVersion, "apiVersion of %s", ch.Metadata.Name)
-				assert.NotEmpty(t, ch.Kind, "kind of %s", ch.Metadata.Name)
-				assert.NotEmpty(t, ch.Metadata.Name, "name of a %s", ch.Kind)
-				assert.LessOrEqual(t, len(ch.Metadata.Name), 63, "%s %s", ch.Kind, ch.Metadata.Name)
-				if ch.Kind == "StatefulSet" || ch.Kind == "Deployment" {
-					sel := ch.selector(t)
-					require.NotEmpty(t, sel, "%s %s has no selector", ch.Kind, ch.Metadata.Name)
-					assert.True(t, selects(sel, ch.Spec.Template.Metadata.Labels),
-						"%s %s: selector %v does not select its template labels %v", ch.Kind, ch.Metadata.Name,
-						sel, ch.Spec.Template.Metadata.Labels)
-					templates = append(templates, ch.Spec.Template.Metadata.Labels)
-				}
-			}
-			// Every Service or PDB selector selects the pods of exactly one rendered workload.
-			for _, ch := range children {
-				sel := ch.selector(t)
-				if (ch.Kind != "Service" && ch.Kind != "PodDisruptionBudget") || len(sel) == 0 || len(templates) == 0 {
-					continue
-				}
-				n := 0
-				for _, labels := range templates {
-					if selects(sel, labels) {
-						n++
-					}
-				}
-				assert.Equal(t, 1, n, "%s %s selector %v matches %d workloads", ch.Kind, ch.Metadata.Name, sel, n)
-			}
-			assertPasswordOnlyInSecrets(t, c, resp, children)
-			for _, ch := range children {
-				if ch.Kind == "StatefulSet" || ch.Kind == "Deployment" {
-					var w struct {
-						Spec struct {
-							Template struct {
-								Spec corev1.PodSpec `json:"spec"`
-							} `json:"template"`
-						} `json:"spec"`
-					}
-					require.NoError(t, json.Unmarshal(ch.raw, &w))
-					assertStartable(t, ch.Kind+" "+ch.Metadata.Name, &w.Spec.Template.Spec)
-				}
-			}
+			assertChildInvariants(t, children, false)
+			assertPasswordOnlyInSecrets(t, c.req.Related, resp.Status, children)
 		})
+	}
+}
+
+// The same invariants for every RedisCluster golden case, but that a RedisCluster's Services
+// select the pods of every shard (each shard's PodDisruptionBudget those of its own only).
+func TestClusterGoldenInvariants(t *testing.T) {
+	for _, c := range loadClusterCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			resp := SyncCluster(&c.req, c.obs)
+			children := decodeChildren(t, resp.Children)
+			assertChildInvariants(t, children, true)
+			assertPasswordOnlyInSecrets(t, c.req.Related, resp.Status, children)
+		})
+	}
+}
+
+// assertChildInvariants: every child has an apiVersion, a kind and a name of at most 63
+// characters; every workload's selector selects its template; every PodDisruptionBudget selects
+// the pods of exactly one workload, and every Service too, or of every workload when
+// servicesSelectAll; no pod is one the kubelet refuses to start for its user.
+func assertChildInvariants(t *testing.T, children []genericChild, servicesSelectAll bool) {
+	t.Helper()
+	var templates []map[string]string
+	for _, ch := range children {
+		assert.NotEmpty(t, ch.APIVersion, "apiVersion of %s", ch.Metadata.Name)
+		assert.NotEmpty(t, ch.Kind, "kind of %s", ch.Metadata.Name)
+		assert.NotEmpty(t, ch.Metadata.Name, "name of a %s", ch.Kind)
+		assert.LessOrEqual(t, len(ch.Metadata.Name), 63, "%s %s", ch.Kind, ch.Metadata.Name)
+		if ch.Kind == "StatefulSet" || ch.Kind == "Deployment" {
+			sel := ch.selector(t)
+			require.NotEmpty(t, sel, "%s %s has no selector", ch.Kind, ch.Metadata.Name)
+			assert.True(t, selects(sel, ch.Spec.Template.Metadata.Labels),
+				"%s %s: selector %v does not select its template labels %v", ch.Kind, ch.Metadata.Name,
+				sel, ch.Spec.Template.Metadata.Labels)
+			templates = append(templates, ch.Spec.Template.Metadata.Labels)
+		}
+	}
+	// Every Service or PDB selector selects the pods of exactly one rendered workload (a
+	// RedisCluster's Services: of every one).
+	for _, ch := range children {
+		sel := ch.selector(t)
+		if (ch.Kind != "Service" && ch.Kind != "PodDisruptionBudget") || len(sel) == 0 || len(templates) == 0 {
+			continue
+		}
+		n := 0
+		for _, labels := range templates {
+			if selects(sel, labels) {
+				n++
+			}
+		}
+		want := 1
+		if servicesSelectAll && ch.Kind == "Service" {
+			want = len(templates)
+		}
+		assert.Equal(t, want, n, "%s %s selector %v matches %d workloads", ch.Kind, ch.Metadata.Name, sel, n)
+	}
+	for _, ch := range children {
+		if ch.Kind == "StatefulSet" || ch.Kind == "Deployment" {
+			var w struct {
+				Spec struct {
+					Template struct {
+						Spec corev1.PodSpec `json:"spec"`
+					} `json:"template"`
+				} `json:"spec"`
+			}
+			require.NoError(t, json.Unmarshal(ch.raw, &w))
+			assertStartable(t, ch.Kind+" "+ch.Metadata.Name, &w.Spec.Template.Spec)
+		}
 	}
 }
 
@@ -152,11 +184,11 @@ func assertStartable(t *testing.T, what string, pod *corev1.PodSpec) {
 	}
 }
 
-// assertPasswordOnlyInSecrets: the password of the request's auth Secret appears, in clear or
-// base64, in no child but a Secret, and never in the status.
-func assertPasswordOnlyInSecrets(t *testing.T, c goldenCase, resp SyncResponse, children []genericChild) {
+// assertPasswordOnlyInSecrets: the password of the request's auth Secret (in related) appears, in
+// clear or base64, in no child but a Secret, and never in the status.
+func assertPasswordOnlyInSecrets(t *testing.T, related Objects, status any, children []genericChild) {
 	t.Helper()
-	for _, raw := range c.req.Related[KeySecret] {
+	for _, raw := range related[KeySecret] {
 		var s struct {
 			Data map[string][]byte `json:"data"`
 		}
@@ -172,9 +204,9 @@ func assertPasswordOnlyInSecrets(t *testing.T, c goldenCase, resp SyncResponse, 
 					assert.NotContains(t, string(ch.raw), f, "%s %s contains the password", ch.Kind, ch.Metadata.Name)
 				}
 			}
-			status, err := json.Marshal(resp.Status)
+			b, err := json.Marshal(status)
 			require.NoError(t, err)
-			assert.NotContains(t, string(status), pw, "status contains the password")
+			assert.NotContains(t, string(b), pw, "status contains the password")
 		}
 	}
 }
@@ -189,9 +221,32 @@ func TestHoldKeepsEveryChild(t *testing.T) {
 			continue
 		}
 		held++
-		t.Run(c.name, func(t *testing.T) { assertHeld(t, &c.req, resp) })
+		t.Run(c.name, func(t *testing.T) { assertHeld(t, c.req.Children, resp.Children) })
 	}
 	assert.GreaterOrEqual(t, held, 5, "too few golden cases exercise holding")
+}
+
+// TestClusterHoldKeepsEveryChild: the same for SyncCluster, and a shard that a scale-in removes
+// is kept exactly as observed until the healer releases it.
+func TestClusterHoldKeepsEveryChild(t *testing.T) {
+	held := 0
+	for _, c := range loadClusterCases(t) {
+		resp := SyncCluster(&c.req, c.obs)
+		if !mustHoldCluster(&c.req, c.obs) {
+			continue
+		}
+		held++
+		t.Run(c.name, func(t *testing.T) { assertHeld(t, c.req.Children, resp.Children) })
+	}
+	assert.GreaterOrEqual(t, held, 3, "too few cluster golden cases exercise holding")
+}
+
+func mustHoldCluster(req *ClusterSyncRequest, obs ClusterReport) bool {
+	if req.ParentError != nil || len(ValidateCluster(&req.Parent)) > 0 || !obs.Known() {
+		return true
+	}
+	_, problem := secretPassword(req.Related, req.Parent.Namespace, req.Parent.Spec.Auth.SecretPath)
+	return problem != ""
 }
 
 // mustHold tells whether Sync may not change or delete any observed child.
@@ -203,13 +258,14 @@ func mustHold(req *SyncRequest, obs HealerReport) bool {
 	return problem != ""
 }
 
-func assertHeld(t *testing.T, req *SyncRequest, resp SyncResponse) {
+// assertHeld: every observed child is among the response's children as it was last applied.
+func assertHeld(t *testing.T, observed Objects, children []any) {
 	t.Helper()
 	got := map[string]string{}
-	for _, ch := range responseChildren(t, resp) {
+	for _, ch := range decodeChildren(t, children) {
 		got[ch.Kind+"/"+ch.Metadata.Name] = string(ch.raw)
 	}
-	for key, objs := range req.Children {
+	for key, objs := range observed {
 		kind, _, _ := strings.Cut(key, ".")
 		for nsName, raw := range objs {
 			name := nsName[strings.IndexByte(nsName, '/')+1:]
@@ -236,6 +292,25 @@ func FuzzSync(f *testing.F) {
 		if _, err := json.Marshal(resp); err != nil {
 			t.Fatalf("response does not encode: %v", err)
 		}
-		assertHeld(t, &req, resp)
+		assertHeld(t, req.Children, resp.Children)
+	})
+}
+
+// FuzzSyncCluster: SyncCluster never panics on a decodable request, and an unknown report keeps
+// every child.
+func FuzzSyncCluster(f *testing.F) {
+	for _, c := range loadClusterCases(f) {
+		f.Add(c.raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		req, err := DecodeClusterSyncRequest(raw)
+		if err != nil {
+			return
+		}
+		resp := SyncCluster(&req, ClusterReport{})
+		if _, err := json.Marshal(resp); err != nil {
+			t.Fatalf("response does not encode: %v", err)
+		}
+		assertHeld(t, req.Children, resp.Children)
 	})
 }

@@ -82,12 +82,18 @@ func TestSyncGolden(t *testing.T) {
 
 // TestSyncDeterministic: the same request decoded twice gives byte-identical responses.
 func TestSyncDeterministic(t *testing.T) {
-	for _, c := range loadGoldenCases(t) {
+	assertDeterministic(t, loadGoldenCases(t), DecodeSyncRequest,
+		func(r *SyncRequest, o HealerReport) any { return Sync(r, o) })
+}
+
+// assertDeterministic: for every case, the request decoded again gives a byte-identical response.
+func assertDeterministic[R, O any](t *testing.T, cases []goldenFolder[R, O], decode func([]byte) (R, error), sync func(*R, O) any) {
+	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			again, err := DecodeSyncRequest(c.raw)
+			again, err := decode(c.raw)
 			require.NoError(t, err)
-			a := encodeResponse(t, Sync(&c.req, c.obs))
-			b := encodeResponse(t, Sync(&again, c.obs))
+			a := encodeResponse(t, sync(&c.req, c.obs))
+			b := encodeResponse(t, sync(&again, c.obs))
 			assert.True(t, bytes.Equal(a, b))
 		})
 	}

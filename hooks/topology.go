@@ -232,6 +232,13 @@ func (p *pod) ready() bool {
 	return false
 }
 
+// ref is the pod as redhook reports it, its ordinal not known yet (-1).
+func (p *pod) ref() PodRef {
+	m := &p.Metadata
+	return PodRef{Name: m.Name, IP: p.Status.PodIP, Ready: p.ready(), Started: p.started(),
+		Revision: m.Labels[LabelRevision], Terminating: m.DeletionTimestamp != nil, Ordinal: -1}
+}
+
 // started is status.startTime; zero when absent or unreadable.
 func (p *pod) started() time.Time {
 	t, _ := time.Parse(time.RFC3339, p.Status.StartTime)
@@ -250,8 +257,7 @@ func podRefs(related Objects, namespace, name string) (redis, sentinels []PodRef
 		if m.Namespace != namespace || m.Labels[LabelName] != name || m.Labels[LabelPartOf] != partOf {
 			continue
 		}
-		ref := PodRef{Name: m.Name, IP: p.Status.PodIP, Ready: p.ready(), Started: p.started(),
-			Revision: m.Labels[LabelRevision], Terminating: m.DeletionTimestamp != nil, Ordinal: -1}
+		ref := p.ref()
 		switch m.Labels[LabelComponent] {
 		case ComponentRedis:
 			if n, err := strconv.Atoi(strings.TrimPrefix(m.Name, redisName(name)+"-")); err == nil {
