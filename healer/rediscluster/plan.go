@@ -89,21 +89,71 @@ func (v *view) pickMasters() {
 			v.masters[k] = i
 		}
 	}
-	// A shard whose slots are held by a master that does not answer has no master to follow
-	// but that one: its replicas wait for Redis Cluster to promote one of them, and are never
-	// pointed at an empty node of the shard meanwhile.
+	// A shard whose slots are held by a master that does not answer (or that a view flags fail
+	// or fail?) has no master to follow but that one: its replicas wait for Redis Cluster to
+	// promote one of them, and are never pointed at an empty node of the shard meanwhile.
 	for _, n := range v.s.Nodes {
 		self, _ := n.Self()
 		if !n.Reachable() || !self.Replica || len(v.owned[self.MasterID]) == 0 {
 			continue
 		}
-		if _, answers := v.byID[self.MasterID]; answers {
+		if v.answersHealthy(self.MasterID) {
 			continue
 		}
 		if i, ok := v.masters[n.Node.Shard]; ok && len(v.owned[v.s.Nodes[i].ID]) == 0 {
 			delete(v.masters, n.Node.Shard)
 		}
 	}
+}
+
+// answersHealthy: the node id answers and no view flags it fail or fail?.
+func (v *view) answersHealthy(id string) bool {
+	if _, ok := v.byID[id]; !ok {
+		return false
+	}
+	for _, n := range v.s.Nodes {
+		if !n.Reachable() {
+			continue
+		}
+		if c, ok := n.Knows(id); ok && (c.Fail || c.PFail) {
+			return false
+		}
+	}
+	return true
+}
+
+// soleCopy tells why replica n must keep following master: master owns slots and does not
+// answer, is flagged fail or fail? by some view, or has no other replica in sync. Redis
+// Cluster promotes such a replica when the master fails; CLUSTER REPLICATE would flush the
+// only other copy of the master's slots. "" when n may be repointed.
+func (v *view) soleCopy(n NodeState, master string) string {
+	if len(v.owned[master]) == 0 {
+		return ""
+	}
+	if !v.answersHealthy(master) {
+		return fmt.Sprintf("its master %s owns %d slots and does not answer or is flagged fail/fail?", master, len(v.owned[master]))
+	}
+	for _, o := range v.s.Nodes {
+		self, _ := o.Self()
+		if o.Reachable() && o.ID != n.ID && self.Replica && self.MasterID == master && o.Repl.LinkUp {
+			return ""
+		}
+	}
+	return fmt.Sprintf("it is the only replica in sync of %s, which owns %d slots", master, len(v.owned[master]))
+}
+
+// holdsACopy: n replicates a master that owns slots and that master is of n's own shard, or n
+// is a copy that must not go (soleCopy). A drained leaving node that Redis made a replica of
+// an active, healthy master with another replica in sync holds no needed copy.
+func (v *view) holdsACopy(n NodeState) bool {
+	self, _ := n.Self()
+	if !self.Replica || len(v.owned[self.MasterID]) == 0 {
+		return false
+	}
+	if i, ok := v.byID[self.MasterID]; !ok || v.s.Nodes[i].Node.Shard == n.Node.Shard {
+		return true
+	}
+	return v.soleCopy(n, self.MasterID) != ""
 }
 
 // better: pod i is a better master for its shard than pod j.
@@ -425,6 +475,12 @@ func (v *view) planReplicate() []Action {
 		if v.ownsSlots(n) || n.Keys > 0 && self.Master {
 			continue // a master with slots or data is never made a replica (Redis refuses anyway)
 		}
+		if self.Replica && v.soleCopy(n, self.MasterID) != "" {
+			// Never repointed: Redis promotes it if its master fails, and REPLICATE would flush
+			// it. This also tolerates Redis' replica migration (a spare replica of another shard
+			// moved under an orphaned master): it comes back once that master has another replica.
+			continue
+		}
 		if _, ok := m.Knows(n.ID); !ok {
 			continue // MEET first
 		}
@@ -462,10 +518,35 @@ func (v *view) planForget() []Action {
 		}
 		return false
 	}
+	// A shard is busy while one of its pods does not answer (it may own slots), while any view
+	// shows a line owning slots at one of its pods' addresses, or while one of its nodes owns
+	// slots, is part of a half-done move or replicates a master that owns slots: none of its
+	// nodes is forgotten or reset then.
 	shardBusy := map[int]bool{}
+	shardOf := map[string]int{} // pod address → shard
 	for _, n := range v.s.Nodes {
-		if n.Reachable() && (v.ownsSlots(n) || busy(n.ID)) {
+		if n.Node.IP != "" {
+			shardOf[n.Node.Addr()] = n.Node.Shard
+		}
+		if !n.Reachable() {
 			shardBusy[n.Node.Shard] = true
+			continue
+		}
+		if v.ownsSlots(n) || busy(n.ID) || v.holdsACopy(n) {
+			shardBusy[n.Node.Shard] = true
+		}
+	}
+	for _, n := range v.s.Nodes {
+		if !n.Reachable() {
+			continue
+		}
+		for _, c := range n.View {
+			if len(c.Slots) == 0 {
+				continue
+			}
+			if k, ok := shardOf[fmt.Sprintf("%s:%d", c.IP, c.Port)]; ok {
+				shardBusy[k] = true
+			}
 		}
 	}
 	for _, n := range v.s.Nodes {
@@ -512,7 +593,11 @@ func (v *view) planForget() []Action {
 	}
 	var resets []Action
 	for _, n := range v.s.Nodes {
-		if _, ok := stale[n.ID]; ok && n.Reachable() && v.t.Leaving(n.Node.Shard) && !known[n.ID] && len(n.View) > 1 {
+		if v.holdsACopy(n) {
+			continue // never reset a replica that may hold the last copy of some slots
+		}
+		if _, ok := stale[n.ID]; ok && n.Reachable() && v.t.Leaving(n.Node.Shard) && !shardBusy[n.Node.Shard] &&
+			!known[n.ID] && len(n.View) > 1 {
 			resets = append(resets, Reset{Pod: n.Node.Pod, Why: fmt.Sprintf("%s left the cluster (every active node forgot it) but still knows %d nodes",
 				n.Node.Pod, len(n.View)-1)})
 		}

@@ -160,7 +160,9 @@ func TestPlanReplicate(t *testing.T) {
 	top, s := snapshotOf(3, specs...)
 	acts := Plan(top, s)
 	assert.Contains(t, kinds(acts), "rdc-c-0-1: CLUSTER REPLICATE m0")
-	assert.Contains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE m1")
+	// r1 is m2's only replica here (r2 claims a slot): it stays (see
+	// TestPlanNeverRepointsTheLastCopyOfAMastersSlots for when it is repointed).
+	assert.NotContains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE")
 	assert.NotContains(t, kinds(acts), "rdc-c-2-1: CLUSTER REPLICATE")
 	for _, a := range acts {
 		assert.NotEmpty(t, a.Reason(), a.String())
@@ -463,4 +465,86 @@ func TestPlanReattachesAReplicaOfAnotherShardToANewShard(t *testing.T) {
 	acts := Plan(top, s)
 	assert.Contains(t, kinds(acts), "rdc-c-3-1: CLUSTER REPLICATE m3")
 	assert.Equal(t, 3, countKind(acts, "moveslots"), kinds(acts))
+}
+
+func TestPlanNeverRepointsTheLastCopyOfAMastersSlots(t *testing.T) {
+	// r1 (shard 1) replicates m2, which owns shard 2's slots. It may be repointed at m1 only
+	// while m2 answers, no view flags m2 fail or fail?, and m2 has another replica in sync.
+	base := func() (Topology, Snapshot) {
+		specs := healthy3()
+		specs[3].master = "m2"
+		return snapshotOf(3, specs...)
+	}
+	flag := func(s Snapshot, id string, set func(*ClusterNode)) {
+		for i := range s.Nodes {
+			for j := range s.Nodes[i].View {
+				if s.Nodes[i].View[j].ID == id {
+					set(&s.Nodes[i].View[j])
+				}
+			}
+		}
+	}
+	cases := []struct {
+		name    string
+		mutate  func(Topology, Snapshot)
+		repoint bool
+	}{
+		{"m2 healthy, r2 in sync", func(Topology, Snapshot) {}, true},
+		{"m2 does not answer", func(_ Topology, s Snapshot) { s.Nodes[4].Err, s.Nodes[4].ID = "refused", "" }, false},
+		{"m2 flagged fail", func(_ Topology, s Snapshot) { flag(s, "m2", func(c *ClusterNode) { c.Fail = true }) }, false},
+		{"m2 flagged fail?", func(_ Topology, s Snapshot) { flag(s, "m2", func(c *ClusterNode) { c.PFail = true }) }, false},
+		{"r2 not in sync", func(_ Topology, s Snapshot) { s.Nodes[5].Repl.LinkUp = false }, false},
+		{"r2 does not answer", func(_ Topology, s Snapshot) { s.Nodes[5].Err, s.Nodes[5].ID = "refused", "" }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			top, s := base()
+			tc.mutate(top, s)
+			acts := Plan(top, s)
+			if tc.repoint {
+				assert.Contains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE m1", kinds(acts))
+			} else {
+				assert.NotContains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE", kinds(acts))
+			}
+		})
+	}
+}
+
+func TestPlanNeverForgetsOrResetsABusyLeavingShard(t *testing.T) {
+	// Scale-in 4 → 3: shard 3's master m3 does not answer but still owns slots in every view;
+	// its replica r3 answers. r3 is neither forgotten nor reset: it holds the only copy.
+	specs := append(healthy3(), spec{shard: 3, ord: 0, id: "m3", slots: []SlotRange{{0, 10}}, epoch: 9, down: true},
+		spec{shard: 3, ord: 1, id: "r3", master: "m3", epoch: 9})
+	specs[0].slots = []SlotRange{{11, 5460}}
+	top, s := snapshotOf(3, specs...)
+	acts := Plan(top, s)
+	assert.Zero(t, countKind(acts, "forget"), kinds(acts))
+	assert.Zero(t, countKind(acts, "reset"), kinds(acts))
+
+	// Even once the active nodes forgot r3 (by hand, say): no reset while m3 owns slots.
+	for i := range s.Nodes {
+		if s.Nodes[i].ID == "r3" {
+			continue
+		}
+		var keep []ClusterNode
+		for _, c := range s.Nodes[i].View {
+			if c.ID != "r3" {
+				keep = append(keep, c)
+			}
+		}
+		s.Nodes[i].View = keep
+	}
+	acts = Plan(top, s)
+	assert.Zero(t, countKind(acts, "reset"), kinds(acts))
+	assert.Zero(t, countKind(acts, "forget"), kinds(acts))
+
+	// m3's pod answers with another ID (a fresh node at its address) while the views still show
+	// m3's line owning slots at that address: the shard is busy too.
+	top, s = snapshotOf(3, specs...)
+	s.Nodes[6] = NodeState{Node: top.Nodes[6], ID: "n3", Info: ClusterInfo{State: "fail"}, Repl: Replication{Role: "master"},
+		View: []ClusterNode{{ID: "n3", IP: "10.0.3.1", Port: 6379, Myself: true, Master: true, Connected: true}}}
+	s.Nodes[7].View[6].Fail = true
+	acts = Plan(top, s)
+	assert.NotContains(t, kinds(acts), "CLUSTER FORGET r3", kinds(acts))
+	assert.Zero(t, countKind(acts, "reset"), kinds(acts))
 }
