@@ -56,18 +56,20 @@ func (a *applier) move(ctx context.Context, m MoveSlots) (st moveStats, err erro
 	return st, nil
 }
 
-// migrateSlot moves one slot from src (node srcID) to dst (node dstID), in the order Redis
-// documents for live resharding, each step safe to repeat so that a half-done slot is finished
-// rather than restarted:
+// migrateSlot moves one slot from src (node srcID, the slot's current owner as the planner
+// saw it) to dst (node dstID), in the order Redis documents for live resharding, each step
+// safe to repeat so that a half-done slot is finished rather than restarted:
 //
 //  1. CLUSTER SETSLOT slot IMPORTING srcID on dst (first: dst must accept ASK redirections
 //     before src sends any); "already the owner" means dst has it: go to 4;
-//  2. CLUSTER SETSLOT slot MIGRATING dstID on src; "not the owner" means src gave it away
-//     already: go to 4;
+//  2. CLUSTER SETSLOT slot MIGRATING dstID on src; "not the owner" after 1 succeeded means a
+//     third node owns the slot (src gave it away, or the snapshot is stale): stop, the next
+//     pass re-plans from what it observes;
 //  3. CLUSTER GETKEYSINSLOT on src and MIGRATE … REPLACE [AUTH2 default pw] KEYS … in batches
 //     until none is left (REPLACE: after a timed-out MIGRATE a key may be on both sides, and
 //     src's copy is the one writes went to);
-//  4. CLUSTER SETSLOT slot NODE dstID on dst, then src, then every other master.
+//  4. CLUSTER COUNTKEYSINSLOT on src must be 0 (no key left behind), then CLUSTER SETSLOT slot
+//     NODE dstID on dst, then src, then every other master.
 func (a *applier) migrateSlot(ctx context.Context, slot int, src, srcID, dst, dstID string) (int64, error) {
 	s := strconv.Itoa(slot)
 	keys := int64(0)
@@ -79,18 +81,24 @@ func (a *applier) migrateSlot(ctx context.Context, slot int, src, srcID, dst, ds
 		owned = true
 	}
 	if !owned {
-		err := a.do(ctx, src, "CLUSTER", "SETSLOT", s, "MIGRATING", dstID)
-		switch {
-		case err != nil && strings.Contains(err.Error(), "not the owner"):
-		case err != nil:
-			return 0, fmt.Errorf("migrating on source: %w", err)
-		default:
-			n, err := a.migrateKeys(ctx, s, src, dst)
-			keys = n
-			if err != nil {
-				return keys, err
+		if err := a.do(ctx, src, "CLUSTER", "SETSLOT", s, "MIGRATING", dstID); err != nil {
+			if strings.Contains(err.Error(), "not the owner") {
+				return 0, fmt.Errorf("migrating on source: %w: another node owns the slot, re-planning", err)
 			}
+			return 0, fmt.Errorf("migrating on source: %w", err)
 		}
+		n, err := a.migrateKeys(ctx, s, src, dst)
+		keys = n
+		if err != nil {
+			return keys, err
+		}
+	}
+	left, err := a.result(ctx, src, a.timeout, "CLUSTER", "COUNTKEYSINSLOT", s)
+	if err != nil {
+		return keys, fmt.Errorf("countkeysinslot on source: %w", err)
+	}
+	if n, err := left.AsInt64(); err != nil || n != 0 {
+		return keys, fmt.Errorf("source still holds %d keys of the slot (%v): not handing it over", n, err)
 	}
 	if err := a.do(ctx, dst, "CLUSTER", "SETSLOT", s, "NODE", dstID); err != nil {
 		return keys, fmt.Errorf("node on target: %w", err)

@@ -32,6 +32,8 @@ func newView(t Topology, s Snapshot) *view {
 	v := &view{t: t, s: s, byID: map[string]int{}, halfMoved: map[int]move{}, masters: map[int]int{},
 		owned: map[string][]int{}}
 	var epoch [NumSlots]int64
+	migrating := map[int]map[string]string{} // slot → node → the target its marker names
+	importing := map[int]map[string]bool{}   // slot → nodes with an importing marker
 	for i, n := range s.Nodes {
 		if !n.Reachable() {
 			continue
@@ -51,18 +53,17 @@ func newView(t Topology, s Snapshot) *view {
 			}
 			for slot, to := range c.Migrating {
 				v.claimed[slot] = true
-				m := v.halfMoved[slot]
-				m.from, m.to = c.ID, to
-				v.halfMoved[slot] = m
-			}
-			for slot, from := range c.Importing {
-				v.claimed[slot] = true
-				m := v.halfMoved[slot]
-				if m.from == "" {
-					m.from = from
+				if migrating[slot] == nil {
+					migrating[slot] = map[string]string{}
 				}
-				m.to = c.ID
-				v.halfMoved[slot] = m
+				migrating[slot][c.ID] = to
+			}
+			for slot := range c.Importing {
+				v.claimed[slot] = true
+				if importing[slot] == nil {
+					importing[slot] = map[string]bool{}
+				}
+				importing[slot][c.ID] = true
 			}
 		}
 	}
@@ -71,8 +72,51 @@ func newView(t Topology, s Snapshot) *view {
 			v.owned[id] = append(v.owned[id], slot)
 		}
 	}
+	for slot := range migrating {
+		v.halfMoved[slot] = v.resumeOf(slot, migrating[slot], importing[slot])
+	}
+	for slot := range importing {
+		v.halfMoved[slot] = v.resumeOf(slot, migrating[slot], importing[slot])
+	}
 	v.pickMasters()
 	return v
+}
+
+// resumeOf is how a half-moved slot is finished, from its markers: always from the current
+// owner (v.owner: after a failover of the source, the promoted replica, which has no marker),
+// to the one node the markers name as target: the importing node, the target of the owner's
+// migrating marker; they must agree. A migrating marker left on a node that is not the owner
+// any more and names the owner is a move whose last step (SETSLOT NODE on the source) is
+// missing: it is finished from that node (the target answers "already the owner"). Any other
+// combination (no owner, two targets) is not resumed: the slot stays half-moved in the report.
+func (v *view) resumeOf(slot int, migrating map[string]string, importing map[string]bool) move {
+	owner := v.owner[slot]
+	if owner == "" {
+		return move{}
+	}
+	targets := map[string]bool{}
+	if to, ok := migrating[owner]; ok {
+		targets[to] = true
+	}
+	for id := range importing {
+		targets[id] = true
+	}
+	delete(targets, owner)
+	if len(targets) == 0 {
+		for from, to := range migrating {
+			if from != owner && to == owner {
+				return move{from: from, to: owner}
+			}
+		}
+		return move{}
+	}
+	if len(targets) > 1 {
+		return move{}
+	}
+	for to := range targets {
+		return move{from: owner, to: to}
+	}
+	return move{}
 }
 
 // pickMasters chooses the master of each shard among its reachable pods: the master that owns

@@ -548,3 +548,65 @@ func TestPlanNeverForgetsOrResetsABusyLeavingShard(t *testing.T) {
 	assert.NotContains(t, kinds(acts), "CLUSTER FORGET r3", kinds(acts))
 	assert.Zero(t, countKind(acts, "reset"), kinds(acts))
 }
+
+func TestPlanResumesAHalfMovedSlotFromItsCurrentOwner(t *testing.T) {
+	withMarkers := func(s Snapshot, id string, set func(*ClusterNode)) {
+		for i := range s.Nodes {
+			if s.Nodes[i].ID == id {
+				for j := range s.Nodes[i].View {
+					if s.Nodes[i].View[j].Myself {
+						set(&s.Nodes[i].View[j])
+					}
+				}
+			}
+		}
+	}
+	resumes := func(acts []Action) []MoveSlots {
+		var out []MoveSlots
+		for _, a := range acts {
+			if m, ok := a.(MoveSlots); ok && m.Resume {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+
+	// Both markers agree: m0 → m1.
+	top, s := snapshotOf(3, healthy3()...)
+	withMarkers(s, "m0", func(c *ClusterNode) { c.Migrating = map[int]string{7: "m1"} })
+	withMarkers(s, "m1", func(c *ClusterNode) { c.Importing = map[int]string{7: "m0"} })
+	got := resumes(Plan(top, s))
+	require.Len(t, got, 1, kinds(Plan(top, s)))
+	assert.Equal(t, []string{"m0", "m1"}, []string{got[0].SourceID, got[0].TargetID})
+
+	// The source m0 failed over during the move: r0 owns its slots (higher epoch) and has no
+	// marker; m1 still imports slot 7 from the dead m0. Resumed from r0, the current owner.
+	specs := healthy3()
+	specs[0].down = true
+	specs[1].master, specs[1].slots, specs[1].epoch = "", specs[0].slots, 9
+	specs[0].slots = nil
+	top, s = snapshotOf(3, specs...)
+	withMarkers(s, "m1", func(c *ClusterNode) { c.Importing = map[int]string{7: "m0"} })
+	got = resumes(Plan(top, s))
+	require.Len(t, got, 1, kinds(Plan(top, s)))
+	assert.Equal(t, MoveSlots{Source: "rdc-c-0-1", SourceID: "r0", Target: "rdc-c-1-0", TargetID: "m1", Slots: []int{7},
+		Resume: true, Why: got[0].Why}, got[0])
+
+	// Markers that disagree (m0 migrates slot 7 to m1, m2 imports it): not resumed.
+	top, s = snapshotOf(3, healthy3()...)
+	withMarkers(s, "m0", func(c *ClusterNode) { c.Migrating = map[int]string{7: "m1"} })
+	withMarkers(s, "m2", func(c *ClusterNode) { c.Importing = map[int]string{7: "m0"} })
+	assert.Empty(t, resumes(Plan(top, s)), kinds(Plan(top, s)))
+	assert.Equal(t, 1, BuildReport(top, s, nil, nil).SlotsMigrating)
+
+	// A migrating marker on m0 naming m1 for a slot m1 owns already (SETSLOT NODE done on the
+	// target, not on the source): finished from m0 to m1, never from m1 to itself.
+	specs = healthy3()
+	specs[0].slots = []SlotRange{{0, 6}, {8, 5460}}
+	specs[2].slots = []SlotRange{{7, 7}, {5461, 10921}}
+	top, s = snapshotOf(3, specs...)
+	withMarkers(s, "m0", func(c *ClusterNode) { c.Migrating = map[int]string{7: "m1"} })
+	got = resumes(Plan(top, s))
+	require.Len(t, got, 1, kinds(Plan(top, s)))
+	assert.Equal(t, []string{"m0", "m1"}, []string{got[0].SourceID, got[0].TargetID})
+}
