@@ -9,12 +9,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/rueidis"
 )
 
 // migrateConfig is how keys move.
 type migrateConfig struct {
-	// Batch is the number of keys per GETKEYSINSLOT and MIGRATE.
+	// Batch is the number of keys per GETKEYSINSLOT and at most per MIGRATE.
 	Batch int
+	// MaxBytes bounds a MIGRATE by the keys' MEMORY USAGE (batchBytes when 0): MIGRATE
+	// serializes and sends every key while the source serves nothing else.
+	MaxBytes int64
 	// Timeout is MIGRATE's own timeout (the longest the transfer may stall) and the deadline of
 	// each MIGRATE command.
 	Timeout time.Duration
@@ -140,20 +145,83 @@ func (a *applier) migrateKeys(ctx context.Context, slot, src, dst string) (int64
 		if len(keys) == 0 {
 			return moved, nil
 		}
-		cmd := []string{"MIGRATE", host, port, "", "0", timeout, "REPLACE"}
-		if a.t.Password != "" {
-			cmd = append(cmd, "AUTH2", "default", a.t.Password)
+		maxBytes := a.mig.MaxBytes
+		if maxBytes <= 0 {
+			maxBytes = batchBytes
 		}
-		cmd = append(cmd, "KEYS")
-		cmd = append(cmd, keys...)
-		if _, err := a.result(ctx, src, a.mig.Timeout+a.timeout, cmd...); err != nil {
-			return moved, fmt.Errorf("migrate %d keys: %w", len(keys), err)
+		for _, part := range splitBySize(keys, a.sizes(ctx, src, keys), maxBytes) {
+			cmd := []string{"MIGRATE", host, port, "", "0", timeout, "REPLACE"}
+			if a.t.Password != "" {
+				cmd = append(cmd, "AUTH2", "default", a.t.Password)
+			}
+			cmd = append(cmd, "KEYS")
+			cmd = append(cmd, part...)
+			if _, err := a.result(ctx, src, a.mig.Timeout+a.timeout, cmd...); err != nil {
+				return moved, fmt.Errorf("migrate %d keys: %w", len(part), err)
+			}
+			moved += int64(len(part))
 		}
-		moved += int64(len(keys))
 		if len(keys) < a.mig.Batch {
 			// Every key of the slot was listed, and none can appear on a MIGRATING source
 			// (a command for a missing key is redirected to the target with ASK).
 			return moved, nil
 		}
 	}
+}
+
+// batchBytes is the default bound of one MIGRATE: about 1 MB of MEMORY USAGE, which a source
+// serializes and sends in a few ms on a pod network, far under any node timeout.
+const batchBytes = 1 << 20
+
+// sizes are the MEMORY USAGE of keys on src, in one pipelined round trip; -1 for a key whose
+// size is unknown (gone, or MEMORY not allowed): splitBySize then sends it alone.
+func (a *applier) sizes(ctx context.Context, src string, keys []string) []int64 {
+	out := make([]int64, len(keys))
+	for i := range out {
+		out[i] = -1
+	}
+	client, err := a.c.get(src, a.t.Password)
+	if err != nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = client.B().MemoryUsage().Key(k).Build()
+	}
+	for i, r := range client.DoMulti(ctx, cmds...) {
+		if n, err := r.AsInt64(); err == nil {
+			out[i] = n
+		} else if rueidis.IsRedisNil(err) {
+			out[i] = 0 // gone meanwhile: MIGRATE skips it
+		}
+	}
+	return out
+}
+
+// splitBySize cuts keys into consecutive parts whose sizes add up to at most max; a key of
+// unknown size (-1) or larger than max is a part of its own.
+func splitBySize(keys []string, sizes []int64, max int64) [][]string {
+	var out [][]string
+	start, sum := 0, int64(0)
+	for i, n := range sizes {
+		if n < 0 || n > max {
+			if i > start {
+				out = append(out, keys[start:i])
+			}
+			out = append(out, keys[i:i+1])
+			start, sum = i+1, 0
+			continue
+		}
+		if sum+n > max && i > start {
+			out = append(out, keys[start:i])
+			start, sum = i, 0
+		}
+		sum += n
+	}
+	if start < len(keys) {
+		out = append(out, keys[start:])
+	}
+	return out
 }

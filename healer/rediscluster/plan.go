@@ -351,8 +351,8 @@ func (v *view) planMeets() []Action {
 		}
 		port := n.Node.port()
 		line, known := seed.Knows(n.ID)
-		if !known && v.conflicts(seed, n) {
-			continue // two clusters claiming the same slots are never merged: the report says so
+		if !known && v.refuseMeet(seed, n) != "" {
+			continue // two clusters are never merged: the report says why
 		}
 		_, knowsSeed := n.Knows(seed.ID)
 		var why string
@@ -374,36 +374,53 @@ func (v *view) planMeets() []Action {
 	return out
 }
 
-// conflicts tells whether n claims, in its own view, a slot that seed's view gives to another
-// node: meeting them would leave Redis to pick one owner by epoch and drop the other's keys.
-func (v *view) conflicts(seed, n NodeState) bool {
-	self, _ := n.Self()
-	if len(self.Slots) == 0 {
-		return false
-	}
-	var theirs [NumSlots]bool
-	for _, r := range self.Slots {
-		for slot := r.Start; slot <= r.End; slot++ {
-			theirs[slot] = true
+// refuseMeet tells why n, which the seed does not know, must not be met; "" when it may be.
+// Every line of n's view that owns slots is checked against the seed's view (a slot the seed's
+// cluster gives to another node: meeting them would leave Redis to pick one owner by epoch and
+// drop the other's keys), and n must not know nodes the seed does not know (n belongs to
+// another cluster: merging it would pull that cluster's nodes in too).
+func (v *view) refuseMeet(seed, n NodeState) string {
+	var seedOwner [NumSlots]string
+	for _, c := range seed.View {
+		for _, r := range c.Slots {
+			for slot := r.Start; slot <= r.End; slot++ {
+				seedOwner[slot] = c.ID
+			}
 		}
 	}
-	for _, c := range seed.View {
-		if c.ID == n.ID {
+	var unknown []string
+	for _, c := range n.View {
+		if c.Handshake || c.ID == n.ID {
+			continue
+		}
+		if _, ok := seed.Knows(c.ID); !ok {
+			unknown = append(unknown, c.ID)
+		}
+	}
+	for _, c := range n.View {
+		if c.Handshake {
 			continue
 		}
 		for _, r := range c.Slots {
 			for slot := r.Start; slot <= r.End; slot++ {
-				if theirs[slot] {
-					return true
+				if seedOwner[slot] != "" && seedOwner[slot] != c.ID {
+					return fmt.Sprintf("%s's view gives slot %d to %s, %s's cluster to %s: not met (two owners for one slot)",
+						n.Node.Pod, slot, c.ID, seed.Node.Pod, seedOwner[slot])
 				}
 			}
 		}
 	}
-	return false
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Sprintf("%s knows %d nodes that %s does not (%v): another cluster, not met", n.Node.Pod, len(unknown),
+			seed.Node.Pod, unknown)
+	}
+	return ""
 }
 
-// Conflicts lists the pods that claim slots another cluster (the seed's) also claims: they are
-// not met, and the report lists them as errors.
+// Conflicts lists the pods that are not met because they belong to another cluster (their
+// view gives slots the seed's cluster holds to other nodes, or lists nodes the seed does not
+// know): the report lists them as errors.
 func Conflicts(t Topology, s Snapshot) []string {
 	v := newView(t, s)
 	si := v.seed()
@@ -413,12 +430,13 @@ func Conflicts(t Topology, s Snapshot) []string {
 	seed := v.s.Nodes[si]
 	var out []string
 	for i, n := range v.s.Nodes {
-		if i == si || !n.Reachable() || !v.member(n) {
+		if i == si || !n.Reachable() || !v.member(n) || n.ID == seed.ID {
 			continue
 		}
-		if _, known := seed.Knows(n.ID); !known && v.conflicts(seed, n) {
-			out = append(out, fmt.Sprintf("%s claims slots that %s's cluster holds: not met (two owners for one slot)",
-				n.Node.Pod, seed.Node.Pod))
+		if _, known := seed.Knows(n.ID); !known {
+			if why := v.refuseMeet(seed, n); why != "" {
+				out = append(out, why)
+			}
 		}
 	}
 	return out
@@ -449,14 +467,35 @@ func (v *view) planAddSlots() []Action {
 		return nil
 	}
 	cands := make([]NodeState, n)
+	isCand := map[string]bool{}
 	for k := range n {
 		c, ok := v.candidate(k)
 		if !ok {
 			return nil // every candidate must answer: the split is made at once
 		}
 		cands[k] = c
+		isCand[c.ID] = true
 	}
 	bootstrap := len(free) == NumSlots
+	if bootstrap {
+		// No slot anywhere, as far as the answering pods know. A pod that does not answer may
+		// be a master of a cluster whose other nodes are not in this snapshot: assigning now
+		// could make two owners of every slot. So every pod of the topology must answer, know
+		// no slot owner, and hold no key unless it is a candidate.
+		for _, p := range v.s.Nodes {
+			if !p.Reachable() {
+				return nil
+			}
+			for _, c := range p.View {
+				if len(c.Slots) > 0 || len(c.Migrating) > 0 || len(c.Importing) > 0 {
+					return nil
+				}
+			}
+			if p.Keys > 0 && !isCand[p.ID] {
+				return nil
+			}
+		}
+	}
 	var out []Action
 	for k := range n {
 		m := cands[k]

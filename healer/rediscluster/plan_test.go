@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -436,7 +437,7 @@ func TestPlanNeverMergesTwoClustersClaimingTheSameSlots(t *testing.T) {
 	}
 	acts := Plan(top, s)
 	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
-	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0 claims slots")
+	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0's view gives slot 0 to m2")
 }
 
 func TestPlanMeetsANodeKnownAtAnotherAddress(t *testing.T) {
@@ -609,4 +610,105 @@ func TestPlanResumesAHalfMovedSlotFromItsCurrentOwner(t *testing.T) {
 	got = resumes(Plan(top, s))
 	require.Len(t, got, 1, kinds(Plan(top, s)))
 	assert.Equal(t, []string{"m0", "m1"}, []string{got[0].SourceID, got[0].TargetID})
+}
+
+func TestPlanBootstrapNeedsEveryPod(t *testing.T) {
+	fresh := func() (Topology, Snapshot) {
+		var specs []spec
+		for k := range 3 {
+			specs = append(specs, spec{shard: k, ord: 0, id: fmt.Sprintf("m%d", k)}, spec{shard: k, ord: 1, id: fmt.Sprintf("r%d", k)})
+		}
+		top, s := snapshotOf(3, specs...)
+		for i := range s.Nodes {
+			self, _ := s.Nodes[i].Self()
+			s.Nodes[i].View = []ClusterNode{self}
+			s.Nodes[i].Info.State = "fail"
+		}
+		return top, s
+	}
+	top, s := fresh()
+	require.Equal(t, 3, countKind(Plan(top, s), "addslots"))
+
+	// A replica pod does not answer: it may be a master of a cluster this snapshot misses.
+	top, s = fresh()
+	s.Nodes[3].Err, s.Nodes[3].ID = "refused", ""
+	assert.Zero(t, countKind(Plan(top, s), "addslots"), kinds(Plan(top, s)))
+
+	// A pod without IP yet: it does not answer either.
+	top, s = fresh()
+	top.Nodes[5].IP = ""
+	s.Nodes[5] = NodeState{Node: top.Nodes[5], Err: "no IP"}
+	assert.Zero(t, countKind(Plan(top, s), "addslots"), kinds(Plan(top, s)))
+
+	// Keys on a pod that is not a candidate (both pods of shard 0 hold data): not a fresh
+	// cluster, nothing is assigned.
+	top, s = fresh()
+	s.Nodes[0].Keys, s.Nodes[1].Keys = 5, 5
+	assert.Zero(t, countKind(Plan(top, s), "addslots"), kinds(Plan(top, s)))
+}
+
+func TestPlanNeverMeetsANodeOfAnotherCluster(t *testing.T) {
+	// m2 is unknown to the others. Its own line holds no slot, but its view lists x9 owning
+	// slots 0-100, which the seed's cluster gives to m0.
+	isolate := func(s Snapshot, extra ...ClusterNode) {
+		self := s.Nodes[4].View[4]
+		self.Slots = nil
+		s.Nodes[4].View = append([]ClusterNode{self}, extra...)
+		for i := range s.Nodes {
+			if i == 4 {
+				continue
+			}
+			var keep []ClusterNode
+			for _, c := range s.Nodes[i].View {
+				if c.ID != "m2" {
+					keep = append(keep, c)
+				}
+			}
+			s.Nodes[i].View = keep
+		}
+	}
+	top, s := snapshotOf(3, healthy3()...)
+	isolate(s, ClusterNode{ID: "x9", IP: "10.9.9.9", Port: 6379, Master: true, Connected: true, Slots: []SlotRange{{0, 100}}})
+	acts := Plan(top, s)
+	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
+	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0's view gives slot 0 to x9")
+
+	// A view listing a node the seed does not know, without slots: not met either.
+	top, s = snapshotOf(3, healthy3()...)
+	isolate(s, ClusterNode{ID: "x9", IP: "10.9.9.9", Port: 6379, Master: true, Connected: true})
+	acts = Plan(top, s)
+	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
+	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0 knows 1 nodes that rdc-c-0-0 does not")
+
+	// A fresh node (knows only itself) is met.
+	top, s = snapshotOf(3, healthy3()...)
+	isolate(s)
+	assert.Contains(t, kinds(Plan(top, s)), "CLUSTER MEET 10.0.2.1")
+}
+
+func TestSplitBySize(t *testing.T) {
+	keys := []string{"a", "b", "c", "d", "e", "f"}
+	cases := []struct {
+		sizes []int64
+		want  [][]string
+	}{
+		{[]int64{10, 10, 10, 10, 10, 10}, [][]string{{"a", "b", "c", "d", "e", "f"}}},
+		{[]int64{400, 400, 400, 10, 10, 10}, [][]string{{"a", "b"}, {"c", "d", "e", "f"}}},
+		{[]int64{10, 2000, 10, 10, 10, 10}, [][]string{{"a"}, {"b"}, {"c", "d", "e", "f"}}}, // too big: alone
+		{[]int64{10, -1, 10, 10, 10, 10}, [][]string{{"a"}, {"b"}, {"c", "d", "e", "f"}}},   // unknown: alone
+		{[]int64{1000, 1000, 1000, 1000, 1000, 1000}, [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}, {"f"}}},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, splitBySize(keys, tc.sizes, 1000), "%v", tc.sizes)
+	}
+}
+
+func TestMigrateTimeoutIsWellUnderTheNodeTimeout(t *testing.T) {
+	assert.Equal(t, 1250*time.Millisecond, Topology{}.MigrateTimeout(0), "default node timeout 5 s")
+	assert.Equal(t, 500*time.Millisecond, Topology{NodeTimeout: 2 * time.Second}.MigrateTimeout(0))
+	assert.Equal(t, 300*time.Millisecond, Topology{NodeTimeout: 2 * time.Second}.MigrateTimeout(300*time.Millisecond))
+	assert.Equal(t, 500*time.Millisecond, Topology{NodeTimeout: 2 * time.Second}.MigrateTimeout(5*time.Second), "a cap above it changes nothing")
+	assert.Equal(t, 100*time.Millisecond, Topology{NodeTimeout: 100 * time.Millisecond}.MigrateTimeout(0))
+	c := Config{}.WithDefaults()
+	assert.Less(t, Topology{}.MigrateTimeout(c.MigrateTimeout), DefaultNodeTimeout/2)
 }
