@@ -47,10 +47,15 @@ func TestBootstrap(t *testing.T) {
 		assert.NotEmpty(t, a.Reason, a.Action)
 		assert.NotContains(t, a.Action, "s3cret")
 	}
-	// Settled: a pass later, nothing more to do.
-	last := len(r.LastActions)
+	// Settled: passes later, nothing more to do. LastActions is capped at Config.History, so
+	// its length says nothing once full: the newest record must stay the same one.
+	require.NotEmpty(t, r.LastActions)
+	newest := r.LastActions[0]
 	time.Sleep(1200 * time.Millisecond)
-	assert.Len(t, h.Report("test", "boot").LastActions, last, "no action once converged")
+	r2 := h.Report("test", "boot")
+	assert.True(t, r2.Time.After(r.Time), "passes ran meanwhile")
+	require.NotEmpty(t, r2.LastActions)
+	assert.Equal(t, newest, r2.LastActions[0], "no action once converged")
 }
 
 func TestScaleOutAndInUnderWrites(t *testing.T) {

@@ -193,8 +193,8 @@ func (a *applier) sizes(ctx context.Context, src string, keys []string) []int64 
 	for i, r := range client.DoMulti(ctx, cmds...) {
 		if n, err := r.AsInt64(); err == nil {
 			out[i] = n
-		} else if rueidis.IsRedisNil(err) {
-			out[i] = 0 // gone meanwhile: MIGRATE skips it
+		} else if rueidis.IsRedisNil(err) || strings.HasPrefix(err.Error(), "ASK ") || strings.HasPrefix(err.Error(), "MOVED ") {
+			out[i] = 0 // not here (gone, or moved already): MIGRATE skips it
 		}
 	}
 	return out

@@ -184,6 +184,10 @@ func TestMoveStopsWhenAThirdNodeOwnsTheSlot(t *testing.T) {
 			}
 		}
 	}
+	// MEMORY USAGE, for MIGRATE's byte bound, answers through the healer's connections.
+	sizes := a.sizes(context.Background(), owner.Addr(), []string{key, "{" + key + "}missing", "{" + src.Name + "}"})
+	assert.Greater(t, sizes[0], int64(0), "size of %s", key)
+	assert.Equal(t, []int64{0, 0}, sizes[1:], "a missing key, or one of another node's slot, weighs nothing")
 	v, err := owner.Do("GET", key).ToString()
 	require.NoError(t, err)
 	assert.Equal(t, "v", v)

@@ -198,7 +198,9 @@ func TestPlanNeverAssignsAClaimedSlot(t *testing.T) {
 	// A slot shown as importing somewhere counts as claimed.
 	s.Nodes[2].View[2].Importing = map[int]string{16001: "m0"}
 	s.Nodes[2].View[2].Myself = true
-	for _, a := range Plan(top, s) {
+	acts = Plan(top, s)
+	require.Equal(t, 1, countKind(acts, "addslots"), kinds(acts))
+	for _, a := range acts {
 		if as, ok := a.(AddSlots); ok {
 			assert.Equal(t, []SlotRange{{16002, 16383}}, as.Slots)
 		}
@@ -339,18 +341,33 @@ func TestPlanForgetsAReplacedNode(t *testing.T) {
 		}
 	}
 
-	// Not forgotten while it is only suspected (fail?), nor when its pod kept the address but
-	// does not answer (a restart with its nodes.conf).
+	// Not forgotten when its pod kept the address but does not answer (a restart with its
+	// nodes.conf), whether flagged fail or only suspected (fail?).
+	for _, pfail := range []bool{false, true} {
+		top, s = snapshotOf(3, specs...)
+		s.Nodes[3].Err, s.Nodes[3].ID = "refused", ""
+		for i := range s.Nodes {
+			for j := range s.Nodes[i].View {
+				if s.Nodes[i].View[j].ID == "r1" {
+					s.Nodes[i].View[j].Fail, s.Nodes[i].View[j].PFail = !pfail, pfail
+				}
+			}
+		}
+		assert.Zero(t, countKind(Plan(top, s), "forget"), "pfail %v", pfail)
+	}
+	// Nor while only suspected (fail?) at an address that is no pod's any more: only fail is
+	// final.
 	top, s = snapshotOf(3, specs...)
-	s.Nodes[3].Err, s.Nodes[3].ID = "refused", ""
+	top.Nodes[3].IP = "10.0.9.9"
+	s.Nodes[3] = NodeState{Node: top.Nodes[3], Err: "refused"}
 	for i := range s.Nodes {
 		for j := range s.Nodes[i].View {
 			if s.Nodes[i].View[j].ID == "r1" {
-				s.Nodes[i].View[j].Fail = true
+				s.Nodes[i].View[j].PFail = true
 			}
 		}
 	}
-	assert.Zero(t, countKind(Plan(top, s), "forget"))
+	assert.Zero(t, countKind(Plan(top, s), "forget"), "fail? is not fail")
 }
 
 func TestPlanKilledMasterComingBack(t *testing.T) {
