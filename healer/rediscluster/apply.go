@@ -58,7 +58,8 @@ func (a *applier) apply(ctx context.Context, acts []Action) []outcome {
 			err = a.send(ctx, act)
 		}
 		if err != nil {
-			err = fmt.Errorf("%s: %w", act, err)
+			// No error text leaves apply with the password in it (MIGRATE's AUTH2).
+			err = redactErr(fmt.Errorf("%s: %w", act, err), a.t.Password)
 		}
 		out = append(out, outcome{Action: act, Err: err, Moved: st})
 	}

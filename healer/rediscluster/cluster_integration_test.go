@@ -47,10 +47,15 @@ func TestBootstrap(t *testing.T) {
 		assert.NotEmpty(t, a.Reason, a.Action)
 		assert.NotContains(t, a.Action, "s3cret")
 	}
-	// Settled: a pass later, nothing more to do.
-	last := len(r.LastActions)
+	// Settled: passes later, nothing more to do. LastActions is capped at Config.History, so
+	// its length says nothing once full: the newest record must stay the same one.
+	require.NotEmpty(t, r.LastActions)
+	newest := r.LastActions[0]
 	time.Sleep(1200 * time.Millisecond)
-	assert.Len(t, h.Report("test", "boot").LastActions, last, "no action once converged")
+	r2 := h.Report("test", "boot")
+	assert.True(t, r2.Time.After(r.Time), "passes ran meanwhile")
+	require.NotEmpty(t, r2.LastActions)
+	assert.Equal(t, newest, r2.LastActions[0], "no action once converged")
 }
 
 func TestScaleOutAndInUnderWrites(t *testing.T) {
@@ -300,4 +305,36 @@ func TestNodeMovedWithItsNodesConf(t *testing.T) {
 	now, err := nodeState(p)
 	require.NoError(t, err)
 	assert.Equal(t, st.ID, now.ID)
+}
+
+// TestPasswordNeverLeaksFromAFailedMigrate: with MIGRATE renamed away, Redis answers "unknown
+// command 'MIGRATE', with args beginning with: … 'AUTH2' 'default' '<password>' …"; that text
+// must reach neither the log, nor an ActionRecord, nor the report's errors, password-free.
+func TestPasswordNeverLeaksFromAFailedMigrate(t *testing.T) {
+	const pw = "s3cretpw-leak"
+	h, logs := startHealerLog(t)
+	c := redistest.NewSharded(t, "leak", redistest.ShardedOptions{Shards: 2, PerShard: 1, Password: pw,
+		RedisConfig: []string{`rename-command MIGRATE ""`}})
+	h.Track(topologyOf(c, 2))
+	redistest.WaitFor(t, 30*time.Second, "cluster formed", func() error { return converged(c, 2) })
+	loadKeys(t, c, "leak", 500)
+	h.Track(topologyOf(c, 1)) // scale-in: shard 1's slots (with keys) move to shard 0
+	redistest.WaitFor(t, 30*time.Second, "a failed MIGRATE reported", func() error {
+		for _, e := range h.Report("test", "leak").Errors {
+			if strings.Contains(e, "unknown command") {
+				return nil
+			}
+		}
+		return fmt.Errorf("errors: %v", h.Report("test", "leak").Errors)
+	})
+	r := h.Report("test", "leak")
+	for _, e := range r.Errors {
+		assert.NotContains(t, e, "s3cret")
+	}
+	for _, a := range r.LastActions {
+		assert.NotContains(t, a.Error, "s3cret")
+		assert.NotContains(t, a.Action, "s3cret")
+	}
+	assert.Contains(t, logs.String(), "unknown command", "the failure is logged")
+	assert.NotContains(t, logs.String(), "s3cret")
 }

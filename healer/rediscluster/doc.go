@@ -23,13 +23,16 @@
 // made its replica. Shards with an index of NumberOfMaster or more are leaving: their slots
 // move to the others, then every active node forgets them.
 //
-// What it must never do: assign a slot that any node claims (two masters for one slot); make a
-// node that holds slots or keys a replica; point the replicas of a master that owns slots but
-// does not answer at another node (Redis Cluster promotes one of them: the healer waits);
-// restart a half-migrated slot from scratch (its move is finished first, the keys already moved
-// stay where they are); forget a node that owns slots, or one whose pod keeps its address and
-// may come back with its nodes.conf; log or report the password (actions hold none: apply reads
-// it from the topology for AUTH and MIGRATE's AUTH2); block Track, Forget or Report on Redis.
+// What it must never do: assign a slot that any node claims (two masters for one slot), or
+// bootstrap while a pod does not answer; meet a node whose view gives slots to other nodes than
+// the seed's cluster does, or lists nodes the seed does not know; make a master that holds
+// slots or keys a replica; repoint a replica that may be the last copy of its master's slots
+// (the master does not answer, is flagged fail or fail?, or has no other replica in sync:
+// Redis Cluster promotes it, the healer waits); restart a half-migrated slot from scratch (its
+// move is finished first, from the slot's current owner); hand a slot over while its source
+// holds keys of it, or after the source says it is not the owner; forget or reset a node of a
+// leaving shard that may still hold data; log or report the password (actions hold none, and
+// every error text is redacted); block Track, Forget or Report on Redis.
 //
 // docs/redis-cluster-healer.md describes the rules for operators.
 package rediscluster

@@ -22,7 +22,7 @@ import (
 // are active, the others leaving.
 func topologyOf(c *redistest.Sharded, masters int) Topology {
 	t := Topology{Namespace: "test", Name: c.Name, Password: c.Opts.Password, NumberOfMaster: masters,
-		ReplicationFactor: c.Opts.PerShard - 1}
+		ReplicationFactor: c.Opts.PerShard - 1, NodeTimeout: c.Opts.NodeTimeout}
 	for k, shard := range c.Shards {
 		for i, p := range shard {
 			t.Nodes = append(t.Nodes, Node{Pod: p.Name, IP: p.IP, Port: p.Port, Shard: k, Ordinal: i, Ready: p.Alive()})

@@ -20,8 +20,12 @@ type Config struct {
 	DialTimeout, CommandTimeout time.Duration
 	// MoveBudget bounds the slot moves of one pass; the next pass, due at once, goes on.
 	MoveBudget time.Duration
-	// MigrateBatch keys per MIGRATE; MigrateTimeout is MIGRATE's own timeout.
+	// MigrateBatch keys per GETKEYSINSLOT and at most per MIGRATE; MigrateBytes bounds one
+	// MIGRATE by the keys' MEMORY USAGE (1 MB when 0). MigrateTimeout caps MIGRATE's own
+	// timeout, which is a quarter of the cluster's Topology.NodeTimeout (a source blocked in
+	// MIGRATE must not be flagged failing); 0: no cap beyond that.
 	MigrateBatch   int
+	MigrateBytes   int64
 	MigrateTimeout time.Duration
 	// Workers bounds the passes running at once (one per cluster at most).
 	Workers int
@@ -43,7 +47,6 @@ func (c Config) WithDefaults() Config {
 	def(&c.DialTimeout, time.Second)
 	def(&c.CommandTimeout, 2*time.Second)
 	def(&c.MoveBudget, 20*time.Second)
-	def(&c.MigrateTimeout, 5*time.Second)
 	if c.MigrateBatch == 0 {
 		c.MigrateBatch = 100
 	}
@@ -116,6 +119,10 @@ func (h *Healer) Track(t Topology) {
 	h.mu.Lock()
 	e, ok := h.entries[t.Key()]
 	switch {
+	case ok && e.gone:
+		// Forgotten while its pass runs: the same entry is tracked again (never a second one,
+		// which would run a second pass at once), and a pass follows the one under way.
+		e.gone, e.topo, e.due, e.again = false, t, time.Now(), true
 	case !ok:
 		e = &entry{key: t.Key(), topo: t, due: time.Now(), conns: newConns(h.cfg.DialTimeout, h.cfg.CommandTimeout),
 			log: h.log.With().Str("namespace", t.Namespace).Str("name", t.Name).Logger()}
@@ -130,20 +137,24 @@ func (h *Healer) Track(t Topology) {
 	h.signal()
 }
 
-// Forget stops healing a cluster and closes its connections.
+// Forget stops healing a cluster and closes its connections. An entry whose pass is under way
+// stays, marked gone, until the pass ends (Track before then takes it back).
 func (h *Healer) Forget(namespace, name string) {
 	h.mu.Lock()
 	key := Topology{Namespace: namespace, Name: name}.Key()
 	e, ok := h.entries[key]
-	delete(h.entries, key)
-	if ok {
+	if !ok {
+		h.mu.Unlock()
+		return
+	}
+	if e.busy {
 		e.gone = true
+		h.mu.Unlock()
+		return
 	}
-	busy := ok && e.busy
+	delete(h.entries, key)
 	h.mu.Unlock()
-	if ok && !busy {
-		e.conns.closeAll()
-	}
+	e.conns.closeAll()
 }
 
 // Report is the latest report of a cluster; the zero Report before the first pass or for a
@@ -151,7 +162,7 @@ func (h *Healer) Forget(namespace, name string) {
 func (h *Healer) Report(namespace, name string) Report {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if e, ok := h.entries[Topology{Namespace: namespace, Name: name}.Key()]; ok {
+	if e, ok := h.entries[Topology{Namespace: namespace, Name: name}.Key()]; ok && !e.gone {
 		return e.report
 	}
 	return Report{}
@@ -184,7 +195,7 @@ func (h *Healer) Run(ctx context.Context) error {
 		h.mu.Lock()
 		for _, e := range h.entries {
 			switch {
-			case e.busy:
+			case e.busy, e.gone:
 			case !e.due.After(now):
 				e.busy = true
 				due = append(due, e)
@@ -235,7 +246,7 @@ func (h *Healer) pass(ctx context.Context, e *entry) {
 	s := observe(ctx, t, e.conns, h.cfg.CommandTimeout)
 	acts := holdFailovers(Plan(t, s), e.failovers, time.Now())
 	a := &applier{t: t, c: e.conns, timeout: h.cfg.CommandTimeout,
-		mig:      migrateConfig{Batch: h.cfg.MigrateBatch, Timeout: h.cfg.MigrateTimeout},
+		mig:      migrateConfig{Batch: h.cfg.MigrateBatch, MaxBytes: h.cfg.MigrateBytes, Timeout: t.MigrateTimeout(h.cfg.MigrateTimeout)},
 		deadline: time.Now().Add(h.cfg.MoveBudget)}
 	for _, n := range s.Nodes {
 		if n.Reachable() && n.isMaster() {
@@ -261,13 +272,14 @@ func (h *Healer) pass(ctx context.Context, e *entry) {
 		rec := ActionRecord{Time: time.Now().UTC().Format(time.RFC3339), Action: o.Action.String(), Reason: o.Action.Reason()}
 		ev := e.log.Info()
 		if o.Err != nil {
+			msg := redact(o.Err.Error(), t.Password)
 			if errors.Is(o.Err, errOutOfTime) || errors.Is(o.Err, errSkipped) {
 				outOfTime = true
-				ev = e.log.Info().Str("note", o.Err.Error())
+				ev = e.log.Info().Str("note", msg)
 			} else {
-				rec.Error = o.Err.Error()
-				errs = append(errs, rec.Error)
-				ev = e.log.Warn().Err(o.Err)
+				rec.Error = msg
+				errs = append(errs, msg)
+				ev = e.log.Warn().Str("error", msg)
 			}
 		}
 		if m, ok := o.Action.(MoveSlots); ok {
@@ -282,7 +294,7 @@ func (h *Healer) pass(ctx context.Context, e *entry) {
 	}
 	for _, n := range s.Nodes {
 		if !n.Reachable() {
-			errs = append(errs, n.Node.Pod+": "+n.Err)
+			errs = append(errs, redact(n.Node.Pod+": "+n.Err, t.Password))
 		}
 	}
 
@@ -302,7 +314,6 @@ func (h *Healer) pass(ctx context.Context, e *entry) {
 	now := time.Now()
 	r.Time = now
 	e.report = r
-	e.busy = false
 	switch {
 	case applyErrs > 0: // a pod that does not answer is no reason to back off: Redis fails it over
 		e.fails++
@@ -318,9 +329,18 @@ func (h *Healer) pass(ctx context.Context, e *entry) {
 		e.fails = 0
 		e.due = now.Add(h.cfg.Interval)
 	}
-	e.again = false
+	h.endPass(e)
+	h.signal()
+}
+
+// endPass releases e at the end of its pass (h.mu held): an entry forgotten meanwhile, and not
+// tracked again, goes, with its connections.
+func (h *Healer) endPass(e *entry) {
+	e.busy, e.again = false, false
 	if e.gone {
+		if h.entries[e.key] == e {
+			delete(h.entries, e.key)
+		}
 		go e.conns.closeAll()
 	}
-	h.signal()
 }

@@ -133,3 +133,62 @@ func BenchmarkSlotMigration(b *testing.B) {
 		b.ReportMetric(float64(r.SlotsMoved)/r.MoveTime.Seconds(), "slots/s")
 	}
 }
+
+// TestMoveStopsWhenAThirdNodeOwnsTheSlot: a move planned from a stale snapshot (the source
+// does not own the slot, a third master does) must stop after "not the owner" from the source,
+// never SETSLOT NODE the slot to the target: the third node's keys would be lost.
+func TestMoveStopsWhenAThirdNodeOwnsTheSlot(t *testing.T) {
+	h := startHealer(t)
+	c, _ := bootstrap(t, h, "third", 3, 1, "")
+	h.Forget("test", "third") // the healer leaves the cluster alone from here
+	src, dst, owner := c.Shards[0][0], c.Shards[1][0], c.Shards[2][0]
+	ids := map[*redistest.Proc]string{}
+	for _, p := range []*redistest.Proc{src, dst, owner} {
+		st, err := nodeState(p)
+		require.NoError(t, err)
+		ids[p] = st.ID
+	}
+	// A key in one of shard 2's slots.
+	key, slot := "", int64(-1)
+	for c := 'a'; c <= 'z' && key == ""; c++ {
+		n, err := owner.Do("CLUSTER", "KEYSLOT", string(c)).AsInt64()
+		require.NoError(t, err)
+		if n >= int64(Shares(3)[0]+Shares(3)[1]) {
+			key, slot = string(c), n
+		}
+	}
+	require.NotEmpty(t, key)
+	require.NoError(t, owner.Do("SET", key, "v").Error())
+
+	top := topologyOf(c, 3)
+	a := &applier{t: top, c: newConns(time.Second, 2*time.Second), timeout: 2 * time.Second,
+		mig: migrateConfig{Batch: 100, Timeout: time.Second}}
+	t.Cleanup(a.c.closeAll)
+	for _, p := range c.Procs() {
+		if st, err := nodeState(p); err == nil && st.isMaster() {
+			a.masters = append(a.masters, p.Addr())
+		}
+	}
+	_, err := a.migrateSlot(context.Background(), int(slot), src.Addr(), ids[src], dst.Addr(), ids[dst])
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not the owner")
+	time.Sleep(500 * time.Millisecond) // gossip of a wrong SETSLOT NODE would have spread by now
+	for _, p := range []*redistest.Proc{src, dst, owner} {
+		st, err := nodeState(p)
+		require.NoError(t, err)
+		for _, l := range st.View {
+			for _, r := range l.Slots {
+				if int64(r.Start) <= slot && slot <= int64(r.End) {
+					assert.Equal(t, ids[owner], l.ID, "%s sees slot %d at %s", p.Name, slot, l.ID)
+				}
+			}
+		}
+	}
+	// MEMORY USAGE, for MIGRATE's byte bound, answers through the healer's connections.
+	sizes := a.sizes(context.Background(), owner.Addr(), []string{key, "{" + key + "}missing", "{" + src.Name + "}"})
+	assert.Greater(t, sizes[0], int64(0), "size of %s", key)
+	assert.Equal(t, []int64{0, 0}, sizes[1:], "a missing key, or one of another node's slot, weighs nothing")
+	v, err := owner.Do("GET", key).ToString()
+	require.NoError(t, err)
+	assert.Equal(t, "v", v)
+}

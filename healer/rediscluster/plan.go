@@ -32,6 +32,8 @@ func newView(t Topology, s Snapshot) *view {
 	v := &view{t: t, s: s, byID: map[string]int{}, halfMoved: map[int]move{}, masters: map[int]int{},
 		owned: map[string][]int{}}
 	var epoch [NumSlots]int64
+	migrating := map[int]map[string]string{} // slot → node → the target its marker names
+	importing := map[int]map[string]bool{}   // slot → nodes with an importing marker
 	for i, n := range s.Nodes {
 		if !n.Reachable() {
 			continue
@@ -51,18 +53,17 @@ func newView(t Topology, s Snapshot) *view {
 			}
 			for slot, to := range c.Migrating {
 				v.claimed[slot] = true
-				m := v.halfMoved[slot]
-				m.from, m.to = c.ID, to
-				v.halfMoved[slot] = m
-			}
-			for slot, from := range c.Importing {
-				v.claimed[slot] = true
-				m := v.halfMoved[slot]
-				if m.from == "" {
-					m.from = from
+				if migrating[slot] == nil {
+					migrating[slot] = map[string]string{}
 				}
-				m.to = c.ID
-				v.halfMoved[slot] = m
+				migrating[slot][c.ID] = to
+			}
+			for slot := range c.Importing {
+				v.claimed[slot] = true
+				if importing[slot] == nil {
+					importing[slot] = map[string]bool{}
+				}
+				importing[slot][c.ID] = true
 			}
 		}
 	}
@@ -71,8 +72,51 @@ func newView(t Topology, s Snapshot) *view {
 			v.owned[id] = append(v.owned[id], slot)
 		}
 	}
+	for slot := range migrating {
+		v.halfMoved[slot] = v.resumeOf(slot, migrating[slot], importing[slot])
+	}
+	for slot := range importing {
+		v.halfMoved[slot] = v.resumeOf(slot, migrating[slot], importing[slot])
+	}
 	v.pickMasters()
 	return v
+}
+
+// resumeOf is how a half-moved slot is finished, from its markers: always from the current
+// owner (v.owner: after a failover of the source, the promoted replica, which has no marker),
+// to the one node the markers name as target: the importing node, the target of the owner's
+// migrating marker; they must agree. A migrating marker left on a node that is not the owner
+// any more and names the owner is a move whose last step (SETSLOT NODE on the source) is
+// missing: it is finished from that node (the target answers "already the owner"). Any other
+// combination (no owner, two targets) is not resumed: the slot stays half-moved in the report.
+func (v *view) resumeOf(slot int, migrating map[string]string, importing map[string]bool) move {
+	owner := v.owner[slot]
+	if owner == "" {
+		return move{}
+	}
+	targets := map[string]bool{}
+	if to, ok := migrating[owner]; ok {
+		targets[to] = true
+	}
+	for id := range importing {
+		targets[id] = true
+	}
+	delete(targets, owner)
+	if len(targets) == 0 {
+		for from, to := range migrating {
+			if from != owner && to == owner {
+				return move{from: from, to: owner}
+			}
+		}
+		return move{}
+	}
+	if len(targets) > 1 {
+		return move{}
+	}
+	for to := range targets {
+		return move{from: owner, to: to}
+	}
+	return move{}
 }
 
 // pickMasters chooses the master of each shard among its reachable pods: the master that owns
@@ -89,21 +133,71 @@ func (v *view) pickMasters() {
 			v.masters[k] = i
 		}
 	}
-	// A shard whose slots are held by a master that does not answer has no master to follow
-	// but that one: its replicas wait for Redis Cluster to promote one of them, and are never
-	// pointed at an empty node of the shard meanwhile.
+	// A shard whose slots are held by a master that does not answer (or that a view flags fail
+	// or fail?) has no master to follow but that one: its replicas wait for Redis Cluster to
+	// promote one of them, and are never pointed at an empty node of the shard meanwhile.
 	for _, n := range v.s.Nodes {
 		self, _ := n.Self()
 		if !n.Reachable() || !self.Replica || len(v.owned[self.MasterID]) == 0 {
 			continue
 		}
-		if _, answers := v.byID[self.MasterID]; answers {
+		if v.answersHealthy(self.MasterID) {
 			continue
 		}
 		if i, ok := v.masters[n.Node.Shard]; ok && len(v.owned[v.s.Nodes[i].ID]) == 0 {
 			delete(v.masters, n.Node.Shard)
 		}
 	}
+}
+
+// answersHealthy: the node id answers and no view flags it fail or fail?.
+func (v *view) answersHealthy(id string) bool {
+	if _, ok := v.byID[id]; !ok {
+		return false
+	}
+	for _, n := range v.s.Nodes {
+		if !n.Reachable() {
+			continue
+		}
+		if c, ok := n.Knows(id); ok && (c.Fail || c.PFail) {
+			return false
+		}
+	}
+	return true
+}
+
+// soleCopy tells why replica n must keep following master: master owns slots and does not
+// answer, is flagged fail or fail? by some view, or has no other replica in sync. Redis
+// Cluster promotes such a replica when the master fails; CLUSTER REPLICATE would flush the
+// only other copy of the master's slots. "" when n may be repointed.
+func (v *view) soleCopy(n NodeState, master string) string {
+	if len(v.owned[master]) == 0 {
+		return ""
+	}
+	if !v.answersHealthy(master) {
+		return fmt.Sprintf("its master %s owns %d slots and does not answer or is flagged fail/fail?", master, len(v.owned[master]))
+	}
+	for _, o := range v.s.Nodes {
+		self, _ := o.Self()
+		if o.Reachable() && o.ID != n.ID && self.Replica && self.MasterID == master && o.Repl.LinkUp {
+			return ""
+		}
+	}
+	return fmt.Sprintf("it is the only replica in sync of %s, which owns %d slots", master, len(v.owned[master]))
+}
+
+// holdsACopy: n replicates a master that owns slots and that master is of n's own shard, or n
+// is a copy that must not go (soleCopy). A drained leaving node that Redis made a replica of
+// an active, healthy master with another replica in sync holds no needed copy.
+func (v *view) holdsACopy(n NodeState) bool {
+	self, _ := n.Self()
+	if !self.Replica || len(v.owned[self.MasterID]) == 0 {
+		return false
+	}
+	if i, ok := v.byID[self.MasterID]; !ok || v.s.Nodes[i].Node.Shard == n.Node.Shard {
+		return true
+	}
+	return v.soleCopy(n, self.MasterID) != ""
 }
 
 // better: pod i is a better master for its shard than pod j.
@@ -257,8 +351,8 @@ func (v *view) planMeets() []Action {
 		}
 		port := n.Node.port()
 		line, known := seed.Knows(n.ID)
-		if !known && v.conflicts(seed, n) {
-			continue // two clusters claiming the same slots are never merged: the report says so
+		if !known && v.refuseMeet(seed, n) != "" {
+			continue // two clusters are never merged: the report says why
 		}
 		_, knowsSeed := n.Knows(seed.ID)
 		var why string
@@ -280,36 +374,53 @@ func (v *view) planMeets() []Action {
 	return out
 }
 
-// conflicts tells whether n claims, in its own view, a slot that seed's view gives to another
-// node: meeting them would leave Redis to pick one owner by epoch and drop the other's keys.
-func (v *view) conflicts(seed, n NodeState) bool {
-	self, _ := n.Self()
-	if len(self.Slots) == 0 {
-		return false
-	}
-	var theirs [NumSlots]bool
-	for _, r := range self.Slots {
-		for slot := r.Start; slot <= r.End; slot++ {
-			theirs[slot] = true
+// refuseMeet tells why n, which the seed does not know, must not be met; "" when it may be.
+// Every line of n's view that owns slots is checked against the seed's view (a slot the seed's
+// cluster gives to another node: meeting them would leave Redis to pick one owner by epoch and
+// drop the other's keys), and n must not know nodes the seed does not know (n belongs to
+// another cluster: merging it would pull that cluster's nodes in too).
+func (v *view) refuseMeet(seed, n NodeState) string {
+	var seedOwner [NumSlots]string
+	for _, c := range seed.View {
+		for _, r := range c.Slots {
+			for slot := r.Start; slot <= r.End; slot++ {
+				seedOwner[slot] = c.ID
+			}
 		}
 	}
-	for _, c := range seed.View {
-		if c.ID == n.ID {
+	var unknown []string
+	for _, c := range n.View {
+		if c.Handshake || c.ID == n.ID {
+			continue
+		}
+		if _, ok := seed.Knows(c.ID); !ok {
+			unknown = append(unknown, c.ID)
+		}
+	}
+	for _, c := range n.View {
+		if c.Handshake {
 			continue
 		}
 		for _, r := range c.Slots {
 			for slot := r.Start; slot <= r.End; slot++ {
-				if theirs[slot] {
-					return true
+				if seedOwner[slot] != "" && seedOwner[slot] != c.ID {
+					return fmt.Sprintf("%s's view gives slot %d to %s, %s's cluster to %s: not met (two owners for one slot)",
+						n.Node.Pod, slot, c.ID, seed.Node.Pod, seedOwner[slot])
 				}
 			}
 		}
 	}
-	return false
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Sprintf("%s knows %d nodes that %s does not (%v): another cluster, not met", n.Node.Pod, len(unknown),
+			seed.Node.Pod, unknown)
+	}
+	return ""
 }
 
-// Conflicts lists the pods that claim slots another cluster (the seed's) also claims: they are
-// not met, and the report lists them as errors.
+// Conflicts lists the pods that are not met because they belong to another cluster (their
+// view gives slots the seed's cluster holds to other nodes, or lists nodes the seed does not
+// know): the report lists them as errors.
 func Conflicts(t Topology, s Snapshot) []string {
 	v := newView(t, s)
 	si := v.seed()
@@ -319,12 +430,13 @@ func Conflicts(t Topology, s Snapshot) []string {
 	seed := v.s.Nodes[si]
 	var out []string
 	for i, n := range v.s.Nodes {
-		if i == si || !n.Reachable() || !v.member(n) {
+		if i == si || !n.Reachable() || !v.member(n) || n.ID == seed.ID {
 			continue
 		}
-		if _, known := seed.Knows(n.ID); !known && v.conflicts(seed, n) {
-			out = append(out, fmt.Sprintf("%s claims slots that %s's cluster holds: not met (two owners for one slot)",
-				n.Node.Pod, seed.Node.Pod))
+		if _, known := seed.Knows(n.ID); !known {
+			if why := v.refuseMeet(seed, n); why != "" {
+				out = append(out, why)
+			}
 		}
 	}
 	return out
@@ -355,14 +467,35 @@ func (v *view) planAddSlots() []Action {
 		return nil
 	}
 	cands := make([]NodeState, n)
+	isCand := map[string]bool{}
 	for k := range n {
 		c, ok := v.candidate(k)
 		if !ok {
 			return nil // every candidate must answer: the split is made at once
 		}
 		cands[k] = c
+		isCand[c.ID] = true
 	}
 	bootstrap := len(free) == NumSlots
+	if bootstrap {
+		// No slot anywhere, as far as the answering pods know. A pod that does not answer may
+		// be a master of a cluster whose other nodes are not in this snapshot: assigning now
+		// could make two owners of every slot. So every pod of the topology must answer, know
+		// no slot owner, and hold no key unless it is a candidate.
+		for _, p := range v.s.Nodes {
+			if !p.Reachable() {
+				return nil
+			}
+			for _, c := range p.View {
+				if len(c.Slots) > 0 || len(c.Migrating) > 0 || len(c.Importing) > 0 {
+					return nil
+				}
+			}
+			if p.Keys > 0 && !isCand[p.ID] {
+				return nil
+			}
+		}
+	}
 	var out []Action
 	for k := range n {
 		m := cands[k]
@@ -425,6 +558,12 @@ func (v *view) planReplicate() []Action {
 		if v.ownsSlots(n) || n.Keys > 0 && self.Master {
 			continue // a master with slots or data is never made a replica (Redis refuses anyway)
 		}
+		if self.Replica && v.soleCopy(n, self.MasterID) != "" {
+			// Never repointed: Redis promotes it if its master fails, and REPLICATE would flush
+			// it. This also tolerates Redis' replica migration (a spare replica of another shard
+			// moved under an orphaned master): it comes back once that master has another replica.
+			continue
+		}
 		if _, ok := m.Knows(n.ID); !ok {
 			continue // MEET first
 		}
@@ -462,10 +601,35 @@ func (v *view) planForget() []Action {
 		}
 		return false
 	}
+	// A shard is busy while one of its pods does not answer (it may own slots), while any view
+	// shows a line owning slots at one of its pods' addresses, or while one of its nodes owns
+	// slots, is part of a half-done move or replicates a master that owns slots: none of its
+	// nodes is forgotten or reset then.
 	shardBusy := map[int]bool{}
+	shardOf := map[string]int{} // pod address → shard
 	for _, n := range v.s.Nodes {
-		if n.Reachable() && (v.ownsSlots(n) || busy(n.ID)) {
+		if n.Node.IP != "" {
+			shardOf[n.Node.Addr()] = n.Node.Shard
+		}
+		if !n.Reachable() {
 			shardBusy[n.Node.Shard] = true
+			continue
+		}
+		if v.ownsSlots(n) || busy(n.ID) || v.holdsACopy(n) {
+			shardBusy[n.Node.Shard] = true
+		}
+	}
+	for _, n := range v.s.Nodes {
+		if !n.Reachable() {
+			continue
+		}
+		for _, c := range n.View {
+			if len(c.Slots) == 0 {
+				continue
+			}
+			if k, ok := shardOf[fmt.Sprintf("%s:%d", c.IP, c.Port)]; ok {
+				shardBusy[k] = true
+			}
 		}
 	}
 	for _, n := range v.s.Nodes {
@@ -512,7 +676,11 @@ func (v *view) planForget() []Action {
 	}
 	var resets []Action
 	for _, n := range v.s.Nodes {
-		if _, ok := stale[n.ID]; ok && n.Reachable() && v.t.Leaving(n.Node.Shard) && !known[n.ID] && len(n.View) > 1 {
+		if v.holdsACopy(n) {
+			continue // never reset a replica that may hold the last copy of some slots
+		}
+		if _, ok := stale[n.ID]; ok && n.Reachable() && v.t.Leaving(n.Node.Shard) && !shardBusy[n.Node.Shard] &&
+			!known[n.ID] && len(n.View) > 1 {
 			resets = append(resets, Reset{Pod: n.Node.Pod, Why: fmt.Sprintf("%s left the cluster (every active node forgot it) but still knows %d nodes",
 				n.Node.Pod, len(n.View)-1)})
 		}

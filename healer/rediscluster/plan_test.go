@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -160,7 +161,9 @@ func TestPlanReplicate(t *testing.T) {
 	top, s := snapshotOf(3, specs...)
 	acts := Plan(top, s)
 	assert.Contains(t, kinds(acts), "rdc-c-0-1: CLUSTER REPLICATE m0")
-	assert.Contains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE m1")
+	// r1 is m2's only replica here (r2 claims a slot): it stays (see
+	// TestPlanNeverRepointsTheLastCopyOfAMastersSlots for when it is repointed).
+	assert.NotContains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE")
 	assert.NotContains(t, kinds(acts), "rdc-c-2-1: CLUSTER REPLICATE")
 	for _, a := range acts {
 		assert.NotEmpty(t, a.Reason(), a.String())
@@ -195,7 +198,9 @@ func TestPlanNeverAssignsAClaimedSlot(t *testing.T) {
 	// A slot shown as importing somewhere counts as claimed.
 	s.Nodes[2].View[2].Importing = map[int]string{16001: "m0"}
 	s.Nodes[2].View[2].Myself = true
-	for _, a := range Plan(top, s) {
+	acts = Plan(top, s)
+	require.Equal(t, 1, countKind(acts, "addslots"), kinds(acts))
+	for _, a := range acts {
 		if as, ok := a.(AddSlots); ok {
 			assert.Equal(t, []SlotRange{{16002, 16383}}, as.Slots)
 		}
@@ -336,18 +341,33 @@ func TestPlanForgetsAReplacedNode(t *testing.T) {
 		}
 	}
 
-	// Not forgotten while it is only suspected (fail?), nor when its pod kept the address but
-	// does not answer (a restart with its nodes.conf).
+	// Not forgotten when its pod kept the address but does not answer (a restart with its
+	// nodes.conf), whether flagged fail or only suspected (fail?).
+	for _, pfail := range []bool{false, true} {
+		top, s = snapshotOf(3, specs...)
+		s.Nodes[3].Err, s.Nodes[3].ID = "refused", ""
+		for i := range s.Nodes {
+			for j := range s.Nodes[i].View {
+				if s.Nodes[i].View[j].ID == "r1" {
+					s.Nodes[i].View[j].Fail, s.Nodes[i].View[j].PFail = !pfail, pfail
+				}
+			}
+		}
+		assert.Zero(t, countKind(Plan(top, s), "forget"), "pfail %v", pfail)
+	}
+	// Nor while only suspected (fail?) at an address that is no pod's any more: only fail is
+	// final.
 	top, s = snapshotOf(3, specs...)
-	s.Nodes[3].Err, s.Nodes[3].ID = "refused", ""
+	top.Nodes[3].IP = "10.0.9.9"
+	s.Nodes[3] = NodeState{Node: top.Nodes[3], Err: "refused"}
 	for i := range s.Nodes {
 		for j := range s.Nodes[i].View {
 			if s.Nodes[i].View[j].ID == "r1" {
-				s.Nodes[i].View[j].Fail = true
+				s.Nodes[i].View[j].PFail = true
 			}
 		}
 	}
-	assert.Zero(t, countKind(Plan(top, s), "forget"))
+	assert.Zero(t, countKind(Plan(top, s), "forget"), "fail? is not fail")
 }
 
 func TestPlanKilledMasterComingBack(t *testing.T) {
@@ -434,7 +454,7 @@ func TestPlanNeverMergesTwoClustersClaimingTheSameSlots(t *testing.T) {
 	}
 	acts := Plan(top, s)
 	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
-	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0 claims slots")
+	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0's view gives slot 0 to m2")
 }
 
 func TestPlanMeetsANodeKnownAtAnotherAddress(t *testing.T) {
@@ -463,4 +483,249 @@ func TestPlanReattachesAReplicaOfAnotherShardToANewShard(t *testing.T) {
 	acts := Plan(top, s)
 	assert.Contains(t, kinds(acts), "rdc-c-3-1: CLUSTER REPLICATE m3")
 	assert.Equal(t, 3, countKind(acts, "moveslots"), kinds(acts))
+}
+
+func TestPlanNeverRepointsTheLastCopyOfAMastersSlots(t *testing.T) {
+	// r1 (shard 1) replicates m2, which owns shard 2's slots. It may be repointed at m1 only
+	// while m2 answers, no view flags m2 fail or fail?, and m2 has another replica in sync.
+	base := func() (Topology, Snapshot) {
+		specs := healthy3()
+		specs[3].master = "m2"
+		return snapshotOf(3, specs...)
+	}
+	flag := func(s Snapshot, id string, set func(*ClusterNode)) {
+		for i := range s.Nodes {
+			for j := range s.Nodes[i].View {
+				if s.Nodes[i].View[j].ID == id {
+					set(&s.Nodes[i].View[j])
+				}
+			}
+		}
+	}
+	cases := []struct {
+		name    string
+		mutate  func(Topology, Snapshot)
+		repoint bool
+	}{
+		{"m2 healthy, r2 in sync", func(Topology, Snapshot) {}, true},
+		{"m2 does not answer", func(_ Topology, s Snapshot) { s.Nodes[4].Err, s.Nodes[4].ID = "refused", "" }, false},
+		{"m2 flagged fail", func(_ Topology, s Snapshot) { flag(s, "m2", func(c *ClusterNode) { c.Fail = true }) }, false},
+		{"m2 flagged fail?", func(_ Topology, s Snapshot) { flag(s, "m2", func(c *ClusterNode) { c.PFail = true }) }, false},
+		{"r2 not in sync", func(_ Topology, s Snapshot) { s.Nodes[5].Repl.LinkUp = false }, false},
+		{"r2 does not answer", func(_ Topology, s Snapshot) { s.Nodes[5].Err, s.Nodes[5].ID = "refused", "" }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			top, s := base()
+			tc.mutate(top, s)
+			acts := Plan(top, s)
+			if tc.repoint {
+				assert.Contains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE m1", kinds(acts))
+			} else {
+				assert.NotContains(t, kinds(acts), "rdc-c-1-1: CLUSTER REPLICATE", kinds(acts))
+			}
+		})
+	}
+}
+
+func TestPlanNeverForgetsOrResetsABusyLeavingShard(t *testing.T) {
+	// Scale-in 4 → 3: shard 3's master m3 does not answer but still owns slots in every view;
+	// its replica r3 answers. r3 is neither forgotten nor reset: it holds the only copy.
+	specs := append(healthy3(), spec{shard: 3, ord: 0, id: "m3", slots: []SlotRange{{0, 10}}, epoch: 9, down: true},
+		spec{shard: 3, ord: 1, id: "r3", master: "m3", epoch: 9})
+	specs[0].slots = []SlotRange{{11, 5460}}
+	top, s := snapshotOf(3, specs...)
+	acts := Plan(top, s)
+	assert.Zero(t, countKind(acts, "forget"), kinds(acts))
+	assert.Zero(t, countKind(acts, "reset"), kinds(acts))
+
+	// Even once the active nodes forgot r3 (by hand, say): no reset while m3 owns slots.
+	for i := range s.Nodes {
+		if s.Nodes[i].ID == "r3" {
+			continue
+		}
+		var keep []ClusterNode
+		for _, c := range s.Nodes[i].View {
+			if c.ID != "r3" {
+				keep = append(keep, c)
+			}
+		}
+		s.Nodes[i].View = keep
+	}
+	acts = Plan(top, s)
+	assert.Zero(t, countKind(acts, "reset"), kinds(acts))
+	assert.Zero(t, countKind(acts, "forget"), kinds(acts))
+
+	// m3's pod answers with another ID (a fresh node at its address) while the views still show
+	// m3's line owning slots at that address: the shard is busy too.
+	top, s = snapshotOf(3, specs...)
+	s.Nodes[6] = NodeState{Node: top.Nodes[6], ID: "n3", Info: ClusterInfo{State: "fail"}, Repl: Replication{Role: "master"},
+		View: []ClusterNode{{ID: "n3", IP: "10.0.3.1", Port: 6379, Myself: true, Master: true, Connected: true}}}
+	s.Nodes[7].View[6].Fail = true
+	acts = Plan(top, s)
+	assert.NotContains(t, kinds(acts), "CLUSTER FORGET r3", kinds(acts))
+	assert.Zero(t, countKind(acts, "reset"), kinds(acts))
+}
+
+func TestPlanResumesAHalfMovedSlotFromItsCurrentOwner(t *testing.T) {
+	withMarkers := func(s Snapshot, id string, set func(*ClusterNode)) {
+		for i := range s.Nodes {
+			if s.Nodes[i].ID == id {
+				for j := range s.Nodes[i].View {
+					if s.Nodes[i].View[j].Myself {
+						set(&s.Nodes[i].View[j])
+					}
+				}
+			}
+		}
+	}
+	resumes := func(acts []Action) []MoveSlots {
+		var out []MoveSlots
+		for _, a := range acts {
+			if m, ok := a.(MoveSlots); ok && m.Resume {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+
+	// Both markers agree: m0 → m1.
+	top, s := snapshotOf(3, healthy3()...)
+	withMarkers(s, "m0", func(c *ClusterNode) { c.Migrating = map[int]string{7: "m1"} })
+	withMarkers(s, "m1", func(c *ClusterNode) { c.Importing = map[int]string{7: "m0"} })
+	got := resumes(Plan(top, s))
+	require.Len(t, got, 1, kinds(Plan(top, s)))
+	assert.Equal(t, []string{"m0", "m1"}, []string{got[0].SourceID, got[0].TargetID})
+
+	// The source m0 failed over during the move: r0 owns its slots (higher epoch) and has no
+	// marker; m1 still imports slot 7 from the dead m0. Resumed from r0, the current owner.
+	specs := healthy3()
+	specs[0].down = true
+	specs[1].master, specs[1].slots, specs[1].epoch = "", specs[0].slots, 9
+	specs[0].slots = nil
+	top, s = snapshotOf(3, specs...)
+	withMarkers(s, "m1", func(c *ClusterNode) { c.Importing = map[int]string{7: "m0"} })
+	got = resumes(Plan(top, s))
+	require.Len(t, got, 1, kinds(Plan(top, s)))
+	assert.Equal(t, MoveSlots{Source: "rdc-c-0-1", SourceID: "r0", Target: "rdc-c-1-0", TargetID: "m1", Slots: []int{7},
+		Resume: true, Why: got[0].Why}, got[0])
+
+	// Markers that disagree (m0 migrates slot 7 to m1, m2 imports it): not resumed.
+	top, s = snapshotOf(3, healthy3()...)
+	withMarkers(s, "m0", func(c *ClusterNode) { c.Migrating = map[int]string{7: "m1"} })
+	withMarkers(s, "m2", func(c *ClusterNode) { c.Importing = map[int]string{7: "m0"} })
+	assert.Empty(t, resumes(Plan(top, s)), kinds(Plan(top, s)))
+	assert.Equal(t, 1, BuildReport(top, s, nil, nil).SlotsMigrating)
+
+	// A migrating marker on m0 naming m1 for a slot m1 owns already (SETSLOT NODE done on the
+	// target, not on the source): finished from m0 to m1, never from m1 to itself.
+	specs = healthy3()
+	specs[0].slots = []SlotRange{{0, 6}, {8, 5460}}
+	specs[2].slots = []SlotRange{{7, 7}, {5461, 10921}}
+	top, s = snapshotOf(3, specs...)
+	withMarkers(s, "m0", func(c *ClusterNode) { c.Migrating = map[int]string{7: "m1"} })
+	got = resumes(Plan(top, s))
+	require.Len(t, got, 1, kinds(Plan(top, s)))
+	assert.Equal(t, []string{"m0", "m1"}, []string{got[0].SourceID, got[0].TargetID})
+}
+
+func TestPlanBootstrapNeedsEveryPod(t *testing.T) {
+	fresh := func() (Topology, Snapshot) {
+		var specs []spec
+		for k := range 3 {
+			specs = append(specs, spec{shard: k, ord: 0, id: fmt.Sprintf("m%d", k)}, spec{shard: k, ord: 1, id: fmt.Sprintf("r%d", k)})
+		}
+		top, s := snapshotOf(3, specs...)
+		for i := range s.Nodes {
+			self, _ := s.Nodes[i].Self()
+			s.Nodes[i].View = []ClusterNode{self}
+			s.Nodes[i].Info.State = "fail"
+		}
+		return top, s
+	}
+	top, s := fresh()
+	require.Equal(t, 3, countKind(Plan(top, s), "addslots"))
+
+	// A replica pod does not answer: it may be a master of a cluster this snapshot misses.
+	top, s = fresh()
+	s.Nodes[3].Err, s.Nodes[3].ID = "refused", ""
+	assert.Zero(t, countKind(Plan(top, s), "addslots"), kinds(Plan(top, s)))
+
+	// A pod without IP yet: it does not answer either.
+	top, s = fresh()
+	top.Nodes[5].IP = ""
+	s.Nodes[5] = NodeState{Node: top.Nodes[5], Err: "no IP"}
+	assert.Zero(t, countKind(Plan(top, s), "addslots"), kinds(Plan(top, s)))
+
+	// Keys on a pod that is not a candidate (both pods of shard 0 hold data): not a fresh
+	// cluster, nothing is assigned.
+	top, s = fresh()
+	s.Nodes[0].Keys, s.Nodes[1].Keys = 5, 5
+	assert.Zero(t, countKind(Plan(top, s), "addslots"), kinds(Plan(top, s)))
+}
+
+func TestPlanNeverMeetsANodeOfAnotherCluster(t *testing.T) {
+	// m2 is unknown to the others. Its own line holds no slot, but its view lists x9 owning
+	// slots 0-100, which the seed's cluster gives to m0.
+	isolate := func(s Snapshot, extra ...ClusterNode) {
+		self := s.Nodes[4].View[4]
+		self.Slots = nil
+		s.Nodes[4].View = append([]ClusterNode{self}, extra...)
+		for i := range s.Nodes {
+			if i == 4 {
+				continue
+			}
+			var keep []ClusterNode
+			for _, c := range s.Nodes[i].View {
+				if c.ID != "m2" {
+					keep = append(keep, c)
+				}
+			}
+			s.Nodes[i].View = keep
+		}
+	}
+	top, s := snapshotOf(3, healthy3()...)
+	isolate(s, ClusterNode{ID: "x9", IP: "10.9.9.9", Port: 6379, Master: true, Connected: true, Slots: []SlotRange{{0, 100}}})
+	acts := Plan(top, s)
+	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
+	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0's view gives slot 0 to x9")
+
+	// A view listing a node the seed does not know, without slots: not met either.
+	top, s = snapshotOf(3, healthy3()...)
+	isolate(s, ClusterNode{ID: "x9", IP: "10.9.9.9", Port: 6379, Master: true, Connected: true})
+	acts = Plan(top, s)
+	assert.NotContains(t, kinds(acts), "CLUSTER MEET 10.0.2.1", kinds(acts))
+	assert.Contains(t, strings.Join(BuildReport(top, s, nil, nil).Errors, "\n"), "rdc-c-2-0 knows 1 nodes that rdc-c-0-0 does not")
+
+	// A fresh node (knows only itself) is met.
+	top, s = snapshotOf(3, healthy3()...)
+	isolate(s)
+	assert.Contains(t, kinds(Plan(top, s)), "CLUSTER MEET 10.0.2.1")
+}
+
+func TestSplitBySize(t *testing.T) {
+	keys := []string{"a", "b", "c", "d", "e", "f"}
+	cases := []struct {
+		sizes []int64
+		want  [][]string
+	}{
+		{[]int64{10, 10, 10, 10, 10, 10}, [][]string{{"a", "b", "c", "d", "e", "f"}}},
+		{[]int64{400, 400, 400, 10, 10, 10}, [][]string{{"a", "b"}, {"c", "d", "e", "f"}}},
+		{[]int64{10, 2000, 10, 10, 10, 10}, [][]string{{"a"}, {"b"}, {"c", "d", "e", "f"}}}, // too big: alone
+		{[]int64{10, -1, 10, 10, 10, 10}, [][]string{{"a"}, {"b"}, {"c", "d", "e", "f"}}},   // unknown: alone
+		{[]int64{1000, 1000, 1000, 1000, 1000, 1000}, [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}, {"f"}}},
+	}
+	for _, tc := range cases {
+		assert.Equal(t, tc.want, splitBySize(keys, tc.sizes, 1000), "%v", tc.sizes)
+	}
+}
+
+func TestMigrateTimeoutIsWellUnderTheNodeTimeout(t *testing.T) {
+	assert.Equal(t, 1250*time.Millisecond, Topology{}.MigrateTimeout(0), "default node timeout 5 s")
+	assert.Equal(t, 500*time.Millisecond, Topology{NodeTimeout: 2 * time.Second}.MigrateTimeout(0))
+	assert.Equal(t, 300*time.Millisecond, Topology{NodeTimeout: 2 * time.Second}.MigrateTimeout(300*time.Millisecond))
+	assert.Equal(t, 500*time.Millisecond, Topology{NodeTimeout: 2 * time.Second}.MigrateTimeout(5*time.Second), "a cap above it changes nothing")
+	assert.Equal(t, 100*time.Millisecond, Topology{NodeTimeout: 100 * time.Millisecond}.MigrateTimeout(0))
+	c := Config{}.WithDefaults()
+	assert.Less(t, Topology{}.MigrateTimeout(c.MigrateTimeout), DefaultNodeTimeout/2)
 }

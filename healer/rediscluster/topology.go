@@ -1,6 +1,9 @@
 package rediscluster
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // NumSlots is the number of hash slots of a Redis Cluster.
 const NumSlots = 16384
@@ -19,7 +22,36 @@ type Topology struct {
 	NumberOfMaster int
 	// ReplicationFactor is the number of replicas per master (pods per shard minus one).
 	ReplicationFactor int
-	Nodes             []Node
+	// NodeTimeout is the nodes' cluster-node-timeout (the Kubernetes side gives it in ms, as
+	// the string of the config); 5 s when 0. A MIGRATE blocks its source: its timeout is kept
+	// well under this (MigrateTimeout).
+	NodeTimeout time.Duration
+	Nodes       []Node
+}
+
+// DefaultNodeTimeout is Redis' default cluster-node-timeout.
+const DefaultNodeTimeout = 5 * time.Second
+
+// MigrateTimeout is MIGRATE's own timeout for this cluster: a quarter of the node timeout
+// (a source blocked in MIGRATE answers no ping; the others flag it fail? after NodeTimeout),
+// at most max when max > 0, and at least 100 ms.
+func (t Topology) MigrateTimeout(max time.Duration) time.Duration {
+	nt := t.NodeTimeout
+	if nt <= 0 {
+		nt = DefaultNodeTimeout
+	}
+	d := nt / 4
+	if max > 0 && max < d {
+		d = max
+	}
+	return maxDur(d, 100*time.Millisecond)
+}
+
+func maxDur(a, b time.Duration) time.Duration {
+	if a > b {
+		return a
+	}
+	return b
 }
 
 // Node is one pod of the cluster.
