@@ -54,7 +54,8 @@ func clusterTopology(t hooks.ClusterTopology, prev rediscluster.Topology) redisc
 	out := prev
 	if !t.Held {
 		out = rediscluster.Topology{Namespace: t.Namespace, Name: t.Name, Password: t.Password.Value(),
-			NumberOfMaster: int(t.NumberOfMaster), ReplicationFactor: int(t.ReplicationFactor)}
+			NumberOfMaster: int(t.NumberOfMaster), ReplicationFactor: int(t.ReplicationFactor),
+			NodeTimeout: time.Duration(t.NodeTimeout) * time.Millisecond}
 	}
 	out.Nodes = make([]rediscluster.Node, 0, len(t.Nodes))
 	for _, n := range t.Nodes {

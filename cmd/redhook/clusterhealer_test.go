@@ -13,13 +13,13 @@ import (
 )
 
 func TestClusterTopologyFromSync(t *testing.T) {
-	good := hooks.ClusterTopology{Namespace: "ns", Name: "c", Port: 6379, NumberOfMaster: 3, ReplicationFactor: 1,
+	good := hooks.ClusterTopology{Namespace: "ns", Name: "c", Port: 6379, NumberOfMaster: 3, ReplicationFactor: 1, NodeTimeout: 5000,
 		Password: hooks.NewSecret("pw"), Nodes: []hooks.ClusterNodeRef{
 			{Pod: "rdc-c-0-0", IP: "10.0.0.1", Shard: 0, Ordinal: 0, Ready: true, Updated: true},
 			{Pod: "rdc-c-0-1", IP: "10.0.0.2", Shard: 0, Ordinal: 1, Terminating: true}}}
 	got := clusterTopology(good, rediscluster.Topology{})
 	assert.Equal(t, rediscluster.Topology{Namespace: "ns", Name: "c", Password: "pw", NumberOfMaster: 3, ReplicationFactor: 1,
-		Nodes: []rediscluster.Node{
+		NodeTimeout: 5 * time.Second, Nodes: []rediscluster.Node{
 			{Pod: "rdc-c-0-0", IP: "10.0.0.1", Port: 6379, Shard: 0, Ordinal: 0, Ready: true, Updated: true},
 			{Pod: "rdc-c-0-1", IP: "10.0.0.2", Port: 6379, Shard: 0, Ordinal: 1, Terminating: true}}}, got)
 
