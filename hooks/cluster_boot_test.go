@@ -62,6 +62,11 @@ func TestClusterNodeBoots(t *testing.T) {
 	require.NoError(t, os.WriteFile(local, []byte(fmt.Sprintf("include %s\nbind %s\n", rendered, ip)), 0o600))
 	script := strings.Replace(container.Command[2], redisConfigDir+"/"+redisConfFile, local, 1)
 	require.NotEqual(t, container.Command[2], script, "the start command reads the rendered file")
+	// A new node (no nodes.conf) waits 2 × cluster-node-timeout before it listens: 1 s here.
+	script = strings.ReplaceAll(script, dataDir+"/nodes.conf", filepath.Join(dir, "data", "nodes.conf"))
+	require.Contains(t, script, "sleep 10\n", "2 × the default cluster-node-timeout")
+	script = strings.Replace(script, "sleep 10\n", "sleep 1\n", 1)
+	started := time.Now()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "sh", "-c", script)
@@ -95,6 +100,9 @@ func TestClusterNodeBoots(t *testing.T) {
 		return nil
 	})
 	defer client.Close()
+	b, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
+	assert.Contains(t, string(b), "a new node; waiting", "no nodes.conf: the node waits before it listens")
+	assert.GreaterOrEqual(t, time.Since(started), time.Second, "the node answered before its wait was over")
 
 	info, err := client.Do(t.Context(), client.B().Info().Section("cluster").Build()).ToString()
 	require.NoError(t, err)
@@ -130,4 +138,77 @@ func TestClusterNodeBoots(t *testing.T) {
 	probe := exec.CommandContext(t.Context(), container.ReadinessProbe.Exec.Command[0], container.ReadinessProbe.Exec.Command[1:]...)
 	probe.Env = append(probeEnv, "REDISCLI_AUTH=")
 	assert.Error(t, probe.Run(), "readiness without the password")
+}
+
+// TestClusterPreStopHandsOver runs the rendered preStop hook against real redis-server nodes in
+// cluster mode: a master holding every slot, with one replica, under a writer. The hook must
+// make the replica the master (CLUSTER FAILOVER) before it returns, with no acknowledged write
+// lost; on a replica it does nothing.
+func TestClusterPreStopHandsOver(t *testing.T) {
+	redistest.Require(t, redistest.RedisServer, "redis-cli", "sh", "sed", "head")
+	c := findClusterCase(t, "steady")
+	var sts StatefulSet
+	for _, child := range SyncCluster(&c.req, c.obs).Children {
+		b, err := json.Marshal(child)
+		require.NoError(t, err)
+		if strings.Contains(string(b), `"kind":"StatefulSet"`) {
+			require.NoError(t, json.Unmarshal(b, &sts))
+			break
+		}
+	}
+	hook := sts.Spec.Template.Spec.Containers[0].Lifecycle.PreStop.Exec.Command
+	require.Equal(t, []string{"sh", "-c"}, hook[:2])
+
+	sh := redistest.NewSharded(t, "prestop", redistest.ShardedOptions{Shards: 1, PerShard: 2})
+	master, replica := sh.Shards[0][0], sh.Shards[0][1]
+	require.NoError(t, master.Do("CLUSTER", "ADDSLOTSRANGE", "0", "16383").Error())
+	require.NoError(t, master.Do("CLUSTER", "MEET", replica.IP, fmt.Sprint(replica.Port)).Error())
+	id, err := master.Do("CLUSTER", "MYID").ToString()
+	require.NoError(t, err)
+	redistest.WaitFor(t, 20*time.Second, "the replica follows the master", func() error {
+		if err := replica.Do("CLUSTER", "REPLICATE", id).Error(); err != nil && !strings.Contains(err.Error(), "already") {
+			return err
+		}
+		info, err := master.Do("INFO", "replication").ToString()
+		if err != nil || !strings.Contains(info, "state=online") {
+			return fmt.Errorf("master's INFO: %q (%v)", info, err)
+		}
+		return nil
+	})
+	client := sh.ClusterClient(t)
+	defer client.Close()
+	w, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: "prestop-", Timeout: time.Second, Pause: 5 * time.Millisecond})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(ctx) }()
+	time.Sleep(500 * time.Millisecond)
+
+	run := func(p *redistest.Proc) string {
+		cmd := exec.CommandContext(t.Context(), hook[0], hook[1:]...)
+		cmd.Env = append(os.Environ(), "REDIS_HOST="+p.IP, fmt.Sprintf("REDIS_PORT=%d", p.Port))
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return string(out)
+	}
+	start := time.Now()
+	out := run(master)
+	took := time.Since(start)
+	assert.Contains(t, out, "handed over to "+replica.IP)
+	role, err := master.Do("ROLE").ToAny()
+	require.NoError(t, err)
+	assert.Equal(t, "slave", role.([]any)[0], "the old master is a replica when the hook returns")
+	role, err = replica.Do("ROLE").ToAny()
+	require.NoError(t, err)
+	assert.Equal(t, "master", role.([]any)[0])
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	<-done
+	loss, err := w.Verify(t.Context(), client)
+	require.NoError(t, err)
+	n := w.Counts()
+	assert.Empty(t, loss.Unconfirmed, "acknowledged writes lost")
+	t.Logf("preStop handed the slots over in %v; writes acknowledged %d, failed %d (%v), lost %d, longest gap %v",
+		took.Round(time.Millisecond), n.Unconfirmed, n.Failed, w.Errors(time.Time{}), len(loss.Unconfirmed), w.LongestGap().Round(time.Millisecond))
+	assert.Empty(t, strings.TrimSpace(run(master)), "on a replica the hook does nothing")
 }

@@ -112,10 +112,56 @@ func (r *clusterRenderer) redisConf() string {
 // the password from the user's Secret requirepass and masterauth, so that no ConfigMap, child
 // Secret or file holds it. redis-server replaces its command line (its process title) as it
 // starts; REDISCLI_AUTH is in the environment for redis-cli anyway.
-const clusterStart = `set --
+//
+// A node without nodes.conf on its volume is a new node, and it may take the address of a master
+// that just died (a pod recreated on an emptyDir, given the same IP): the dead master's replica
+// still replicates that address, and would resynchronise from the new, empty node and lose the
+// shard's data before Redis Cluster promotes it. So a new node waits 2 × cluster-node-timeout
+// before it listens: by then the others have flagged the dead master failed and its replica has
+// been promoted. The healer then forgets the dead node and makes the new one a replica.
+func (r *clusterRenderer) clusterStart() string {
+	wait := (2*clusterNodeTimeout(r.rc) + 999) / 1000
+	return fmt.Sprintf(`set --
 if [ -n "${REDISCLI_AUTH:-}" ]; then set -- --requirepass "$REDISCLI_AUTH" --masterauth "$REDISCLI_AUTH"; fi
-exec redis-server ` + redisConfigDir + "/" + redisConfFile + ` --cluster-announce-ip "$POD_IP" "$@"
-`
+if [ ! -e %[1]s/nodes.conf ]; then
+  echo "no %[1]s/nodes.conf: a new node; waiting %[2]d s (2 x cluster-node-timeout) before listening, so that a dead master at this address is failed over first"
+  sleep %[2]d
+fi
+exec redis-server %[3]s/%[4]s --cluster-announce-ip "$POD_IP" "$@"
+`, dataDir, wait, redisConfigDir, redisConfFile)
+}
+
+// clusterPreStop is the redis container's preStop hook: a master hands its slots over to one of
+// its replicas before it stops. CLUSTER FAILOVER, sent to the replica, is Redis Cluster's manual
+// failover: the master pauses its clients, the replica catches up with its offset, takes over the
+// slots and the master becomes its replica, so no acknowledged write is lost and clients follow
+// the MOVED replies at once instead of waiting for cluster-node-timeout. The hook waits for the
+// switch at most until the grace period minus 5 s (left for the shutdown); a replica, or a master
+// without an online replica, stops as it is.
+func (r *clusterRenderer) clusterPreStop() string {
+	wait := max(r.rc.Spec.TerminationGracePeriod-5, 0)
+	return fmt.Sprintf(`# preStop of a Redis Cluster node, rendered by redhook.
+host="${REDIS_HOST:-127.0.0.1}"
+port="${REDIS_PORT:-%[1]d}"
+t=""
+if command -v timeout >/dev/null 2>&1; then t="timeout 2"; fi
+info=$($t redis-cli -h "$host" -p "$port" info replication 2>/dev/null)
+case $info in *role:master*) ;; *) exit 0 ;; esac
+replica=$(printf '%%s\n' "$info" | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online.*/\1 \2/p' | head -n 1)
+if [ -z "$replica" ]; then echo "a master without an online replica: no hand-over"; exit 0; fi
+set -- $replica
+echo "master: CLUSTER FAILOVER on the replica $1:$2"
+$t redis-cli -h "$1" -p "$2" cluster failover
+end=$(($(date +%%s) + %[2]d))
+while [ "$(date +%%s)" -lt "$end" ]; do
+  case $($t redis-cli -h "$host" -p "$port" info replication 2>/dev/null) in
+  *role:slave*) echo "handed over to $1:$2"; exit 0 ;;
+  esac
+  sleep 0.2
+done
+echo "no hand-over within %[2]d s"
+`, DefaultRedisPort, wait)
+}
 
 // statefulSet renders shard sh: 1 + replicationFactor pods, the healer makes one of them the
 // shard's master and the others its replicas.
@@ -175,7 +221,9 @@ func (r *clusterRenderer) container() corev1.Container {
 	}
 	return corev1.Container{
 		Name: "redis", Image: s.Image, ImagePullPolicy: s.ImagePullPolicy,
-		Command: []string{"sh", "-c", clusterStart},
+		Command: []string{"sh", "-c", r.clusterStart()},
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+			Command: []string{"sh", "-c", r.clusterPreStop()}}}},
 		Ports: []corev1.ContainerPort{
 			{Name: "redis", ContainerPort: DefaultRedisPort, Protocol: corev1.ProtocolTCP},
 			{Name: "cluster-bus", ContainerPort: DefaultRedisPort + ClusterBusShift, Protocol: corev1.ProtocolTCP},
