@@ -67,7 +67,8 @@ t=""
 if command -v timeout >/dev/null 2>&1; then t="timeout 2"; fi
 redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 `, r.namespace(), r.name(), r.port())
-	if r.sentinels() {
+	sentinel, handOver := r.sentinels(), sentinelless(r.rf)
+	if sentinel {
 		fmt.Fprintf(&b, "sentinel=\"${SENTINEL_HOST:-%s}\"\n", sentinelName(r.name()))
 		if r.sentinelAuth {
 			fmt.Fprintf(&b, "sentinel_cli() { $t redis-cli -h \"$sentinel\" -p %d \"$@\"; }\n", SentinelPort)
@@ -76,8 +77,42 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 			b.WriteString("# The sentinels require no password (spec.auth.sentinel is off): send them none.\n")
 			fmt.Fprintf(&b, "sentinel_cli() { (unset REDISCLI_AUTH; $t redis-cli -h \"$sentinel\" -p %d \"$@\"); }\n", SentinelPort)
 		}
+	}
+	if sentinel || handOver {
 		wait := r.shutdownWait()
-		fmt.Fprintf(&b, `# get NAME TEXT sets val to the value of NAME in the INFO text TEXT. Builtins only: a forced
+		// args: the hand-over's deadline, the catch-up bound, the pause in ms, the master name.
+		args := []any{wait, catchUpSeconds, wait * 1000, r.masterName()}
+		fmt.Fprintf(&b, shutdownHelpers)
+		if sentinel {
+			fmt.Fprintf(&b, shutdownStepsSentinel, args...)
+		} else {
+			fmt.Fprintf(&b, shutdownStepsSentinelless, args...)
+		}
+		fmt.Fprintf(&b, shutdownPause, args...)
+		if sentinel {
+			fmt.Fprintf(&b, shutdownStale, args...)
+		}
+		fmt.Fprintf(&b, shutdownCatchUp, args...)
+		if sentinel {
+			fmt.Fprintf(&b, shutdownSentinelFailover, args...)
+		} else {
+			fmt.Fprint(&b, strings.ReplaceAll(shutdownPromote, "%%", "%"))
+		}
+		b.WriteString("  redis_cli client unpause >/dev/null\nfi\n")
+	}
+	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
+		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")
+		b.WriteString("redis_cli save\n")
+	}
+	b.WriteString("exit 0\n")
+	return b.String()
+}
+
+// The pieces of the shutdown script's hand-over (shutdownScript), Fprintf formats of the
+// hand-over's deadline in seconds (%[1]d), the catch-up bound (%[2]d), the pause in ms (%[3]d)
+// and the master name (%[4]s).
+const (
+	shutdownHelpers = `# get NAME TEXT sets val to the value of NAME in the INFO text TEXT. Builtins only: a forced
 # deletion leaves this script 1 s, and every process started before the failover costs some of it.
 get() {
   val=${2#*"$1":}
@@ -92,7 +127,8 @@ now() {
 }
 # before T: the deadline T (in now's seconds) is still ahead.
 before() { now; [ "$now" -lt "$1" ]; }
-# A master hands over before it stops, within %[1]d s (the grace period - 5 s), losing no write:
+`
+	shutdownStepsSentinel = `# A master hands over before it stops, within %[1]d s (the grace period - 5 s), losing no write:
 # 1. CLIENT PAUSE WRITE: from now on no write runs here; writing clients wait.
 # 2. If Sentinel names another master, this one is stale: no failover; it stays paused and stops.
 # 3. Every online replica reaches the master's offset (at most %[2]d s).
@@ -101,20 +137,34 @@ before() { now; [ "$now" -lt "$1" ]; }
 #    master. Sentinel would convert this node only seconds later, and until then it would take
 #    writes that no replica keeps.
 # 6. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
-role "$host" "$port"
+`
+	shutdownStepsSentinelless = `# Without Sentinel, a master hands over before it stops, within %[1]d s (the grace period - 5 s),
+# losing no write:
+# 1. CLIENT PAUSE WRITE: from now on no write runs here; writing clients wait.
+# 2. Every online replica reaches the master's offset (at most %[2]d s).
+# 3. REPLICAOF NO ONE on the first replica that has the offset: it continues this master's
+#    history (redhook's healer keeps it: rule 5), and the healer moves the master Service to it.
+# 4. REPLICAOF it: the waiting writes fail with READONLY, and their clients retry through the
+#    master Service. The healer re-points the other replicas.
+# 5. CLIENT UNPAUSE; also when no replica has the offset (no hand-over: the healer fails over
+#    once the process stops).
+`
+	shutdownPause = `role "$host" "$port"
 if [ "$val" = master ]; then
   now
   end=$((now + %[1]d))
   # One call pauses the writes and reads the offset they stopped at: "OK", then the INFO.
   info=$(printf 'CLIENT PAUSE %[3]d WRITE\nINFO replication\n' | redis_cli)
-  self="${POD_IP:-$host}"
+`
+	shutdownStale = `  self="${POD_IP:-$host}"
   named=$(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
   named=${named%%%%[!0-9A-Za-z.:-]*}
   if [ -n "$named" ] && [ "$named" != "$self" ]; then
     echo "Sentinel names $named, not this node: no failover; writes stay paused until the process stops"
     exit 0
   fi
-  get master_repl_offset "$info"
+`
+	shutdownCatchUp = `  get master_repl_offset "$info"
   offset=$val
   # replicas: "ip:port" of the online replicas (an IPv6 address keeps its colons: the port is
   # after the last one).
@@ -146,7 +196,8 @@ if [ "$val" = master ]; then
       sleep 0.1
     done
   fi
-  reply=$(sentinel_cli sentinel failover %[4]s 2>&1)
+`
+	shutdownSentinelFailover = `  reply=$(sentinel_cli sentinel failover %[4]s 2>&1)
   echo "SENTINEL FAILOVER: $reply"
   case $reply in
   OK*|*INPROG*)
@@ -179,14 +230,23 @@ if [ "$val" = master ]; then
     redis_cli replicaof $new >/dev/null
     ;;
   esac
-  redis_cli client unpause >/dev/null
-fi
-`, wait, catchUpSeconds, wait*1000, r.masterName())
-	}
-	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
-		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")
-		b.WriteString("redis_cli save\n")
-	}
-	b.WriteString("exit 0\n")
-	return b.String()
-}
+`
+	shutdownPromote = `  new=""
+  for r in $replicas; do
+    get slave_repl_offset "$($t redis-cli -h "${r%%:*}" -p "${r##*:}" info replication 2>/dev/null)"
+    if [ -n "$val" ] && [ "$val" -ge "$offset" ]; then
+      new="$r"
+      break
+    fi
+  done
+  if [ -n "$new" ]; then
+    reply=$($t redis-cli -h "${new%%:*}" -p "${new##*:}" replicaof no one 2>&1)
+    echo "REPLICAOF NO ONE on $new: $reply"
+    case $reply in
+    OK*) redis_cli replicaof "${new%%:*}" "${new##*:}" >/dev/null ;;
+    esac
+  else
+    echo "no online replica has this master's offset $offset: no hand-over"
+  fi
+`
+)

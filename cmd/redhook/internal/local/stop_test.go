@@ -158,3 +158,73 @@ func sentinelMaster(ctx context.Context, c *Cluster) (string, error) {
 	}
 	return net.JoinHostPort(a[0], a[1]), nil
 }
+
+// TestPlannedStopSentinelless: in sentinel-less mode too, stopping the master's pod as a kubelet
+// does hands over to a replica (the preStop script pauses writes, lets the replicas catch up,
+// promotes one with REPLICAOF NO ONE and follows it) without losing a write, confirmed or not,
+// under a SET + WAIT 1 writer through the master port; the old master comes back as a replica.
+func TestPlannedStopSentinelless(t *testing.T) {
+	redistest.Require(t, redistest.RedisServer, "redis-cli")
+	port, err := redistest.FreePort()
+	require.NoError(t, err)
+	first := redistest.Subnets(t, 2)
+	out := &redistest.SyncBuffer{}
+	logs := redistest.CaptureLog(t, "redhook")
+	c, err := New(Config{Files: []string{writeRF(t, `apiVersion: databases.spotahome.com/v1
+kind: RedisFailover
+metadata: {name: slstop}
+spec:
+  sentinel: {enabled: false}
+`)}, BaseIP: net.ParseIP(fmt.Sprintf("127.0.%d.1", first)), MasterPort: port, RestartDelay: time.Second,
+		RedisServer: "redis-server", RedisCli: "redis-cli"}, out, zerolog.New(logs))
+	require.NoError(t, err)
+	ctx, _, _ := runUntilCleanup(t, c)
+	require.True(t, c.WaitReady(ctx, true, time.Minute), "not Ready within a minute; output:\n%s", out)
+	viaPort, err := c.MasterPortClient(time.Second)
+	require.NoError(t, err)
+	defer viaPort.Close()
+	w, err := redistest.NewWriter(viaPort, redistest.WriterConfig{Prefix: "port-", Wait: 500 * time.Millisecond, Timeout: time.Second})
+	require.NoError(t, err)
+	wctx, stopWriter := context.WithCancel(ctx)
+	writing := make(chan struct{})
+	go func() { w.Run(wctx); close(writing) }()
+	time.Sleep(time.Second)
+
+	old := c.Master()
+	require.NotNil(t, old)
+	start := time.Now()
+	hookOut, err := c.Stop(ctx, old)
+	hookTook := time.Since(start)
+	t.Logf("preStop of %s:\n%s", old.Name(), hookOut)
+	require.NoError(t, err, "preStop output:\n%s", hookOut)
+	assert.Regexp(t, `REPLICAOF NO ONE on \S+: OK`, hookOut, "the hook promoted a replica")
+	redistest.WaitFor(t, time.Minute, old.Name()+" a replica and Ready", func() error {
+		cl, err := redistest.NewClient(old.Addr(), "")
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		role, err := cl.Do(ctx, cl.B().Role().Build()).ToArray()
+		if err != nil {
+			return err
+		}
+		if r, _ := role[0].ToString(); r != "slave" {
+			return fmt.Errorf("role %s", r)
+		}
+		if !c.WaitReady(ctx, true, 100*time.Millisecond) {
+			return fmt.Errorf("not Ready")
+		}
+		return nil
+	})
+	time.Sleep(time.Second)
+	stopWriter()
+	<-writing
+	loss, err := w.Verify(ctx, viaPort)
+	require.NoError(t, err)
+	counts := w.Counts()
+	t.Logf("through the master port: %+v, longest write gap %v; preStop took %v; errors %v", counts,
+		w.LongestGap().Round(time.Millisecond), hookTook.Round(time.Millisecond), w.Errors(start))
+	assert.Empty(t, loss.Confirmed, "confirmed writes lost")
+	assert.Empty(t, loss.Unconfirmed, "acknowledged (unconfirmed) writes lost")
+	assert.Positive(t, counts.Confirmed)
+}
