@@ -82,7 +82,7 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		wait := r.shutdownWait()
 		// args: the hand-over's deadline, the catch-up bound, the pause in ms, the master name.
 		args := []any{wait, catchUpSeconds, wait * 1000, r.masterName()}
-		fmt.Fprintf(&b, shutdownHelpers)
+		b.WriteString(strings.ReplaceAll(shutdownHelpers, "%%", "%"))
 		if sentinel {
 			fmt.Fprintf(&b, shutdownStepsSentinel, args...)
 		} else {
