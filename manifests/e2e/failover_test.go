@@ -52,12 +52,7 @@ func TestFailover(t *testing.T) {
 			require.NoError(t, err)
 			return nil
 		}},
-		{"redis process killed", func(pod *unstructured.Unstructured) func() {
-			for _, pid := range containerPids(t, pod, "redis") {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-			return nil
-		}},
+		{"redis process killed", func(pod *unstructured.Unstructured) func() { return killRedis(t, pod) }},
 		{"frozen (SIGSTOP)", func(pod *unstructured.Unstructured) func() {
 			pids := containerPids(t, pod, "redis")
 			for _, pid := range pids {
@@ -69,22 +64,7 @@ func TestFailover(t *testing.T) {
 				}
 			}
 		}},
-		{"network cut", func(pod *unstructured.Unstructured) func() {
-			pids := containerPids(t, pod, "redis")
-			require.NotEmpty(t, pids)
-			netns := fmt.Sprintf("/proc/%d/ns/net", pids[0])
-			ipt := func(op string) error {
-				for _, chain := range []string{"INPUT", "OUTPUT"} {
-					out, err := exec.Command("nsenter", "--net="+netns, "iptables", op, chain, "-j", "DROP").CombinedOutput()
-					if err != nil {
-						return fmt.Errorf("iptables %s %s: %w: %s", op, chain, err, out)
-					}
-				}
-				return nil
-			}
-			require.NoError(t, ipt("-I"))
-			return func() { require.NoError(t, ipt("-D")) }
-		}},
+		{"network cut", func(pod *unstructured.Unstructured) func() { return cutNetwork(t, pod) }},
 	} {
 		windows = append(windows, window{d.name, time.Now()})
 		t.Run(d.name, func(t *testing.T) {
@@ -309,4 +289,31 @@ func (r *rfTest) logsSince(t time.Time, why string) {
 		}
 	}
 	r.t.Logf("%s: redhook's log lines about %s:\n%s", why, r.ns, tailString(strings.Join(lines, "\n"), 60))
+}
+
+// killRedis SIGKILLs the redis container's processes of pod.
+func killRedis(t *testing.T, pod *unstructured.Unstructured) func() {
+	for _, pid := range containerPids(t, pod, "redis") {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return nil
+}
+
+// cutNetwork drops every packet in and out of pod's network namespace (iptables inside it)
+// until the returned func runs.
+func cutNetwork(t *testing.T, pod *unstructured.Unstructured) func() {
+	pids := containerPids(t, pod, "redis")
+	require.NotEmpty(t, pids)
+	netns := fmt.Sprintf("/proc/%d/ns/net", pids[0])
+	ipt := func(op string) error {
+		for _, chain := range []string{"INPUT", "OUTPUT"} {
+			out, err := exec.Command("nsenter", "--net="+netns, "iptables", op, chain, "-j", "DROP").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("iptables %s %s: %w: %s", op, chain, err, out)
+			}
+		}
+		return nil
+	}
+	require.NoError(t, ipt("-I"))
+	return func() { require.NoError(t, ipt("-D")) }
 }

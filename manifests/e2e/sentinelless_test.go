@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os/exec"
-	"syscall"
 	"testing"
 	"time"
 
@@ -60,25 +58,8 @@ spec:
 			require.NoError(t, err)
 			return nil
 		}},
-		{"redis process killed", func(pod *unstructured.Unstructured) func() {
-			for _, pid := range containerPids(t, pod, "redis") {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-			return nil
-		}},
-		{"network cut", func(pod *unstructured.Unstructured) func() {
-			netns := fmt.Sprintf("/proc/%d/ns/net", containerPids(t, pod, "redis")[0])
-			ipt := func(op string) error {
-				for _, chain := range []string{"INPUT", "OUTPUT"} {
-					if out, err := exec.Command("nsenter", "--net="+netns, "iptables", op, chain, "-j", "DROP").CombinedOutput(); err != nil {
-						return fmt.Errorf("iptables %s %s: %w: %s", op, chain, err, out)
-					}
-				}
-				return nil
-			}
-			require.NoError(t, ipt("-I"))
-			return func() { require.NoError(t, ipt("-D")) }
-		}},
+		{"redis process killed", func(pod *unstructured.Unstructured) func() { return killRedis(t, pod) }},
+		{"network cut", func(pod *unstructured.Unstructured) func() { return cutNetwork(t, pod) }},
 	} {
 		t.Run(d.name, func(t *testing.T) {
 			r.t = t

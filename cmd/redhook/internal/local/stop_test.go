@@ -100,24 +100,7 @@ func plannedStop(t *testing.T, yaml, password string) {
 
 	// The old master comes back (restarted after the restart delay) as a replica, and the
 	// RedisFailover is Ready again.
-	redistest.WaitFor(t, time.Minute, old.Name()+" a replica and Ready", func() error {
-		cl, err := redistest.NewClient(old.Addr(), password)
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		role, err := cl.Do(ctx, cl.B().Role().Build()).ToArray()
-		if err != nil {
-			return err
-		}
-		if r, _ := role[0].ToString(); r != "slave" {
-			return fmt.Errorf("role %s", r)
-		}
-		if !c.WaitReady(ctx, true, 100*time.Millisecond) {
-			return fmt.Errorf("not Ready")
-		}
-		return nil
-	})
+	waitReplicaAndReady(ctx, t, c, old, password)
 	time.Sleep(time.Second)
 	stopWriters()
 	<-writing
@@ -198,8 +181,26 @@ spec:
 	t.Logf("preStop of %s:\n%s", old.Name(), hookOut)
 	require.NoError(t, err, "preStop output:\n%s", hookOut)
 	assert.Regexp(t, `REPLICAOF NO ONE on \S+: OK`, hookOut, "the hook promoted a replica")
+	waitReplicaAndReady(ctx, t, c, old, "")
+	time.Sleep(time.Second)
+	stopWriter()
+	<-writing
+	loss, err := w.Verify(ctx, viaPort)
+	require.NoError(t, err)
+	counts := w.Counts()
+	t.Logf("through the master port: %+v, longest write gap %v; preStop took %v; errors %v", counts,
+		w.LongestGap().Round(time.Millisecond), hookTook.Round(time.Millisecond), w.Errors(start))
+	assert.Empty(t, loss.Confirmed, "confirmed writes lost")
+	assert.Empty(t, loss.Unconfirmed, "acknowledged (unconfirmed) writes lost")
+	assert.Positive(t, counts.Confirmed)
+}
+
+// waitReplicaAndReady waits until old, the stopped master (restarted after the restart delay),
+// answers as a replica and the RedisFailover is Ready again.
+func waitReplicaAndReady(ctx context.Context, t *testing.T, c *Cluster, old *Pod, password string) {
+	t.Helper()
 	redistest.WaitFor(t, time.Minute, old.Name()+" a replica and Ready", func() error {
-		cl, err := redistest.NewClient(old.Addr(), "")
+		cl, err := redistest.NewClient(old.Addr(), password)
 		if err != nil {
 			return err
 		}
@@ -216,15 +217,4 @@ spec:
 		}
 		return nil
 	})
-	time.Sleep(time.Second)
-	stopWriter()
-	<-writing
-	loss, err := w.Verify(ctx, viaPort)
-	require.NoError(t, err)
-	counts := w.Counts()
-	t.Logf("through the master port: %+v, longest write gap %v; preStop took %v; errors %v", counts,
-		w.LongestGap().Round(time.Millisecond), hookTook.Round(time.Millisecond), w.Errors(start))
-	assert.Empty(t, loss.Confirmed, "confirmed writes lost")
-	assert.Empty(t, loss.Unconfirmed, "acknowledged (unconfirmed) writes lost")
-	assert.Positive(t, counts.Confirmed)
 }
