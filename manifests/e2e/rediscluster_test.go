@@ -25,9 +25,9 @@ import (
 // StatefulSet per shard, started empty and formed by the healer (MEET, ADDSLOTSRANGE,
 // REPLICATE) until status says cluster_state ok with every slot assigned. Then, with a
 // cluster-aware writer (rueidis follows MOVED and ASK) writing throughout:
-//   - the master pod of shard 0 is deleted: Redis Cluster promotes its replica, the pod comes back
-//     (a new node: no persistence in the example) and the healer forgets the old node and makes
-//     the new one a replica of its shard;
+//   - the master pod of shard 0 is deleted: its preStop hook hands the slots over to its replica
+//     (CLUSTER FAILOVER), and the pod comes back on its volume (the example keeps nodes.conf and
+//     the data on a PVC) as that replica's replica;
 //   - numberOfMaster 3 → 4: a fourth shard, slots moved to it; then 4 → 3: its slots moved away,
 //     its nodes forgotten, its StatefulSet deleted.
 //
