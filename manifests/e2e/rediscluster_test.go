@@ -111,6 +111,51 @@ func TestRedisCluster(t *testing.T) {
 	assert.Zero(t, len(loss.Unconfirmed), "acknowledged writes lost during the scale, the first: %v",
 		loss.Unconfirmed[:min(10, len(loss.Unconfirmed))])
 	assert.Zero(t, n.Failed, "no write failed during the scale: %v", w.Errors(time.Time{}))
+
+	// A rolling update of every shard (the pod template changed): per shard the replicas first,
+	// the master's pod last, handed over by its preStop hook.
+	w, stop = r.clusterWriter(cl, "roll-")
+	from := time.Now()
+	_, err = r.c.kubectl(ctx, "-n", r.ns, "patch", "rediscluster", r.name, "--type=merge", "-p",
+		`{"spec":{"resources":{"requests":{"cpu":"50m"}}}}`)
+	require.NoError(t, err)
+	eventually(t, 8*time.Minute, "every shard rolled", func() error {
+		for _, name := range r.statefulSets() {
+			sts, err := r.c.client.Get(ctx, schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, r.ns, name)
+			if err != nil {
+				return err
+			}
+			want, _, _ := unstructured.NestedInt64(sts.Object, "spec", "replicas")
+			cur, _, _ := unstructured.NestedString(sts.Object, "status", "currentRevision")
+			upd, _, _ := unstructured.NestedString(sts.Object, "status", "updateRevision")
+			updated, _, _ := unstructured.NestedInt64(sts.Object, "status", "updatedReplicas")
+			ready, _, _ := unstructured.NestedInt64(sts.Object, "status", "readyReplicas")
+			if cur != upd || updated != want || ready != want {
+				return fmt.Errorf("%s: revision %s → %s, %d/%d updated, %d ready", name, cur, upd, updated, want, ready)
+			}
+		}
+		s := r.clusterStatus()
+		if s.state != "ok" || s.slots != 16384 || len(s.shards) != 3 {
+			return fmt.Errorf("%s", s)
+		}
+		for _, sh := range s.shards {
+			if sh.master == "" || len(sh.replicas) != 1 {
+				return fmt.Errorf("shard %d: %s", sh.index, s)
+			}
+		}
+		return nil
+	})
+	r.waitReady(2 * time.Minute)
+	rolled := time.Since(from)
+	stop()
+	loss, err = w.Verify(ctx, cl)
+	require.NoError(t, err)
+	n = w.Counts()
+	t.Logf("rolling update of 3 shards: %.1fs; writes acknowledged %d, failed %d (errors %s), longest gap %v; %s",
+		rolled.Seconds(), n.Unconfirmed, n.Failed, topErrors(w.Errors(time.Time{}), 3), w.LongestGap().Round(time.Millisecond),
+		r.clusterStatus())
+	assert.Zero(t, len(loss.Unconfirmed), "acknowledged writes lost during the rolling update, the first: %v",
+		loss.Unconfirmed[:min(10, len(loss.Unconfirmed))])
 	noRejections(t, r.c, r.ns)
 }
 
