@@ -81,7 +81,7 @@ func localCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
 	ctx, stop := signalContext()
 	defer stop()
-	isCluster, err := local.IsRedisCluster(f.Local)
+	isCluster, err := local.IsRedisCluster(&f.Local)
 	if err != nil {
 		fmt.Fprintln(stderr, "redhook local:", err)
 		return 1

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -46,14 +48,15 @@ type RedisCluster struct {
 	healer   *rediscluster.Healer
 	filesSum [32]byte
 
-	mu     sync.Mutex
-	conf   string // the rendered redis.conf
-	status hooks.RedisClusterStatus
-	report rediscluster.Report
-	last   rediscluster.Topology // the last topology that was not held
-	shown  string
-	table  string
-	ok     bool // cluster_state ok was printed
+	mu       sync.Mutex
+	conf     string // the rendered redis.conf
+	status   hooks.RedisClusterStatus
+	children []any // of the last response: observed by the next request
+	report   rediscluster.Report
+	last     rediscluster.Topology // the last topology that was not held
+	shown    string
+	table    string
+	ok       bool // cluster_state ok was printed
 }
 
 // clusterNode is one pod of a RedisCluster: shard k's pod i.
@@ -66,16 +69,24 @@ type clusterNode struct {
 }
 
 // Addr is ip:6379.
-func (n *clusterNode) Addr() string { return net.JoinHostPort(n.ip, fmt.Sprint(hooks.DefaultRedisPort)) }
+func (n *clusterNode) Addr() string {
+	return net.JoinHostPort(n.ip, fmt.Sprint(hooks.DefaultRedisPort))
+}
 
 // IsRedisCluster tells whether the -f files of cfg hold a RedisCluster (rather than a
-// RedisFailover). Standard input cannot be read twice: "-" is not looked at.
-func IsRedisCluster(cfg Config) (bool, error) {
-	for _, f := range cfg.Files {
-		if f == "-" {
-			continue
+// RedisFailover). Standard input ("-") is read here once and cfg.Stdin replaced by a copy, so
+// that the runner can read it again.
+func IsRedisCluster(cfg *Config) (bool, error) {
+	if slices.Contains(cfg.Files, "-") && cfg.Stdin != nil {
+		b, err := io.ReadAll(cfg.Stdin)
+		if err != nil {
+			return false, err
 		}
-		docs, err := manifest.Read(f, nil)
+		cfg.Stdin = bytes.NewReader(b)
+		defer func() { cfg.Stdin = bytes.NewReader(b) }()
+	}
+	for _, f := range cfg.Files {
+		docs, err := manifest.Read(f, cfg.Stdin)
 		if err != nil {
 			return false, err
 		}
@@ -334,7 +345,7 @@ func (c *RedisCluster) sync() error {
 		c.last = clusterTopology(topo, c.last)
 	}
 	last := c.last
-	c.status, c.report = resp.Status, rep
+	c.status, c.report, c.children = resp.Status, rep, resp.Children
 	if conf != "" {
 		c.conf = conf
 	}
@@ -359,19 +370,53 @@ func clusterHeldReason(s hooks.RedisClusterStatus) string {
 	return "invalid spec or missing Secret"
 }
 
-// request is the sync request of this moment: the parent with its last status and the pods;
-// no child is observed (nothing here plays the StatefulSet controller).
+// request is the sync request of this moment: the parent with its last status, the children of
+// the last response as observed objects (a shard's StatefulSet with the readiness of its local
+// pods, as its controller would report it; there is no rollout: edits are not applied), and the
+// pods.
 func (c *RedisCluster) request() (*hooks.ClusterSyncRequest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	req := &hooks.ClusterSyncRequest{Parent: *c.parent.DeepCopy(), Children: hooks.Objects{},
 		Related: hooks.Objects{hooks.KeyPod: {}, hooks.KeySecret: c.secrets}}
 	req.Parent.Status = c.status
+	ready := map[string]bool{}
+	perShard := map[string]workloadStatus{} // by StatefulSet name
 	for _, n := range c.nodes {
-		ready := "False"
-		if n.proc != nil && n.proc.running() {
-			ready = "True"
+		ready[n.name] = n.proc != nil && n.proc.running()
+		sts := hooks.ClusterShardName(c.parent.Name, n.shard)
+		w := perShard[sts]
+		w.updatedRedis++
+		if ready[n.name] {
+			w.readyRedis++
 		}
+		perShard[sts] = w
+	}
+	ns := c.parent.Namespace
+	for _, child := range c.children {
+		var id struct {
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		}
+		b, err := json.Marshal(child)
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &id); err != nil {
+			return nil, err
+		}
+		key, name, raw, err := observedChild(child, perShard[id.Metadata.Name])
+		if err != nil {
+			return nil, err
+		}
+		if req.Children[key] == nil {
+			req.Children[key] = map[string]json.RawMessage{}
+		}
+		req.Children[key][ns+"/"+name] = raw
+	}
+	for _, n := range c.nodes {
+		ready := map[bool]string{true: "True", false: "False"}[ready[n.name]]
 		raw, err := json.Marshal(map[string]any{
 			"apiVersion": "v1", "kind": "Pod",
 			"metadata": map[string]any{"name": n.name, "namespace": c.parent.Namespace,

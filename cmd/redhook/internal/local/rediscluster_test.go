@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -35,7 +36,7 @@ func TestLocalRedisClusterExample(t *testing.T) {
 	require.NoError(t, os.WriteFile(file, src, 0o600))
 	cfg := Config{Files: []string{file}, BaseIP: net.ParseIP(fmt.Sprintf("127.0.%d.1", redistest.Subnet(t))),
 		RestartDelay: time.Second, RedisServer: "redis-server", RedisCli: "redis-cli"}
-	isCluster, err := IsRedisCluster(cfg)
+	isCluster, err := IsRedisCluster(&cfg)
 	require.NoError(t, err)
 	require.True(t, isCluster)
 	out := &redistest.SyncBuffer{}
@@ -113,6 +114,8 @@ func TestLocalRedisClusterExample(t *testing.T) {
 	stop()
 	text := out.String()
 	assert.Contains(t, text, "cluster_state ok: try: redis-cli -c -h "+c.nodes[0].ip+" -p 6379")
+	assert.Contains(t, text, "cluster cluster_state=ok slots=16384/16384 Ready=True Available=True Progressing=False Degraded=False")
+	assert.Contains(t, text, "rdc-cluster-2-0  rdc-cluster-2-1  ") // the shard table
 	assert.Contains(t, text, "stopping every process")
 	assert.NotContains(t, text, "change-me", "the password is printed")
 	assert.NotContains(t, logs.String(), "change-me", "the password is logged")
@@ -148,6 +151,29 @@ func pidOf(p *process) int {
 		return 0
 	}
 	return p.cmd.Process.Pid
+}
+
+// TestIsRedisCluster: the kind decides, standard input included, which stays readable.
+func TestIsRedisCluster(t *testing.T) {
+	rf := writeRF(t, "apiVersion: databases.spotahome.com/v1\nkind: RedisFailover\nmetadata: {name: a}\n")
+	rc := writeRF(t, "apiVersion: redhook.io/v1alpha1\nkind: RedisCluster\nmetadata: {name: b}\n")
+	for _, tc := range []struct {
+		files []string
+		want  bool
+	}{{[]string{rf}, false}, {[]string{rc}, true}} {
+		got, err := IsRedisCluster(&Config{Files: tc.files})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, tc.files)
+	}
+	src, err := os.ReadFile(rc)
+	require.NoError(t, err)
+	cfg := Config{Files: []string{"-"}, Stdin: strings.NewReader(string(src))}
+	got, err := IsRedisCluster(&cfg)
+	require.NoError(t, err)
+	assert.True(t, got)
+	again, err := io.ReadAll(cfg.Stdin)
+	require.NoError(t, err)
+	assert.Equal(t, string(src), string(again))
 }
 
 // TestLocalRedisClusterInvalid: an invalid RedisCluster is refused before anything starts, with
