@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -98,6 +99,26 @@ func TestLocalRedisClusterExample(t *testing.T) {
 		assert.Positive(t, size, "shard %d master %s", s.Index, s.Master)
 	}
 	client.Close()
+
+	// A killed process is restarted on its address and nodes.conf, as a kubelet restarts a
+	// container, and its node is back in its shard.
+	var victim *clusterNode
+	for _, n := range c.nodes {
+		if n.name == c.Report().Shards[1].Replicas[0] {
+			victim = n
+		}
+	}
+	require.NotNil(t, victim)
+	before := pidOf(victim.proc)
+	require.NoError(t, victim.proc.kill(false))
+	require.Eventually(t, func() bool {
+		if pid := pidOf(victim.proc); pid == 0 || pid == before {
+			return false
+		}
+		r := c.Report()
+		return r.ClusterState == "ok" && len(r.Shards) == 3 && slices.Contains(r.Shards[1].Replicas, victim.name) &&
+			slices.ContainsFunc(r.Nodes, func(n rediscluster.NodeReport) bool { return n.Pod == victim.name && n.Reachable })
+	}, 30*time.Second, 200*time.Millisecond, "%s not back:\n%s", victim.name, out)
 
 	// An edit is not applied: a message asks for a restart.
 	require.NoError(t, os.WriteFile(file, append(src, []byte("\n# edited\n")...), 0o600))
