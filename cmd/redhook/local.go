@@ -37,10 +37,10 @@ func parseLocalFlags(args []string, stdin io.Reader, out io.Writer) (localFlags,
 	var files fileList
 	fs := flag.NewFlagSet("redhook local", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.Var(&files, "f", "file with a RedisFailover (and its auth Secret); repeatable; edits apply while it runs (a pod template change rolls the redis pods)")
+	fs.Var(&files, "f", "file with a RedisFailover or a RedisCluster (and its auth Secret); repeatable; a RedisFailover's edits apply while it runs (a pod template change rolls the redis pods), a RedisCluster's need a restart")
 	fs.StringVar(&f.Local.DataDir, "data-dir", "", "keep config, data and logs here (default: a temporary directory, removed at exit)")
 	fs.StringVar(&f.Local.PasswordFile, "password-file", "", "file holding the password (the auth Secret's \"password\" key)")
-	base := fs.String("base-ip", "127.0.10.1", "first loopback address: redis pod i gets BASE+i, sentinel j gets BASE+256+j")
+	base := fs.String("base-ip", "127.0.10.1", "first loopback address: redis pod i gets BASE+i, sentinel j gets BASE+256+j; RedisCluster pod rdc-NAME-k-i gets BASE+k*(1+replicationFactor)+i")
 	fs.IntVar(&f.Local.MasterPort, "master-port", 0, "serve a TCP port on 127.0.0.1 that always leads to the current master (0: off)")
 	fs.DurationVar(&f.Chaos.Duration, "chaos", 0, "for this long, kill a random master, replica or sentinel every --chaos-every, then print a summary")
 	fs.DurationVar(&f.Chaos.Every, "chaos-every", f.Chaos.Every, "mean time between two kills of --chaos")
@@ -65,7 +65,8 @@ func (f localFlags) Validate() error {
 	return errors.Join(errs...)
 }
 
-// localCommand runs a RedisFailover as local processes until SIGINT or SIGTERM.
+// localCommand runs a RedisFailover or a RedisCluster as local processes until SIGINT or
+// SIGTERM.
 func localCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	f, err := parseLocalFlags(args, stdin, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -80,6 +81,14 @@ func localCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 	log := zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05.000"}).Level(lvl).With().Timestamp().Logger()
 	ctx, stop := signalContext()
 	defer stop()
+	isCluster, err := local.IsRedisCluster(&f.Local)
+	if err != nil {
+		fmt.Fprintln(stderr, "redhook local:", err)
+		return 1
+	}
+	if isCluster {
+		return localRedisCluster(ctx, f, stdout, stderr, log)
+	}
 	c, err := local.New(f.Local, stdout, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "redhook local:", err)
@@ -90,6 +99,24 @@ func localCommand(args []string, stdin io.Reader, stdout, stderr io.Writer) int 
 		load = failover.NewMonkey(c, f.Chaos, stdout).Run
 	}
 	if err := c.Run(ctx, load); err != nil {
+		fmt.Fprintln(stderr, "redhook local:", err)
+		return 1
+	}
+	return 0
+}
+
+// localRedisCluster runs a RedisCluster as local processes until ctx ends.
+func localRedisCluster(ctx context.Context, f localFlags, stdout, stderr io.Writer, log zerolog.Logger) int {
+	if f.Chaos.Duration > 0 {
+		fmt.Fprintln(stderr, "redhook local: --chaos runs on a RedisFailover only")
+		return 2
+	}
+	c, err := local.NewRedisCluster(f.Local, stdout, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "redhook local:", err)
+		return 1
+	}
+	if err := c.Run(ctx); err != nil {
 		fmt.Fprintln(stderr, "redhook local:", err)
 		return 1
 	}

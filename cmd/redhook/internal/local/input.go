@@ -92,9 +92,12 @@ func (c *Cluster) readDocs() ([]manifest.Document, error) {
 
 // sumFiles is a checksum of the -f files' contents (standard input excluded: it cannot change).
 // A file that cannot be read counts by its error, so that its coming back is a change too.
-func (c *Cluster) sumFiles() [sha256.Size]byte {
+func (c *Cluster) sumFiles() [sha256.Size]byte { return sumFiles(c.cfg.Files) }
+
+// sumFiles is a checksum of the contents of files, "-" excluded (see Cluster.sumFiles).
+func sumFiles(files []string) [sha256.Size]byte {
 	h := sha256.New()
-	for _, f := range c.cfg.Files {
+	for _, f := range files {
 		if f == "-" {
 			continue
 		}
