@@ -330,7 +330,7 @@ func (c *RedisCluster) sync() error {
 	if c.healer != nil {
 		rep = c.healer.Report(c.parent.Namespace, c.parent.Name)
 	}
-	resp, topo, ok := hooks.SyncClusterWithTopology(req, clusterReport(rep))
+	resp, topo, ok := hooks.SyncClusterWithTopology(req, rep.ForSync())
 	conf := ""
 	var cm struct {
 		Data map[string]string `json:"data"`
@@ -342,7 +342,7 @@ func (c *RedisCluster) sync() error {
 	}
 	c.mu.Lock()
 	if ok {
-		c.last = clusterTopology(topo, c.last)
+		c.last = rediscluster.FromSync(topo, c.last)
 	}
 	last := c.last
 	c.status, c.report, c.children = resp.Status, rep, resp.Children
@@ -610,46 +610,4 @@ func (c *RedisCluster) cleanup() {
 			c.log.Error().Err(err).Str("dir", c.dir).Msg("remove temporary files")
 		}
 	}
-}
-
-// clusterTopology is the healer's Topology of t; for a held t, prev's with t's pods. It is what
-// serve's clusterHealer does (cmd/redhook/clusterhealer.go), which this package cannot import.
-func clusterTopology(t hooks.ClusterTopology, prev rediscluster.Topology) rediscluster.Topology {
-	out := prev
-	if !t.Held {
-		out = rediscluster.Topology{Namespace: t.Namespace, Name: t.Name, Password: t.Password.Value(),
-			NumberOfMaster: int(t.NumberOfMaster), ReplicationFactor: int(t.ReplicationFactor),
-			NodeTimeout: time.Duration(t.NodeTimeout) * time.Millisecond}
-	}
-	out.Nodes = make([]rediscluster.Node, 0, len(t.Nodes))
-	for _, n := range t.Nodes {
-		out.Nodes = append(out.Nodes, rediscluster.Node{Pod: n.Pod, IP: n.IP, Port: int(t.Port), Shard: n.Shard,
-			Ordinal: n.Ordinal, Ready: n.Ready, Terminating: n.Terminating, Updated: n.Updated})
-	}
-	return out
-}
-
-// clusterReport is r in the sync's terms, as serve's clusterReport.
-func clusterReport(r rediscluster.Report) hooks.ClusterReport {
-	out := hooks.ClusterReport{Time: r.Time, ClusterState: r.ClusterState, SlotsAssigned: int32(r.SlotsAssigned),
-		SlotsMigrating: int32(r.SlotsMigrating), Errors: r.Errors}
-	for _, n := range r.Nodes {
-		out.Nodes = append(out.Nodes, hooks.ClusterNodeReport{Pod: n.Pod, IP: n.IP, NodeID: n.NodeID, Role: n.Role,
-			Shard: n.Shard, MasterNodeID: n.MasterNodeID, Slots: int32(n.Slots), Reachable: n.Reachable})
-	}
-	for _, s := range r.Shards {
-		out.Shards = append(out.Shards, hooks.ClusterShardReport{Index: s.Index, Master: s.Master, Replicas: s.Replicas,
-			Slots: int32(s.Slots), Forgotten: s.Drained})
-	}
-	for _, a := range r.LastActions {
-		rec := hooks.ActionRecord{Action: a.Action, Reason: a.Reason}
-		if a.Error != "" {
-			rec.Reason += " (failed: " + a.Error + ")"
-		}
-		if at, err := time.Parse(time.RFC3339, a.Time); err == nil {
-			rec.Time = metav1.NewTime(at)
-		}
-		out.LastActions = append(out.LastActions, rec)
-	}
-	return out
 }
