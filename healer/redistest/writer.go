@@ -269,39 +269,59 @@ func (w *Writer) LongestGap() time.Duration {
 	return gap
 }
 
-// verifyBatch is how many keys one request of Verify reads.
-const verifyBatch = 200
+// verifyBatch is how many keys one request of Verify reads; keys whose read failed are read
+// again in batches of verifyRetryBatch, verifyAttempts times in all (a loaded machine can take
+// longer than the client's timeout to send 200 values of 64 KiB).
+const (
+	verifyBatch      = 200
+	verifyRetryBatch = 10
+	verifyAttempts   = 3
+)
 
 // Verify reads back, through client, every key whose write was acknowledged, and returns those
 // that are missing or hold another value. A key that cannot be read (an error, the deadline of
-// its request) counts as lost: nothing shows that it is there. The error tells why reads
-// failed; the Loss is complete either way.
+// its request), after verifyAttempts tries, counts as lost: nothing shows that it is there. The
+// error tells why reads failed; the Loss is complete either way.
 func (w *Writer) Verify(ctx context.Context, client rueidis.Client) (Loss, error) {
 	var loss Loss
 	var errs []error
 	for _, r := range []Result{Confirmed, Unconfirmed} {
-		keys := w.Keys(r)
-		for i := 0; i < len(keys); i += verifyBatch {
-			batch := keys[i:min(i+verifyBatch, len(keys))]
-			cmds := make(rueidis.Commands, len(batch))
-			for j, k := range batch {
-				cmds[j] = client.B().Get().Key(k).Build()
+		keys, batch := w.Keys(r), verifyBatch
+		for attempt := 1; attempt <= verifyAttempts && len(keys) > 0; attempt++ {
+			var unread []string
+			var readErrs []error
+			for i := 0; i < len(keys); i += batch {
+				part := keys[i:min(i+batch, len(keys))]
+				cmds := make(rueidis.Commands, len(part))
+				for j, k := range part {
+					cmds[j] = client.B().Get().Key(k).Build()
+				}
+				cctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout+2*time.Second)
+				res := client.DoMulti(cctx, cmds...)
+				cancel()
+				for j, k := range part {
+					v, err := res[j].ToString()
+					switch {
+					case err == nil && v == w.value(k):
+					case err != nil && !rueidis.IsRedisNil(err):
+						unread = append(unread, k)
+						if len(readErrs) < 3 {
+							readErrs = append(readErrs, fmt.Errorf("GET %s: %w", k, err))
+						}
+					case r == Confirmed:
+						loss.Confirmed = append(loss.Confirmed, k)
+					default:
+						loss.Unconfirmed = append(loss.Unconfirmed, k)
+					}
+				}
 			}
-			cctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout+2*time.Second)
-			res := client.DoMulti(cctx, cmds...)
-			cancel()
-			for j, k := range batch {
-				v, err := res[j].ToString()
-				if err == nil && v == w.value(k) {
-					continue
-				}
-				if err != nil && !rueidis.IsRedisNil(err) && len(errs) < 3 {
-					errs = append(errs, fmt.Errorf("GET %s: %w", k, err))
-				}
+			keys, batch = unread, verifyRetryBatch
+			if len(unread) > 0 && attempt == verifyAttempts {
+				errs = append(errs, readErrs...)
 				if r == Confirmed {
-					loss.Confirmed = append(loss.Confirmed, k)
+					loss.Confirmed = append(loss.Confirmed, unread...)
 				} else {
-					loss.Unconfirmed = append(loss.Unconfirmed, k)
+					loss.Unconfirmed = append(loss.Unconfirmed, unread...)
 				}
 			}
 		}
