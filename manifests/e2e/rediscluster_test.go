@@ -26,8 +26,9 @@ import (
 // REPLICATE) until status says cluster_state ok with every slot assigned. Then, with a
 // cluster-aware writer (rueidis follows MOVED and ASK) writing throughout:
 //   - the master pod of shard 0 is deleted: its preStop hook hands the slots over to its replica
-//     (CLUSTER FAILOVER), and the pod comes back on its volume (the example keeps nodes.conf and
-//     the data on a PVC) as that replica's replica;
+//     (CLUSTER FAILOVER) when it has an online one, and the pod comes back on its volume (the
+//     example keeps nodes.conf and the data on a PVC); the shard is whole again (which node is
+//     master, and the failed writes, are printed);
 //   - numberOfMaster 3 → 4: a fourth shard, slots moved to it; then 4 → 3: its slots moved away,
 //     its nodes forgotten, its StatefulSet deleted.
 //
@@ -53,13 +54,24 @@ func TestRedisCluster(t *testing.T) {
 	w, stop := r.clusterWriter(cl, "kill-")
 	time.Sleep(2 * time.Second)
 	victim := st.shards[0].master
-	deleted := time.Now()
-	_, err := r.c.kubectl(ctx, "-n", r.ns, "delete", "pod", victim, "--wait=false")
+	before, err := r.c.client.Get(ctx, podGVK, r.ns, victim)
 	require.NoError(t, err)
-	eventually(t, 3*time.Minute, "shard 0 healed: a master other than "+victim+" and a replica", func() error {
+	deleted := time.Now()
+	_, err = r.c.kubectl(ctx, "-n", r.ns, "delete", "pod", victim, "--wait=false")
+	require.NoError(t, err)
+	// Healed: the pod recreated and Ready, every slot served, shard 0 a master and a replica.
+	// Which node is master depends on the hand-over: after it, the former replica; without it (a
+	// master with no online replica), the restarted master on its volume keeps its slots.
+	eventually(t, 3*time.Minute, "shard 0 healed after the deletion of "+victim, func() error {
+		pod, err := r.c.client.Get(ctx, podGVK, r.ns, victim)
+		if err != nil || pod.GetUID() == before.GetUID() {
+			return fmt.Errorf("%s not recreated yet (%v)", victim, err)
+		}
+		if !podReady(pod) {
+			return fmt.Errorf("%s not Ready", victim)
+		}
 		s := r.clusterStatus()
-		if s.state != "ok" || len(s.shards) < 1 || s.shards[0].master == "" || s.shards[0].master == victim ||
-			len(s.shards[0].replicas) != 1 {
+		if s.state != "ok" || s.slots != 16384 || len(s.shards) < 1 || s.shards[0].master == "" || len(s.shards[0].replicas) != 1 {
 			return fmt.Errorf("%s", s)
 		}
 		return nil
@@ -71,10 +83,14 @@ func TestRedisCluster(t *testing.T) {
 	loss, err := w.Verify(ctx, cl)
 	require.NoError(t, err)
 	n := w.Counts()
-	t.Logf("master %s deleted: shard 0 healed (new master %s, the pod back as its replica) after %.1fs; longest write gap %v; "+
-		"writes acknowledged %d, failed %d, acknowledged then lost %d (asynchronous replication); errors %s",
-		victim, r.clusterStatus().shards[0].master, healed.Seconds(), gap.Round(time.Millisecond), n.Unconfirmed, n.Failed,
-		len(loss.Unconfirmed), topErrors(w.Errors(time.Time{}), 3))
+	how := "handed over by its preStop hook"
+	if m := r.clusterStatus().shards[0].master; m == victim {
+		how = "not handed over: the restarted master kept its slots"
+	}
+	t.Logf("master %s deleted (%s): shard 0 healed after %.1fs, master %s; longest gap between acknowledged writes %v; "+
+		"writes acknowledged %d, failed %d (errors %s), acknowledged then lost %d (asynchronous replication)",
+		victim, how, healed.Seconds(), r.clusterStatus().shards[0].master, gap.Round(time.Millisecond), n.Unconfirmed, n.Failed,
+		topErrors(w.Errors(time.Time{}), 3), len(loss.Unconfirmed))
 
 	// Scale out, then in, under writes: nothing acknowledged is lost.
 	w, stop = r.clusterWriter(cl, "scale-")
