@@ -131,13 +131,20 @@ func TestRedisCluster(t *testing.T) {
 	// A rolling update of every shard (the pod template changed): per shard the replicas first,
 	// the master's pod last, handed over by its preStop hook.
 	w, stop = r.clusterWriter(cl, "roll-")
+	stsGVK := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
+	revisions := map[string]string{}
+	for _, name := range r.statefulSets() {
+		sts, err := r.c.client.Get(ctx, stsGVK, r.ns, name)
+		require.NoError(t, err)
+		revisions[name], _, _ = unstructured.NestedString(sts.Object, "status", "updateRevision")
+	}
 	from := time.Now()
 	_, err = r.c.kubectl(ctx, "-n", r.ns, "patch", "rediscluster", r.name, "--type=merge", "-p",
 		`{"spec":{"resources":{"requests":{"cpu":"50m"}}}}`)
 	require.NoError(t, err)
 	eventually(t, 8*time.Minute, "every shard rolled", func() error {
 		for _, name := range r.statefulSets() {
-			sts, err := r.c.client.Get(ctx, schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}, r.ns, name)
+			sts, err := r.c.client.Get(ctx, stsGVK, r.ns, name)
 			if err != nil {
 				return err
 			}
@@ -146,6 +153,9 @@ func TestRedisCluster(t *testing.T) {
 			upd, _, _ := unstructured.NestedString(sts.Object, "status", "updateRevision")
 			updated, _, _ := unstructured.NestedInt64(sts.Object, "status", "updatedReplicas")
 			ready, _, _ := unstructured.NestedInt64(sts.Object, "status", "readyReplicas")
+			if upd == revisions[name] {
+				return fmt.Errorf("%s: the template change has not reached it (revision %s)", name, upd)
+			}
 			if cur != upd || updated != want || ready != want {
 				return fmt.Errorf("%s: revision %s → %s, %d/%d updated, %d ready", name, cur, upd, updated, want, ready)
 			}
