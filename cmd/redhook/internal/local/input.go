@@ -116,35 +116,42 @@ func sumFiles(files []string) [sha256.Size]byte {
 // addPasswordFile turns --password-file into the auth Secret the spec names, and reads the
 // password from the auth Secret.
 func (in *input) addPasswordFile(path string) error {
-	name, ns := in.parent.Spec.Auth.SecretPath, in.parent.Namespace
+	pw, err := authPassword(in.secrets, in.parent.Namespace, in.parent.Spec.Auth.SecretPath, path, "RedisFailover")
+	in.password = pw
+	return err
+}
+
+// authPassword is the password of the auth Secret name (spec.auth.secretPath) in namespace ns,
+// from secrets (the file's Secrets by namespace/name), after --password-file (path, "" when not
+// given) has been added there as that Secret; "" without auth. kind names the parent in errors.
+func authPassword(secrets map[string]json.RawMessage, ns, name, path, kind string) (string, error) {
 	if path != "" {
 		if name == "" {
-			return errors.New("--password-file given, but the RedisFailover sets no spec.auth.secretPath")
+			return "", fmt.Errorf("--password-file given, but the %s sets no spec.auth.secretPath", kind)
 		}
 		pw, err := readPasswordFile(path)
 		if err != nil {
-			return err
+			return "", err
 		}
 		b, err := json.Marshal(map[string]any{"metadata": map[string]string{"name": name, "namespace": ns},
 			"data": map[string][]byte{"password": []byte(pw)}})
 		if err != nil {
-			return err
+			return "", err
 		}
-		in.secrets[ns+"/"+name] = b
+		secrets[ns+"/"+name] = b
 	}
 	if name == "" {
-		return nil
+		return "", nil
 	}
-	raw, ok := in.secrets[ns+"/"+name]
+	raw, ok := secrets[ns+"/"+name]
 	if !ok {
-		return fmt.Errorf("spec.auth.secretPath names Secret %q: add it to the file or pass --password-file", name)
+		return "", fmt.Errorf("spec.auth.secretPath names Secret %q: add it to the file or pass --password-file", name)
 	}
 	var s struct {
 		Data map[string][]byte `json:"data"`
 	}
 	if err := json.Unmarshal(raw, &s); err != nil || len(s.Data["password"]) == 0 {
-		return fmt.Errorf("auth secret %q has no key \"password\"", name)
+		return "", fmt.Errorf("auth secret %q has no key \"password\"", name)
 	}
-	in.password = string(s.Data["password"])
-	return nil
+	return string(s.Data["password"]), nil
 }

@@ -201,37 +201,9 @@ func clusterFirstSync(parent []byte, secrets map[string]json.RawMessage) (*hooks
 // readPassword turns --password-file into the Secret spec.auth.secretPath names, and reads the
 // password from that Secret.
 func (c *RedisCluster) readPassword() error {
-	name, ns := c.parent.Spec.Auth.SecretPath, c.parent.Namespace
-	if c.cfg.PasswordFile != "" {
-		if name == "" {
-			return errors.New("--password-file given, but the RedisCluster sets no spec.auth.secretPath")
-		}
-		pw, err := readPasswordFile(c.cfg.PasswordFile)
-		if err != nil {
-			return err
-		}
-		b, err := json.Marshal(map[string]any{"metadata": map[string]string{"name": name, "namespace": ns},
-			"data": map[string][]byte{"password": []byte(pw)}})
-		if err != nil {
-			return err
-		}
-		c.secrets[ns+"/"+name] = b
-	}
-	if name == "" {
-		return nil
-	}
-	raw, ok := c.secrets[ns+"/"+name]
-	if !ok {
-		return fmt.Errorf("spec.auth.secretPath names Secret %q: add it to the file or pass --password-file", name)
-	}
-	var s struct {
-		Data map[string][]byte `json:"data"`
-	}
-	if err := json.Unmarshal(raw, &s); err != nil || len(s.Data["password"]) == 0 {
-		return fmt.Errorf("auth secret %q has no key \"password\"", name)
-	}
-	c.password = string(s.Data["password"])
-	return nil
+	pw, err := authPassword(c.secrets, c.parent.Namespace, c.parent.Spec.Auth.SecretPath, c.cfg.PasswordFile, "RedisCluster")
+	c.password = pw
+	return err
 }
 
 // layout gives every pod its address (BaseIP + k × pods per shard + i) and directory.
