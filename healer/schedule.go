@@ -145,8 +145,9 @@ func (p *Pool) forget(key string, e *entry) {
 // known and no pod answers (see anyReachable; both backoffs then go up to SilentMaxInterval),
 // after a quarter of FastInterval after a switchover or after closing clients that wrote to a
 // replica (rule 15: the clients reconnect through the master Service, which may still lead to
-// the old master for a moment), after FastInterval
-// while unsettled (acted, failing over, or without a master), else after Interval. held is how
+// the old master for a moment) or while a sentinel-less failover waits for its detection time
+// (the replicas' link-down clocks count whole seconds: a pass every FastInterval would add up to
+// that much to the failover), after FastInterval while unsettled (acted, failing over, or without a master), else after Interval. held is how
 // many of r's errors are writes held back (a CONFIG SET Redis refused, a switchover that failed
 // too often): they make the pass an "error" but add no backoff, since retrying sooner or later
 // changes nothing about them, while backing off would slow the periodic passes that heal
@@ -204,12 +205,18 @@ func anyReachable(r hooks.HealerReport) bool {
 }
 
 // followUpSoon tells whether acts moved the master (a switchover) or closed clients that had not
-// followed it: the clients that reconnect may still reach the old master for a moment.
+// followed it (the clients that reconnect may still reach the old master for a moment), or wait
+// for the detection time of a lost master (sentinel-less mode: the failover is due within
+// seconds).
 func followUpSoon(acts []decision.Action) bool {
 	for _, a := range acts {
-		switch a.(type) {
+		switch a := a.(type) {
 		case decision.Switchover, decision.CloseClients:
 			return true
+		case decision.Wait:
+			if a.Detecting {
+				return true
+			}
 		}
 	}
 	return false

@@ -44,6 +44,12 @@ func TestReschedule(t *testing.T) {
 			due: 250 * time.Millisecond, result: "ok"},
 		{name: "closed misdirected clients", r: healthy, acts: []decision.Action{decision.CloseClients{Pod: "rfr-a-1", IDs: []int64{3}}},
 			due: 250 * time.Millisecond, result: "ok"},
+		{name: "sentinel-less failover waiting for its detection time", r: hooks.HealerReport{
+			Redis: []hooks.RedisReport{{Pod: "rfr-a-1", Reachable: true, Role: hooks.RoleReplica}}, Errors: []string{"rfr-a-0: i/o timeout"}},
+			acts: []decision.Action{decision.Wait{Why: "rfr-a-1 has lost its link to rfr-a-0 for 1 s", Detecting: true}}, held: 1,
+			due: 250 * time.Millisecond, result: "error"},
+		{name: "waiting for anything else", r: healthy, acts: []decision.Action{decision.Wait{Why: "a sentinel's failover"}},
+			due: time.Second, result: "ok"},
 		{name: "no master", due: time.Second, result: "ok"},
 		{name: "no master, no pod answers again: backs off", e: entry{idle: 3}, due: 8 * time.Second, result: "ok"},
 		{name: "no master, no pod answers for long: capped", e: entry{idle: 40}, due: 2 * time.Minute, result: "ok"},

@@ -170,8 +170,8 @@ func (a SentinelDebug) Kind() string   { return "sentinel-debug" }
 type Wait struct {
 	Why string
 	// Detecting: rule 16 waits for the detection time of a lost master, due within seconds; the
-	// next pass must come at the fast interval, not after the backoff that the lost master's
-	// read errors would otherwise bring (Detecting).
+	// next pass comes after a quarter of the fast interval, not after the backoff that the lost
+	// master's read errors would otherwise bring (Detecting).
 	Detecting bool
 }
 
