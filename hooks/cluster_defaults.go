@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -133,6 +134,10 @@ var managedClusterOptions = func() map[string]string {
 func ValidateCluster(rc *RedisCluster) FieldErrors {
 	var e errs
 	validateParentName(&e, rc.Name, MaxClusterNameLength, ClusterShardName(rc.Name, 99)+"-HASH", 63)
+	if base, ok := strings.CutSuffix(rc.Name, "-nodes"); ok && base != "" {
+		e.add("metadata.name", "%q ends in -nodes: its client Service %s would be the headless Service of a RedisCluster named %q in the same namespace",
+			rc.Name, ClusterClientName(rc.Name), base)
+	}
 	s := &rc.Spec
 	if n := s.NumberOfMaster; n != 0 && (n < 3 || n > 100) {
 		e.add("spec.numberOfMaster", "%d: from 3 to 100 (Redis Cluster needs a majority of 3 masters or more to fail a node over)", n)

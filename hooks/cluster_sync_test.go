@@ -192,9 +192,20 @@ func TestValidateCluster(t *testing.T) {
 	assert.Equal(t, []string{"metadata.name", "spec.numberOfMaster", "spec.replicationFactor", "spec.imagePullPolicy",
 		"spec.customConfig[0]", "spec.customConfig[1]", "spec.customConfig[3]", "spec.auth.secretPath"}, paths)
 
+	clash := &RedisCluster{}
+	clash.Name = "cache-nodes"
+	errs := ValidateCluster(clash)
+	if assert.Len(t, errs, 1) {
+		assert.Equal(t, "metadata.name", errs[0].Path)
+		assert.Contains(t, errs[0].Message, `"cache"`, "names the RedisCluster it would clash with")
+	}
+	assert.Equal(t, ClusterNodesName("cache"), ClusterClientName(clash.Name), "the clash the check refuses")
+
 	ok := &RedisCluster{}
 	ok.Name = strings.Repeat("a", MaxClusterNameLength)
 	assert.Empty(t, ValidateCluster(ok))
+	ok.Name = "nodes"
+	assert.Empty(t, ValidateCluster(ok), "no -nodes suffix")
 	// The longest child names fit: the shard StatefulSet of index 99 and its revision label.
 	assert.LessOrEqual(t, len(ClusterShardName(ok.Name, 99))+11, 63)
 }
