@@ -1,7 +1,9 @@
 package rediscluster
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -245,8 +247,9 @@ func (v *view) ownsSlots(n NodeState) bool {
 //     address;
 //  6. once the cluster is settled, move slots so each active shard holds its even share and the
 //     leaving shards none;
-//  7. rollout: CLUSTER FAILOVER to an updated in-sync replica of an outdated master, one shard
-//     at a time, only when nothing else is to do.
+//  7. rollout: CLUSTER FAILOVER to an updated in-sync replica of an outdated master (to an
+//     outdated one when the master is on its shard's last ordinal, which no partition reaches
+//     first), one shard at a time, only when nothing else is to do.
 func Plan(t Topology, s Snapshot) []Action {
 	v := newView(t, s)
 	var acts []Action
@@ -838,6 +841,25 @@ func (v *view) planFailover() []Action {
 					Why: fmt.Sprintf("rollout: master %s of shard %d is outdated, its replica %s is updated and in sync", m.Node.Pod, k, r.Node.Pod)}}
 			}
 		}
+		if v.topOrdinal(m.Node) {
+			// The shard's partition (its master's ordinal + 1) updates only the pods above the
+			// master, and there are none (a former hand-over left the master on the last
+			// ordinal): the master moves to an outdated replica first, and its pod is updated
+			// as a replica.
+			r := slices.MaxFunc(insync[k], func(a, b NodeState) int { return cmp.Compare(a.Node.Ordinal, b.Node.Ordinal) })
+			return []Action{Failover{Pod: r.Node.Pod, MasterPod: m.Node.Pod,
+				Why: fmt.Sprintf("rollout: master %s of shard %d is outdated and on the shard's last ordinal, so its StatefulSet updates no pod before it moves; its replica %s is in sync", m.Node.Pod, k, r.Node.Pod)}}
+		}
 	}
 	return nil
+}
+
+// topOrdinal tells whether n has the highest ordinal of its shard's pods.
+func (v *view) topOrdinal(n Node) bool {
+	for _, o := range v.t.Nodes {
+		if o.Shard == n.Shard && o.Ordinal > n.Ordinal {
+			return false
+		}
+	}
+	return true
 }

@@ -19,7 +19,7 @@ type spec struct {
 	epoch      int64
 	keys       int64
 	down       bool // the pod does not answer
-	updated    bool
+	outdated   bool // not on its StatefulSet's update revision (a rollout under way)
 }
 
 func podName(s spec) string { return fmt.Sprintf("rdc-c-%d-%d", s.shard, s.ord) }
@@ -39,7 +39,7 @@ func snapshotOf(masters int, specs ...spec) (Topology, Snapshot) {
 	t := Topology{Namespace: "ns", Name: "c", NumberOfMaster: masters, ReplicationFactor: 1}
 	var s Snapshot
 	for _, sp := range specs {
-		n := Node{Pod: podName(sp), IP: podIP(sp), Port: 6379, Shard: sp.shard, Ordinal: sp.ord, Ready: true, Updated: sp.updated}
+		n := Node{Pod: podName(sp), IP: podIP(sp), Port: 6379, Shard: sp.shard, Ordinal: sp.ord, Ready: true, Updated: !sp.outdated}
 		t.Nodes = append(t.Nodes, n)
 		st := NodeState{Node: n}
 		if sp.down {
@@ -417,7 +417,7 @@ func TestPlanWaitsForRedisToPromote(t *testing.T) {
 func TestPlanRolloutFailover(t *testing.T) {
 	specs := healthy3()
 	for i := range specs {
-		specs[i].updated = specs[i].ord == 1 // replicas rolled, masters not
+		specs[i].outdated = specs[i].ord == 0 // replicas rolled, masters not
 	}
 	top, s := snapshotOf(3, specs...)
 	acts := Plan(top, s)
@@ -428,9 +428,31 @@ func TestPlanRolloutFailover(t *testing.T) {
 	s.Nodes[3].Repl.LinkUp = false
 	assert.Empty(t, Plan(top, s))
 
-	// Nobody updated (the zero value): no failover.
-	top, s = snapshotOf(3, healthy3()...)
+	// Nobody updated: no failover (the partition updates the replicas first).
+	specs = healthy3()
+	for i := range specs {
+		specs[i].outdated = true
+	}
+	top, s = snapshotOf(3, specs...)
 	assert.Empty(t, Plan(top, s))
+
+	// Shard 0's master on its last ordinal (a hand-over made rdc-c-0-1 the master): its
+	// partition updates no pod before it moves, so it moves to its outdated replica; once that
+	// one's pod above is updated, to the updated one.
+	specs = healthy3()
+	specs[0].master, specs[1].master = "r0", "" // rdc-c-0-0 replicates rdc-c-0-1
+	specs[0].slots, specs[1].slots = nil, specs[0].slots
+	specs[0].outdated, specs[1].outdated = true, true
+	top, s = snapshotOf(3, specs...)
+	acts = Plan(top, s)
+	require.Len(t, acts, 1, kinds(acts))
+	assert.Equal(t, Failover{Pod: "rdc-c-0-0", MasterPod: "rdc-c-0-1", Why: acts[0].Reason()}, acts[0])
+	assert.Contains(t, acts[0].Reason(), "last ordinal")
+	// The master below another pod that is not updated yet: the partition updates that one first.
+	specs = healthy3()
+	specs[0].outdated, specs[1].outdated = true, true
+	top, s = snapshotOf(3, specs...)
+	assert.Empty(t, Plan(top, s), "rdc-c-0-0 is master below rdc-c-0-1: wait for the partition")
 }
 
 func TestPlanNeverMergesTwoClustersClaimingTheSameSlots(t *testing.T) {
