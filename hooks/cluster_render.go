@@ -136,8 +136,9 @@ exec redis-server %[3]s/%[4]s --cluster-announce-ip "$POD_IP" "$@"
 // failover: the master pauses its clients, the replica catches up with its offset, takes over the
 // slots and the master becomes its replica, so no acknowledged write is lost and clients follow
 // the MOVED replies at once instead of waiting for cluster-node-timeout. The hook waits for the
-// switch at most until the grace period minus 5 s (left for the shutdown); a replica, or a master
-// without an online replica, stops as it is.
+// switch at most until the grace period minus 5 s (left for the shutdown), and asks again each
+// time Redis abandons the manual failover (5 s without winning the election); a replica, or a
+// master without an online replica, stops as it is.
 func (r *clusterRenderer) clusterPreStop() string {
 	wait := max(r.rc.Spec.TerminationGracePeriod-5, 0)
 	return fmt.Sprintf(`# preStop of a Redis Cluster node, rendered by redhook.
@@ -161,14 +162,19 @@ while [ -z "$replica" ] && [ "$tries" -gt 0 ]; do
 done
 if [ -z "$replica" ]; then echo "a master without an online replica: no hand-over"; exit 0; fi
 set -- $replica
-echo "master: CLUSTER FAILOVER on the replica $1:$2"
-$t redis-cli -h "$1" -p "$2" cluster failover
 end=$(($(date +%%s) + %[2]d))
 while [ "$(date +%%s)" -lt "$end" ]; do
-  case $($t redis-cli -h "$host" -p "$port" info replication 2>/dev/null) in
-  *role:slave*) echo "handed over to $1:$2"; exit 0 ;;
-  esac
-  sleep 0.2
+  echo "master: CLUSTER FAILOVER on the replica $1:$2"
+  $t redis-cli -h "$1" -p "$2" cluster failover
+  # Redis abandons a manual failover that has not won its election within 5 s (a master that
+  # did not know the replica yet, a lost vote): ask again after 6 s.
+  again=$(($(date +%%s) + 6))
+  while [ "$(date +%%s)" -lt "$again" ] && [ "$(date +%%s)" -lt "$end" ]; do
+    case $($t redis-cli -h "$host" -p "$port" info replication 2>/dev/null) in
+    *role:slave*) echo "handed over to $1:$2"; exit 0 ;;
+    esac
+    sleep 0.2
+  done
 done
 echo "no hand-over within %[2]d s"
 `, DefaultRedisPort, wait)
