@@ -175,6 +175,21 @@ func TestClusterPreStopHandsOver(t *testing.T) {
 		}
 		return nil
 	})
+	// The rendered readiness probe: the master and its in-sync replica are Ready; a replica of
+	// a master that does not answer is not.
+	probe := sts.Spec.Template.Spec.Containers[0].ReadinessProbe.Exec.Command
+	ready := func(p *redistest.Proc) error {
+		cmd := exec.CommandContext(t.Context(), probe[0], probe[1:]...)
+		cmd.Env = append(os.Environ(), "REDIS_HOST="+p.IP, fmt.Sprintf("REDIS_PORT=%d", p.Port))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s", err, out)
+		}
+		return nil
+	}
+	assert.NoError(t, ready(master), "the master is Ready")
+	redistest.WaitFor(t, 10*time.Second, "the in-sync replica is Ready", func() error { return ready(replica) })
+
 	client := sh.ClusterClient(t)
 	defer client.Close()
 	w, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: "prestop-", Timeout: time.Second, Pause: 5 * time.Millisecond})
@@ -211,4 +226,11 @@ func TestClusterPreStopHandsOver(t *testing.T) {
 	t.Logf("preStop handed the slots over in %v; writes acknowledged %d, failed %d (%v), lost %d, longest gap %v",
 		took.Round(time.Millisecond), n.Unconfirmed, n.Failed, w.Errors(time.Time{}), len(loss.Unconfirmed), w.LongestGap().Round(time.Millisecond))
 	assert.Empty(t, strings.TrimSpace(run(master)), "on a replica the hook does nothing")
+	replica.Kill() // now the master
+	redistest.WaitFor(t, 10*time.Second, "a replica of a dead master is not Ready", func() error {
+		if ready(master) == nil {
+			return fmt.Errorf("still Ready")
+		}
+		return nil
+	})
 }

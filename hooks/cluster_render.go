@@ -136,8 +136,9 @@ exec redis-server %[3]s/%[4]s --cluster-announce-ip "$POD_IP" "$@"
 // failover: the master pauses its clients, the replica catches up with its offset, takes over the
 // slots and the master becomes its replica, so no acknowledged write is lost and clients follow
 // the MOVED replies at once instead of waiting for cluster-node-timeout. The hook waits for the
-// switch at most until the grace period minus 5 s (left for the shutdown); a replica, or a master
-// without an online replica, stops as it is.
+// switch at most until the grace period minus 5 s (left for the shutdown), and asks again each
+// time Redis abandons the manual failover (5 s without winning the election); a replica, or a
+// master without an online replica, stops as it is.
 func (r *clusterRenderer) clusterPreStop() string {
 	wait := max(r.rc.Spec.TerminationGracePeriod-5, 0)
 	return fmt.Sprintf(`# preStop of a Redis Cluster node, rendered by redhook.
@@ -147,21 +148,44 @@ t=""
 if command -v timeout >/dev/null 2>&1; then t="timeout 2"; fi
 info=$($t redis-cli -h "$host" -p "$port" info replication 2>/dev/null)
 case $info in *role:master*) ;; *) exit 0 ;; esac
-replica=$(printf '%%s\n' "$info" | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online.*/\1 \2/p' | head -n 1)
+online() { printf '%%s\n' "$1" | sed -n 's/^slave[0-9]*:ip=\([^,]*\),port=\([0-9]*\),state=online.*/\1 \2/p' | head -n 1; }
+replica=$(online "$info")
+# A replica still in its first full sync (Redis delays a diskless one by repl-diskless-sync-delay)
+# is not online yet: wait for it, at most 10 s.
+tries=50
+while [ -z "$replica" ] && [ "$tries" -gt 0 ]; do
+  case $info in *connected_slaves:0*) break ;; esac
+  sleep 0.2
+  tries=$((tries - 1))
+  info=$($t redis-cli -h "$host" -p "$port" info replication 2>/dev/null)
+  replica=$(online "$info")
+done
 if [ -z "$replica" ]; then echo "a master without an online replica: no hand-over"; exit 0; fi
 set -- $replica
-echo "master: CLUSTER FAILOVER on the replica $1:$2"
-$t redis-cli -h "$1" -p "$2" cluster failover
 end=$(($(date +%%s) + %[2]d))
 while [ "$(date +%%s)" -lt "$end" ]; do
-  case $($t redis-cli -h "$host" -p "$port" info replication 2>/dev/null) in
-  *role:slave*) echo "handed over to $1:$2"; exit 0 ;;
-  esac
-  sleep 0.2
+  echo "master: CLUSTER FAILOVER on the replica $1:$2"
+  $t redis-cli -h "$1" -p "$2" cluster failover
+  # Redis abandons a manual failover that has not won its election within 5 s (a master that
+  # did not know the replica yet, a lost vote): ask again after 6 s.
+  again=$(($(date +%%s) + 6))
+  while [ "$(date +%%s)" -lt "$again" ] && [ "$(date +%%s)" -lt "$end" ]; do
+    case $($t redis-cli -h "$host" -p "$port" info replication 2>/dev/null) in
+    *role:slave*) echo "handed over to $1:$2"; exit 0 ;;
+    esac
+    sleep 0.2
+  done
 done
 echo "no hand-over within %[2]d s"
 `, DefaultRedisPort, wait)
 }
+
+// clusterReady is the cluster pods' readiness probe (see container).
+const clusterReady = `info=$(redis-cli -h "${REDIS_HOST:-127.0.0.1}" -p "$REDIS_PORT" info replication | tr -d '\r') || exit 1
+case $info in *role:master*) exit 0 ;; esac
+case $info in *master_link_status:up*) ;; *) exit 1 ;; esac
+case $info in *master_sync_in_progress:1*) exit 1 ;; esac
+exit 0`
 
 // statefulSet renders shard sh: 1 + replicationFactor pods, the healer makes one of them the
 // shard's master and the others its replicas.
@@ -230,9 +254,11 @@ func (r *clusterRenderer) container() corev1.Container {
 		},
 		Env:           env,
 		LivenessProbe: livenessProbe(nil),
-		// Ready once the node answers: whether the cluster serves every slot is the status's
-		// business (Ready, clusterState), not a reason to take a node out of the client Service.
-		ReadinessProbe:  shellProbe(redisCli(ownHost, "\"$REDIS_PORT\"", "ping")+" | grep -q PONG", 5, 5, 5, 3),
+		// Ready: a master that answers, or a replica whose link to its master is up and not in a
+		// full sync. A StatefulSet rollout then restarts a shard's next pod (its master last)
+		// only once the restarted replica holds the data, so the master's preStop has an online
+		// replica to hand over to. Whether the cluster serves every slot is the status's business.
+		ReadinessProbe:  shellProbe(clusterReady, 5, 5, 5, 3),
 		Resources:       *s.Resources.DeepCopy(),
 		SecurityContext: s.ContainerSecurityContext.DeepCopy(),
 		VolumeMounts: []corev1.VolumeMount{
