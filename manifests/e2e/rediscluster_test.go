@@ -131,6 +131,7 @@ func TestRedisCluster(t *testing.T) {
 	// A rolling update of every shard (the pod template changed): per shard the replicas first,
 	// the master's pod last, handed over by its preStop hook.
 	w, stop = r.clusterWriter(cl, "roll-")
+	stopWatch := r.watchClusterStates()
 	stsGVK := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
 	revisions := map[string]string{}
 	for _, name := range r.statefulSets() {
@@ -174,6 +175,8 @@ func TestRedisCluster(t *testing.T) {
 	r.waitReady(2 * time.Minute)
 	rolled := time.Since(from)
 	stop()
+	t.Logf("rolling update: nodes whose cluster_state was not ok (seconds after the patch):%s%s", describeStates(stopWatch(), w, from),
+		r.lastActions(from))
 	loss, err = w.Verify(ctx, cl)
 	require.NoError(t, err)
 	n = w.Counts()
