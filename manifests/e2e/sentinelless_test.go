@@ -134,9 +134,9 @@ func (r *rfTest) sentinellessFailover(w *redistest.Writer, disrupt func(pod *uns
 	_, ok := w.Recovery(ctx, followed, 2*time.Minute)
 	require.True(t, ok, "no write through the master Service after the disruption; errors since: %v", w.Errors(t0))
 	time.Sleep(time.Second)
-	t.Logf("old master %s (%s) → new %s: EndpointSlice followed after %v; write gap through the master Service %v; failed writes: %s",
+	t.Logf("old master %s (%s) → new %s: EndpointSlice followed after %v; write gap through the master Service %v; failed writes: %s%s",
 		oldName, oldIP, newIP, followed.Sub(t0).Round(time.Millisecond), gapIn(w, t0, time.Now()).Round(time.Millisecond),
-		topErrors(w.Errors(t0), 3))
+		topErrors(w.Errors(t0), 3), r.lastActions(t0))
 	eventually(t, 3*time.Minute, oldName+" a replica again", func() error {
 		pod, err := r.c.client.Get(ctx, podGVK, r.ns, oldName)
 		if err != nil {
