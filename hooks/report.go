@@ -11,7 +11,8 @@ type HealerReport struct {
 	// Master is the pod that Sentinel (or, without sentinels, the healer) agrees is the master
 	// and that answers role:master. Nil: no master now.
 	Master *MasterStatus `json:"master,omitempty"`
-	// FailoverInProgress is true while a sentinel reports a failover in progress.
+	// FailoverInProgress is true while a sentinel reports a failover in progress, or, without
+	// sentinels, while the healer waits for the detection time of a lost master.
 	FailoverInProgress bool `json:"failoverInProgress,omitempty"`
 	// SwitchoverHeld is true while the healer holds its planned switchover back after repeated
 	// failures (the reason is in Errors): nothing will move the master soon.

@@ -133,6 +133,10 @@ func (st *syncState) ready(s RedisFailoverStatus) metav1.Condition {
 		return unknown(ConditionReady)
 	}
 	rf := st.rf
+	if st.obs.FailoverInProgress && !sentinelsEnabled(rf) {
+		return cond(ConditionReady, false, "FailoverInProgress",
+			"The healer lost the master and fails over once every other pod confirms it lost it too, within the detection timeout.")
+	}
 	if st.obs.FailoverInProgress {
 		return cond(ConditionReady, false, "FailoverInProgress",
 			"Sentinel is failing over; the healer observes until the failover ends.")

@@ -11,7 +11,9 @@ import (
 func Report(t hooks.Topology, o Snapshot, actions []hooks.ActionRecord, errs []string) hooks.HealerReport {
 	r := hooks.HealerReport{Time: o.Time, Master: reportMaster(t, o), LastActions: actions}
 	v := newView(t, o)
-	r.FailoverInProgress = v.failoverInProgress()
+	// Sentinel-less mode: the healer's own failover is under way while it waits for the
+	// detection time; the master moves within seconds, so the sync asks to be called again soon.
+	r.FailoverInProgress = v.failoverInProgress() || t.Sentinelless && v.elect().detecting
 	for i := range o.Redis {
 		n := &o.Redis[i]
 		ro := hooks.RedisReport{Pod: n.Pod.Name, IP: n.Pod.IP, Reachable: n.Reachable()}

@@ -193,8 +193,11 @@ func TestPlanSentinellessDetecting(t *testing.T) {
 	linkDown(&o, 1, 1)
 	linkDown(&o, 2, 5)
 	assert.True(t, Detecting(Plan(top, o)), "links down for less than the detection time")
+	assert.True(t, Report(top, o, nil, nil).FailoverInProgress, "the report says the master is about to move")
 	o.Redis[2].Info.LinkUp = true
 	assert.False(t, Detecting(Plan(top, o)), "a replica still sees the master")
+	assert.False(t, Report(top, o, nil, nil).FailoverInProgress)
 	silent(&o.Redis[2])
 	assert.False(t, Detecting(Plan(top, o)), "a replica does not answer")
+	assert.False(t, Report(top, o, nil, nil).FailoverInProgress)
 }
