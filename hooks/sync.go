@@ -15,6 +15,13 @@ const (
 	ResyncMasterMoving = 0.25
 	ResyncUnsettled    = 2
 	ResyncSettled      = 30
+	// ResyncSentinelless is the settled resync of a RedisFailover without sentinels: its
+	// failover after a partition changes nothing Metacontroller watches (no pod restarts, no
+	// readiness flips inside the cut pod), so only a sync moves the master EndpointSlice. A
+	// sync within this long after the healer starts waiting for the detection time gets
+	// ResyncMasterMoving (the report says a failover is in progress), and the slice follows the
+	// promotion within a quarter second.
+	ResyncSentinelless = 2
 )
 
 // Sync computes the desired children and the status of one RedisFailover from a sync request
@@ -64,6 +71,9 @@ func (st *syncState) response() SyncResponse {
 	if st.holding() || conditionTrue(resp.Status.Conditions, ConditionReady) &&
 		!conditionTrue(resp.Status.Conditions, ConditionProgressing) {
 		resp.ResyncAfterSeconds = ResyncSettled
+		if st.r != nil && !sentinelsEnabled(st.rf) {
+			resp.ResyncAfterSeconds = ResyncSentinelless
+		}
 	}
 	if st.masterMoving() {
 		resp.ResyncAfterSeconds = ResyncMasterMoving

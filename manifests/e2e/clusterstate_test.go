@@ -133,9 +133,10 @@ func describeStates(spans []stateSpan, w *redistest.Writer, from time.Time) stri
 	return b.String()
 }
 
-// infoField is the value of field in an INFO-style reply ("" when absent).
+// infoField is the value of field in an INFO-style reply ("" when absent). Over RESP3 the
+// reply is a verbatim string: its "txt:" format prefix is dropped.
 func infoField(info, field string) string {
-	for _, line := range strings.Split(info, "\n") {
+	for _, line := range strings.Split(strings.TrimPrefix(info, "txt:"), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
 			return v
 		}

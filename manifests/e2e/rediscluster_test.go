@@ -52,6 +52,7 @@ func TestRedisCluster(t *testing.T) {
 
 	// The master of shard 0 deleted.
 	w, stop := r.clusterWriter(cl, "kill-")
+	stopWatch := r.watchClusterStates()
 	time.Sleep(2 * time.Second)
 	victim := st.shards[0].master
 	before, err := r.c.client.Get(ctx, podGVK, r.ns, victim)
@@ -79,6 +80,8 @@ func TestRedisCluster(t *testing.T) {
 	healed := time.Since(deleted)
 	r.waitReady(2 * time.Minute)
 	stop()
+	t.Logf("deletion: nodes whose cluster_state was not ok (seconds after the deletion):%s%s", describeStates(stopWatch(), w, deleted),
+		r.lastActions(deleted))
 	gap := w.LongestGap()
 	loss, err := w.Verify(ctx, cl)
 	require.NoError(t, err)
@@ -131,7 +134,7 @@ func TestRedisCluster(t *testing.T) {
 	// A rolling update of every shard (the pod template changed): per shard the replicas first,
 	// the master's pod last, handed over by its preStop hook.
 	w, stop = r.clusterWriter(cl, "roll-")
-	stopWatch := r.watchClusterStates()
+	stopWatch = r.watchClusterStates()
 	stsGVK := schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
 	revisions := map[string]string{}
 	for _, name := range r.statefulSets() {
