@@ -153,7 +153,7 @@ func TestMasterKilled(t *testing.T) {
 
 	old := shardMaster(c, 1)
 	require.NotNil(t, old)
-	require.Equal(t, c.Shards[1][0], old)
+	require.Same(t, c.Shards[1][0], old)
 	killed := time.Now()
 	old.Kill()
 	replica := c.Shards[1][1]
@@ -189,7 +189,7 @@ func TestMasterKilled(t *testing.T) {
 	redistest.WaitFor(t, 30*time.Second, "old master back as a replica", func() error { return converged(c, 3) })
 	t.Logf("restarted %s: replica of %s again, cluster converged %v after the restart", old.Name, replica.Name,
 		time.Since(restarted).Round(time.Millisecond))
-	assert.Equal(t, replica, shardMaster(c, 1), "the restarted old master stays a replica")
+	assert.Equal(t, replica.Name, procName(shardMaster(c, 1)), "the restarted old master stays a replica")
 	cancel()
 	<-done
 	vctx, vcancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -221,7 +221,7 @@ func TestNodeReplacedAtNewAddress(t *testing.T) {
 		assert.NotContains(t, text, oldState.ID, "%s still knows the old node", p.Name)
 	}
 	// converged() checked the rest: the fresh node replicates shard 2's master.
-	assert.Equal(t, c.Shards[2][1], shardMaster(c, 2))
+	assert.Equal(t, c.Shards[2][1].Name, procName(shardMaster(c, 2)))
 }
 
 func TestRolloutFailover(t *testing.T) {

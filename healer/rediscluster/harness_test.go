@@ -25,7 +25,9 @@ func topologyOf(c *redistest.Sharded, masters int) Topology {
 		ReplicationFactor: c.Opts.PerShard - 1, NodeTimeout: c.Opts.NodeTimeout}
 	for k, shard := range c.Shards {
 		for i, p := range shard {
-			t.Nodes = append(t.Nodes, Node{Pod: p.Name, IP: p.IP, Port: p.Port, Shard: k, Ordinal: i, Ready: p.Alive()})
+			// Updated as the hooks report a pod when no rollout runs: an outdated master on its
+			// shard's last ordinal would be failed over (rule 7).
+			t.Nodes = append(t.Nodes, Node{Pod: p.Name, IP: p.IP, Port: p.Port, Shard: k, Ordinal: i, Ready: p.Alive(), Updated: true})
 		}
 	}
 	return t
@@ -164,6 +166,15 @@ func converged(c *redistest.Sharded, masters int) error {
 		}
 	}
 	return nil
+}
+
+// procName is p's name, "" for nil: what assertions compare (a diff of two Procs would dump
+// their processes and locks).
+func procName(p *redistest.Proc) string {
+	if p == nil {
+		return ""
+	}
+	return p.Name
 }
 
 // shardMaster is the pod that is master of shard k, as the processes say.
