@@ -133,13 +133,12 @@ func (st *syncState) ready(s RedisFailoverStatus) metav1.Condition {
 		return unknown(ConditionReady)
 	}
 	rf := st.rf
-	if st.obs.FailoverInProgress && !sentinelsEnabled(rf) {
-		return cond(ConditionReady, false, "FailoverInProgress",
-			"The healer lost the master and fails over once every other pod confirms it lost it too, within the detection timeout.")
-	}
 	if st.obs.FailoverInProgress {
-		return cond(ConditionReady, false, "FailoverInProgress",
-			"Sentinel is failing over; the healer observes until the failover ends.")
+		msg := "Sentinel is failing over; the healer observes until the failover ends."
+		if !sentinelsEnabled(rf) {
+			msg = "The healer lost the master and fails over once every other pod confirms it lost it too, within the detection timeout."
+		}
+		return cond(ConditionReady, false, "FailoverInProgress", msg)
 	}
 	if b := rf.Spec.BootstrapNode; b != nil {
 		linked := st.bootstrapLinked()

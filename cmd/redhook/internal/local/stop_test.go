@@ -81,13 +81,7 @@ func plannedStop(t *testing.T, yaml, password string) {
 	go func() { wp.Run(wctx); writing <- struct{}{} }()
 	time.Sleep(time.Second)
 
-	old := c.Master()
-	require.NotNil(t, old)
-	start := time.Now()
-	hookOut, err := c.Stop(ctx, old)
-	hookTook := time.Since(start)
-	t.Logf("preStop of %s:\n%s", old.Name(), hookOut)
-	require.NoError(t, err, "preStop output:\n%s", hookOut)
+	old, _, start, hookTook := stopMaster(ctx, t, c)
 	// The hook returned once a replica was master; Sentinel names it when its failover ends.
 	redistest.WaitFor(t, 15*time.Second, "Sentinel names another master than "+old.Addr(), func() error {
 		addr, err := sentinelMaster(ctx, c)
@@ -173,13 +167,7 @@ spec:
 	go func() { w.Run(wctx); close(writing) }()
 	time.Sleep(time.Second)
 
-	old := c.Master()
-	require.NotNil(t, old)
-	start := time.Now()
-	hookOut, err := c.Stop(ctx, old)
-	hookTook := time.Since(start)
-	t.Logf("preStop of %s:\n%s", old.Name(), hookOut)
-	require.NoError(t, err, "preStop output:\n%s", hookOut)
+	old, hookOut, start, hookTook := stopMaster(ctx, t, c)
 	assert.Regexp(t, `REPLICAOF NO ONE on \S+: OK`, hookOut, "the hook promoted a replica")
 	waitReplicaAndReady(ctx, t, c, old, "")
 	time.Sleep(time.Second)
@@ -193,6 +181,20 @@ spec:
 	assert.Empty(t, loss.Confirmed, "confirmed writes lost")
 	assert.Empty(t, loss.Unconfirmed, "acknowledged (unconfirmed) writes lost")
 	assert.Positive(t, counts.Confirmed)
+}
+
+// stopMaster stops the master as a pod deletion would: its preStop hook, then SIGTERM. It returns
+// the stopped pod, the hook's output, when the stop began and how long the hook took.
+func stopMaster(ctx context.Context, t *testing.T, c *Cluster) (old *Pod, hookOut string, start time.Time, took time.Duration) {
+	t.Helper()
+	old = c.Master()
+	require.NotNil(t, old)
+	start = time.Now()
+	out, err := c.Stop(ctx, old)
+	took = time.Since(start)
+	t.Logf("preStop of %s:\n%s", old.Name(), out)
+	require.NoError(t, err, "preStop output:\n%s", out)
+	return old, string(out), start, took
 }
 
 // waitReplicaAndReady waits until old, the stopped master (restarted after the restart delay),
