@@ -162,3 +162,21 @@ func TestConnsClosesClientReturnedWithError(t *testing.T) {
 	c.closeAll()
 	assert.Equal(t, int32(2), d.closes.Load())
 }
+
+// Sentinel ends every normal client of a replica it promotes (CLIENT KILL TYPE normal), the
+// healer's connection too: the observe of that moment reads the node again on a new connection
+// instead of reporting it unreachable (the master EndpointSlice would be emptied for a pass).
+func TestObserveAfterClientKill(t *testing.T) {
+	c := redistest.NewCluster(t, "killed", redistest.Options{Redis: 1, Sentinels: 0})
+	tp := topology(c)
+	tp.SentinelsEnabled = false
+	conns := newConns(time.Second, time.Second, time.Second)
+	defer conns.closeAll()
+	n := observeRedis(t.Context(), tp, conns, tp.Redis[0], nil)
+	require.True(t, n.Reachable(), n.Err)
+	killed, err := c.Redis[0].Do("CLIENT", "KILL", "TYPE", "normal").AsInt64()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, killed, int64(1), "the healer's connection is killed")
+	n = observeRedis(t.Context(), tp, conns, tp.Redis[0], nil)
+	assert.True(t, n.Reachable(), "read again after the kill: %s", n.Err)
+}

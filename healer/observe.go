@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"syscall"
@@ -71,7 +72,17 @@ func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRe
 		cmds = append(cmds, client.B().ConfigGet().Parameter(keys...).Build())
 	}
 	res := client.DoMulti(ctx, cmds...)
-	if err := readRedis(&n, res); err != nil {
+	err = readRedis(&n, res)
+	if connectionLost(err) && ctx.Err() == nil {
+		// Sentinel ends every normal client of a replica it promotes or re-points (CLIENT KILL
+		// TYPE normal, to make clients look up the master again), the healer's too: a pass that
+		// runs then would see the new master as unreachable, report no master, and empty the
+		// master EndpointSlice for a moment. The client dials again: read once more.
+		n = decision.RedisNode{Pod: p}
+		res = client.DoMulti(ctx, cmds...)
+		err = readRedis(&n, res)
+	}
+	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			c.drop(addr) // a stuck connection must not stall the next pass
 		}
@@ -89,6 +100,12 @@ func observeRedis(ctx context.Context, t hooks.Topology, c *conns, p hooks.PodRe
 		}
 	}
 	return n
+}
+
+// connectionLost tells whether err is the end of a connection that was up: the server closed it
+// (EOF) or reset it.
+func connectionLost(err error) bool {
+	return err != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET))
 }
 
 // refused tells whether err is a refused connection: the host answered that nothing listens

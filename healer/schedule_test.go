@@ -125,10 +125,12 @@ func TestWatchDelay(t *testing.T) {
 	p := &Pool{cfg: DefaultConfig()} // WatchInterval 200 ms, MaxBackoff 30 s
 	now := time.Unix(1700000000, 0)
 	ms := time.Millisecond
-	assert.Equal(t, 200*ms, p.watchDelay(time.Time{}, now), "master answers")
-	assert.Equal(t, 50*ms, p.watchDelay(now.Add(-time.Second), now), "just went away: four times as often")
-	assert.Equal(t, 50*ms, p.watchDelay(now.Add(-9*time.Second), now))
-	assert.Equal(t, 200*ms, p.watchDelay(now.Add(-watchAwayFast), now), "then back off")
-	assert.Greater(t, p.watchDelay(now.Add(-watchAwayFast-5*time.Second), now), 2*time.Second)
-	assert.Equal(t, 30*time.Second, p.watchDelay(now.Add(-time.Hour), now), "capped")
+	assert.Equal(t, 200*ms, p.watchDelay(time.Time{}, false, now), "master answers")
+	assert.Equal(t, 25*ms, p.watchDelay(time.Time{}, true, now), "master answers, its pod terminates: eight times as often")
+	assert.Equal(t, 50*ms, p.watchDelay(now.Add(-time.Second), false, now), "just went away: four times as often")
+	assert.Equal(t, 50*ms, p.watchDelay(now.Add(-time.Second), true, now))
+	assert.Equal(t, 50*ms, p.watchDelay(now.Add(-9*time.Second), false, now))
+	assert.Equal(t, 200*ms, p.watchDelay(now.Add(-watchAwayFast), false, now), "then back off")
+	assert.Greater(t, p.watchDelay(now.Add(-watchAwayFast-5*time.Second), false, now), 2*time.Second)
+	assert.Equal(t, 30*time.Second, p.watchDelay(now.Add(-time.Hour), false, now), "capped")
 }

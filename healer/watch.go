@@ -116,6 +116,7 @@ func (p *Pool) watchMaster(ctx context.Context, e *entry, addr string) {
 		}
 		p.mu.Lock()
 		password, expect := e.topo.Password, e.watch.runID
+		leaving := podTerminating(e.topo, addr)
 		p.mu.Unlock()
 		var pr probe
 		c, runID, pr = p.probeMaster(ctx, c, addr, password.Value(), runID)
@@ -137,7 +138,7 @@ func (p *Pool) watchMaster(ctx context.Context, e *entry, addr string) {
 		case away.IsZero():
 			away = time.Now()
 		}
-		timer.Reset(p.watchDelay(away, time.Now()))
+		timer.Reset(p.watchDelay(away, leaving, time.Now()))
 	}
 }
 
@@ -146,13 +147,19 @@ func (p *Pool) watchMaster(ctx context.Context, e *entry, addr string) {
 // failed over or the pod is gone, and the heal passes see what comes back.
 const watchAwayFast = 10 * time.Second
 
-// watchDelay is the wait before the next probe. While the master is away (since away), the
-// watcher dials four times as often: a restarted master is seen within a quarter interval of
-// listening (a refused dial costs nothing; a dial to a gone host costs WatchTimeout). After
-// watchAwayFast it backs off, doubling up to MaxBackoff: a master that stays away does not cost
-// a dial every 50 ms for as long as the report names no other.
-func (p *Pool) watchDelay(away, now time.Time) time.Duration {
+// watchDelay is the wait before the next probe. While the master's pod terminates (leaving),
+// the watcher probes eight times as often: the pod's preStop hands over, and the moment the
+// master answers as a replica the pass must run, so that the master Service follows the
+// promoted replica (a probe every 25 ms for the few seconds of a hand-over). While the master is
+// away (since away), the watcher dials four times as often: a restarted master is seen within a
+// quarter interval of listening (a refused dial costs nothing; a dial to a gone host costs
+// WatchTimeout). After watchAwayFast it backs off, doubling up to MaxBackoff: a master that
+// stays away does not cost a dial every 50 ms for as long as the report names no other.
+func (p *Pool) watchDelay(away time.Time, leaving bool, now time.Time) time.Duration {
 	if away.IsZero() {
+		if leaving {
+			return p.cfg.WatchInterval / 8
+		}
 		return p.cfg.WatchInterval
 	}
 	over := now.Sub(away) - watchAwayFast
@@ -215,4 +222,14 @@ func (p *Pool) watchTrigger(e *entry, addr, why string) {
 	p.recheck(e, time.Now())
 	p.mu.Unlock()
 	p.signal()
+}
+
+// podTerminating tells whether the redis pod of t at addr is terminating.
+func podTerminating(t hooks.Topology, addr string) bool {
+	for _, pod := range t.Redis {
+		if pod.IP != "" && redisAddr(t, pod) == addr {
+			return pod.Terminating
+		}
+	}
+	return false
 }

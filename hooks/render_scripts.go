@@ -193,7 +193,7 @@ if [ "$val" = master ]; then
     now
     catch_up_end=$((now + %[2]d))
     while before "$catch_up_end" && before "$end" && ! caught_up; do
-      sleep 0.1
+      sleep 0.02
     done
   fi
 `
@@ -218,7 +218,8 @@ if [ "$val" = master ]; then
             new="$1 $2"
           fi
         fi
-        [ -n "$new" ] || sleep 0.1
+        # Every 20 ms: the writes wait from here until this node follows the new master.
+        [ -n "$new" ] || sleep 0.02
       fi
     done
     if [ -z "$new" ]; then

@@ -12,7 +12,7 @@ import (
 // EndpointSlice must follow it: masterMoving), short while replication is unsettled, long when
 // everything is ready.
 const (
-	ResyncMasterMoving = 0.25
+	ResyncMasterMoving = 0.1
 	ResyncUnsettled    = 2
 	ResyncSettled      = 30
 	// ResyncSentinelless is the settled resync of a RedisFailover without sentinels: its
@@ -20,7 +20,7 @@ const (
 	// readiness flips inside the cut pod), so only a sync moves the master EndpointSlice. A
 	// sync within this long after the healer starts waiting for the detection time gets
 	// ResyncMasterMoving (the report says a failover is in progress), and the slice follows the
-	// promotion within a quarter second.
+	// promotion within a tenth of a second.
 	ResyncSentinelless = 2
 )
 

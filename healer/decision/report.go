@@ -59,20 +59,31 @@ func reportMaster(t hooks.Topology, o Snapshot) *hooks.MasterStatus {
 	if h := e.held; h != nil && e.hold != "" {
 		return &hooks.MasterStatus{Pod: h.Pod.Name, IP: h.Pod.IP}
 	}
+	if e.master == nil && e.failover == nil {
+		if n := v.newestConfigMaster(); n != nil {
+			return &hooks.MasterStatus{Pod: n.Pod.Name, IP: n.Pod.IP}
+		}
+	}
 	if e.master == nil || e.promote || e.failover != nil || e.master.Info.Role != hooks.RoleMaster {
 		return nil
 	}
 	return &hooks.MasterStatus{Pod: e.master.Pod.Name, IP: e.master.Pod.IP}
 }
 
-// sentinelPromoted is the replica that the failovers in progress promoted, once past the
-// promotion (failover-state reconf_slaves or update_config: Sentinel has seen it answer as
-// master and no longer aborts) and while it answers role:master; nil when no failover is that
-// far, or two promoted different nodes (failoverStalled). Until the failover ends, which takes
-// seconds (Sentinel waits for every other replica to follow, reading each every second), the
-// sentinels still name the old master: by then gone after its preStop hand-over or a kill, so
-// the election finds no master, and the master Service would lead nowhere meanwhile although
-// the new master already takes writes.
+// sentinelPromoted is the replica that the failovers in progress promoted, from the promotion
+// on (failover-state wait_promotion: Sentinel sent it REPLICAOF NO ONE; reconf_slaves or
+// update_config: Sentinel has read it as master) and while it answers role:master; nil when no
+// failover is that far, or two promoted different nodes (failoverStalled). Until the failover
+// ends, which takes seconds (Sentinel waits for every other replica to follow, reading each
+// every second), the sentinels still name the old master: by then gone after its preStop
+// hand-over or a kill, so the election finds no master, and the master Service would lead
+// nowhere meanwhile although the new master already takes writes. wait_promotion counts too:
+// Sentinel reads the promoted replica only once a second, and each change of the master
+// EndpointSlice costs a kube-proxy sync, at most one a second past a burst of two: a report
+// that names no master, then the new one, can keep clients off the new master for a second
+// more. Sentinel gives up a failover in wait_promotion only when it cannot read the replica as
+// master for failover-timeout; the replica, which the healer reads as master, stays master then
+// (Sentinel converts it back only while the old master answers as master).
 func (v *view) sentinelPromoted() *RedisNode {
 	var promoted *RedisNode
 	for i := range v.o.Sentinels {
@@ -80,7 +91,7 @@ func (v *view) sentinelPromoted() *RedisNode {
 		if !s.Reachable() || s.Master == nil || !s.Master.FailoverInProgress() {
 			continue
 		}
-		if st := s.Master.FailoverState; st != "reconf_slaves" && st != "update_config" {
+		if st := s.Master.FailoverState; st != "wait_promotion" && st != "reconf_slaves" && st != "update_config" {
 			continue
 		}
 		n := v.promotedBy(s)
@@ -90,4 +101,40 @@ func (v *view) sentinelPromoted() *RedisNode {
 		promoted = n
 	}
 	return promoted
+}
+
+// newestConfigMaster is, when the election finds no master, the master of the newest Sentinel
+// configuration when it is newer than what the other sentinels name: a failover that has just ended on its leader, which announces
+// it to the other sentinels within a hello period (up to 2 s). Meanwhile a majority may still
+// name the old master, gone after its preStop hand-over or a kill, and the election would find
+// no master: the master EndpointSlice would be emptied, then set again, two kube-proxy syncs
+// where one does. The node must be one of ours and answer role:master; nil otherwise, or when
+// every sentinel names the same configuration.
+func (v *view) newestConfigMaster() *RedisNode {
+	var newest *SentinelMaster
+	older := false
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if !s.Reachable() || s.Master == nil {
+			continue
+		}
+		switch {
+		case newest == nil:
+			newest = s.Master
+		case s.Master.ConfigEpoch > newest.ConfigEpoch:
+			newest, older = s.Master, true
+		case s.Master.ConfigEpoch < newest.ConfigEpoch:
+			older = true
+		case s.Master.IP != newest.IP || s.Master.Port != newest.Port:
+			return nil // two masters in one epoch: no configuration is the newest
+		}
+	}
+	if !older {
+		return nil
+	}
+	n := v.pod(newest.IP, newest.Port)
+	if n == nil || !n.Reachable() || n.Info.Role != hooks.RoleMaster {
+		return nil
+	}
+	return n
 }

@@ -54,8 +54,8 @@ func TestReport(t *testing.T) {
 		o.Sentinels[0].Replicas[0].Flags = []string{"slave", "promoted"} // rfr-a-1
 		return top, o
 	}
-	t.Run("the replica a failover promoted is reported once past the promotion", func(t *testing.T) {
-		for _, state := range []string{"reconf_slaves", "update_config"} {
+	t.Run("the replica a failover promoted is reported from the promotion on", func(t *testing.T) {
+		for _, state := range []string{"wait_promotion", "reconf_slaves", "update_config"} {
 			top, o := promoted(state)
 			r := Report(top, o, nil, nil)
 			assert.Equal(t, &hooks.MasterStatus{Pod: "rfr-a-1", IP: "10.0.0.11"}, r.Master, state)
@@ -63,15 +63,17 @@ func TestReport(t *testing.T) {
 		}
 	})
 	t.Run("a failover not past the promotion reports no master", func(t *testing.T) {
-		for _, state := range []string{"wait_start", "select_slave", "send_slaveof_noone", "wait_promotion"} {
+		for _, state := range []string{"wait_start", "select_slave", "send_slaveof_noone"} {
 			top, o := promoted(state)
 			assert.Nil(t, Report(top, o, nil, nil).Master, state)
 		}
 	})
 	t.Run("a promoted replica that answers as a replica is not reported", func(t *testing.T) {
-		top, o := promoted("reconf_slaves")
-		o.Redis[1] = replicaNode(top, 1, redisIP(2), 6379, 1000)
-		assert.Nil(t, Report(top, o, nil, nil).Master)
+		for _, state := range []string{"wait_promotion", "reconf_slaves"} {
+			top, o := promoted(state)
+			o.Redis[1] = replicaNode(top, 1, redisIP(2), 6379, 1000)
+			assert.Nil(t, Report(top, o, nil, nil).Master, state)
+		}
 	})
 	t.Run("two failovers that promoted different replicas report no master", func(t *testing.T) {
 		top, o := promoted("reconf_slaves")
@@ -80,6 +82,34 @@ func TestReport(t *testing.T) {
 		o.Sentinels[1].Master.FailoverState = "reconf_slaves"
 		o.Sentinels[1].Replicas[1].Flags = []string{"slave", "promoted"} // rfr-a-2
 		assert.Nil(t, Report(top, o, nil, nil).Master)
+	})
+	// The failover ended on its leader (rfs-a-x), which names rfr-a-1 in configuration epoch 1;
+	// the two others still name the old master, gone after its hand-over, until they hear the
+	// leader's hello.
+	ended := func() (hooks.Topology, Snapshot) {
+		top, o := promoted("")
+		o.Sentinels[0].Master = &SentinelMaster{Name: "mymaster", IP: redisIP(1), Port: 6379, ConfigEpoch: 1,
+			Flags: []string{"master"}}
+		return top, o
+	}
+	t.Run("the master of a newer configuration is reported while the other sentinels lag", func(t *testing.T) {
+		top, o := ended()
+		assert.Equal(t, &hooks.MasterStatus{Pod: "rfr-a-1", IP: "10.0.0.11"}, Report(top, o, nil, nil).Master)
+	})
+	t.Run("not when it answers as a replica, or is not ours", func(t *testing.T) {
+		top, o := ended()
+		o.Redis[1] = replicaNode(top, 1, redisIP(2), 6379, 1000)
+		assert.Nil(t, Report(top, o, nil, nil).Master)
+		top, o = ended()
+		o.Sentinels[0].Master.IP = "192.0.2.9"
+		assert.Nil(t, Report(top, o, nil, nil).Master)
+	})
+	t.Run("not when two masters share the newest epoch", func(t *testing.T) {
+		top, o := ended()
+		o.Redis[2] = masterNode(top, 2, 1000, 0)
+		o.Sentinels[1].Master = &SentinelMaster{Name: "mymaster", IP: redisIP(2), Port: 6379, ConfigEpoch: 1,
+			Flags: []string{"master"}}
+		assert.Nil(t, newView(top, o).newestConfigMaster()) // the election decides: rule 5
 	})
 	t.Run("a master about to be promoted is not reported", func(t *testing.T) {
 		top, o := fresh()

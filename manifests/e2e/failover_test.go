@@ -24,8 +24,9 @@ import (
 
 // The master is lost in six ways, one after the other, under a SET + WAIT 1 writer through the
 // master Service and one through Sentinel: a new master is elected, no confirmed write is lost,
-// and the old master comes back as a replica. Printed: the write gap through each path, and how
-// long the rfrm- EndpointSlice took to follow Sentinel's promotion.
+// and the old master comes back as a replica. Printed: the write gap through each path, how
+// long the rfrm- EndpointSlice took to follow Sentinel's promotion, and a timeline of each
+// failover (roles, the rfrm- EndpointSlice, the master Service writer's pauses and failures).
 func TestFailover(t *testing.T) {
 	needCluster(t)
 	r := deploy(t, "failover", "../examples/basic.yaml")
@@ -90,6 +91,7 @@ func (r *rfTest) failover(w *writers, disrupt func(pod *unstructured.Unstructure
 	oldIP, _, _ := unstructured.NestedString(oldPod.Object, "status", "podIP")
 	sentinel := r.client(r.sentinelAddr())
 
+	stopTimeline := r.watchTimeline()
 	t0 := time.Now()
 	undo := disrupt(oldPod)
 	// Sentinel's promotion, then the EndpointSlice following it.
@@ -133,6 +135,8 @@ func (r *rfTest) failover(w *writers, disrupt func(pod *unstructured.Unstructure
 	time.Sleep(time.Second)
 	svcGap := gapIn(w.svc, t0, time.Now())
 	sentGap := gapIn(w.sentinel, t0, time.Now())
+	evs := append(stopTimeline(), event{promoted, "the sentinel Service names " + newIP})
+	r.logTimeline(t0, evs, w.svc, "master Service writer")
 	t.Logf("failed writes since the disruption, by error: master Service %s; Sentinel %s",
 		topErrors(w.svc.Errors(t0), 3), topErrors(w.sentinel.Errors(t0), 3))
 	t.Logf("old master %s (%s) → new %s: promoted by Sentinel after %v; rfrm EndpointSlice followed %v later; "+
@@ -205,8 +209,9 @@ type window struct {
 	start time.Time
 }
 
-// attributeLoss names, for every confirmed write that is lost, the disruption during which it
-// was sent (evidence for the report; verify fails the test).
+// attributeLoss names, for every acknowledged write that is lost, confirmed or not, the
+// disruption during which it was sent (evidence for the report; verify fails the test on a lost
+// confirmed write; an unconfirmed one may be lost when the master fails unplanned).
 func attributeLoss(t *testing.T, r *rfTest, w *writers, windows []window) {
 	if len(windows) == 0 {
 		return
@@ -223,12 +228,16 @@ func attributeLoss(t *testing.T, r *rfTest, w *writers, windows []window) {
 			t.Logf("attribute loss: %v", err)
 			continue
 		}
-		lost := map[string]bool{}
+		lost := map[string]string{}
 		for _, k := range loss.Confirmed {
-			lost[k] = true
+			lost[k] = "confirmed"
+		}
+		for _, k := range loss.Unconfirmed {
+			lost[k] = "unconfirmed"
 		}
 		for _, wr := range x.w.Writes() {
-			if !lost[wr.Key] {
+			kind, ok := lost[wr.Key]
+			if !ok {
 				continue
 			}
 			name, since := "before the first disruption", time.Duration(0)
@@ -237,7 +246,7 @@ func attributeLoss(t *testing.T, r *rfTest, w *writers, windows []window) {
 					name, since = win.name, wr.Sent.Sub(win.start)
 				}
 			}
-			t.Logf("lost confirmed write %s through the %s: sent %v after the start of %q", wr.Key, x.name, since.Round(time.Millisecond), name)
+			t.Logf("lost %s write %s through the %s: sent %v after the start of %q", kind, wr.Key, x.name, since.Round(time.Millisecond), name)
 		}
 	}
 }
