@@ -46,6 +46,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	r := decision.Report(t, o, append([]hooks.ActionRecord(nil), e.history...), errs)
 	r.SwitchoverHeld = len(heldSwitch) > 0
 	logMasterChange(e, r)
+	e.moved = e.report.Master != nil && r.Master != nil && e.report.Master.Pod != r.Master.Pod
 	e.report = r
 	e.busy = false
 	_, tracked := p.entries[e.key]

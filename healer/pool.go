@@ -40,6 +40,8 @@ type entry struct {
 	again   bool      // re-check requested while busy
 	fails   int       // passes with errors in a row
 	idle    int       // passes in a row without a master, an action or a pod that answered
+	// moved: the last pass reported another master than the pass before (see reschedule).
+	moved   bool
 	report  hooks.HealerReport
 	history []hooks.ActionRecord
 	conns   *conns

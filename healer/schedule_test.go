@@ -42,6 +42,8 @@ func TestReschedule(t *testing.T) {
 		{name: "acted", r: healthy, acts: []decision.Action{decision.Promote{Pod: "rfr-a-0"}}, due: time.Second, result: "ok"},
 		{name: "switched over", r: healthy, acts: []decision.Action{decision.Switchover{Master: "rfr-a-1", Target: "rfr-a-0"}},
 			due: 250 * time.Millisecond, result: "ok"},
+		{name: "reported another master than the pass before", e: entry{moved: true}, r: healthy,
+			due: 250 * time.Millisecond, result: "ok"},
 		{name: "closed misdirected clients", r: healthy, acts: []decision.Action{decision.CloseClients{Pod: "rfr-a-1", IDs: []int64{3}}},
 			due: 250 * time.Millisecond, result: "ok"},
 		{name: "sentinel-less failover waiting for its detection time", r: hooks.HealerReport{
