@@ -33,9 +33,14 @@ type testPool struct {
 
 func startPool(t *testing.T) *testPool {
 	t.Helper()
-	return startPoolWith(t, Config{Workers: 4, Interval: 300 * time.Millisecond, FastInterval: 100 * time.Millisecond,
+	return startPoolWith(t, testConfig())
+}
+
+// testConfig is the pool configuration of the integration tests: short intervals.
+func testConfig() Config {
+	return Config{Workers: 4, Interval: 300 * time.Millisecond, FastInterval: 100 * time.Millisecond,
 		DialTimeout: 300 * time.Millisecond, CommandTimeout: time.Second, MinBackoff: 100 * time.Millisecond,
-		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Minute, History: 50})
+		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Minute, History: 50}
 }
 
 // startPoolWith runs a pool with cfg (its registry and log are the test's) until the test ends;

@@ -419,9 +419,7 @@ func waitPromoted(t *testing.T, s *sentinellessCluster, old *redistest.Proc, lim
 // runPool runs a pool like startPool's, which the test can stop before its end.
 func runPool(t *testing.T) (*testPool, func()) {
 	t.Helper()
-	cfg := Config{Workers: 4, Interval: 300 * time.Millisecond, FastInterval: 100 * time.Millisecond,
-		DialTimeout: 300 * time.Millisecond, CommandTimeout: time.Second, MinBackoff: 100 * time.Millisecond,
-		MaxBackoff: 500 * time.Millisecond, ForgetAfter: time.Minute, History: 50}
+	cfg := testConfig()
 	reg := prometheus.NewRegistry()
 	logs := redistest.CaptureLog(t, "healer")
 	cfg.Registerer = reg

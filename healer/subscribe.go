@@ -13,10 +13,11 @@ import (
 )
 
 // sentinelEvents are the Sentinel channels that make the pool re-check at once: a failover
-// happened or ended, or an instance went down or came back.
+// happened or ended, an instance went down or came back, or a sentinel voted for a failover
+// leader (an election every sentinel voted in without a majority is doomed: rule 1's exception).
 // See https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#pubsub-messages
 var sentinelEvents = []string{"+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+failover-end",
-	"+failover-end-for-timeout", "+reboot"}
+	"+failover-end-for-timeout", "+reboot", "+vote-for-leader"}
 
 // subscription is the running subscription to one sentinel; its goroutine removes it from
 // entry.subs when it ends by itself.

@@ -32,6 +32,9 @@ func (v *view) plan() []Action {
 		if t.Bootstrap == nil && v.failoverStalled() {
 			return v.promoteStalled()
 		}
+		if t.Bootstrap == nil && v.electionDoomed() {
+			return v.promoteDoomed()
+		}
 		return nil
 	}
 	// Rule 10: bootstrap mode follows the external node and nothing else.

@@ -1004,15 +1004,98 @@ func splitVote(t *hooks.Topology, o *Snapshot) {
 	}
 }
 
+// waitStart puts sentinel i in failover-state wait_start: waiting to be elected.
+func waitStart(o *Snapshot, i int) {
+	o.Sentinels[i].Master.Flags = append(o.Sentinels[i].Master.Flags, "failover_in_progress")
+	o.Sentinels[i].Master.FailoverState = "wait_start"
+}
+
+// promotedAfterDoomedElection is the plan after splitVote with candidates waiting: rfr-a-2 holds
+// the most data; it is promoted, the others follow, every sentinel monitors it anew.
+var promotedAfterDoomedElection = []string{"promote rfr-a-2", "replicaof rfr-a-0 10.0.0.12:6379 (rfr-a-2)",
+	"replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)",
+	"sentinel remove rfs-a-x", "sentinel monitor rfs-a-x 10.0.0.12:6379 quorum 2 (rfr-a-2)",
+	`sentinel set rfs-a-x down-after-milliseconds "1000"`, `sentinel set rfs-a-x failover-timeout "10000"`,
+	`sentinel set rfs-a-x parallel-syncs "2"`,
+	"sentinel remove rfs-a-y", "sentinel monitor rfs-a-y 10.0.0.12:6379 quorum 2 (rfr-a-2)",
+	`sentinel set rfs-a-y down-after-milliseconds "1000"`, `sentinel set rfs-a-y failover-timeout "10000"`,
+	`sentinel set rfs-a-y parallel-syncs "2"`,
+	"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.12:6379 quorum 2 (rfr-a-2)",
+	`sentinel set rfs-a-z down-after-milliseconds "1000"`, `sentinel set rfs-a-z failover-timeout "10000"`,
+	`sentinel set rfs-a-z parallel-syncs "2"`}
+
+// TestPlanDoomedElection: every sentinel voted for itself in the newest epoch and the candidates
+// wait for an election nobody can win (they would abort after failover-timeout, 10 s): the
+// healer promotes at once, and only then.
+func TestPlanDoomedElection(t *testing.T) {
+	doomed := func(t *hooks.Topology, o *Snapshot) {
+		splitVote(t, o)
+		for i := range o.Sentinels {
+			waitStart(o, i)
+		}
+	}
+	votes := func(voter, leader string, epoch int64) func(*hooks.Topology, *Snapshot) {
+		return func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			for i := range o.Sentinels {
+				for j := range o.Sentinels[i].Sentinels {
+					if p := &o.Sentinels[i].Sentinels[j]; p.IP == voter {
+						p.VotedLeader, p.VotedLeaderEpoch = leader, epoch
+					}
+				}
+			}
+		}
+	}
+	runPlanCases(t, []planCase{
+		{name: "every candidate waits, every vote known and split: promote the most data, monitor it anew",
+			edit: doomed, want: promotedAfterDoomedElection, reason: "election of a failover leader failed"},
+		{name: "the old master does not answer: the replicas hold every confirmed write", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			unreachable(&o.Redis[0])
+		}, want: []string{"promote rfr-a-2", "replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)",
+			"sentinel remove rfs-a-x", "sentinel monitor rfs-a-x 10.0.0.12:6379 quorum 2 (rfr-a-2)",
+			`sentinel set rfs-a-x down-after-milliseconds "1000"`, `sentinel set rfs-a-x failover-timeout "10000"`,
+			`sentinel set rfs-a-x parallel-syncs "2"`,
+			"sentinel remove rfs-a-y", "sentinel monitor rfs-a-y 10.0.0.12:6379 quorum 2 (rfr-a-2)",
+			`sentinel set rfs-a-y down-after-milliseconds "1000"`, `sentinel set rfs-a-y failover-timeout "10000"`,
+			`sentinel set rfs-a-y parallel-syncs "2"`,
+			"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.12:6379 quorum 2 (rfr-a-2)",
+			`sentinel set rfs-a-z down-after-milliseconds "1000"`, `sentinel set rfs-a-z failover-timeout "10000"`,
+			`sentinel set rfs-a-z parallel-syncs "2"`}},
+		{name: "a replica does not answer: it may hold more data, wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			unreachable(&o.Redis[1])
+		}},
+		{name: "two votes for one candidate: it is elected, wait", edit: votes(sentinelIP(1), "self-"+sentinelIP(0), 5)},
+		{name: "a vote in an older epoch: that sentinel may still vote, wait", edit: votes(sentinelIP(1), "self-"+sentinelIP(1), 4)},
+		{name: "a vote not seen: wait", edit: votes(sentinelIP(2), "?", 5)},
+		{name: "a candidate past wait_start: elected, wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Sentinels[0].Master.FailoverState = "select_slave"
+		}},
+		{name: "a forced failover needs no votes: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Sentinels[0].Master.Flags = append(o.Sentinels[0].Master.Flags, "force_failover")
+		}},
+		{name: "a sentinel does not answer: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Sentinels[2] = SentinelNode{Pod: o.Sentinels[2].Pod, Err: "dial tcp: connection refused"}
+		}},
+		{name: "a pod answers as master: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Redis[0] = masterNode(*t, 0, 0, 0)
+		}},
+	})
+}
+
 func TestPlanFailedElection(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{name: "every sentinel voted in a newer epoch and none fails over: Sentinel waits 2 × failover-timeout, SENTINEL FAILOVER now",
 			edit: splitVote, want: []string{"sentinel failover rfs-a-x"}},
-		{name: "one sentinel still runs its failover (the election may still go on): rule 1 waits", edit: func(t *hooks.Topology, o *Snapshot) {
+		{name: "one sentinel still runs its failover: its election is doomed (TestPlanDoomedElection)", edit: func(t *hooks.Topology, o *Snapshot) {
 			splitVote(t, o)
-			o.Sentinels[1].Master.Flags = append(o.Sentinels[1].Master.Flags, "failover_in_progress")
-			o.Sentinels[1].Master.FailoverState = "wait_start"
-		}},
+			waitStart(o, 1)
+		}, want: promotedAfterDoomedElection},
 		{name: "a sentinel not seen voting may start its own: wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			splitVote(t, o)
 			for i := range o.Sentinels {

@@ -218,3 +218,98 @@ func (v *view) promoteStalled() []Action {
 		best.Pod.Name, best.Info.Offset, best.Info.Keys)}
 	return append([]Action{Promote{Pod: best.Pod.Name, Why: e.why}}, v.replicas(e)...)
 }
+
+// electionDoomed tells whether the sentinels' election of a failover leader cannot succeed any
+// more while they still wait for it: every sentinel of the topology answers and monitors the same
+// address, none is past failover-state wait_start or forced (SENTINEL FAILOVER needs no votes),
+// each one's vote in the newest epoch is known (from its peers' SENTINEL SENTINELS) and newer
+// than every sentinel's configuration, and no candidate holds the votes it needs (a majority of
+// the sentinels, and the quorum). A sentinel votes once per epoch, so nobody is elected in that
+// epoch; the candidates abort only after the election timeout (failover-timeout, at most 10 s)
+// and try again after 2 × failover-timeout (measured: 11.8 s without a master). Neither can
+// SENTINEL FAILOVER run before they abort (INPROG). No sentinel can start a failover meanwhile, so
+// the healer promotes (promoteDoomed) without racing one. The replicas must all answer, and no
+// pod may be master: the one promoted must hold the most data.
+func (v *view) electionDoomed() bool {
+	n := len(v.t.Sentinels)
+	if n == 0 || len(v.o.Sentinels) < n || len(v.masters()) > 0 {
+		return false
+	}
+	var addr hooks.Endpoint
+	var newestConfig int64
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if !s.Reachable() || s.Master == nil {
+			return false
+		}
+		a := hooks.Endpoint{Host: s.Master.IP, Port: s.Master.Port}
+		if i > 0 && a != addr {
+			return false
+		}
+		addr, newestConfig = a, max(newestConfig, s.Master.ConfigEpoch)
+		if s.Master.FailoverInProgress() && (s.Master.FailoverState != "wait_start" || s.Master.HasFlag("force_failover")) {
+			return false
+		}
+	}
+	for i := range v.o.Redis {
+		r := &v.o.Redis[i]
+		if !r.Reachable() && v.endpoint(r) != addr {
+			return false // a replica that does not answer may hold more data
+		}
+	}
+	// The votes, by voter: the leader and epoch of each voter's newest vote any peer saw.
+	type vote struct {
+		leader string
+		epoch  int64
+	}
+	votes := map[string]vote{}
+	for _, s := range v.o.Sentinels {
+		for _, p := range s.Sentinels {
+			if p.VotedLeader != "" && p.VotedLeader != "?" && p.VotedLeaderEpoch > votes[p.IP].epoch {
+				votes[p.IP] = vote{p.VotedLeader, p.VotedLeaderEpoch}
+			}
+		}
+	}
+	var epoch int64
+	for _, vt := range votes {
+		epoch = max(epoch, vt.epoch)
+	}
+	if epoch <= newestConfig {
+		return false
+	}
+	count := map[string]int{}
+	for _, s := range v.o.Sentinels {
+		vt, ok := votes[s.Pod.IP]
+		if !ok || vt.epoch != epoch {
+			return false // this sentinel may still vote in that epoch
+		}
+		count[vt.leader]++
+	}
+	need := max(int(v.t.Quorum), n/2+1)
+	for _, c := range count {
+		if c >= need {
+			return false
+		}
+	}
+	return true
+}
+
+// promoteDoomed is rule 4 after a doomed election (electionDoomed): the node with the most data
+// is promoted, the others follow it, and every sentinel monitors it anew, which ends the failover
+// it was waiting for. No +switch-master is published: clients that asked Sentinel reconnect when
+// the old master's connection fails, and find the new one.
+func (v *view) promoteDoomed() []Action {
+	best := v.best(nil)
+	if best == nil {
+		return nil
+	}
+	e := election{master: best, promote: best.Info.Role != hooks.RoleMaster, why: fmt.Sprintf(
+		"no master: the sentinels' election of a failover leader failed (every sentinel voted, none has a majority) and they would wait for the election timeout; %s holds the most data (offset %d, %d keys)",
+		best.Pod.Name, best.Info.Offset, best.Info.Keys)}
+	var acts []Action
+	if e.promote {
+		acts = append(acts, Promote{Pod: best.Pod.Name, Why: e.why})
+	}
+	acts = append(acts, v.replicas(e)...)
+	return append(acts, v.sentinels(e)...)
+}
