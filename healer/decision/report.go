@@ -103,13 +103,13 @@ func (v *view) sentinelPromoted() *RedisNode {
 	return promoted
 }
 
-// newestConfigMaster is, when the election finds no master, the master of the newest Sentinel
-// configuration when it is newer than what the other sentinels name: a failover that has just ended on its leader, which announces
-// it to the other sentinels within a hello period (up to 2 s). Meanwhile a majority may still
-// name the old master, gone after its preStop hand-over or a kill, and the election would find
-// no master: the master EndpointSlice would be emptied, then set again, two kube-proxy syncs
-// where one does. The node must be one of ours and answer role:master; nil otherwise, or when
-// every sentinel names the same configuration.
+// newestConfigMaster is, for when the election finds no master, the master of the newest
+// Sentinel configuration while some sentinels still name an older one: a failover that has just
+// ended on its leader, which announces it to the other sentinels within a hello period (up to
+// 2 s). Meanwhile a majority may still name the old master, gone after its preStop hand-over or
+// a kill, and the election would find no master: the master EndpointSlice would be emptied, then
+// set again, two kube-proxy syncs where one does. The node must be one of ours and answer
+// role:master; nil otherwise, or when every sentinel names the same configuration.
 func (v *view) newestConfigMaster() *RedisNode {
 	var newest *SentinelMaster
 	older := false
