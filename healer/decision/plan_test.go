@@ -1010,19 +1010,22 @@ func waitStart(o *Snapshot, i int) {
 	o.Sentinels[i].Master.FailoverState = "wait_start"
 }
 
+// remonitoredAll is the end of the plan after a doomed election: every sentinel monitors rfr-a-2
+// anew, with the settings of a new monitor.
+var remonitoredAll = func() []string {
+	var out []string
+	for _, s := range []string{"rfs-a-x", "rfs-a-y", "rfs-a-z"} {
+		out = append(out, "sentinel remove "+s, "sentinel monitor "+s+" 10.0.0.12:6379 quorum 2 (rfr-a-2)",
+			"sentinel set "+s+` down-after-milliseconds "1000"`, "sentinel set "+s+` failover-timeout "10000"`,
+			"sentinel set "+s+` parallel-syncs "2"`)
+	}
+	return out
+}()
+
 // promotedAfterDoomedElection is the plan after splitVote with candidates waiting: rfr-a-2 holds
 // the most data; it is promoted, the others follow, every sentinel monitors it anew.
-var promotedAfterDoomedElection = []string{"promote rfr-a-2", "replicaof rfr-a-0 10.0.0.12:6379 (rfr-a-2)",
-	"replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)",
-	"sentinel remove rfs-a-x", "sentinel monitor rfs-a-x 10.0.0.12:6379 quorum 2 (rfr-a-2)",
-	`sentinel set rfs-a-x down-after-milliseconds "1000"`, `sentinel set rfs-a-x failover-timeout "10000"`,
-	`sentinel set rfs-a-x parallel-syncs "2"`,
-	"sentinel remove rfs-a-y", "sentinel monitor rfs-a-y 10.0.0.12:6379 quorum 2 (rfr-a-2)",
-	`sentinel set rfs-a-y down-after-milliseconds "1000"`, `sentinel set rfs-a-y failover-timeout "10000"`,
-	`sentinel set rfs-a-y parallel-syncs "2"`,
-	"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.12:6379 quorum 2 (rfr-a-2)",
-	`sentinel set rfs-a-z down-after-milliseconds "1000"`, `sentinel set rfs-a-z failover-timeout "10000"`,
-	`sentinel set rfs-a-z parallel-syncs "2"`}
+var promotedAfterDoomedElection = append([]string{"promote rfr-a-2", "replicaof rfr-a-0 10.0.0.12:6379 (rfr-a-2)",
+	"replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)"}, remonitoredAll...)
 
 // TestPlanDoomedElection: every sentinel voted for itself in the newest epoch and the candidates
 // wait for an election nobody can win (they would abort after failover-timeout, 10 s): the
@@ -1052,16 +1055,7 @@ func TestPlanDoomedElection(t *testing.T) {
 		{name: "the old master does not answer: the replicas hold every confirmed write", edit: func(t *hooks.Topology, o *Snapshot) {
 			doomed(t, o)
 			unreachable(&o.Redis[0])
-		}, want: []string{"promote rfr-a-2", "replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)",
-			"sentinel remove rfs-a-x", "sentinel monitor rfs-a-x 10.0.0.12:6379 quorum 2 (rfr-a-2)",
-			`sentinel set rfs-a-x down-after-milliseconds "1000"`, `sentinel set rfs-a-x failover-timeout "10000"`,
-			`sentinel set rfs-a-x parallel-syncs "2"`,
-			"sentinel remove rfs-a-y", "sentinel monitor rfs-a-y 10.0.0.12:6379 quorum 2 (rfr-a-2)",
-			`sentinel set rfs-a-y down-after-milliseconds "1000"`, `sentinel set rfs-a-y failover-timeout "10000"`,
-			`sentinel set rfs-a-y parallel-syncs "2"`,
-			"sentinel remove rfs-a-z", "sentinel monitor rfs-a-z 10.0.0.12:6379 quorum 2 (rfr-a-2)",
-			`sentinel set rfs-a-z down-after-milliseconds "1000"`, `sentinel set rfs-a-z failover-timeout "10000"`,
-			`sentinel set rfs-a-z parallel-syncs "2"`}},
+		}, want: append([]string{"promote rfr-a-2", "replicaof rfr-a-1 10.0.0.12:6379 (rfr-a-2)"}, remonitoredAll...)},
 		{name: "a replica does not answer: it may hold more data, wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			doomed(t, o)
 			unreachable(&o.Redis[1])
