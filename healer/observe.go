@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -189,6 +190,17 @@ func readSentinel(ctx context.Context, client rueidis.Client, name string, n *de
 		return err
 	}
 	n.Master = &m
+	if m.FailoverInProgress() {
+		// Its own vote, fresher than what its peers recorded (they record it only while they run
+		// a failover themselves). Epoch 0 casts no vote. A failure leaves it unknown.
+		v, err := client.Do(ctx, client.B().Arbitrary("SENTINEL", "IS-MASTER-DOWN-BY-ADDR").
+			Args(m.IP, strconv.Itoa(int(m.Port)), "0", "redhook-healer").Build()).ToAny()
+		if err == nil {
+			if vote, err := decision.ParseSentinelVote(v); err == nil {
+				n.Vote = &vote
+			}
+		}
+	}
 	if n.Replicas, err = decision.ParseSentinelPeers(vals[1]); err != nil {
 		return err
 	}

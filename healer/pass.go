@@ -46,7 +46,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	r := decision.Report(t, o, append([]hooks.ActionRecord(nil), e.history...), errs)
 	r.SwitchoverHeld = len(heldSwitch) > 0
 	logMasterChange(e, r)
-	e.moved = e.report.Master != nil && r.Master != nil && e.report.Master.Pod != r.Master.Pod
+	e.moved = e.noteMaster(r.Master)
 	e.report = r
 	e.busy = false
 	_, tracked := p.entries[e.key]
@@ -141,4 +141,15 @@ func logMasterChange(e *entry, r hooks.HealerReport) {
 	if was != is {
 		e.log.Info().Str("was", was).Str("is", is).Bool("failover_in_progress", r.FailoverInProgress).Msg("reported master")
 	}
+}
+
+// noteMaster records the master a pass reports and tells whether it is another pod than the last
+// master reported (passes that report none in between do not count). Caller holds p.mu.
+func (e *entry) noteMaster(m *hooks.MasterStatus) bool {
+	if m == nil {
+		return false
+	}
+	moved := e.lastMaster != "" && m.Pod != e.lastMaster
+	e.lastMaster = m.Pod
+	return moved
 }

@@ -40,12 +40,14 @@ type entry struct {
 	again   bool      // re-check requested while busy
 	fails   int       // passes with errors in a row
 	idle    int       // passes in a row without a master, an action or a pod that answered
-	// moved: the last pass reported another master than the pass before (see reschedule).
-	moved   bool
-	report  hooks.HealerReport
-	history []hooks.ActionRecord
-	conns   *conns
-	subs    map[string]*subscription // sentinel address → its subscription
+	// moved: the last pass reported another master than the last one reported before it (see
+	// reschedule); lastMaster is the pod of the last master reported.
+	moved      bool
+	lastMaster string
+	report     hooks.HealerReport
+	history    []hooks.ActionRecord
+	conns      *conns
+	subs       map[string]*subscription // sentinel address → its subscription
 	// watch is the master watcher.
 	watch watchState
 	// lastSwitch is the new master of the last failover counted (see failoverTarget).

@@ -176,9 +176,10 @@ func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acts []decision.Action
 	case e.fails > 0:
 		e.due = now.Add(backoff(p.cfg.MinBackoff, maxWait, e.fails))
 	case followUpSoon(acts) || e.moved:
-		// A pass that reported another master is followed soon too: clients of the master
-		// Service keep their connections to the old one, a replica now, and the next pass closes
-		// those that write (rule 15) once they got READONLY, after the master EndpointSlice moved.
+		// A pass that reported another master than the last one reported (maybe after passes
+		// with none) is followed soon too: clients of the master Service keep their connections
+		// to the old one, a replica now, and the next pass closes those that write (rule 15) once
+		// they got READONLY, after the master EndpointSlice moved.
 		e.due = now.Add(p.cfg.FastInterval / 4)
 	case e.idle > 0:
 		e.due = now.Add(backoff(p.cfg.FastInterval, maxWait, e.idle))

@@ -136,3 +136,14 @@ func TestWatchDelay(t *testing.T) {
 	assert.Greater(t, p.watchDelay(now.Add(-watchAwayFast-5*time.Second), false, now), 2*time.Second)
 	assert.Equal(t, 30*time.Second, p.watchDelay(now.Add(-time.Hour), false, now), "capped")
 }
+
+func TestNoteMaster(t *testing.T) {
+	var e entry
+	a, b := &hooks.MasterStatus{Pod: "rfr-a-0"}, &hooks.MasterStatus{Pod: "rfr-a-1"}
+	for i, step := range []struct {
+		m     *hooks.MasterStatus
+		moved bool
+	}{{a, false}, {a, false}, {nil, false}, {b, true}, {b, false}, {a, true}} {
+		assert.Equal(t, step.moved, e.noteMaster(step.m), "step %d", i)
+	}
+}

@@ -559,3 +559,21 @@ func ParseClientList(text string) ([]Client, error) {
 	}
 	return out, nil
 }
+
+// ParseSentinelVote reads the reply of SENTINEL IS-MASTER-DOWN-BY-ADDR: down state, leader
+// run id ("*" for none), leader epoch.
+func ParseSentinelVote(v any) (SentinelVote, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) != 3 {
+		return SentinelVote{}, fmt.Errorf("SENTINEL IS-MASTER-DOWN-BY-ADDR: want 3 elements, got %v", v)
+	}
+	leader, ok := a[1].(string)
+	epoch, ok2 := a[2].(int64)
+	if !ok || !ok2 {
+		return SentinelVote{}, fmt.Errorf("SENTINEL IS-MASTER-DOWN-BY-ADDR: want a leader and an epoch, got %v", v)
+	}
+	if leader == "*" {
+		leader = ""
+	}
+	return SentinelVote{Leader: leader, Epoch: epoch}, nil
+}

@@ -332,3 +332,16 @@ func TestParseClientList(t *testing.T) {
 	_, err = ParseClientList("id=x addr=127.0.0.1:1 cmd=get\n")
 	assert.ErrorIs(t, err, ErrMalformed)
 }
+
+func TestParseSentinelVote(t *testing.T) {
+	v, err := ParseSentinelVote([]any{int64(1), "4ac671e9", int64(7)})
+	require.NoError(t, err)
+	assert.Equal(t, SentinelVote{Leader: "4ac671e9", Epoch: 7}, v)
+	v, err = ParseSentinelVote([]any{int64(0), "*", int64(0)})
+	require.NoError(t, err)
+	assert.Equal(t, SentinelVote{}, v, "no vote yet")
+	for _, bad := range []any{"OK", []any{int64(0), "*"}, []any{int64(0), int64(3), int64(1)}} {
+		_, err = ParseSentinelVote(bad)
+		assert.Error(t, err, "%v", bad)
+	}
+}

@@ -1031,22 +1031,25 @@ var promotedAfterDoomedElection = append([]string{"promote rfr-a-2", "replicaof 
 // wait for an election nobody can win (they would abort after failover-timeout, 10 s): the
 // healer promotes at once, and only then.
 func TestPlanDoomedElection(t *testing.T) {
+	// doomed: every sentinel waits to be elected and voted for itself in epoch 5 (its own vote,
+	// read from it); each knows its two peers by their run ids.
 	doomed := func(t *hooks.Topology, o *Snapshot) {
 		splitVote(t, o)
 		for i := range o.Sentinels {
+			s := &o.Sentinels[i]
 			waitStart(o, i)
+			s.Vote = &SentinelVote{Leader: "self-" + s.Pod.IP, Epoch: 5}
+			s.Master.NumOtherSentinels = 2
+			for j := range s.Sentinels {
+				s.Sentinels[j].RunID = "self-" + s.Sentinels[j].IP
+			}
 		}
 	}
-	votes := func(voter, leader string, epoch int64) func(*hooks.Topology, *Snapshot) {
+	// vote sets sentinel i's own vote.
+	vote := func(i int, vote *SentinelVote) func(*hooks.Topology, *Snapshot) {
 		return func(t *hooks.Topology, o *Snapshot) {
 			doomed(t, o)
-			for i := range o.Sentinels {
-				for j := range o.Sentinels[i].Sentinels {
-					if p := &o.Sentinels[i].Sentinels[j]; p.IP == voter {
-						p.VotedLeader, p.VotedLeaderEpoch = leader, epoch
-					}
-				}
-			}
+			o.Sentinels[i].Vote = vote
 		}
 	}
 	runPlanCases(t, []planCase{
@@ -1060,9 +1063,34 @@ func TestPlanDoomedElection(t *testing.T) {
 			doomed(t, o)
 			unreachable(&o.Redis[1])
 		}},
-		{name: "two votes for one candidate: it is elected, wait", edit: votes(sentinelIP(1), "self-"+sentinelIP(0), 5)},
-		{name: "a vote in an older epoch: that sentinel may still vote, wait", edit: votes(sentinelIP(1), "self-"+sentinelIP(1), 4)},
-		{name: "a vote not seen: wait", edit: votes(sentinelIP(2), "?", 5)},
+		{name: "two votes for one candidate: it is elected, wait", edit: vote(1, &SentinelVote{Leader: "self-" + sentinelIP(0), Epoch: 5})},
+		{name: "a vote in an older epoch: that sentinel may still vote, wait", edit: vote(1, &SentinelVote{Leader: "self-" + sentinelIP(1), Epoch: 4})},
+		{name: "a vote not read: wait", edit: vote(2, nil)},
+		{name: "no vote yet: wait", edit: vote(2, &SentinelVote{Epoch: 4})},
+		{name: "a vote for a sentinel the healer does not read: wait", edit: vote(2, &SentinelVote{Leader: "someone", Epoch: 5})},
+		{name: "votes no newer than the configuration: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Sentinels[1].Master.ConfigEpoch = 5
+		}},
+		{name: "the sentinels name different masters: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Sentinels[1].Master.IP = redisIP(1)
+		}},
+		{name: "a candidate whose own quorum is 1 is elected by its own vote: wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Sentinels[0].Master.Quorum = 1
+			o.Sentinels[0].Master.NumOtherSentinels = 0
+		}},
+		{name: "a live sentinel outside the topology: its vote is unknown, wait", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Sentinels[0].Sentinels = append(o.Sentinels[0].Sentinels, SentinelPeer{IP: "10.0.1.99", Port: 26379,
+				Flags: []string{"sentinel"}})
+		}},
+		{name: "a gone sentinel outside the topology does not count", edit: func(t *hooks.Topology, o *Snapshot) {
+			doomed(t, o)
+			o.Sentinels[0].Sentinels = append(o.Sentinels[0].Sentinels, SentinelPeer{IP: "10.0.1.99", Port: 26379,
+				Flags: []string{"sentinel", "s_down", "disconnected"}})
+		}, want: promotedAfterDoomedElection},
 		{name: "a candidate past wait_start: elected, wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			doomed(t, o)
 			o.Sentinels[0].Master.FailoverState = "select_slave"
@@ -1086,10 +1114,10 @@ func TestPlanFailedElection(t *testing.T) {
 	runPlanCases(t, []planCase{
 		{name: "every sentinel voted in a newer epoch and none fails over: Sentinel waits 2 × failover-timeout, SENTINEL FAILOVER now",
 			edit: splitVote, want: []string{"sentinel failover rfs-a-x"}},
-		{name: "one sentinel still runs its failover: its election is doomed (TestPlanDoomedElection)", edit: func(t *hooks.Topology, o *Snapshot) {
+		{name: "one sentinel runs a failover again (the others' records are of the last election): rule 1 waits", edit: func(t *hooks.Topology, o *Snapshot) {
 			splitVote(t, o)
 			waitStart(o, 1)
-		}, want: promotedAfterDoomedElection},
+		}},
 		{name: "a sentinel not seen voting may start its own: wait", edit: func(t *hooks.Topology, o *Snapshot) {
 			splitVote(t, o)
 			for i := range o.Sentinels {

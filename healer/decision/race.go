@@ -222,33 +222,41 @@ func (v *view) promoteStalled() []Action {
 // electionDoomed tells whether the sentinels' election of a failover leader cannot succeed any
 // more while they still wait for it: every sentinel of the topology answers and monitors the same
 // address, none is past failover-state wait_start or forced (SENTINEL FAILOVER needs no votes),
-// each one's vote in the newest epoch is known (from its peers' SENTINEL SENTINELS) and newer
-// than every sentinel's configuration, and no candidate holds the votes it needs (a majority of
-// the sentinels, and the quorum). A sentinel votes once per epoch, so nobody is elected in that
-// epoch; the candidates abort only after the election timeout (failover-timeout, at most 10 s)
-// and try again after 2 × failover-timeout (measured: 11.8 s without a master). Neither can
-// SENTINEL FAILOVER run before they abort (INPROG). No sentinel can start a failover meanwhile, so
-// the healer promotes (promoteDoomed) without racing one. The replicas must all answer, and no
-// pod may be master: the one promoted must hold the most data.
+// none knows a live sentinel outside the topology (its vote would be unknown), each one's own
+// vote (SentinelNode.Vote, read from the sentinel itself: the records of its peers may be a
+// previous election's) is in the same epoch, newer than every sentinel's configuration, and no
+// candidate holds the votes it needs by its own count (its quorum, and a majority of the
+// sentinels it knows). A sentinel votes once per epoch, so nobody is elected in that epoch; the
+// candidates abort only after the election timeout (failover-timeout, at most 10 s) and try
+// again after 2 × failover-timeout (measured: 11.8 s without a master). Neither can SENTINEL
+// FAILOVER run before they abort (INPROG). No sentinel can start a failover meanwhile, so the
+// healer promotes (promoteDoomed) without racing one. The replicas must all answer, and no pod
+// may be master: the one promoted must hold the most data.
 func (v *view) electionDoomed() bool {
 	n := len(v.t.Sentinels)
 	if n == 0 || len(v.o.Sentinels) < n || len(v.masters()) > 0 {
 		return false
 	}
 	var addr hooks.Endpoint
-	var newestConfig int64
+	var newestConfig, epoch int64
+	byRunID := map[string]*SentinelNode{} // the sentinels of the topology, by the run id their peers know
 	for i := range v.o.Sentinels {
 		s := &v.o.Sentinels[i]
-		if !s.Reachable() || s.Master == nil {
+		if !s.Reachable() || s.Master == nil || s.Vote == nil {
 			return false
 		}
 		a := hooks.Endpoint{Host: s.Master.IP, Port: s.Master.Port}
 		if i > 0 && a != addr {
 			return false
 		}
-		addr, newestConfig = a, max(newestConfig, s.Master.ConfigEpoch)
+		addr, newestConfig, epoch = a, max(newestConfig, s.Master.ConfigEpoch), max(epoch, s.Vote.Epoch)
 		if s.Master.FailoverInProgress() && (s.Master.FailoverState != "wait_start" || s.Master.HasFlag("force_failover")) {
 			return false
+		}
+		for _, p := range s.Sentinels {
+			if !v.isSen[p.IP] && !p.HasFlag("s_down") && !p.HasFlag("disconnected") {
+				return false // a live sentinel outside the topology: its vote is unknown
+			}
 		}
 	}
 	for i := range v.o.Redis {
@@ -257,37 +265,31 @@ func (v *view) electionDoomed() bool {
 			return false // a replica that does not answer may hold more data
 		}
 	}
-	// The votes, by voter: the leader and epoch of each voter's newest vote any peer saw.
-	type vote struct {
-		leader string
-		epoch  int64
-	}
-	votes := map[string]vote{}
-	for _, s := range v.o.Sentinels {
-		for _, p := range s.Sentinels {
-			if p.VotedLeader != "" && p.VotedLeader != "?" && p.VotedLeaderEpoch > votes[p.IP].epoch {
-				votes[p.IP] = vote{p.VotedLeader, p.VotedLeaderEpoch}
+	for i := range v.o.Sentinels {
+		for _, p := range v.o.Sentinels[i].Sentinels {
+			for j := range v.o.Sentinels {
+				if p.RunID != "" && v.o.Sentinels[j].Pod.IP == p.IP {
+					byRunID[p.RunID] = &v.o.Sentinels[j]
+				}
 			}
 		}
-	}
-	var epoch int64
-	for _, vt := range votes {
-		epoch = max(epoch, vt.epoch)
 	}
 	if epoch <= newestConfig {
 		return false
 	}
 	count := map[string]int{}
 	for _, s := range v.o.Sentinels {
-		vt, ok := votes[s.Pod.IP]
-		if !ok || vt.epoch != epoch {
+		if s.Vote.Epoch != epoch || s.Vote.Leader == "" {
 			return false // this sentinel may still vote in that epoch
 		}
-		count[vt.leader]++
+		count[s.Vote.Leader]++
 	}
-	need := max(int(v.t.Quorum), n/2+1)
-	for _, c := range count {
-		if c >= need {
+	for leader, c := range count {
+		l := byRunID[leader]
+		if l == nil {
+			return false // a leader the healer cannot read: its own count is unknown
+		}
+		if c >= max(l.Master.Quorum, (l.Master.NumOtherSentinels+1)/2+1, 1) {
 			return false
 		}
 	}

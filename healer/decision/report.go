@@ -82,8 +82,11 @@ func reportMaster(t hooks.Topology, o Snapshot) *hooks.MasterStatus {
 // EndpointSlice costs a kube-proxy sync, at most one a second past a burst of two: a report
 // that names no master, then the new one, can keep clients off the new master for a second
 // more. Sentinel gives up a failover in wait_promotion only when it cannot read the replica as
-// master for failover-timeout; the replica, which the healer reads as master, stays master then
-// (Sentinel converts it back only while the old master answers as master).
+// master for failover-timeout; the replica, which the healer reads as master, stays master then,
+// unless the old master answers as master again: Sentinel converts the replica back, and the
+// writes the master Service led to it are lost. redhook's redis pods restart as replicas of a
+// placeholder, never as master, so that takes a master that was cut off, not restarted, for
+// failover-timeout while Sentinel could read neither.
 func (v *view) sentinelPromoted() *RedisNode {
 	var promoted *RedisNode
 	for i := range v.o.Sentinels {

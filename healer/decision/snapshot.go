@@ -63,6 +63,18 @@ type SentinelNode struct {
 	// Debug is this sentinel's timing parameters in milliseconds (SENTINEL DEBUG: INFO-PERIOD,
 	// PING-PERIOD…); nil when unknown.
 	Debug map[string]int64
+	// Vote is this sentinel's own latest vote for a failover leader, read while its master is
+	// failing over; nil when not read.
+	Vote *SentinelVote
+}
+
+// SentinelVote is a sentinel's vote for a failover leader: the leader's run id ("" for none)
+// and the epoch of the vote. SENTINEL IS-MASTER-DOWN-BY-ADDR asked with epoch 0 and a run id
+// returns it and casts none (Sentinel votes only in an epoch newer than its last vote and not
+// older than its current epoch).
+type SentinelVote struct {
+	Leader string
+	Epoch  int64
 }
 
 // Reachable tells whether the sentinel answered.
