@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -210,6 +211,12 @@ func (c *Cluster) podCommand(ctx context.Context, p *Pod, argv []string) *exec.C
 		args[i] = mapMounts(a, p.dir)
 	}
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	// A probe or hook is a shell that starts redis-cli: at the end of ctx the whole process group
+	// is killed, not only the shell, so that no redis-cli outlives it (a kubelet kills the
+	// container's processes with it).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
 	cmd.Env = append(os.Environ(), "REDIS_HOST="+p.ip, "POD_IP="+p.ip, fmt.Sprintf("REDIS_PORT=%d", p.port))
 	if len(c.sentinel) > 0 {
 		cmd.Env = append(cmd.Env, "SENTINEL_HOST="+c.sentinel[0].ip)
