@@ -64,9 +64,8 @@ unit: ## Only the pure tests (hooks, healer/decision): seconds, no processes, no
 
 .PHONY: test
 test: deps lint verify-manifests kube-tools e2e-deps build ## Install what the tests need, then run every test, the end-to-end ones last (what CI runs)
-	@# The RedisCluster healer's tests run alone: beside the healer's (2 cores) their slot
-	@# migrations under a writer failed 3 CI runs in a row (a write to a just-removed node,
-	@# CLUSTERDOWN), an open defect of RedisCluster mode under load (docs/redis-cluster.md).
+	@# The RedisCluster healer's tests run alone: beside the healer's (2 cores) their scale test
+	@# failed twice in a row (a write to a just-removed node; docs/redis-cluster.md).
 	$(GO) test -count=1 ./healer/rediscluster/
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/healer/rediscluster$$')
 	$(GO) test -count=1 -race -short ./hooks/... ./cmd/... ./healer/...

@@ -101,11 +101,6 @@ func TestScaleOutAndInUnderWrites(t *testing.T) {
 		return nil
 	})
 	drained := time.Since(start)
-	// In Kubernetes the leaving pods go only after the next sync renders the lower count and
-	// their preStop ran: seconds, in which a client that still routes a moved slot to them gets
-	// MOVED and refreshes its map. Killed at once (CI runs of this test under load), the writer
-	// sometimes had a write in flight to them (EOF) or dialled them (refused).
-	time.Sleep(time.Second)
 	c.RemoveShard()
 	h.Track(topologyOf(c, 3))
 	redistest.WaitFor(t, 30*time.Second, "3 shards balanced", func() error { return converged(c, 3) })
