@@ -209,14 +209,20 @@ func (v *view) promotedBy(s *SentinelNode) *RedisNode {
 // point the others at it. The sentinels are left alone until their failovers end; rules 2, 7
 // and 8 then bring them to the master.
 func (v *view) promoteStalled() []Action {
+	_, acts := v.promoteBest("Sentinel's failover promoted a replica that has been demoted since (its failover is past the promotion)")
+	return acts
+}
+
+// promoteBest is rule 4 while no pod is master and Sentinel cannot end that (why): the node
+// with the most data is promoted and the others follow it. e is nil when no node answers.
+func (v *view) promoteBest(why string) (e *election, acts []Action) {
 	best := v.best(nil)
 	if best == nil {
-		return nil
+		return nil, nil
 	}
-	e := election{master: best, promote: true, why: fmt.Sprintf(
-		"no master: Sentinel's failover promoted a replica that has been demoted since (its failover is past the promotion); %s holds the most data (offset %d, %d keys)",
-		best.Pod.Name, best.Info.Offset, best.Info.Keys)}
-	return append([]Action{Promote{Pod: best.Pod.Name, Why: e.why}}, v.replicas(e)...)
+	e = &election{master: best, promote: true, why: fmt.Sprintf("no master: %s; %s holds the most data (offset %d, %d keys)",
+		why, best.Pod.Name, best.Info.Offset, best.Info.Keys)}
+	return e, append([]Action{Promote{Pod: best.Pod.Name, Why: e.why}}, v.replicas(*e)...)
 }
 
 // electionDoomed tells whether the sentinels' election of a failover leader cannot succeed any
@@ -301,17 +307,9 @@ func (v *view) electionDoomed() bool {
 // it was waiting for. No +switch-master is published: clients that asked Sentinel reconnect when
 // the old master's connection fails, and find the new one.
 func (v *view) promoteDoomed() []Action {
-	best := v.best(nil)
-	if best == nil {
+	e, acts := v.promoteBest("the sentinels' election of a failover leader failed (every sentinel voted, none has a majority) and they would wait for the election timeout")
+	if e == nil {
 		return nil
 	}
-	e := election{master: best, promote: best.Info.Role != hooks.RoleMaster, why: fmt.Sprintf(
-		"no master: the sentinels' election of a failover leader failed (every sentinel voted, none has a majority) and they would wait for the election timeout; %s holds the most data (offset %d, %d keys)",
-		best.Pod.Name, best.Info.Offset, best.Info.Keys)}
-	var acts []Action
-	if e.promote {
-		acts = append(acts, Promote{Pod: best.Pod.Name, Why: e.why})
-	}
-	acts = append(acts, v.replicas(e)...)
-	return append(acts, v.sentinels(e)...)
+	return append(acts, v.sentinels(*e)...)
 }

@@ -107,15 +107,8 @@ func (r *rfTest) failover(w *writers, disrupt func(pod *unstructured.Unstructure
 			}
 		}
 		if !promoted.IsZero() {
-			slice, err := r.c.client.Get(ctx, sliceGVK, r.ns, "rfrm-"+r.name)
-			if err == nil {
-				eps, _, _ := unstructured.NestedSlice(slice.Object, "endpoints")
-				if len(eps) == 1 {
-					addrs, _, _ := unstructured.NestedStringSlice(eps[0].(map[string]any), "addresses")
-					if len(addrs) == 1 && addrs[0] == newIP {
-						followed = time.Now()
-					}
-				}
+			if addrs, err := r.masterSliceAddrs(ctx); err == nil && len(addrs) == 1 && addrs[0] == newIP {
+				followed = time.Now()
 			}
 		}
 		time.Sleep(50 * time.Millisecond)

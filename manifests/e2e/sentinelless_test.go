@@ -113,15 +113,10 @@ func (r *rfTest) sentinellessFailover(w *redistest.Writer, disrupt func(pod *uns
 	var followed time.Time
 	var newIP string
 	eventually(t, 2*time.Minute, "the rfrm- EndpointSlice names a new master", func() error {
-		slice, err := r.c.client.Get(ctx, sliceGVK, r.ns, "rfrm-"+r.name)
+		addrs, err := r.masterSliceAddrs(ctx)
 		if err != nil {
 			return err
 		}
-		eps, _, _ := unstructured.NestedSlice(slice.Object, "endpoints")
-		if len(eps) != 1 {
-			return fmt.Errorf("%d endpoints", len(eps))
-		}
-		addrs, _, _ := unstructured.NestedStringSlice(eps[0].(map[string]any), "addresses")
 		if len(addrs) != 1 || addrs[0] == oldIP {
 			return fmt.Errorf("addresses %v", addrs)
 		}

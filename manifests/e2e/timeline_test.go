@@ -62,23 +62,29 @@ func (r *rfTest) watchTimeline() (stop func() []event) {
 	}
 	wg.Add(1)
 	go poll(func() (string, bool) {
-		slice, err := r.c.client.Get(ctx, sliceGVK, r.ns, "rfrm-"+r.name)
-		if err != nil {
-			return "", false
-		}
-		var addrs []string
-		eps, _, _ := unstructured.NestedSlice(slice.Object, "endpoints")
-		for _, ep := range eps {
-			a, _, _ := unstructured.NestedStringSlice(ep.(map[string]any), "addresses")
-			addrs = append(addrs, a...)
-		}
-		return "rfrm EndpointSlice [" + strings.Join(addrs, ",") + "]", true
+		addrs, err := r.masterSliceAddrs(ctx)
+		return "rfrm EndpointSlice [" + strings.Join(addrs, ",") + "]", err == nil
 	})
 	return func() []event {
 		cancel()
 		wg.Wait()
 		return evs
 	}
+}
+
+// masterSliceAddrs are the addresses of the rfrm- EndpointSlice's endpoints, in order.
+func (r *rfTest) masterSliceAddrs(ctx context.Context) ([]string, error) {
+	slice, err := r.c.client.Get(ctx, sliceGVK, r.ns, "rfrm-"+r.name)
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	eps, _, _ := unstructured.NestedSlice(slice.Object, "endpoints")
+	for _, ep := range eps {
+		a, _, _ := unstructured.NestedStringSlice(ep.(map[string]any), "addresses")
+		addrs = append(addrs, a...)
+	}
+	return addrs, nil
 }
 
 // roleLine is ROLE's answer in short: "master", "slave HOST PORT STATE", or the error.
