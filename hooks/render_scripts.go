@@ -54,8 +54,9 @@ const catchUpSeconds = 3
 // master), lets its replicas catch up, asks Sentinel for the failover, follows the promoted
 // replica itself as soon as it is master (Sentinel would convert this node only seconds later,
 // and a master left writable after a promotion loses what it acknowledges), then resumes the
-// waiting clients. Every wait ends at one deadline, the grace period minus 5 s, and every
-// redis-cli call is bounded (a dead replica must not hold the script).
+// waiting clients, and stops the process at once (its clients reconnect, through the master
+// Service, to the new master). Every wait ends at one deadline, the grace period minus 5 s, and
+// every redis-cli call is bounded (a dead replica must not hold the script).
 func (r *renderer) shutdownScript() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `#!/bin/sh
@@ -88,9 +89,13 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		} else {
 			fmt.Fprintf(&b, shutdownStepsSentinelless, args...)
 		}
+		fmt.Fprintf(&b, shutdownBegin, args...)
+		if sentinel {
+			fmt.Fprintf(&b, shutdownAskSentinel, args...)
+		}
 		fmt.Fprintf(&b, shutdownPause, args...)
 		if sentinel {
-			fmt.Fprintf(&b, shutdownStale, args...)
+			b.WriteString(shutdownStale)
 		}
 		fmt.Fprintf(&b, shutdownCatchUp, args...)
 		if sentinel {
@@ -98,7 +103,11 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		} else {
 			fmt.Fprint(&b, strings.ReplaceAll(shutdownPromote, "%%", "%"))
 		}
-		b.WriteString("  redis_cli client unpause >/dev/null\nfi\n")
+		save := "nosave"
+		if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
+			save = "save"
+		}
+		fmt.Fprintf(&b, shutdownEnd, save)
 	}
 	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
 		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")
@@ -137,6 +146,7 @@ before() { now; [ "$now" -lt "$1" ]; }
 #    master. Sentinel would convert this node only seconds later, and until then it would take
 #    writes that no replica keeps.
 # 6. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
+# 7. Once handed over, SHUTDOWN at once (see the end).
 `
 	shutdownStepsSentinelless = `# Without Sentinel, a master hands over before it stops, within %[1]d s (the grace period - 5 s),
 # losing no write:
@@ -148,18 +158,24 @@ before() { now; [ "$now" -lt "$1" ]; }
 #    master Service. The healer re-points the other replicas.
 # 5. CLIENT UNPAUSE; also when no replica has the offset (no hand-over: the healer fails over
 #    once the process stops).
+# 6. Once handed over, SHUTDOWN at once (see the end).
 `
-	shutdownPause = `role "$host" "$port"
+	shutdownBegin = `role "$host" "$port"
+handed=""
 if [ "$val" = master ]; then
   now
   end=$((now + %[1]d))
-  # One call pauses the writes and reads the offset they stopped at: "OK", then the INFO.
-  info=$(printf 'CLIENT PAUSE %[3]d WRITE\nINFO replication\n' | redis_cli)
 `
-	shutdownStale = `  self="${POD_IP:-$host}"
+	// shutdownAskSentinel asks before the pause, so that the writes do not wait for it.
+	shutdownAskSentinel = `  # Which master Sentinel names is asked before the pause: the writes do not wait for it.
+  self="${POD_IP:-$host}"
   named=$(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
   named=${named%%%%[!0-9A-Za-z.:-]*}
-  if [ -n "$named" ] && [ "$named" != "$self" ]; then
+`
+	shutdownPause = `  # One call pauses the writes and reads the offset they stopped at: "OK", then the INFO.
+  info=$(printf 'CLIENT PAUSE %[3]d WRITE\nINFO replication\n' | redis_cli)
+`
+	shutdownStale = `  if [ -n "$named" ] && [ "$named" != "$self" ]; then
     echo "Sentinel names $named, not this node: no failover; writes stay paused until the process stops"
     exit 0
   fi
@@ -202,6 +218,7 @@ if [ "$val" = master ]; then
   case $reply in
   OK*|*INPROG*)
     new=""
+    polls=0
     while [ -z "$new" ] && before "$end"; do
       for r in $replicas; do
         role "${r%%:*}" "${r##*:}"
@@ -210,7 +227,10 @@ if [ "$val" = master ]; then
           break
         fi
       done
-      if [ -z "$new" ]; then
+      polls=$((polls + 1))
+      # Sentinel may promote a replica that was not online at the pause: every 5th round, the
+      # master it names (only then: each round costs the waiting writes its processes).
+      if [ -z "$new" ] && [ $((polls %% 5)) -eq 0 ]; then
         set -- $(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
         if [ $# -eq 2 ] && [ "$1" != "$self" ]; then
           role "$1" "$2"
@@ -218,9 +238,9 @@ if [ "$val" = master ]; then
             new="$1 $2"
           fi
         fi
-        # Every 20 ms: the writes wait from here until this node follows the new master.
-        [ -n "$new" ] || sleep 0.02
       fi
+      # Every 20 ms: the writes wait from here until this node follows the new master.
+      [ -n "$new" ] || sleep 0.02
     done
     if [ -z "$new" ]; then
       echo "no new master within %[1]d s: writes stay paused until the process stops"
@@ -228,7 +248,7 @@ if [ "$val" = master ]; then
     fi
     echo "new master: $new"
     # $new is "host port": split on purpose.
-    redis_cli replicaof $new >/dev/null
+    redis_cli replicaof $new >/dev/null && handed=1
     ;;
   esac
 `
@@ -244,10 +264,27 @@ if [ "$val" = master ]; then
     reply=$($t redis-cli -h "${new%%:*}" -p "${new##*:}" replicaof no one 2>&1)
     echo "REPLICAOF NO ONE on $new: $reply"
     case $reply in
-    OK*) redis_cli replicaof "${new%%:*}" "${new##*:}" >/dev/null ;;
+    OK*) redis_cli replicaof "${new%%:*}" "${new##*:}" >/dev/null && handed=1 ;;
     esac
   else
     echo "no online replica has this master's offset $offset: no hand-over"
   fi
+`
+	// shutdownEnd resumes the paused clients and, once this node handed over, stops it at once:
+	// Fprintf format of SHUTDOWN's save argument (%[1]s).
+	shutdownEnd = `  redis_cli client unpause >/dev/null
+  if [ -n "$handed" ]; then
+    # Handed over: stop now, not at the kubelet's SIGTERM once this script ended (0.4-0.9 s
+    # later in a test cluster). A client's connection to this node, a replica now, gets READONLY
+    # for as long as it is open, and a client that reconnects through the master Service before
+    # kube-proxy follows the new master lands here again; once the process is gone, its
+    # connection breaks and a new one is refused until the Service leads to the new master.
+    # NOW: no wait for lagging replicas (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN).
+    reply=$(redis_cli shutdown %[1]s now 2>&1)
+    [ -z "$reply" ] || reply=$(redis_cli shutdown %[1]s 2>&1)
+    [ -z "$reply" ] && exit 0
+    echo "SHUTDOWN: $reply"
+  fi
+fi
 `
 )

@@ -50,12 +50,14 @@ func (p *Pod) signal(sig syscall.Signal) error {
 
 // Stop stops a redis pod as a kubelet stops a deleted pod's container: it runs the rendered
 // preStop hook (for a master, the planned handover to a replica), bounded by the rendered grace
-// period, then sends SIGTERM. The process is restarted after the restart delay, as the
+// period, then sends SIGTERM, unless the process stopped during the hook (a master's hook shuts
+// it down once it handed over). The process is restarted after the restart delay, as the
 // StatefulSet's replacement pod would start. It returns the hook's output.
 func (c *Cluster) Stop(ctx context.Context, p *Pod) ([]byte, error) {
 	if p.proc == nil || !p.proc.running() {
 		return nil, errors.New(p.name + " is not running")
 	}
+	starts := p.proc.startCount()
 	var out []byte
 	var hookErr error
 	if argv, grace := c.preStop(p.component); len(argv) > 0 {
@@ -66,7 +68,7 @@ func (c *Cluster) Stop(ctx context.Context, p *Pod) ([]byte, error) {
 			hookErr = fmt.Errorf("preStop of %s: %w", p.name, hookErr)
 		}
 	}
-	return out, errors.Join(hookErr, p.proc.signal(syscall.SIGTERM))
+	return out, errors.Join(hookErr, p.proc.signalStart(syscall.SIGTERM, starts))
 }
 
 // Release lets a held pod's process be restarted.

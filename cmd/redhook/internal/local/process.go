@@ -143,6 +143,20 @@ func (p *process) signal(sig syscall.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }
 
+// signalStart sends sig to the process of the starts-th start if it still runs; nothing when it
+// exited (or another start runs since): a container that stopped is not signalled.
+func (p *process) signalStart(sig syscall.Signal, starts int) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil || p.starts != starts {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(sig); !errors.Is(err, os.ErrProcessDone) {
+		return err
+	}
+	return nil
+}
+
 // hold keeps the process down once it exits, until release: a pod being replaced, whose
 // process must not come back before its files and revision are the new ones.
 func (p *process) hold() {
