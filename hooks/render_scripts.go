@@ -279,11 +279,15 @@ if [ "$val" = master ]; then
     # for as long as it is open, and a client that reconnects through the master Service before
     # kube-proxy follows the new master lands here again; once the process is gone, its
     # connection breaks and a new one is refused until the Service leads to the new master.
+    # In the background, 50 ms after this script ended: a container that stops while its preStop
+    # hook runs has the hook killed (exit 137, a FailedPreStopHook event on the pod).
     # NOW: no wait for lagging replicas (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN).
-    reply=$(redis_cli shutdown %[1]s now 2>&1)
-    [ -z "$reply" ] || reply=$(redis_cli shutdown %[1]s 2>&1)
-    [ -z "$reply" ] && exit 0
-    echo "SHUTDOWN: $reply"
+    (
+      sleep 0.05
+      reply=$(redis_cli shutdown %[1]s now 2>&1)
+      [ -z "$reply" ] || redis_cli shutdown %[1]s
+    ) </dev/null >/dev/null 2>&1 &
+    exit 0
   fi
 fi
 `
