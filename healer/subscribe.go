@@ -13,11 +13,17 @@ import (
 )
 
 // sentinelEvents are the Sentinel channels that make the pool re-check at once: a failover
-// happened or ended, an instance went down or came back, or a sentinel voted for a failover
-// leader (an election every sentinel voted in without a majority is doomed: rule 1's exception).
+// happened or ended, an instance went down or came back, a sentinel voted for a failover leader
+// (an election every sentinel voted in without a majority is doomed: rule 1's exception), or a
+// failover's leader sent the chosen replica REPLICAOF NO ONE (+failover-state-wait-promotion).
+// The last one is what moves the master EndpointSlice at the promotion: +switch-master comes only
+// once every other replica followed, seconds later (Sentinel reads each once a second), and the
+// report names the promoted replica from wait_promotion on (sentinelPromoted). The leader sends
+// REPLICAOF NO ONE before it publishes the event, so the pass's read of the replica arrives after
+// it.
 // See https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#pubsub-messages
 var sentinelEvents = []string{"+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+failover-end",
-	"+failover-end-for-timeout", "+reboot", "+vote-for-leader"}
+	"+failover-end-for-timeout", "+reboot", "+vote-for-leader", "+failover-state-wait-promotion"}
 
 // subscription is the running subscription to one sentinel; its goroutine removes it from
 // entry.subs when it ends by itself.

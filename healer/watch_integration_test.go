@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redhook/redhook/healer/redistest"
+	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -128,4 +129,65 @@ func TestIntegrationWatcherHostGone(t *testing.T) {
 		"Sentinel fails over, the healer waits:\n%s", actionLog(r))
 	assert.False(t, hasAction(r, "sentinel failover", ""), "no failover on a guess:\n%s", actionLog(r))
 	assert.Contains(t, p.logs.String(), "master watcher: heal pass now")
+}
+
+func TestIntegrationReportFollowsPromotion(t *testing.T) {
+	// A planned failover (a preStop hand-over asks SENTINEL FAILOVER): the report must name the
+	// promoted replica at the promotion, not once the failover ends (+failover-end,
+	// +switch-master), which comes only after Sentinel read the promoted replica and the other
+	// one following it, once a second each. Nothing else starts a pass meanwhile: the pool
+	// re-checks on its own every minute, and the old master is not touched before the end.
+	c := redistest.NewCluster(t, "promo", redistest.Options{Redis: 3, Sentinels: 3, DownAfter: 5 * time.Second})
+	p := startSlowPool(t)
+	p.Track(topology(c))
+	old := waitConverged(t, p, c, 15*time.Second)
+	waitSentinelsKnowReplicas(t, c, 2)
+
+	// The first end of the failover any sentinel announces.
+	ended := make(chan time.Time, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for _, s := range c.Sentinels {
+		cl, err := redistest.NewClient(s.Addr(), "")
+		require.NoError(t, err)
+		t.Cleanup(cl.Close)
+		dc, release := cl.Dedicate()
+		t.Cleanup(release)
+		subscribed := make(chan struct{}, 2)
+		dc.SetPubSubHooks(rueidis.PubSubHooks{
+			OnMessage: func(rueidis.PubSubMessage) {
+				select {
+				case ended <- time.Now():
+				default:
+				}
+			},
+			OnSubscription: func(rueidis.PubSubSubscription) { subscribed <- struct{}{} },
+		})
+		require.NoError(t, dc.Do(ctx, dc.B().Subscribe().Channel("+failover-end", "+switch-master").Build()).Error())
+		<-subscribed
+		<-subscribed
+	}
+
+	redistest.WaitFor(t, 15*time.Second, "SENTINEL FAILOVER accepted", func() error {
+		return c.Sentinels[0].Do("SENTINEL", "FAILOVER", redistest.MasterName).Error()
+	})
+	asked := time.Now()
+	var reported time.Time
+	redistest.WaitFor(t, 20*time.Second, "the report names another master", func() error {
+		r := p.Report(reportKey(c))
+		if r.Master == nil || r.Master.IP == old.IP {
+			return fmt.Errorf("report master %v", r.Master)
+		}
+		reported = time.Now()
+		return nil
+	})
+	var end time.Time
+	select {
+	case end = <-ended:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no sentinel announced the end of the failover within 20 s")
+	}
+	t.Logf("SENTINEL FAILOVER asked; the report named the new master after %v, the failover ended after %v",
+		reported.Sub(asked).Round(time.Millisecond), end.Sub(asked).Round(time.Millisecond))
+	assert.True(t, reported.Before(end), "the report named the promoted replica before the failover ended")
 }
