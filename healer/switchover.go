@@ -97,6 +97,11 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 			!sm.FailoverInProgress() && !sm.HasFlag("s_down") && !sm.HasFlag("o_down")
 	}
 	abort := func(err error) error {
+		if a.Terminating {
+			// Its preStop hook may have paused it too, and be handing over from the offset it
+			// read then: writes resumed now would be missing on the replica it promotes.
+			return fmt.Errorf("%w; the master's pod is terminating: the pause is left to its preStop hook", err)
+		}
 		if quiet() {
 			unpause()
 			return fmt.Errorf("%w: no failover, writes resumed", err)
@@ -117,12 +122,12 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 	}); err != nil {
 		return abort(fmt.Errorf("%s did not reach the paused master's offset %d within %v", a.Target, m.Offset, switchoverCatchUp))
 	}
-	if err := do(sentinel, "SENTINEL", "FAILOVER", t.MasterName).Error(); err != nil {
-		if strings.Contains(err.Error(), "INPROG") {
-			return fmt.Errorf("SENTINEL FAILOVER on %s: %w; the pause is left to expire", a.Sentinel, err)
-		}
+	if err := do(sentinel, "SENTINEL", "FAILOVER", t.MasterName).Error(); err != nil && !strings.Contains(err.Error(), "INPROG") {
 		return abort(fmt.Errorf("SENTINEL FAILOVER on %s: %w", a.Sentinel, err))
 	}
+	// INPROG: a failover of this master is under way already (the preStop hook of its
+	// terminating pod asked for it, or Sentinel's own): with the writes paused and the target
+	// caught up, it is followed as ours would be.
 	// The new master: the target once it reports role:master, or whatever other address the
 	// sentinel names (Sentinel chose another replica).
 	var newMaster string

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/redhook/redhook/healer/decision"
 	"github.com/redhook/redhook/healer/redistest"
 	"github.com/redhook/redhook/hooks"
 )
@@ -92,4 +93,82 @@ func TestIntegrationPlannedSwitchover(t *testing.T) {
 	info, err := redisInfo(old)
 	require.NoError(t, err)
 	assert.Equal(t, hooks.RoleReplica, info.Role)
+}
+
+// TestIntegrationTerminatingMasterSwitchover: the master's pod is terminating (deleted, evicted):
+// the healer switches over at once to the replica a sentinel would pick, without steering the
+// priorities first, and loses no write under a SET + WAIT 1 writer through Sentinel.
+func TestIntegrationTerminatingMasterSwitchover(t *testing.T) {
+	c := redistest.NewCluster(t, "term", redistest.Options{Redis: 3, Sentinels: 3})
+	p := startPool(t)
+	tp := topology(c)
+	p.Track(tp)
+	old := waitConverged(t, p, c, 15*time.Second)
+	waitSentinelsKnowReplicas(t, c, 2)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client, err := redistest.NewSentinelClient([]string{c.Sentinels[1].Addr()}, redistest.MasterName, "", "")
+	require.NoError(t, err)
+	defer client.Close()
+	w, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: "term-", Wait: 500 * time.Millisecond, Timeout: time.Second})
+	require.NoError(t, err)
+	writing := make(chan struct{})
+	go func() { w.Run(ctx); close(writing) }()
+	time.Sleep(500 * time.Millisecond)
+
+	tp.Redis = slices.Clone(tp.Redis) // the pool holds the tracked one
+	for i := range tp.Redis {
+		tp.Redis[i].Terminating = tp.Redis[i].Name == old.Name
+	}
+	p.Track(tp)
+	master, took := waitNewMaster(t, p, c, old, 10*time.Second)
+	r := p.Report(reportKey(c))
+	assert.True(t, hasAction(r, "switchover "+old.Name+" to "+master.Name, "is terminating"), actionLog(r))
+	assert.False(t, hasAction(r, "replica-priority", ""), "no steering:\n%s", actionLog(r))
+	info, err := redisInfo(old)
+	require.NoError(t, err)
+	assert.Equal(t, hooks.RoleReplica, info.Role)
+	time.Sleep(time.Second)
+	cancel()
+	<-writing
+	loss, err := w.Verify(context.Background(), client)
+	require.NoError(t, err)
+	t.Logf("terminating master %s → %s: reported after %v; writes %+v, longest gap %v",
+		old.Name, master.Name, took.Round(time.Millisecond), w.Counts(), w.LongestGap().Round(time.Millisecond))
+	assert.Empty(t, loss.Confirmed, "confirmed writes lost")
+	assert.Empty(t, loss.Unconfirmed, "acknowledged writes lost")
+}
+
+// TestIntegrationSwitchoverFollowsFailoverInProgress: a failover of the master is under way
+// already when the switchover asks for its own (the preStop hook of the master's terminating pod
+// asked first): SENTINEL FAILOVER answers INPROG, and the switchover follows that failover — the
+// old master becomes a replica of the promoted one and its writes resume — instead of failing
+// with the writes left paused.
+func TestIntegrationSwitchoverFollowsFailoverInProgress(t *testing.T) {
+	c := redistest.NewCluster(t, "inprog", redistest.Options{Redis: 2, Sentinels: 1, Replicated: true})
+	tp := topology(c)
+	waitSentinelsKnowReplicas(t, c, 1)
+	master, target := c.Redis[0], c.Redis[1]
+	cs := newConns(300*time.Millisecond, time.Second, 100*time.Millisecond)
+	defer cs.closeAll()
+	// Sentinel needs at least one tick (up to 100 ms) before it promotes: the switchover pauses
+	// and sees the target caught up before that.
+	// NOGOODSLAVE until the sentinel has read the replica.
+	redistest.WaitFor(t, 15*time.Second, "SENTINEL FAILOVER accepted", func() error {
+		return c.Sentinels[0].Do("SENTINEL", "FAILOVER", redistest.MasterName).Error()
+	})
+	err := switchover(context.Background(), tp, cs, decision.Switchover{Master: tp.Redis[0].Name, Target: tp.Redis[1].Name,
+		Sentinel: tp.Sentinels[0].Name, Terminating: true})
+	require.NoError(t, err)
+	info, err := redisInfo(master)
+	require.NoError(t, err)
+	assert.Equal(t, hooks.RoleReplica, info.Role)
+	assert.Equal(t, target.IP, info.MasterHost)
+	// Unpaused: a write to the old master is refused at once (READONLY), not held.
+	start := time.Now()
+	err = master.Do("SET", "k", "v").Error()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "READONLY")
+	assert.Less(t, time.Since(start), time.Second)
 }

@@ -103,19 +103,22 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		} else {
 			fmt.Fprint(&b, strings.ReplaceAll(shutdownPromote, "%%", "%"))
 		}
-		save := "nosave"
-		if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
-			save = "save"
-		}
-		fmt.Fprintf(&b, shutdownEnd, save)
+		b.WriteString("  redis_cli client unpause >/dev/null\nfi\n")
 	}
 	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
-		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")
-		b.WriteString("redis_cli save\n")
+		b.WriteString(shutdownSave)
+	} else {
+		b.WriteString(shutdownNoSave)
 	}
-	b.WriteString("exit 0\n")
 	return b.String()
 }
+
+// The two endings of the shutdown script: with the data on a persistent volume, a fresh snapshot
+// first (SHUTDOWN SAVE, else SAVE); else none (an emptyDir goes with the pod).
+var (
+	shutdownSave   = fmt.Sprintf(shutdownStop, "save", "redis_cli save")
+	shutdownNoSave = fmt.Sprintf(shutdownStop, "nosave", "true")
+)
 
 // The pieces of the shutdown script's hand-over (shutdownScript), Fprintf formats of the
 // hand-over's deadline in seconds (%[1]d), the catch-up bound (%[2]d), the pause in ms (%[3]d)
@@ -146,7 +149,7 @@ before() { now; [ "$now" -lt "$1" ]; }
 #    master. Sentinel would convert this node only seconds later, and until then it would take
 #    writes that no replica keeps.
 # 6. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
-# 7. Once handed over, SHUTDOWN at once (see the end).
+# 7. SHUTDOWN at once (see the end).
 `
 	shutdownStepsSentinelless = `# Without Sentinel, a master hands over before it stops, within %[1]d s (the grace period - 5 s),
 # losing no write:
@@ -158,10 +161,9 @@ before() { now; [ "$now" -lt "$1" ]; }
 #    master Service. The healer re-points the other replicas.
 # 5. CLIENT UNPAUSE; also when no replica has the offset (no hand-over: the healer fails over
 #    once the process stops).
-# 6. Once handed over, SHUTDOWN at once (see the end).
+# 6. SHUTDOWN at once (see the end).
 `
 	shutdownBegin = `role "$host" "$port"
-handed=""
 if [ "$val" = master ]; then
   now
   end=$((now + %[1]d))
@@ -248,7 +250,7 @@ if [ "$val" = master ]; then
     fi
     echo "new master: $new"
     # $new is "host port": split on purpose.
-    redis_cli replicaof $new >/dev/null && handed=1
+    redis_cli replicaof $new >/dev/null
     ;;
   esac
 `
@@ -264,31 +266,30 @@ if [ "$val" = master ]; then
     reply=$($t redis-cli -h "${new%%:*}" -p "${new##*:}" replicaof no one 2>&1)
     echo "REPLICAOF NO ONE on $new: $reply"
     case $reply in
-    OK*) redis_cli replicaof "${new%%:*}" "${new##*:}" >/dev/null && handed=1 ;;
+    OK*) redis_cli replicaof "${new%%:*}" "${new##*:}" >/dev/null ;;
     esac
   else
     echo "no online replica has this master's offset $offset: no hand-over"
   fi
 `
-	// shutdownEnd resumes the paused clients and, once this node handed over, stops it at once:
-	// Fprintf format of SHUTDOWN's save argument (%[1]s).
-	shutdownEnd = `  redis_cli client unpause >/dev/null
-  if [ -n "$handed" ]; then
-    # Handed over: stop now, not at the kubelet's SIGTERM once this script ended (0.4-0.9 s
-    # later in a test cluster). A client's connection to this node, a replica now, gets READONLY
-    # for as long as it is open, and a client that reconnects through the master Service before
-    # kube-proxy follows the new master lands here again; once the process is gone, its
-    # connection breaks and a new one is refused until the Service leads to the new master.
-    # In the background, 50 ms after this script ended: a container that stops while its preStop
-    # hook runs has the hook killed (exit 137, a FailedPreStopHook event on the pod).
-    # NOW: no wait for lagging replicas (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN).
-    (
-      sleep 0.05
-      reply=$(redis_cli shutdown %[1]s now 2>&1)
-      [ -z "$reply" ] || redis_cli shutdown %[1]s
-    ) </dev/null >/dev/null 2>&1 &
-    exit 0
-  fi
-fi
+	// shutdownStop ends every script that gets this far: the process stops now, not at the
+	// kubelet's SIGTERM. Fprintf format of what SHUTDOWN does before (%[1]s) and of the command
+	// when SHUTDOWN is refused (%[2]s).
+	shutdownStop = `# Stop the process now, not at the kubelet's SIGTERM once this script ended (0.4-0.9 s later
+# in a test cluster). A client's connection to this node (a replica now, after a hand-over) gets
+# READONLY for as long as it is open, and a client that reconnects through the master Service
+# before kube-proxy follows the new master lands here again; once the process is gone, its
+# connection breaks and a new one is refused until the Service leads to the new master.
+# In the background, 50 ms after this script ended: a container that stops while its preStop hook
+# runs has the hook killed (exit 137, a FailedPreStopHook event on the pod). NOW: no wait for
+# lagging replicas (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN; a SHUTDOWN renamed away
+# leaves the stop to the kubelet's SIGTERM).
+(
+  sleep 0.05
+  reply=$(redis_cli shutdown %[1]s now 2>&1)
+  [ -z "$reply" ] || reply=$(redis_cli shutdown %[1]s 2>&1)
+  [ -z "$reply" ] || %[2]s
+) </dev/null >/dev/null 2>&1 &
+exit 0
 `
 )

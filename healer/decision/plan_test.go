@@ -754,9 +754,35 @@ func TestPlanSwitchover(t *testing.T) {
 		{name: "rule 14: the outdated master on the highest ordinal goes first to the replica first in election order", edit: then(rollout(), func(t *hooks.Topology, o *Snapshot) {
 			masterAt(t, o, 2)
 		}), want: []string{"replica-priority rfr-a-0 1"}, reason: "is on the highest ordinal"},
-		{name: "rule 14: a terminating master is left to its preStop hook", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+		{name: "rule 14: a terminating master: switch over at once to the replica a sentinel would pick, without steering", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
 			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
-		})},
+			for s := range o.Sentinels {
+				o.Sentinels[s].Replicas[1].Offset = 1100 // each would pick rfr-a-2 on what it last read
+			}
+		}), want: []string{"switchover rfr-a-0 to rfr-a-2 (rfs-a-x)"}, reason: "the master's pod rfr-a-0 is terminating"},
+		{name: "rule 14: a terminating master, not outdated and no rollout: switch over", edit: func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+		}, want: []string{"switchover rfr-a-0 to rfr-a-1 (rfs-a-x)"}, reason: "is terminating"},
+		{name: "rule 14: a terminating master under a plain rollout: switch over", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+			t.PlainRollout = true
+		}), want: []string{"switchover rfr-a-0 to rfr-a-1 (rfs-a-x)"}},
+		{name: "rule 14: a terminating master, the sentinels' pick lags (link down): left to its preStop hook", edit: func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+			o.Redis[1].Info.LinkUp = false
+		}},
+		{name: "rule 14: a terminating master, the sentinels' pick terminates too: left to its preStop hook", edit: func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+			t.Redis[1].Terminating, o.Redis[1].Pod.Terminating = true, true
+		}},
+		{name: "rule 14: a terminating master, the sentinels' pick leaves with a scale-down: left to its preStop hook", edit: func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+			t.RedisReplicas = 1
+		}},
+		{name: "rule 14: a terminating master a sentinel holds down: no second failover beside Sentinel's", edit: func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+			o.Sentinels[2].Master.Flags = append(o.Sentinels[2].Master.Flags, "s_down")
+		}},
 		{name: "rule 14: a replica that lags (link down) is no target", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
 			o.Redis[1].Info.LinkUp = false
 			o.Redis[2].Info.LinkUp = false
