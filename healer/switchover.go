@@ -29,11 +29,57 @@ const (
 	switchoverPause = 20 * time.Second
 	// switchoverPoll is how often the waits read the target.
 	switchoverPoll = 20 * time.Millisecond
+	// switchoverClaim bounds the claim of the hand-over (claimHandOver): a master whose writes
+	// stay paused that long was paused by someone else.
+	switchoverClaim = 200 * time.Millisecond
+	// handOverChannel is the channel of the claim's PUBLISH (nobody listens to it).
+	handOverChannel = "__redhook__:handover"
 )
 
-var errNotPromoted = errors.New("not promoted by Sentinel")
+var (
+	errNotPromoted = errors.New("not promoted by Sentinel")
+	// errPausedAlready: the claim found the master's writes paused by someone else.
+	errPausedAlready = errors.New("its writes are paused already (its preStop hook hands over): left to it")
+)
 
-// switchover carries out a planned switchover: pause writes on the master, wait until the target
+// claimHandOver pauses the writes of the master at addr unless they are paused already: one
+// transaction of PUBLISH (a write for CLIENT PAUSE, so the transaction waits while the writes are
+// paused) and CLIENT PAUSE. The preStop hook of the master's pod claims the same way before its
+// own hand-over: whoever's transaction runs first hands over, and the other does not — two
+// SENTINEL FAILOVER sent to two sentinels (the hook reaches one through the sentinel Service)
+// would promote two replicas. The claim runs on a connection of its own, closed when it returns:
+// a transaction still waiting is dropped with it.
+func claimHandOver(ctx context.Context, addr, password string, dial time.Duration) error {
+	c, err := dialRESP(ctx, addr, password, dial)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	if _, err := c.do(time.Now().Add(dial), "MULTI"); err != nil {
+		return err
+	}
+	// From the PUBLISH on (Redis holds a write back while the writes are paused, in a
+	// transaction too), a reply that does not come within switchoverClaim is the pause's.
+	deadline := time.Now().Add(switchoverClaim)
+	var v any
+	for _, cmd := range [][]string{{"PUBLISH", handOverChannel, addr},
+		{"CLIENT", "PAUSE", strconv.FormatInt(switchoverPause.Milliseconds(), 10), "WRITE"}, {"EXEC"}} {
+		v, err = c.do(deadline, cmd...)
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			return errPausedAlready
+		case err != nil:
+			return err
+		}
+	}
+	if r, ok := v.([]any); !ok || len(r) != 2 || r[1] != "OK" {
+		return fmt.Errorf("CLIENT PAUSE in the claim: %v", v)
+	}
+	return nil
+}
+
+// switchover carries out a planned switchover: pause writes on the master (claimHandOver), wait until the target
 // holds every write, SENTINEL FAILOVER, make the old master a replica of the target as soon as it
 // is master, unpause. The paused clients then get READONLY and retry on the new master; nothing
 // the master acknowledged is lost. Any failure before the failover is asked aborts cleanly
@@ -68,7 +114,7 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 		defer cancel()
 		return cl.Do(cctx, cl.B().Arbitrary(args...).Build())
 	}
-	if err := do(master, "CLIENT", "PAUSE", strconv.FormatInt(switchoverPause.Milliseconds(), 10), "WRITE").Error(); err != nil {
+	if err := claimHandOver(ctx, masterAddr, t.Password.Value(), c.dialTimeout); err != nil {
 		return fmt.Errorf("pause writes on %s: %w", a.Master, err)
 	}
 	unpause := func() {

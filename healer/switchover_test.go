@@ -172,3 +172,36 @@ func TestIntegrationSwitchoverFollowsFailoverInProgress(t *testing.T) {
 	assert.Contains(t, err.Error(), "READONLY")
 	assert.Less(t, time.Since(start), time.Second)
 }
+
+// TestIntegrationClaimHandOver: the claim pauses the writes of a master whose writes are not
+// paused; on one paused by someone else (the preStop hook of its pod handing over) it gives up
+// within its bound, and the transaction it left waiting is dropped: once the other party
+// resumes the writes, nothing pauses them again.
+func TestIntegrationClaimHandOver(t *testing.T) {
+	c := redistest.NewCluster(t, "claim", redistest.Options{Redis: 1, Replicated: true})
+	n := c.Redis[0]
+	ctx := context.Background()
+	writeWithin := func(limit time.Duration) error {
+		cl, err := redistest.NewClient(n.Addr(), "")
+		require.NoError(t, err)
+		defer cl.Close()
+		wctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		return cl.Do(wctx, cl.B().Set().Key("k").Value("v").Build()).Error()
+	}
+	require.NoError(t, writeWithin(time.Second))
+
+	require.NoError(t, claimHandOver(ctx, n.Addr(), "", time.Second))
+	require.Error(t, writeWithin(300*time.Millisecond), "the claim paused the writes")
+	require.NoError(t, n.Do("CLIENT", "UNPAUSE").Error())
+
+	// Paused by someone else: the claim gives up.
+	require.NoError(t, n.Do("CLIENT", "PAUSE", "5000", "WRITE").Error())
+	start := time.Now()
+	err := claimHandOver(ctx, n.Addr(), "", time.Second)
+	require.ErrorIs(t, err, errPausedAlready)
+	assert.Less(t, time.Since(start), time.Second)
+	require.NoError(t, n.Do("CLIENT", "UNPAUSE").Error())
+	time.Sleep(100 * time.Millisecond)
+	require.NoError(t, writeWithin(time.Second), "the dropped claim paused nothing")
+}

@@ -68,6 +68,11 @@ t=""
 if command -v timeout >/dev/null 2>&1; then t="timeout 2"; fi
 redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 `, r.namespace(), r.name(), r.port())
+	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
+		b.WriteString(shutdownSave)
+	} else {
+		b.WriteString(shutdownNoSave)
+	}
 	sentinel, handOver := r.sentinels(), sentinelless(r.rf)
 	if sentinel {
 		fmt.Fprintf(&b, "sentinel=\"${SENTINEL_HOST:-%s}\"\n", sentinelName(r.name()))
@@ -105,19 +110,15 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		}
 		b.WriteString("  redis_cli client unpause >/dev/null\nfi\n")
 	}
-	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
-		b.WriteString(shutdownSave)
-	} else {
-		b.WriteString(shutdownNoSave)
-	}
+	b.WriteString("stop\n")
 	return b.String()
 }
 
 // The two endings of the shutdown script: with the data on a persistent volume, a fresh snapshot
 // first (SHUTDOWN SAVE, else SAVE); else none (an emptyDir goes with the pod).
 var (
-	shutdownSave   = fmt.Sprintf(shutdownStop, "save", "redis_cli save")
-	shutdownNoSave = fmt.Sprintf(shutdownStop, "nosave", "true")
+	shutdownSave   = fmt.Sprintf(shutdownStop, "save", "    [ -z \"$reply\" ] || redis_cli save\n")
+	shutdownNoSave = fmt.Sprintf(shutdownStop, "nosave", "")
 )
 
 // The pieces of the shutdown script's hand-over (shutdownScript), Fprintf formats of the
@@ -174,8 +175,31 @@ if [ "$val" = master ]; then
   named=$(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
   named=${named%%%%[!0-9A-Za-z.:-]*}
 `
-	shutdownPause = `  # One call pauses the writes and reads the offset they stopped at: "OK", then the INFO.
-  info=$(printf 'CLIENT PAUSE %[3]d WRITE\nINFO replication\n' | redis_cli)
+	shutdownPause = `  # One call claims the hand-over, pauses the writes and reads the offset they stopped at. The
+  # claim is one transaction of PUBLISH (a write, for CLIENT PAUSE) and CLIENT PAUSE: it waits
+  # while the writes are paused already, by redhook's healer handing this master over (it starts
+  # as soon as it sees the pod terminating, and claims the same way). Then this script does not
+  # hand over too: two SENTINEL FAILOVER sent to two sentinels would promote two replicas. It
+  # claims again after each 2 s without a reply, and hands over itself once a claim goes through
+  # with this node still master (the healer gave up).
+  claim() {
+    info=$(printf 'MULTI\nPUBLISH __redhook__:handover %%s\nCLIENT PAUSE %[3]d WRITE\nEXEC\nINFO replication\n' "${POD_IP:-$host}" | redis_cli)
+    get role "$info"
+  }
+  claim
+  while [ -z "$val" ] && before "$end"; do
+    echo "writes paused already (redhook's healer hands over): claiming again"
+    sleep 0.02
+    claim
+  done
+  if [ "$val" != master ]; then
+    if [ -n "$val" ]; then
+      # The claim went through once the healer had handed over: this node, a replica now, is paused.
+      echo "handed over by redhook's healer: this node is a $val"
+      redis_cli client unpause >/dev/null
+    fi
+    stop
+  fi
 `
 	shutdownStale = `  if [ -n "$named" ] && [ "$named" != "$self" ]; then
     echo "Sentinel names $named, not this node: no failover; writes stay paused until the process stops"
@@ -272,24 +296,25 @@ if [ "$val" = master ]; then
     echo "no online replica has this master's offset $offset: no hand-over"
   fi
 `
-	// shutdownStop ends every script that gets this far: the process stops now, not at the
-	// kubelet's SIGTERM. Fprintf format of what SHUTDOWN does before (%[1]s) and of the command
-	// when SHUTDOWN is refused (%[2]s).
-	shutdownStop = `# Stop the process now, not at the kubelet's SIGTERM once this script ended (0.4-0.9 s later
-# in a test cluster). A client's connection to this node (a replica now, after a hand-over) gets
-# READONLY for as long as it is open, and a client that reconnects through the master Service
-# before kube-proxy follows the new master lands here again; once the process is gone, its
-# connection breaks and a new one is refused until the Service leads to the new master.
-# In the background, 50 ms after this script ended: a container that stops while its preStop hook
-# runs has the hook killed (exit 137, a FailedPreStopHook event on the pod). NOW: no wait for
-# lagging replicas (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN; a SHUTDOWN renamed away
-# leaves the stop to the kubelet's SIGTERM).
-(
-  sleep 0.05
-  reply=$(redis_cli shutdown %[1]s now 2>&1)
-  [ -z "$reply" ] || reply=$(redis_cli shutdown %[1]s 2>&1)
-  [ -z "$reply" ] || %[2]s
-) </dev/null >/dev/null 2>&1 &
-exit 0
+	// shutdownStop defines stop, which ends every script that gets that far: the process stops
+	// now, not at the kubelet's SIGTERM. Fprintf format of what SHUTDOWN does before (%[1]s) and
+	// of a line run when SHUTDOWN is refused (%[2]s).
+	shutdownStop = `# stop: stop the process now, not at the kubelet's SIGTERM once this script ended (0.4-0.9 s
+# later in a test cluster), and end the script. A client's connection to this node (a replica now,
+# after a hand-over) gets READONLY for as long as it is open, and a client that reconnects through
+# the master Service before kube-proxy follows the new master lands here again; once the process
+# is gone, its connection breaks and a new one is refused until the Service leads to the new
+# master. In the background, 50 ms after this script ended: a container that stops while its
+# preStop hook runs has the hook killed (exit 137, a FailedPreStopHook event on the pod). NOW: no
+# wait for lagging replicas (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN; a SHUTDOWN renamed
+# away leaves the stop to the kubelet's SIGTERM).
+stop() {
+  (
+    sleep 0.05
+    reply=$(redis_cli shutdown %[1]s now 2>&1)
+    [ -z "$reply" ] || reply=$(redis_cli shutdown %[1]s 2>&1)
+%[2]s  ) </dev/null >/dev/null 2>&1 &
+  exit 0
+}
 `
 )
