@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -31,16 +32,7 @@ func TestIntegrationPlannedSwitchover(t *testing.T) {
 	waitSentinelsKnowReplicas(t, c, 2)
 
 	switched := switchMessages(t, c)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	client, err := redistest.NewSentinelClient([]string{c.Sentinels[1].Addr()}, redistest.MasterName, "", "")
-	require.NoError(t, err)
-	defer client.Close()
-	w, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: "sw-", Wait: 500 * time.Millisecond, Timeout: time.Second})
-	require.NoError(t, err)
-	writing := make(chan struct{})
-	go func() { w.Run(ctx); close(writing) }()
-	time.Sleep(500 * time.Millisecond)
+	w, client, stopWriting := startWaitWriter(t, c, "sw-")
 
 	tp.Redis = slices.Clone(tp.Redis) // the pool holds the tracked one
 	for i := range tp.Redis {
@@ -77,8 +69,7 @@ func TestIntegrationPlannedSwitchover(t *testing.T) {
 		return nil
 	})
 	time.Sleep(time.Second)
-	cancel()
-	<-writing
+	stopWriting()
 	loss, err := w.Verify(context.Background(), client)
 	require.NoError(t, err)
 	counts := w.Counts()
@@ -106,16 +97,7 @@ func TestIntegrationTerminatingMasterSwitchover(t *testing.T) {
 	old := waitConverged(t, p, c, 15*time.Second)
 	waitSentinelsKnowReplicas(t, c, 2)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	client, err := redistest.NewSentinelClient([]string{c.Sentinels[1].Addr()}, redistest.MasterName, "", "")
-	require.NoError(t, err)
-	defer client.Close()
-	w, err := redistest.NewWriter(client, redistest.WriterConfig{Prefix: "term-", Wait: 500 * time.Millisecond, Timeout: time.Second})
-	require.NoError(t, err)
-	writing := make(chan struct{})
-	go func() { w.Run(ctx); close(writing) }()
-	time.Sleep(500 * time.Millisecond)
+	w, client, stopWriting := startWaitWriter(t, c, "term-")
 
 	tp.Redis = slices.Clone(tp.Redis) // the pool holds the tracked one
 	for i := range tp.Redis {
@@ -130,8 +112,7 @@ func TestIntegrationTerminatingMasterSwitchover(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, hooks.RoleReplica, info.Role)
 	time.Sleep(time.Second)
-	cancel()
-	<-writing
+	stopWriting()
 	loss, err := w.Verify(context.Background(), client)
 	require.NoError(t, err)
 	t.Logf("terminating master %s → %s: reported after %v; writes %+v, longest gap %v",
@@ -204,4 +185,25 @@ func TestIntegrationClaimHandOver(t *testing.T) {
 	require.NoError(t, n.Do("CLIENT", "UNPAUSE").Error())
 	time.Sleep(100 * time.Millisecond)
 	require.NoError(t, writeWithin(time.Second), "the dropped claim paused nothing")
+}
+
+// startWaitWriter starts a SET + WAIT 1 writer through a Sentinel-aware client of c and lets it
+// write for 500 ms; stop ends it. The client stays open until the test ends, to read back.
+func startWaitWriter(t *testing.T, c *redistest.Cluster, prefix string) (w *redistest.Writer, client rueidis.Client, stop func()) {
+	t.Helper()
+	client, err := redistest.NewSentinelClient([]string{c.Sentinels[1].Addr()}, redistest.MasterName, "", "")
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
+	w, err = redistest.NewWriter(client, redistest.WriterConfig{Prefix: prefix, Wait: 500 * time.Millisecond, Timeout: time.Second})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	writing := make(chan struct{})
+	go func() { w.Run(ctx); close(writing) }()
+	stop = func() {
+		cancel()
+		<-writing
+	}
+	t.Cleanup(stop)
+	time.Sleep(500 * time.Millisecond)
+	return w, client, stop
 }

@@ -108,7 +108,7 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		} else {
 			fmt.Fprint(&b, strings.ReplaceAll(shutdownPromote, "%%", "%"))
 		}
-		b.WriteString("  redis_cli client unpause >/dev/null\nfi\n")
+		b.WriteString("  redis_cli client unpause >/dev/null\n}\n")
 	}
 	b.WriteString("stop\n")
 	return b.String()
@@ -164,8 +164,9 @@ before() { now; [ "$now" -lt "$1" ]; }
 #    once the process stops).
 # 6. SHUTDOWN at once (see the end).
 `
-	shutdownBegin = `role "$host" "$port"
-if [ "$val" = master ]; then
+	shutdownBegin = `# The hand-over, of a master only: the claim's INFO says whether this node is one (no ROLE
+# first: a forced deletion leaves this script 1 s, and each process costs some of it).
+{
   now
   end=$((now + %[1]d))
 `
@@ -194,8 +195,9 @@ if [ "$val" = master ]; then
   done
   if [ "$val" != master ]; then
     if [ -n "$val" ]; then
-      # The claim went through once the healer had handed over: this node, a replica now, is paused.
-      echo "handed over by redhook's healer: this node is a $val"
+      # A replica (maybe since the healer handed over while the claim waited): paused by the
+      # claim, resumed, no hand-over.
+      echo "this node is a $val: no hand-over"
       redis_cli client unpause >/dev/null
     fi
     stop
