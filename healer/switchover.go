@@ -197,7 +197,33 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 		return fmt.Errorf("REPLICAOF %s on the old master %s: %w; the pause is left to expire", newMaster, a.Master, err)
 	}
 	unpause() // a replica now: the paused writes get READONLY
+	followNewMaster(t, client, do, info, a.Master, masterAddr, newMaster)
 	return nil
+}
+
+// followNewMaster makes the other replicas of the old master (at masterAddr) replicas of the new
+// one, as Sentinel does only once it has read the new master as such (its INFO of a replica
+// comes once a second during a failover). Meanwhile the new master would have no replica to
+// acknowledge WAIT once the old master's process stops: its preStop hook shuts it down right
+// after a hand-over. Best effort: Sentinel re-points whatever this misses.
+func followNewMaster(t hooks.Topology, client func(request) (rueidis.Client, string, error),
+	do func(rueidis.Client, ...string) rueidis.RedisResult, info func(rueidis.Client) (decision.RedisInfo, error),
+	oldMaster, masterAddr, newMaster string) {
+	host, port, _ := net.SplitHostPort(newMaster)
+	for _, pod := range t.Redis {
+		if pod.Name == oldMaster || pod.IP == "" {
+			continue
+		}
+		cl, addr, err := client(request{pod: pod.Name})
+		if err != nil || addr == newMaster {
+			continue
+		}
+		r, err := info(cl)
+		if err != nil || r.Role != hooks.RoleReplica || net.JoinHostPort(r.MasterHost, strconv.Itoa(int(r.MasterPort))) != masterAddr {
+			continue
+		}
+		_ = do(cl, "REPLICAOF", host, port).Error()
+	}
 }
 
 // waitFor polls cond every switchoverPoll until it holds, limit passes or ctx ends.

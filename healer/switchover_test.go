@@ -207,3 +207,32 @@ func startWaitWriter(t *testing.T, c *redistest.Cluster, prefix string) (w *redi
 	time.Sleep(500 * time.Millisecond)
 	return w, client, stop
 }
+
+// TestIntegrationSwitchoverRepointsReplicas: once the target is master, the switchover makes the
+// old master's other replicas follow it at once, not when Sentinel gets to it (after its next
+// INFO of the new master, once a second during a failover): the old master's pod shuts its
+// process down right after a hand-over, and the new master would have no replica to acknowledge
+// WAIT meanwhile.
+func TestIntegrationSwitchoverRepointsReplicas(t *testing.T) {
+	c := redistest.NewCluster(t, "repoint", redistest.Options{Redis: 3, Sentinels: 1, Replicated: true})
+	tp := topology(c)
+	waitSentinelsKnowReplicas(t, c, 2)
+	master, target, other := c.Redis[0], c.Redis[1], c.Redis[2]
+	// Sentinel must pick the target: the other replica may not be promoted, and the sentinel
+	// reads that within 100 ms.
+	require.NoError(t, other.Do("CONFIG", "SET", "replica-priority", "0").Error())
+	require.NoError(t, c.Sentinels[0].Do("SENTINEL", "DEBUG", "info-period", "100").Error())
+	time.Sleep(500 * time.Millisecond)
+	cs := newConns(300*time.Millisecond, time.Second, 100*time.Millisecond)
+	defer cs.closeAll()
+	redistest.WaitFor(t, 10*time.Second, "the switchover", func() error {
+		return switchover(context.Background(), tp, cs, decision.Switchover{Master: tp.Redis[0].Name, Target: tp.Redis[1].Name,
+			Sentinel: tp.Sentinels[0].Name})
+	})
+	info, err := redisInfo(other)
+	require.NoError(t, err)
+	assert.Equal(t, target.IP, info.MasterHost, "the other replica follows the new master")
+	info, err = redisInfo(master)
+	require.NoError(t, err)
+	assert.Equal(t, target.IP, info.MasterHost, "the old master follows the new master")
+}
