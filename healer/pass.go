@@ -28,7 +28,8 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	held = append(held, heldSwitch...)
 	outs := apply(ctx, t, e.conns, acts)
 	for _, out := range outs {
-		if sw, ok := out.Action.(decision.Switchover); ok {
+		if sw, ok := out.Action.(decision.Switchover); ok && !errors.Is(out.Err, errPausedAlready) {
+			// A lost claim is no failure: the preStop hook hands over.
 			e.switchFails = e.switchFails.Record(sw, o, out.Err)
 		}
 	}

@@ -38,40 +38,43 @@ const (
 
 var (
 	errNotPromoted = errors.New("not promoted by Sentinel")
-	// errPausedAlready: the claim found the master's writes paused by someone else.
+	// errPausedAlready: the claim found the master's writes paused already, by its preStop hook
+	// handing over (or by a pause of an earlier switchover, which ends within 20 s).
 	errPausedAlready = errors.New("its writes are paused already (its preStop hook hands over): left to it")
 )
 
 // claimHandOver pauses the writes of the master at addr unless they are paused already: one
-// transaction of PUBLISH (a write for CLIENT PAUSE, so the transaction waits while the writes are
-// paused) and CLIENT PAUSE. The preStop hook of the master's pod claims the same way before its
-// own hand-over: whoever's transaction runs first hands over, and the other does not — two
-// SENTINEL FAILOVER sent to two sentinels (the hook reaches one through the sentinel Service)
-// would promote two replicas. The claim runs on a connection of its own, closed when it returns:
-// a transaction still waiting is dropped with it.
-func claimHandOver(ctx context.Context, addr, password string, dial time.Duration) error {
+// transaction of PUBLISH (a write for CLIENT PAUSE, which Redis holds back while the writes are
+// paused, in a transaction too) and CLIENT PAUSE. The preStop hook of the master's pod claims
+// the same way before its own hand-over: whoever's transaction runs first hands over, and the
+// other does not — two SENTINEL FAILOVER sent to two sentinels (the hook reaches one through the
+// sentinel Service) would promote two replicas. Only the PUBLISH waits for a pause: when its
+// QUEUED does not come within switchoverClaim, the claim gives up and closes its connection,
+// which drops the transaction before its EXEC was sent. The other replies get the command
+// timeout. The claim runs on a connection of its own, closed when it returns.
+func claimHandOver(ctx context.Context, addr, password string, dial, command time.Duration) error {
 	c, err := dialRESP(ctx, addr, password, dial)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	if _, err := c.do(time.Now().Add(dial), "MULTI"); err != nil {
+	if _, err := c.do(time.Now().Add(command), "MULTI"); err != nil {
 		return err
 	}
-	// From the PUBLISH on (Redis holds a write back while the writes are paused, in a
-	// transaction too), a reply that does not come within switchoverClaim is the pause's.
-	deadline := time.Now().Add(switchoverClaim)
-	var v any
-	for _, cmd := range [][]string{{"PUBLISH", handOverChannel, addr},
-		{"CLIENT", "PAUSE", strconv.FormatInt(switchoverPause.Milliseconds(), 10), "WRITE"}, {"EXEC"}} {
-		v, err = c.do(deadline, cmd...)
-		var ne net.Error
-		switch {
-		case errors.As(err, &ne) && ne.Timeout():
-			return errPausedAlready
-		case err != nil:
-			return err
-		}
+	_, err = c.do(time.Now().Add(switchoverClaim), "PUBLISH", handOverChannel, addr)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return errPausedAlready
+	case err != nil:
+		return err
+	}
+	if _, err := c.do(time.Now().Add(command), "CLIENT", "PAUSE", strconv.FormatInt(switchoverPause.Milliseconds(), 10), "WRITE"); err != nil {
+		return err
+	}
+	v, err := c.do(time.Now().Add(command), "EXEC")
+	if err != nil {
+		return err
 	}
 	if r, ok := v.([]any); !ok || len(r) != 2 || r[1] != "OK" {
 		return fmt.Errorf("CLIENT PAUSE in the claim: %v", v)
@@ -114,7 +117,16 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 		defer cancel()
 		return cl.Do(cctx, cl.B().Arbitrary(args...).Build())
 	}
-	if err := claimHandOver(ctx, masterAddr, t.Password.Value(), c.dialTimeout); err != nil {
+	pause := func() error {
+		return do(master, "CLIENT", "PAUSE", strconv.FormatInt(switchoverPause.Milliseconds(), 10), "WRITE").Error()
+	}
+	if a.Terminating {
+		// Its preStop hook may be handing over too.
+		pause = func() error {
+			return claimHandOver(ctx, masterAddr, t.Password.Value(), c.dialTimeout, c.commandTimeout)
+		}
+	}
+	if err := pause(); err != nil {
 		return fmt.Errorf("pause writes on %s: %w", a.Master, err)
 	}
 	unpause := func() {
@@ -143,11 +155,8 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 			!sm.FailoverInProgress() && !sm.HasFlag("s_down") && !sm.HasFlag("o_down")
 	}
 	abort := func(err error) error {
-		if a.Terminating {
-			// Its preStop hook may have paused it too, and be handing over from the offset it
-			// read then: writes resumed now would be missing on the replica it promotes.
-			return fmt.Errorf("%w; the master's pod is terminating: the pause is left to its preStop hook", err)
-		}
+		// A terminating master's preStop hook waits in its claim meanwhile: once unpaused, it
+		// hands over itself.
 		if quiet() {
 			unpause()
 			return fmt.Errorf("%w: no failover, writes resumed", err)
@@ -162,18 +171,29 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 		unpause() // a replica takes no writes
 		return fmt.Errorf("%s is no longer master", a.Master)
 	}
+	var last string // what the target answered last, for the error
+	promoted := false
 	if err := waitFor(ctx, switchoverCatchUp, func() (bool, error) {
 		r, err := info(target)
-		return err == nil && r.Role == hooks.RoleReplica && r.Offset >= m.Offset, nil
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		last = fmt.Sprintf("%s at offset %d", r.Role, r.Offset)
+		// Master already: a failover under way (Sentinel's own) promoted it meanwhile.
+		promoted = r.Role == hooks.RoleMaster
+		return promoted || r.Role == hooks.RoleReplica && r.Offset >= m.Offset, nil
 	}); err != nil {
-		return abort(fmt.Errorf("%s did not reach the paused master's offset %d within %v", a.Target, m.Offset, switchoverCatchUp))
+		return abort(fmt.Errorf("%s did not reach the paused master's offset %d within %v (last: %s)", a.Target, m.Offset, switchoverCatchUp, last))
 	}
-	if err := do(sentinel, "SENTINEL", "FAILOVER", t.MasterName).Error(); err != nil && !strings.Contains(err.Error(), "INPROG") {
-		return abort(fmt.Errorf("SENTINEL FAILOVER on %s: %w", a.Sentinel, err))
+	if !promoted {
+		if err := do(sentinel, "SENTINEL", "FAILOVER", t.MasterName).Error(); err != nil && !strings.Contains(err.Error(), "INPROG") {
+			return abort(fmt.Errorf("SENTINEL FAILOVER on %s: %w", a.Sentinel, err))
+		}
 	}
-	// INPROG: a failover of this master is under way already (the preStop hook of its
-	// terminating pod asked for it, or Sentinel's own): with the writes paused and the target
-	// caught up, it is followed as ours would be.
+	// INPROG, or the target promoted already: a failover of this master is under way (Sentinel's
+	// own, or one a preStop hook without the claim asked for); with the writes paused, it is
+	// followed as ours would be.
 	// The new master: the target once it reports role:master, or whatever other address the
 	// sentinel names (Sentinel chose another replica).
 	var newMaster string

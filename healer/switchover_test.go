@@ -131,6 +131,7 @@ func TestIntegrationSwitchoverFollowsFailoverInProgress(t *testing.T) {
 	tp := topology(c)
 	waitSentinelsKnowReplicas(t, c, 1)
 	master, target := c.Redis[0], c.Redis[1]
+	waitLinksUp(t, target)
 	cs := newConns(300*time.Millisecond, time.Second, 100*time.Millisecond)
 	defer cs.closeAll()
 	// Sentinel needs at least one tick (up to 100 ms) before it promotes: the switchover pauses
@@ -172,14 +173,14 @@ func TestIntegrationClaimHandOver(t *testing.T) {
 	}
 	require.NoError(t, writeWithin(time.Second))
 
-	require.NoError(t, claimHandOver(ctx, n.Addr(), "", time.Second))
+	require.NoError(t, claimHandOver(ctx, n.Addr(), "", time.Second, time.Second))
 	require.Error(t, writeWithin(300*time.Millisecond), "the claim paused the writes")
 	require.NoError(t, n.Do("CLIENT", "UNPAUSE").Error())
 
 	// Paused by someone else: the claim gives up.
 	require.NoError(t, n.Do("CLIENT", "PAUSE", "5000", "WRITE").Error())
 	start := time.Now()
-	err := claimHandOver(ctx, n.Addr(), "", time.Second)
+	err := claimHandOver(ctx, n.Addr(), "", time.Second, time.Second)
 	require.ErrorIs(t, err, errPausedAlready)
 	assert.Less(t, time.Since(start), time.Second)
 	require.NoError(t, n.Do("CLIENT", "UNPAUSE").Error())
@@ -218,6 +219,7 @@ func TestIntegrationSwitchoverRepointsReplicas(t *testing.T) {
 	tp := topology(c)
 	waitSentinelsKnowReplicas(t, c, 2)
 	master, target, other := c.Redis[0], c.Redis[1], c.Redis[2]
+	waitLinksUp(t, target, other)
 	// Sentinel must pick the target: the other replica may not be promoted, and the sentinel
 	// reads that within 100 ms.
 	require.NoError(t, other.Do("CONFIG", "SET", "replica-priority", "0").Error())
@@ -235,4 +237,19 @@ func TestIntegrationSwitchoverRepointsReplicas(t *testing.T) {
 	info, err = redisInfo(master)
 	require.NoError(t, err)
 	assert.Equal(t, target.IP, info.MasterHost, "the old master follows the new master")
+}
+
+// waitLinksUp waits until each replica's link to its master is up and no full synchronisation
+// runs: a replica still loading its first copy cannot catch up with a paused master.
+func waitLinksUp(t *testing.T, replicas ...*redistest.Proc) {
+	t.Helper()
+	for _, r := range replicas {
+		redistest.WaitFor(t, 10*time.Second, r.Name+" in sync", func() error {
+			info, err := redisInfo(r)
+			if err == nil && (!info.LinkUp || info.Syncing) {
+				err = fmt.Errorf("link up %v, syncing %v", info.LinkUp, info.Syncing)
+			}
+			return err
+		})
+	}
 }

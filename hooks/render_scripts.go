@@ -100,7 +100,7 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		}
 		fmt.Fprintf(&b, shutdownPause, args...)
 		if sentinel {
-			b.WriteString(shutdownStale)
+			fmt.Fprintf(&b, shutdownStale, args...)
 		}
 		fmt.Fprintf(&b, shutdownCatchUp, args...)
 		if sentinel {
@@ -108,17 +108,22 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		} else {
 			fmt.Fprint(&b, strings.ReplaceAll(shutdownPromote, "%%", "%"))
 		}
-		b.WriteString("  redis_cli client unpause >/dev/null\n}\n")
+		b.WriteString("  redis_cli client unpause >/dev/null\n  [ -z \"$handed\" ] || stop\n}\n")
 	}
-	b.WriteString("stop\n")
+	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
+		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")
+		b.WriteString("redis_cli save\n")
+	}
+	b.WriteString("exit 0\n")
 	return b.String()
 }
 
-// The two endings of the shutdown script: with the data on a persistent volume, a fresh snapshot
-// first (SHUTDOWN SAVE, else SAVE); else none (an emptyDir goes with the pod).
+// The two definitions of stop: with the data on a persistent volume, a fresh snapshot first
+// (SAVE, before the process stops: the kubelet's SIGTERM may come first, and with save "" Redis
+// writes none on it); else none (an emptyDir goes with the pod).
 var (
-	shutdownSave   = fmt.Sprintf(shutdownStop, "save", "    [ -z \"$reply\" ] || redis_cli save\n")
-	shutdownNoSave = fmt.Sprintf(shutdownStop, "nosave", "")
+	shutdownSave   = fmt.Sprintf(shutdownStop, "  redis_cli save >/dev/null\n")
+	shutdownNoSave = fmt.Sprintf(shutdownStop, "")
 )
 
 // The pieces of the shutdown script's hand-over (shutdownScript), Fprintf formats of the
@@ -142,19 +147,22 @@ now() {
 before() { now; [ "$now" -lt "$1" ]; }
 `
 	shutdownStepsSentinel = `# A master hands over before it stops, within %[1]d s (the grace period - 5 s), losing no write:
-# 1. CLIENT PAUSE WRITE: from now on no write runs here; writing clients wait.
-# 2. If Sentinel names another master, this one is stale: no failover; it stays paused and stops.
-# 3. Every online replica reaches the master's offset (at most %[2]d s).
-# 4. SENTINEL FAILOVER, then wait until a replica is master (or Sentinel names another).
-# 5. REPLICAOF it: the waiting writes fail with READONLY, and their clients retry on the new
+# 1. Ask Sentinel which master it names (before the pause: the writes do not wait for it).
+# 2. Claim: CLIENT PAUSE WRITE, unless redhook's healer is handing over already (then wait for
+#    it); from now on no write runs here; writing clients wait.
+# 3. If Sentinel names another master, this one is stale: no failover; it stays paused and stops.
+# 4. Every online replica reaches the master's offset (at most %[2]d s).
+# 5. SENTINEL FAILOVER, then wait until a replica is master (or Sentinel names another).
+# 6. REPLICAOF it: the waiting writes fail with READONLY, and their clients retry on the new
 #    master. Sentinel would convert this node only seconds later, and until then it would take
 #    writes that no replica keeps.
-# 6. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
-# 7. SHUTDOWN at once (see the end).
+# 7. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
+# 8. A replica now: SHUTDOWN at once (stop).
 `
 	shutdownStepsSentinelless = `# Without Sentinel, a master hands over before it stops, within %[1]d s (the grace period - 5 s),
 # losing no write:
-# 1. CLIENT PAUSE WRITE: from now on no write runs here; writing clients wait.
+# 1. Claim: CLIENT PAUSE WRITE, unless the writes are paused already (then wait); from now on
+#    no write runs here; writing clients wait.
 # 2. Every online replica reaches the master's offset (at most %[2]d s).
 # 3. REPLICAOF NO ONE on the first replica that has the offset: it continues this master's
 #    history (redhook's healer keeps it: rule 5), and the healer moves the master Service to it.
@@ -162,7 +170,7 @@ before() { now; [ "$now" -lt "$1" ]; }
 #    master Service. The healer re-points the other replicas.
 # 5. CLIENT UNPAUSE; also when no replica has the offset (no hand-over: the healer fails over
 #    once the process stops).
-# 6. SHUTDOWN at once (see the end).
+# 6. A replica now: SHUTDOWN at once (stop).
 `
 	shutdownBegin = `# The hand-over, of a master only: the claim's INFO says whether this node is one (no ROLE
 # first: a forced deletion leaves this script 1 s, and each process costs some of it).
@@ -183,14 +191,18 @@ before() { now; [ "$now" -lt "$1" ]; }
   # hand over too: two SENTINEL FAILOVER sent to two sentinels would promote two replicas. It
   # claims again after each 2 s without a reply, and hands over itself once a claim goes through
   # with this node still master (the healer gave up).
+  handed=""
   claim() {
     info=$(printf 'MULTI\nPUBLISH __redhook__:handover %%s\nCLIENT PAUSE %[3]d WRITE\nEXEC\nINFO replication\n' "${POD_IP:-$host}" | redis_cli)
+    rc=$?
     get role "$info"
   }
   claim
-  while [ -z "$val" ] && before "$end"; do
+  waited=""
+  # 124: timeout(1) ended the call, the writes are paused; any other failure ends the script.
+  while [ -z "$val" ] && [ "$rc" -eq 124 ] && before "$end"; do
     echo "writes paused already (redhook's healer hands over): claiming again"
-    sleep 0.02
+    waited=1
     claim
   done
   if [ "$val" != master ]; then
@@ -199,11 +211,17 @@ before() { now; [ "$now" -lt "$1" ]; }
       # claim, resumed, no hand-over.
       echo "this node is a $val: no hand-over"
       redis_cli client unpause >/dev/null
+      stop
     fi
-    stop
+    exit 0
   fi
 `
-	shutdownStale = `  if [ -n "$named" ] && [ "$named" != "$self" ]; then
+	shutdownStale = `  if [ -n "$waited" ]; then
+    # Sentinel may have failed over while the claim waited.
+    named=$(sentinel_cli --raw sentinel get-master-addr-by-name %[4]s 2>/dev/null)
+    named=${named%%%%[!0-9A-Za-z.:-]*}
+  fi
+  if [ -n "$named" ] && [ "$named" != "$self" ]; then
     echo "Sentinel names $named, not this node: no failover; writes stay paused until the process stops"
     exit 0
   fi
@@ -276,7 +294,7 @@ before() { now; [ "$now" -lt "$1" ]; }
     fi
     echo "new master: $new"
     # $new is "host port": split on purpose.
-    redis_cli replicaof $new >/dev/null
+    redis_cli replicaof $new >/dev/null && handed=1
     ;;
   esac
 `
@@ -292,30 +310,31 @@ before() { now; [ "$now" -lt "$1" ]; }
     reply=$($t redis-cli -h "${new%%:*}" -p "${new##*:}" replicaof no one 2>&1)
     echo "REPLICAOF NO ONE on $new: $reply"
     case $reply in
-    OK*) redis_cli replicaof "${new%%:*}" "${new##*:}" >/dev/null ;;
+    OK*) redis_cli replicaof "${new%%:*}" "${new##*:}" >/dev/null && handed=1 ;;
     esac
   else
     echo "no online replica has this master's offset $offset: no hand-over"
   fi
 `
-	// shutdownStop defines stop, which ends every script that gets that far: the process stops
-	// now, not at the kubelet's SIGTERM. Fprintf format of what SHUTDOWN does before (%[1]s) and
-	// of a line run when SHUTDOWN is refused (%[2]s).
-	shutdownStop = `# stop: stop the process now, not at the kubelet's SIGTERM once this script ended (0.4-0.9 s
-# later in a test cluster), and end the script. A client's connection to this node (a replica now,
-# after a hand-over) gets READONLY for as long as it is open, and a client that reconnects through
-# the master Service before kube-proxy follows the new master lands here again; once the process
-# is gone, its connection breaks and a new one is refused until the Service leads to the new
-# master. In the background, 50 ms after this script ended: a container that stops while its
-# preStop hook runs has the hook killed (exit 137, a FailedPreStopHook event on the pod). NOW: no
-# wait for lagging replicas (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN; a SHUTDOWN renamed
-# away leaves the stop to the kubelet's SIGTERM).
+	// shutdownStop defines stop, which ends the script of a node that is a replica (its own or
+	// one the hand-over made): its process stops now, not at the kubelet's SIGTERM. A master that
+	// did not hand over is left to SIGTERM, on which Redis waits for lagging replicas. Fprintf
+	// format of a line run before (%[1]s).
+	shutdownStop = `# stop (a replica only): stop the process now, not at the kubelet's SIGTERM once this script
+# ended (0.4-0.9 s later in a test cluster), and end the script. A client's connection to this
+# node (a replica now, after a hand-over) gets READONLY for as long as it is open, and a client
+# that reconnects through the master Service before kube-proxy follows the new master lands here
+# again; once the process is gone, its connection breaks and a new one is refused until the
+# Service leads to the new master. In the background, 50 ms after this script ended: a container
+# that stops while its preStop hook runs has the hook killed (exit 137, a FailedPreStopHook event
+# on the pod). NOW: no wait for lagging replicas, which a replica has none of (Redis >= 7.0; 6.2
+# refuses it, then plain SHUTDOWN; a SHUTDOWN renamed away leaves the stop to the kubelet).
 stop() {
-  (
+%[1]s  (
     sleep 0.05
-    reply=$(redis_cli shutdown %[1]s now 2>&1)
-    [ -z "$reply" ] || reply=$(redis_cli shutdown %[1]s 2>&1)
-%[2]s  ) </dev/null >/dev/null 2>&1 &
+    reply=$(redis_cli shutdown nosave now 2>&1)
+    [ -z "$reply" ] || redis_cli shutdown nosave
+  ) </dev/null >/dev/null 2>&1 &
   exit 0
 }
 `

@@ -58,6 +58,10 @@ type Topology struct {
 	// PlainRollout: AnnotationRollout is rolling-update, the StatefulSet rolls out and scales
 	// down on its own, and the healer plans no switchover (rule 14).
 	PlainRollout bool `json:"plainRollout,omitempty"`
+	// CustomShutdown: the redis pods' preStop hook is the user's (spec.redis.shutdownConfigMap),
+	// which may ask Sentinel for a failover without redhook's hand-over claim: the healer leaves a
+	// terminating master to it (rule 14).
+	CustomShutdown bool `json:"customShutdown,omitempty"`
 	// Held: the spec is invalid or its password Secret is missing, and the children are held as
 	// they are. Only Namespace, Name, Redis and Sentinels are set (the pods are observed, not
 	// desired); the healer goes on with the other fields of the last topology that was not held,
@@ -139,6 +143,7 @@ func (st *syncState) topology() (Topology, bool) {
 		SentinelsEnabled: sentinelsEnabled(rf),
 		Placeholder:      placeholder,
 		PlainRollout:     !roleAwareRollout(rf),
+		CustomShutdown:   s.Redis.ShutdownConfigMap != "",
 	}
 	if sentinelless(rf) {
 		t.Sentinelless, t.DetectionTimeout = true, detectionTimeout(rf)

@@ -37,6 +37,11 @@ func TestNewTopology(t *testing.T) {
 	assert.Equal(t, []ConfigEntry{{"down-after-milliseconds", "5000"}, {"failover-timeout", "10000"},
 		{"parallel-syncs", "2"}}, topo.SentinelConfig)
 	assert.Equal(t, placeholder, topo.Placeholder)
+	assert.False(t, topo.CustomShutdown)
+	c.req.Parent.Spec.Redis.ShutdownConfigMap = "my-shutdown"
+	topo, ok = NewTopology(&c.req)
+	require.True(t, ok)
+	assert.True(t, topo.CustomShutdown, "the user's preStop hook: the healer leaves a terminating master to it")
 }
 
 func TestNewTopologyRefusesToGuess(t *testing.T) {

@@ -779,6 +779,10 @@ func TestPlanSwitchover(t *testing.T) {
 			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
 			t.RedisReplicas = 1
 		}},
+		{name: "rule 14: a terminating master with the user's own preStop hook (shutdownConfigMap): left to it", edit: func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+			t.CustomShutdown = true
+		}},
 		{name: "rule 14: a terminating master a sentinel holds down: no second failover beside Sentinel's", edit: func(t *hooks.Topology, o *Snapshot) {
 			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
 			o.Sentinels[2].Master.Flags = append(o.Sentinels[2].Master.Flags, "s_down")

@@ -28,18 +28,20 @@ import (
 // which does the same through redis-cli, one process per command: 0.5-0.8 s from the pause to
 // the promotion in a pod. The healer does it faster with its open connections, and it learns of
 // the deletion as soon as the kubelet does: it switches over at once, to the replica a sentinel
-// would pick by what it last read (no steering, which takes a sentinel's read, up to 10 s), and
-// the hook follows with what is left (it waits for the promotion the healer asked for, or hands
-// over itself when the healer did not). The two meet safely: SENTINEL FAILOVER runs once
-// (INPROG for the second), both make the old master a replica of the promoted one, and the
-// healer never resumes a terminating master's writes on an abort (the hook may have paused it
-// and be handing over from an offset read before).
+// would pick by what it last read (no steering, which takes a sentinel's read, up to 10 s). Both
+// pause the master with a claim (healer/switchover.go, claimHandOver): a transaction that waits
+// while the writes are paused already, so only the first hands over; the hook then waits for
+// the healer's hand-over, or hands over itself when the healer gave up. Without the claim each
+// would send SENTINEL FAILOVER, possibly to two sentinels (only a failover's leader answers
+// INPROG), and two replicas would be promoted. A user's own preStop hook
+// (spec.redis.shutdownConfigMap) makes no claim: its terminating master is left to it.
 
 // Switchover is rule 14's planned, lossless switchover from Master to Target, carried out
 // through Sentinel.
 type Switchover struct {
 	Master, Target, Sentinel string
-	// Terminating: the master's pod is being deleted; an abort leaves its writes paused.
+	// Terminating: the master's pod is being deleted, and its preStop hook may be handing over:
+	// the pause is claimed (healer/switchover.go, claimHandOver).
 	Terminating bool
 	Why         string
 }
@@ -64,6 +66,9 @@ func (v *view) plannedSwitchover(e election) (acts []Action, ok bool) {
 		}
 	}
 	if m.Pod.Terminating {
+		if v.t.CustomShutdown {
+			return nil, false // the user's preStop hook hands over, without the claim
+		}
 		return v.terminatingSwitchover(m)
 	}
 	target, why := v.switchoverTarget(m)
