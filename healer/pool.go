@@ -50,6 +50,10 @@ type entry struct {
 	subs       map[string]*subscription // sentinel address → its subscription
 	// watch is the master watcher.
 	watch watchState
+	// promotionUntil: a sentinel announced a promotion (+failover-state-wait-promotion) and,
+	// until then, passes follow each other every promotionPoll while no pass has reported the
+	// promoted replica (see reschedule).
+	promotionUntil time.Time
 	// lastSwitch is the new master of the last failover counted (see failoverTarget).
 	lastSwitch string
 	// held: the last Track was a held topology (see Track).

@@ -175,6 +175,9 @@ func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acts []decision.Action
 		e.due = now
 	case e.fails > 0:
 		e.due = now.Add(backoff(p.cfg.MinBackoff, maxWait, e.fails))
+	case !e.moved && r.FailoverInProgress && now.Before(e.promotionUntil):
+		// A promotion was announced and this pass did not see it yet.
+		e.due = now.Add(promotionPoll)
 	case followUpSoon(acts) || e.moved:
 		// A pass that reported another master than the last one reported (maybe after passes
 		// with none) is followed soon too: clients of the master Service keep their connections

@@ -18,9 +18,7 @@ import (
 // failover's leader sent the chosen replica REPLICAOF NO ONE (+failover-state-wait-promotion).
 // The last one is what moves the master EndpointSlice at the promotion: +switch-master comes only
 // once every other replica followed, seconds later (Sentinel reads each once a second), and the
-// report names the promoted replica from wait_promotion on (sentinelPromoted). The leader sends
-// REPLICAOF NO ONE before it publishes the event, so the pass's read of the replica arrives after
-// it.
+// report names the promoted replica from wait_promotion on (sentinelPromoted).
 // See https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/#pubsub-messages
 var sentinelEvents = []string{"+switch-master", "+sdown", "-sdown", "+odown", "-odown", "+failover-end",
 	"+failover-end-for-timeout", "+reboot", "+vote-for-leader", "+failover-state-wait-promotion"}
@@ -127,10 +125,23 @@ func (p *Pool) event(e *entry, addr string, m rueidis.PubSubMessage) {
 			e.log.Info().Str("sentinel", addr).Str("switch", m.Message).Msg("sentinel failover observed")
 		}
 	}
-	p.wakeUp(e, time.Now())
+	now := time.Now()
+	if m.Channel == "+failover-state-wait-promotion" {
+		e.promotionUntil = now.Add(promotionWindow)
+	}
+	p.wakeUp(e, now)
 	p.mu.Unlock()
 	p.signal()
 }
+
+// A pass that a promotion's announcement started may read the replica before it executed
+// Sentinel's REPLICAOF NO ONE (Sentinel publishes the event before its command reaches the
+// replica, which also rewrites its config file first): passes then follow each other every
+// promotionPoll for up to promotionWindow, until one reports the promoted replica.
+const (
+	promotionPoll   = 50 * time.Millisecond
+	promotionWindow = 2 * time.Second
+)
 
 // failoverTarget reads a +switch-master message ("<name> <old ip> <old port> <new ip> <new
 // port>") and returns the new master's address when the old one is a redis pod of t: one

@@ -134,14 +134,16 @@ func TestIntegrationWatcherHostGone(t *testing.T) {
 func TestIntegrationReportFollowsPromotion(t *testing.T) {
 	// A planned failover (a preStop hand-over asks SENTINEL FAILOVER): the report must name the
 	// promoted replica at the promotion, not once the failover ends (+failover-end,
-	// +switch-master), which comes only after Sentinel read the promoted replica and the other
-	// one following it, once a second each. Nothing else starts a pass meanwhile: the pool
-	// re-checks on its own every minute, and the old master is not touched before the end.
-	c := redistest.NewCluster(t, "promo", redistest.Options{Redis: 3, Sentinels: 3, DownAfter: 5 * time.Second})
+	// +switch-master), which comes only after Sentinel read the promoted replica and each other
+	// one following it, one at a time (parallel-syncs 1), reading each once a second: three reads
+	// after the promotion. Nothing else starts a pass meanwhile: the pool re-checks on its own
+	// every minute, and the old master is not touched before the end.
+	c := redistest.NewCluster(t, "promo", redistest.Options{Redis: 4, Sentinels: 3, DownAfter: 5 * time.Second,
+		Monitor: []redistest.Setting{{Key: "parallel-syncs", Value: "1"}}})
 	p := startSlowPool(t)
 	p.Track(topology(c))
 	old := waitConverged(t, p, c, 15*time.Second)
-	waitSentinelsKnowReplicas(t, c, 2)
+	waitSentinelsKnowReplicas(t, c, 3)
 
 	// The first end of the failover any sentinel announces.
 	ended := make(chan time.Time, 1)
