@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/redhook/redhook/hooks"
 )
 
 // Config tunes the pool. Zero fields take the defaults of DefaultConfig.
@@ -38,6 +40,10 @@ type Config struct {
 	WatchTimeout  time.Duration
 	// History is how many recent actions the report keeps.
 	History int
+	// OnAction, unless nil, receives every action a pass applies, in order, with the key
+	// ("namespace/name") of its RedisFailover: the report keeps only the last History of them.
+	// It runs in the pass, outside the pool's lock, and must return quickly.
+	OnAction func(key string, rec hooks.ActionRecord)
 	// Registerer receives the healer's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,6 +266,38 @@ func TestIntegrationFreshBootstrap(t *testing.T) {
 	assert.Equal(t, 3.0, p.metric(t, "redhook_redisfailover_sentinels_agreeing", "name", "fresh"))
 	assert.Equal(t, 2.0, p.metric(t, "redhook_redisfailover_replicas_in_sync", "name", "fresh"))
 	assert.GreaterOrEqual(t, p.metric(t, "redhook_healer_actions_total", "action", "promote"), 1.0)
+}
+
+// TestIntegrationOnActionSeesEveryAction: the report keeps only the last History actions;
+// Config.OnAction receives each of them, in order, with the RedisFailover's key.
+func TestIntegrationOnActionSeesEveryAction(t *testing.T) {
+	c := redistest.NewCluster(t, "onaction", redistest.Options{Redis: 3, Sentinels: 3})
+	var mu sync.Mutex
+	var seen []hooks.ActionRecord
+	cfg := testConfig()
+	cfg.History = 1
+	cfg.OnAction = func(key string, a hooks.ActionRecord) {
+		if key == reportKey(c) {
+			mu.Lock()
+			seen = append(seen, a)
+			mu.Unlock()
+		}
+	}
+	p := startPoolWith(t, cfg)
+	p.Track(topology(c))
+	waitConverged(t, p, c, 15*time.Second)
+	r := p.Report(reportKey(c))
+	mu.Lock()
+	defer mu.Unlock()
+	all := hooks.HealerReport{LastActions: seen}
+	require.Len(t, r.LastActions, 1, actionLog(r))
+	require.NotEmpty(t, seen, "OnAction saw nothing")
+	assert.Equal(t, seen[len(seen)-1], r.LastActions[0], "the report's action is the last one seen")
+	assert.True(t, hasAction(all, "promote "+c.Redis[0].Name, "no master"), actionLog(all))
+	for _, pod := range c.Redis[1:] {
+		assert.True(t, hasAction(all, "replicaof "+pod.Name, "booted as a replica of the placeholder"), actionLog(all))
+	}
+	assert.True(t, strings.HasPrefix(seen[0].Action, "promote "), "the promotion comes first:\n%s", actionLog(all))
 }
 
 // TestIntegrationMasterKilledWithAuth: redis requires a password; the sentinels require it too

@@ -80,8 +80,12 @@ func (p *Pool) record(e *entry, outs []outcome) (records []hooks.ActionRecord, e
 			p.metrics.errors.WithLabelValues(errApply).Inc()
 		}
 		ev.Str("action", out.Action.String()).Str("reason", out.Action.Reason()).Msg("heal action")
-		records = append(records, hooks.ActionRecord{Time: metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
-			Action: out.Action.String(), Reason: out.Action.Reason()})
+		rec := hooks.ActionRecord{Time: metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
+			Action: out.Action.String(), Reason: out.Action.Reason()}
+		records = append(records, rec)
+		if p.cfg.OnAction != nil {
+			p.cfg.OnAction(e.key, rec)
+		}
 	}
 	return records, errs
 }

@@ -62,7 +62,6 @@ type Cluster struct {
 	// currentRevision is the redis StatefulSet's status.currentRevision: the revision every pod
 	// ran before the rollout under way (see observedStatus).
 	currentRevision string
-	actions         []hooks.ActionRecord // the healer's last reported actions, to print the new ones
 }
 
 // Pod is one pod: its address, its files and its process.
@@ -172,7 +171,15 @@ func (c *Cluster) Run(ctx context.Context, load func(ctx context.Context)) error
 	if err := c.setInitialRevisions(); err != nil {
 		return err
 	}
-	pool, err := healer.NewPool(healer.Config{Workers: 2}, c.log)
+	key := c.key()
+	pool, err := healer.NewPool(healer.Config{Workers: 2, OnAction: func(k string, a hooks.ActionRecord) {
+		// A planned switchover (rule 14, or a rollout's), as the pass applies it: the report
+		// keeps only the last actions, and a burst after a switchover can push it out between
+		// two syncs.
+		if k == key && strings.HasPrefix(a.Action, "switchover ") {
+			c.printf("healer: %s: %s", a.Action, a.Reason)
+		}
+	}}, c.log)
 	if err != nil {
 		return err
 	}
@@ -283,14 +290,7 @@ func (c *Cluster) sync() (hooks.SyncResponse, error) {
 	}
 	c.mu.Lock()
 	c.children, c.status, c.report = resp.Children, resp.Status, obs
-	fresh := newActions(c.actions, obs.LastActions)
-	c.actions = obs.LastActions
 	c.mu.Unlock()
-	for _, a := range fresh {
-		if strings.HasPrefix(a.Action, "switchover ") { // a planned one: rule 14, or a rollout's
-			c.printf("healer: %s: %s", a.Action, a.Reason)
-		}
-	}
 	if c.fwd != nil {
 		target := ""
 		if obs.Master != nil {
@@ -300,25 +300,6 @@ func (c *Cluster) sync() (hooks.SyncResponse, error) {
 	}
 	c.show(resp.Status, obs)
 	return resp, nil
-}
-
-// newActions returns the records of now (newest first) that were not in before, oldest first:
-// those in front of before's newest.
-func newActions(before, now []hooks.ActionRecord) []hooks.ActionRecord {
-	n := len(now)
-	if len(before) > 0 {
-		for i, a := range now {
-			if a == before[0] {
-				n = i
-				break
-			}
-		}
-	}
-	fresh := make([]hooks.ActionRecord, 0, n)
-	for i := n - 1; i >= 0; i-- {
-		fresh = append(fresh, now[i])
-	}
-	return fresh
 }
 
 // request is the sync request of this moment: the parent with its last status, the children of

@@ -358,12 +358,3 @@ func TestTemplateRevision(t *testing.T) {
 	assert.NotEqual(t, base, annotated, "a pod annotation did not change the revision")
 }
 
-// TestNewActions: the healer's report keeps its last actions newest first; the ones not seen in
-// the previous report come out oldest first.
-func TestNewActions(t *testing.T) {
-	a, b, c := hooks.ActionRecord{Action: "a"}, hooks.ActionRecord{Action: "b"}, hooks.ActionRecord{Action: "c"}
-	assert.Equal(t, []hooks.ActionRecord{a, b}, newActions(nil, []hooks.ActionRecord{b, a}))
-	assert.Equal(t, []hooks.ActionRecord{c}, newActions([]hooks.ActionRecord{b, a}, []hooks.ActionRecord{c, b, a}))
-	assert.Empty(t, newActions([]hooks.ActionRecord{b, a}, []hooks.ActionRecord{b, a}))
-	assert.Equal(t, []hooks.ActionRecord{c}, newActions([]hooks.ActionRecord{a}, []hooks.ActionRecord{c}), "all new when the last seen has aged out")
-}
