@@ -357,4 +357,3 @@ func TestTemplateRevision(t *testing.T) {
 	annotated, _ := render(`"customConfig": ["maxmemory-policy noeviction"], "podAnnotations": {"rollout": "2"}`)
 	assert.NotEqual(t, base, annotated, "a pod annotation did not change the revision")
 }
-
