@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -194,13 +195,26 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 	// INPROG, or the target promoted already: a failover of this master is under way (Sentinel's
 	// own, or one a preStop hook without the claim asked for); with the writes paused, it is
 	// followed as ours would be.
-	// The new master: the target once it reports role:master, or whatever other address the
-	// sentinel names (Sentinel chose another replica).
+	// The new master: the target once it reports role:master; else another replica of the old
+	// master that reports it continues the old master's history (Sentinel chose that one: it
+	// names it only after its next INFO of it, up to a second later); else whatever other
+	// address the sentinel names.
+	others := otherReplicas(t, m, a.Master, a.Target)
 	var newMaster string
 	if err := waitFor(ctx, switchoverPromotion, func() (bool, error) {
 		if r, err := info(target); err == nil && r.Role == hooks.RoleMaster {
 			newMaster = targetAddr
 			return true, nil
+		}
+		for _, pod := range others {
+			cl, addr, err := client(request{pod: pod})
+			if err != nil {
+				continue
+			}
+			if r, err := info(cl); err == nil && r.Role == hooks.RoleMaster && r.ReplID2 == m.ReplID {
+				newMaster = addr
+				return true, nil
+			}
 		}
 		if v, err := do(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.MasterName).AsStrSlice(); err == nil && len(v) == 2 {
 			if addr := net.JoinHostPort(v[0], v[1]); addr != masterAddr {
@@ -219,6 +233,21 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 	unpause() // a replica now: the paused writes get READONLY
 	followNewMaster(t, client, do, info, a.Master, masterAddr, newMaster)
 	return nil
+}
+
+// otherReplicas are the pods of t, but master and target, that the master's INFO (m) lists as
+// its replicas: those Sentinel may promote instead of the target.
+func otherReplicas(t hooks.Topology, m decision.RedisInfo, master, target string) []string {
+	var out []string
+	for _, pod := range t.Redis {
+		if pod.Name == master || pod.Name == target || pod.IP == "" {
+			continue
+		}
+		if slices.ContainsFunc(m.Replicas, func(l decision.ReplicaLink) bool { return l.IP == pod.IP }) {
+			out = append(out, pod.Name)
+		}
+	}
+	return out
 }
 
 // followNewMaster makes the other replicas of the old master (at masterAddr) replicas of the new

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -251,5 +252,50 @@ func waitLinksUp(t *testing.T, replicas ...*redistest.Proc) {
 			}
 			return err
 		})
+	}
+}
+
+// TestIntegrationSwitchoverFindsSentinelsPick: Sentinel promotes another replica than the
+// switchover's target (a lower replica-priority): the switchover finds the promoted replica by
+// its own INFO (role:master, continuing the old master's history), not by waiting until a
+// sentinel names it, which takes the sentinel's next INFO of it (once a second during a
+// failover). The sentinel is stopped right after it promoted the replica, so that it names
+// nothing new: only the replica's own answer tells.
+func TestIntegrationSwitchoverFindsSentinelsPick(t *testing.T) {
+	c := redistest.NewCluster(t, "pick", redistest.Options{Redis: 3, Sentinels: 1, Replicated: true})
+	tp := topology(c)
+	waitSentinelsKnowReplicas(t, c, 2)
+	master, target, pick := c.Redis[0], c.Redis[1], c.Redis[2]
+	sentinel := c.Sentinels[0]
+	waitLinksUp(t, target, pick)
+	require.NoError(t, pick.Do("CONFIG", "SET", "replica-priority", "1").Error())
+	require.NoError(t, sentinel.Do("SENTINEL", "DEBUG", "info-period", "100").Error())
+	time.Sleep(500 * time.Millisecond) // the sentinel reads the priority
+
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if info, err := redisInfo(pick); err == nil && info.Role == hooks.RoleMaster {
+				sentinel.Signal(syscall.SIGSTOP)
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { sentinel.Signal(syscall.SIGCONT) })
+	cs := newConns(300*time.Millisecond, time.Second, 100*time.Millisecond)
+	defer cs.closeAll()
+	start := time.Now()
+	err := switchover(context.Background(), tp, cs, decision.Switchover{Master: tp.Redis[0].Name, Target: tp.Redis[1].Name,
+		Sentinel: tp.Sentinels[0].Name})
+	took := time.Since(start)
+	<-stopped
+	require.NoError(t, err)
+	t.Logf("switchover to Sentinel's pick: %v from the pause to the old master's REPLICAOF and the target's", took)
+	for _, n := range []*redistest.Proc{master, target} {
+		info, err := redisInfo(n)
+		require.NoError(t, err)
+		assert.Equal(t, hooks.RoleReplica, info.Role, n.Name)
+		assert.Equal(t, pick.IP, info.MasterHost, "%s follows the replica Sentinel promoted", n.Name)
 	}
 }
