@@ -12,6 +12,7 @@ package manifests_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -304,6 +305,55 @@ spec:
 			assert.Contains(t, cond["message"], "spec.redis.customConfig[1]")
 		}
 	})
+}
+
+// TestHookDriverSkipSettled: with SkipSettled (the e2e suite's), a pass leaves out the apply of
+// every child whose last apply changed nothing, and applies again a child changed by someone
+// else (its resourceVersion moved): the driver writes what Metacontroller's 3-way merge would.
+func TestHookDriverSkipSettled(t *testing.T) {
+	const ns, name = "driver-skip", "skip"
+	d := newDriver(t, ns, `apiVersion: databases.spotahome.com/v1
+kind: RedisFailover
+metadata:
+  name: skip
+spec:
+  redis: {replicas: 2}
+  sentinel: {replicas: 3}
+`)
+	d.SkipSettled = true
+	ctx := t.Context()
+	first := d.pass(ctx)
+	assert.ElementsMatch(t, first.Desired, first.Applied, "every child is created")
+	assert.Empty(t, first.Skipped)
+	second := d.pass(ctx)
+	assert.Empty(t, second.Skipped, "a child is applied twice before it counts as settled")
+	d.settle(ctx)
+	r := d.pass(ctx)
+	assert.ElementsMatch(t, r.Desired, r.Skipped, "a settled pass applies nothing")
+
+	// A change by someone else: the next pass applies that child again.
+	cm, err := d.c.client.Get(ctx, cmGVK, ns, "rfr-"+name)
+	require.NoError(t, err)
+	data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+	require.NotEmpty(t, data)
+	want := maps.Clone(data)
+	for k := range data {
+		data[k] = "edited"
+	}
+	require.NoError(t, unstructured.SetNestedStringMap(cm.Object, data, "data"))
+	_, err = d.c.client.Write(ctx, http.MethodPut, cm, "", "", false)
+	require.NoError(t, err)
+	r = d.pass(ctx)
+	assert.Contains(t, r.Applied, "ConfigMap/rfr-"+name, "the edited child is applied")
+	assert.NotContains(t, r.Skipped, "ConfigMap/rfr-"+name)
+	cm, err = d.c.client.Get(ctx, cmGVK, ns, "rfr-"+name)
+	require.NoError(t, err)
+	got, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+	assert.Equal(t, want, got, "the apply restored the data")
+	r = d.pass(ctx)
+	assert.NotContains(t, r.Skipped, "ConfigMap/rfr-"+name, "applied once more, to see it settled")
+	r = d.pass(ctx)
+	assert.ElementsMatch(t, r.Desired, r.Skipped, "settled again")
 }
 
 // Every example, driven for real: the first pass creates every child, the sync settles, and a

@@ -158,7 +158,7 @@ func (c *cluster) startDriver(ctx context.Context, name string) (*driver.Control
 		return nil, err
 	}
 	d := &driver.Driver{Client: c.client, Hook: driver.Hook{Base: "http://" + net.JoinHostPort(ip, port), HTTP: hc},
-		Controller: cc.Object, ChildTypes: childTypes,
+		Controller: cc.Object, ChildTypes: childTypes, SkipSettled: true,
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(logf, time.Now().Format("15:04:05.000 ")+format+"\n", args...)
 		}}

@@ -20,6 +20,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -62,6 +64,22 @@ type Driver struct {
 	Controller map[string]any            // the CompositeController object
 	ChildTypes []schema.GroupVersionKind // its childResources
 	Logf       func(format string, args ...any)
+	// SkipSettled leaves out the apply of a child whose desired form is the one whose last apply
+	// changed nothing, while its stored resourceVersion is still that apply's: as Metacontroller,
+	// whose 3-way merge writes only what differs, a pass then costs no request for it. Every
+	// desired form is applied at least twice (the second apply proves the first one settled it),
+	// so a child the API server keeps changing is applied on every pass still. Off, every pass
+	// applies every child (the steady-state tests count what those applies change).
+	SkipSettled bool
+
+	mu      sync.Mutex
+	settled map[string]settledChild // by child id, see SkipSettled
+}
+
+// settledChild is a child's desired form (JSON) whose apply left its resourceVersion unchanged.
+type settledChild struct {
+	desired         []byte
+	resourceVersion string
 }
 
 // ChildTypesOf maps a CompositeController's childResources to kinds, through discovery.
@@ -88,6 +106,7 @@ func ChildTypesOf(ctx context.Context, c *Client, controller *unstructured.Unstr
 type PassResult struct {
 	Desired  []string // Kind/name of the children the hook returned
 	Applied  []string // children whose resourceVersion the apply changed (or created)
+	Skipped  []string // children not applied: settled (Driver.SkipSettled)
 	Deleted  []string
 	ParentRV string // after the status write
 	Status   map[string]any
@@ -170,6 +189,7 @@ func (d *Driver) hookPath(hook string) string {
 // rejected children are in the result.
 func (d *Driver) Pass(ctx context.Context, namespace, name string) (PassResult, error) {
 	var res PassResult
+	start := time.Now()
 	cl := d.Client
 	parent, observed, resp, err := d.Sync(ctx, namespace, name)
 	if err != nil {
@@ -200,14 +220,24 @@ func (d *Driver) Pass(ctx context.Context, namespace, name string) (PassResult, 
 		if err != nil {
 			return res, err
 		}
+		form, err := json.Marshal(decorated.Object)
+		if err != nil {
+			return res, err
+		}
+		if d.isSettled(id, form, before) {
+			res.Skipped = append(res.Skipped, obj.GetKind()+"/"+obj.GetName())
+			continue
+		}
 		after, err := cl.Apply(ctx, decorated, ApplyOptions{Manager: MetacontrollerManager})
 		if err != nil {
 			res.Rejected = append(res.Rejected, fmt.Errorf("the API server rejects a child redhook returned: %w", err))
 			continue
 		}
-		if before == nil || before.GetResourceVersion() != after.GetResourceVersion() {
+		changed := before == nil || before.GetResourceVersion() != after.GetResourceVersion()
+		if changed {
 			res.Applied = append(res.Applied, obj.GetKind()+"/"+obj.GetName())
 		}
+		d.noteApplied(id, form, after, changed)
 	}
 	for key, objs := range observed {
 		for nsName, o := range objs {
@@ -237,12 +267,44 @@ func (d *Driver) Pass(ctx context.Context, namespace, name string) (PassResult, 
 	res.ParentRV = updated.GetResourceVersion()
 	res.Status, _, _ = unstructured.NestedMap(updated.Object, "status")
 	sort.Strings(res.Applied)
+	sort.Strings(res.Skipped)
 	sort.Strings(res.Deleted)
 	if d.Logf != nil {
-		d.Logf("pass %s/%s: %d children, applied %v, deleted %v, resyncAfter %vs, conditions %s", namespace, name,
-			len(res.Desired), res.Applied, res.Deleted, resp.ResyncAfterSeconds, ConditionSummary(updated))
+		d.Logf("pass %s/%s in %v: %d children (%d settled), applied %v, deleted %v, resyncAfter %vs, conditions %s", namespace, name,
+			time.Since(start).Round(time.Millisecond), len(res.Desired), len(res.Skipped), res.Applied, res.Deleted,
+			resp.ResyncAfterSeconds, ConditionSummary(updated))
 	}
 	return res, nil
+}
+
+// isSettled says whether the apply of child id in its desired form can be left out (see
+// SkipSettled): its last apply in that form changed nothing, and the stored object (before) is
+// still at the resourceVersion that apply left.
+func (d *Driver) isSettled(id string, form []byte, before *unstructured.Unstructured) bool {
+	if !d.SkipSettled || before == nil {
+		return false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s, ok := d.settled[id]
+	return ok && bytes.Equal(s.desired, form) && s.resourceVersion == before.GetResourceVersion()
+}
+
+// noteApplied records the apply of child id in form: settled when it changed nothing.
+func (d *Driver) noteApplied(id string, form []byte, after *unstructured.Unstructured, changed bool) {
+	if !d.SkipSettled {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.settled == nil {
+		d.settled = map[string]settledChild{}
+	}
+	if changed {
+		delete(d.settled, id)
+		return
+	}
+	d.settled[id] = settledChild{desired: form, resourceVersion: after.GetResourceVersion()}
 }
 
 func containsGVK(list []schema.GroupVersionKind, gvk schema.GroupVersionKind) bool {
