@@ -165,10 +165,12 @@ func TestClusterPreStopHandsOver(t *testing.T) {
 	require.NoError(t, master.Do("CLUSTER", "MEET", replica.IP, fmt.Sprint(replica.Port)).Error())
 	id, err := master.Do("CLUSTER", "MYID").ToString()
 	require.NoError(t, err)
+	// CLUSTER REPLICATE is sent until it is taken (the replica must have learned the master
+	// through the gossip first), and only then: each one restarts the replication link.
+	redistest.WaitFor(t, 20*time.Second, "the replica takes CLUSTER REPLICATE", func() error {
+		return replica.Do("CLUSTER", "REPLICATE", id).Error()
+	})
 	redistest.WaitFor(t, 20*time.Second, "the replica follows the master", func() error {
-		if err := replica.Do("CLUSTER", "REPLICATE", id).Error(); err != nil && !strings.Contains(err.Error(), "already") {
-			return err
-		}
 		info, err := master.Do("INFO", "replication").ToString()
 		if err != nil || !strings.Contains(info, "state=online") {
 			return fmt.Errorf("master's INFO: %q (%v)", info, err)
