@@ -108,7 +108,13 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 		} else {
 			fmt.Fprint(&b, strings.ReplaceAll(shutdownPromote, "%%", "%"))
 		}
-		b.WriteString("  redis_cli client unpause >/dev/null\n  [ -z \"$handed\" ] || stop\n}\n")
+		b.WriteString("  redis_cli client unpause >/dev/null\n")
+		if sentinel {
+			b.WriteString("  # $new is \"host port\": split on purpose.\n  [ -z \"$handed\" ] || repoint $new\n")
+		} else {
+			b.WriteString("  [ -z \"$handed\" ] || repoint \"${new%:*}\" \"${new##*:}\"\n")
+		}
+		b.WriteString("  [ -z \"$handed\" ] || stop\n}\n")
 	}
 	if r.rf.Spec.Redis.Storage.PersistentVolumeClaim != nil {
 		b.WriteString("# The data is on a persistent volume: write a fresh snapshot before stopping.\n")
@@ -138,6 +144,14 @@ get() {
 }
 # role HOST PORT sets val to the role of a redis node (empty when it does not answer).
 role() { get role "$($t redis-cli -h "$1" -p "$2" info replication 2>/dev/null)"; }
+# repoint HOST PORT makes the other replicas of this node ($replicas) replicas of the new master
+# HOST:PORT at once, after a hand-over: Sentinel (or the healer) would get to them only later, and
+# with this process stopping the new master would have no replica to acknowledge WAIT meanwhile.
+repoint() {
+  for r in $replicas; do
+    [ "$r" = "$1:$2" ] || $t redis-cli -h "${r%%%%:*}" -p "${r##*:}" replicaof "$1" "$2" >/dev/null 2>&1
+  done
+}
 # now sets now to the seconds since boot (/proc/uptime, read without starting a process), or
 # since the epoch where there is no /proc.
 now() {
@@ -157,7 +171,7 @@ before() { now; [ "$now" -lt "$1" ]; }
 #    master. Sentinel would convert this node only seconds later, and until then it would take
 #    writes that no replica keeps.
 # 7. CLIENT UNPAUSE once a replica, or when no failover was started (the pod stops anyway).
-# 8. A replica now: SHUTDOWN at once (stop).
+# 8. A replica now: the other replicas follow the new master (repoint), SHUTDOWN at once (stop).
 `
 	shutdownStepsSentinelless = `# Without Sentinel, a master hands over before it stops, within %[1]d s (the grace period - 5 s),
 # losing no write:
@@ -167,10 +181,10 @@ before() { now; [ "$now" -lt "$1" ]; }
 # 3. REPLICAOF NO ONE on the first replica that has the offset: it continues this master's
 #    history (redhook's healer keeps it: rule 5), and the healer moves the master Service to it.
 # 4. REPLICAOF it: the waiting writes fail with READONLY, and their clients retry through the
-#    master Service. The healer re-points the other replicas.
+#    master Service.
 # 5. CLIENT UNPAUSE; also when no replica has the offset (no hand-over: the healer fails over
 #    once the process stops).
-# 6. A replica now: SHUTDOWN at once (stop).
+# 6. A replica now: the other replicas follow the new master (repoint), SHUTDOWN at once (stop).
 `
 	shutdownBegin = `# The hand-over, of a master only: the claim's INFO says whether this node is one (no ROLE
 # first: a forced deletion leaves this script 1 s, and each process costs some of it).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"regexp"
 	"testing"
 	"time"
 
@@ -81,7 +82,22 @@ func plannedStop(t *testing.T, yaml, password string) {
 	go func() { wp.Run(wctx); writing <- struct{}{} }()
 	time.Sleep(time.Second)
 
-	old, _, start, hookTook := stopMaster(ctx, t, c)
+	old, hookOut, start, hookTook := stopMaster(ctx, t, c)
+	// The hook re-pointed the other replica before it stopped the old process: that one follows
+	// the new master already, not only when Sentinel gets to it (up to a second later).
+	m := regexp.MustCompile(`new master: (\S+) (\d+)`).FindStringSubmatch(hookOut)
+	require.NotNil(t, m, "the preStop did not hand over; output:\n%s", hookOut)
+	for _, p := range c.Redis() {
+		if p == old || p.ip == m[1] {
+			continue
+		}
+		cl, err := redistest.NewClient(p.Addr(), password)
+		require.NoError(t, err)
+		info, err := cl.Do(ctx, cl.B().Info().Section("replication").Build()).ToString()
+		cl.Close()
+		require.NoError(t, err)
+		assert.Contains(t, info, "master_host:"+m[1]+"\r\n", "%s follows the new master when the preStop returns", p.Name())
+	}
 	// The hook returned once a replica was master; Sentinel names it when its failover ends.
 	redistest.WaitFor(t, 15*time.Second, "Sentinel names another master than "+old.Addr(), func() error {
 		addr, err := sentinelMaster(ctx, c)
