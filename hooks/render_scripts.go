@@ -144,13 +144,21 @@ get() {
 }
 # role HOST PORT sets val to the role of a redis node (empty when it does not answer).
 role() { get role "$($t redis-cli -h "$1" -p "$2" info replication 2>/dev/null)"; }
+# hostport ADDR sets ahost and aport from "host:port" (an IPv6 address keeps its colons: the
+# port is after the last one).
+hostport() { ahost=${1%%:*}; aport=${1##*:}; }
 # repoint HOST PORT makes the other replicas of this node ($replicas) replicas of the new master
 # HOST:PORT at once, after a hand-over: Sentinel (or the healer) would get to them only later, and
 # with this process stopping the new master would have no replica to acknowledge WAIT meanwhile.
+# All at once (each call bounded by $t), and not past the hand-over's deadline.
 repoint() {
+  before "$end" || return 0
   for r in $replicas; do
-    [ "$r" = "$1:$2" ] || $t redis-cli -h "${r%%%%:*}" -p "${r##*:}" replicaof "$1" "$2" >/dev/null 2>&1
+    [ "$r" = "$1:$2" ] && continue
+    hostport "$r"
+    $t redis-cli -h "$ahost" -p "$aport" replicaof "$1" "$2" >/dev/null 2>&1 &
   done
+  wait
 }
 # now sets now to the seconds since boot (/proc/uptime, read without starting a process), or
 # since the epoch where there is no /proc.
