@@ -40,10 +40,12 @@ type Config struct {
 	WatchTimeout  time.Duration
 	// History is how many recent actions the report keeps.
 	History int
-	// OnAction, unless nil, receives every action a pass applies, in order, with the key
-	// ("namespace/name") of its RedisFailover: the report keeps only the last History of them.
-	// It runs in the pass, outside the pool's lock, and must return quickly.
-	OnAction func(key string, rec hooks.ActionRecord)
+	// OnAction, unless nil, receives every action a pass applied, in order, once the pass has
+	// applied them, with the key ("namespace/name") of its RedisFailover and the action's error
+	// (nil when it succeeded): the report keeps only the last History of them. It runs in the
+	// pass, outside the pool's lock, from several workers at once (for different keys), and
+	// must return quickly.
+	OnAction func(key string, rec hooks.ActionRecord, err error)
 	// Registerer receives the healer's metrics; nil keeps them unregistered.
 	Registerer prometheus.Registerer
 }

@@ -276,7 +276,7 @@ func TestIntegrationOnActionSeesEveryAction(t *testing.T) {
 	var seen []hooks.ActionRecord
 	cfg := testConfig()
 	cfg.History = 1
-	cfg.OnAction = func(key string, a hooks.ActionRecord) {
+	cfg.OnAction = func(key string, a hooks.ActionRecord, _ error) {
 		if key == reportKey(c) {
 			mu.Lock()
 			seen = append(seen, a)
@@ -286,13 +286,19 @@ func TestIntegrationOnActionSeesEveryAction(t *testing.T) {
 	p := startPoolWith(t, cfg)
 	p.Track(topology(c))
 	waitConverged(t, p, c, 15*time.Second)
-	r := p.Report(reportKey(c))
+	// The pass hands its actions to OnAction before its report: wait for the report.
+	redistest.WaitFor(t, 5*time.Second, "the report's action is the last one seen", func() error {
+		r := p.Report(reportKey(c))
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) == 0 || len(r.LastActions) != 1 || r.LastActions[0] != seen[len(seen)-1] {
+			return fmt.Errorf("seen:\n%sreport:\n%s", actionLog(hooks.HealerReport{LastActions: seen}), actionLog(r))
+		}
+		return nil
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	all := hooks.HealerReport{LastActions: seen}
-	require.Len(t, r.LastActions, 1, actionLog(r))
-	require.NotEmpty(t, seen, "OnAction saw nothing")
-	assert.Equal(t, seen[len(seen)-1], r.LastActions[0], "the report's action is the last one seen")
 	assert.True(t, hasAction(all, "promote "+c.Redis[0].Name, "no master"), actionLog(all))
 	for _, pod := range c.Redis[1:] {
 		assert.True(t, hasAction(all, "replicaof "+pod.Name, "booted as a replica of the placeholder"), actionLog(all))

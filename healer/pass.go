@@ -84,7 +84,7 @@ func (p *Pool) record(e *entry, outs []outcome) (records []hooks.ActionRecord, e
 			Action: out.Action.String(), Reason: out.Action.Reason()}
 		records = append(records, rec)
 		if p.cfg.OnAction != nil {
-			p.cfg.OnAction(e.key, rec)
+			p.cfg.OnAction(e.key, rec, out.Err)
 		}
 	}
 	return records, errs

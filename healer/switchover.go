@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -30,6 +31,8 @@ const (
 	switchoverPause = 20 * time.Second
 	// switchoverPoll is how often the waits read the target.
 	switchoverPoll = 20 * time.Millisecond
+	// promotionReadTimeout bounds each read of the promotion wait (promotionRead).
+	promotionReadTimeout = 5 * switchoverPoll
 	// switchoverClaim bounds the claim of the hand-over (claimHandOver): a master whose writes
 	// stay paused that long was paused by someone else.
 	switchoverClaim = 200 * time.Millisecond
@@ -202,21 +205,17 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 	others := otherReplicas(t, m, a.Master, a.Target)
 	var newMaster string
 	if err := waitFor(ctx, switchoverPromotion, func() (bool, error) {
-		if r, err := info(target); err == nil && r.Role == hooks.RoleMaster {
-			newMaster = targetAddr
-			return true, nil
-		}
-		for _, pod := range others {
-			cl, addr, err := client(request{pod: pod})
-			if err != nil {
-				continue
-			}
-			if r, err := info(cl); err == nil && r.Role == hooks.RoleMaster && r.ReplID2 == m.ReplID {
-				newMaster = addr
+		if text, err := promotionRead(ctx, target, "INFO", "replication").ToString(); err == nil {
+			if r, err := decision.ParseRedisInfo(text); err == nil && r.Role == hooks.RoleMaster {
+				newMaster = targetAddr
 				return true, nil
 			}
 		}
-		if v, err := do(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.MasterName).AsStrSlice(); err == nil && len(v) == 2 {
+		if addr := promotedOther(ctx, client, others, m.ReplID); addr != "" {
+			newMaster = addr
+			return true, nil
+		}
+		if v, err := promotionRead(ctx, sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", t.MasterName).AsStrSlice(); err == nil && len(v) == 2 {
 			if addr := net.JoinHostPort(v[0], v[1]); addr != masterAddr {
 				newMaster = addr
 				return true, nil
@@ -233,6 +232,51 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 	unpause() // a replica now: the paused writes get READONLY
 	followNewMaster(t, client, do, info, a.Master, masterAddr, newMaster)
 	return nil
+}
+
+// promotionRead sends one command of the promotion wait: bounded by promotionReadTimeout, not
+// by the command timeout (a node that hangs, a sentinel too, must not hold the paused writes a
+// second per round), and sent once more, on a new connection, when the first found its
+// connection closed: Sentinel ends every normal client of the replica it promotes.
+func promotionRead(ctx context.Context, cl rueidis.Client, args ...string) rueidis.RedisResult {
+	for try := 0; ; try++ {
+		cctx, cancel := context.WithTimeout(ctx, promotionReadTimeout)
+		res := cl.Do(cctx, cl.B().Arbitrary(args...).Build())
+		cancel()
+		if try > 0 || !connectionLost(res.Error()) {
+			return res
+		}
+	}
+}
+
+// promotedOther returns the address of the pod of others that is master and continues the
+// history replID (its master_replid2: it was promoted from a replica of that master), or "".
+// They are read at once (promotionRead), so that one that hangs does not slow the wait down
+// while the writes are paused.
+func promotedOther(ctx context.Context, client func(request) (rueidis.Client, string, error), others []string, replID string) string {
+	if replID == "" || len(others) == 0 {
+		return ""
+	}
+	found := make(chan string, len(others))
+	var wg sync.WaitGroup
+	for _, pod := range others {
+		wg.Go(func() {
+			cl, addr, err := client(request{pod: pod})
+			if err != nil {
+				return
+			}
+			text, err := promotionRead(ctx, cl, "INFO", "replication").ToString()
+			if err != nil {
+				return
+			}
+			if r, err := decision.ParseRedisInfo(text); err == nil && r.Role == hooks.RoleMaster && r.ReplID2 == replID {
+				found <- addr
+			}
+		})
+	}
+	wg.Wait()
+	close(found)
+	return <-found
 }
 
 // otherReplicas are the pods of t, but master and target, that the master's INFO (m) lists as

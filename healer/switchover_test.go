@@ -271,6 +271,9 @@ func TestIntegrationSwitchoverFindsSentinelsPick(t *testing.T) {
 	require.NoError(t, pick.Do("CONFIG", "SET", "replica-priority", "1").Error())
 	require.NoError(t, sentinel.Do("SENTINEL", "DEBUG", "info-period", "100").Error())
 	time.Sleep(500 * time.Millisecond) // the sentinel reads the priority
+	// Back to the default: the sentinel reads the promoted replica once a second during the
+	// failover, which leaves the test time to stop it first.
+	require.NoError(t, sentinel.Do("SENTINEL", "DEBUG", "info-period", "10000").Error())
 
 	stopped := make(chan struct{})
 	go func() {

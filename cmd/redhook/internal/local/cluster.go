@@ -172,11 +172,15 @@ func (c *Cluster) Run(ctx context.Context, load func(ctx context.Context)) error
 		return err
 	}
 	key := c.key()
-	pool, err := healer.NewPool(healer.Config{Workers: 2, OnAction: func(k string, a hooks.ActionRecord) {
-		// A planned switchover (rule 14, or a rollout's), as the pass applies it: the report
+	pool, err := healer.NewPool(healer.Config{Workers: 2, OnAction: func(k string, a hooks.ActionRecord, err error) {
+		// A planned switchover (rule 14, or a rollout's), once its pass applied it: the report
 		// keeps only the last actions, and a burst after a switchover can push it out between
 		// two syncs.
-		if k == key && strings.HasPrefix(a.Action, "switchover ") {
+		switch {
+		case k != key || !strings.HasPrefix(a.Action, "switchover "):
+		case err != nil:
+			c.printf("healer: failed: %s: %s: %v", a.Action, a.Reason, err)
+		default:
 			c.printf("healer: %s: %s", a.Action, a.Reason)
 		}
 	}}, c.log)
