@@ -103,7 +103,14 @@ type failoverRound struct {
 	attempts []redistest.FailoverAttempt
 	// raced are the healer's forced failovers that ran while a sentinel ran its own.
 	raced []string
+	// tilted are the sentinels that entered TILT mode: Sentinel does when its timer jumped by
+	// more than 2 s (the host stalled the process: a config fsync took 4 s on a CI machine whose
+	// disk other suites loaded), and then acts on nothing for tiltDuration.
+	tilted []string
 }
+
+// tiltDuration is how long a sentinel stays in TILT mode.
+const tiltDuration = 30 * time.Second
 
 // readFailovers reads every sentinel's failover attempts since the log sizes of from.
 func readFailovers(t *testing.T, c *redistest.Cluster, from map[*redistest.Proc]int64) failoverRound {
@@ -113,6 +120,13 @@ func readFailovers(t *testing.T, c *redistest.Cluster, from map[*redistest.Proc]
 		a, err := s.FailoverAttempts(from[s])
 		require.NoError(t, err)
 		r.attempts = append(r.attempts, a...)
+		entries, err := s.LogSince(from[s])
+		require.NoError(t, err)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Msg, "+tilt") {
+				r.tilted = append(r.tilted, s.Name+" at "+e.Time.Format("15:04:05.000"))
+			}
+		}
 	}
 	now := time.Now()
 	for _, f := range r.attempts {
@@ -150,6 +164,9 @@ func (r failoverRound) side() string {
 
 func (r failoverRound) String() string {
 	var b strings.Builder
+	for _, s := range r.tilted {
+		fmt.Fprintf(&b, "[TILT %s] ", s)
+	}
 	for _, a := range r.attempts {
 		kind := "own"
 		if a.Forced {
@@ -181,7 +198,8 @@ func readonlyErrors(w *redistest.Writer, since time.Time) int {
 // epoch, two replicas that then demote each other: no master for seconds). Per round: no
 // SENTINEL FAILOVER of the healer while a sentinel failed over (read from the sentinels' logs),
 // never without a master (hasMaster) for longer than the bounds below once the old master is
-// back, and no write confirmed by WAIT lost. REDHOOK_RACE_ROUNDS changes the 20 rounds; -short
+// back, and no write confirmed by WAIT lost. A round in which a sentinel entered TILT mode (its
+// process stalled by the host for over 2 s) gets TILT's 30 s more, and says so. REDHOOK_RACE_ROUNDS changes the 20 rounds; -short
 // skips it (about 3 minutes).
 func TestIntegrationKillRestartRace(t *testing.T) {
 	if testing.Short() {
@@ -225,11 +243,17 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 		time.Sleep(restartDelay(round))
 		master.Start()
 		restarted := time.Now()
-		newMaster := waitConverged(t, p, c, 30*time.Second)
+		// 30 s, checked below, unless a sentinel entered TILT mode (then it acts on nothing for
+		// 30 s more).
+		newMaster := waitConverged(t, p, c, 30*time.Second+tiltDuration)
+		convergedAfter := time.Since(restarted)
 		time.Sleep(time.Second) // a master that is lost again right after convergence counts
 		samples := stopWatch()
 
 		fo := readFailovers(t, c, logs)
+		if len(fo.tilted) == 0 && convergedAfter > 30*time.Second {
+			t.Errorf("round %d converged %v after the restart (no sentinel in TILT): over 30 s", round, convergedAfter)
+		}
 		gap := masterless(samples, restarted)
 		longest = max(longest, gap)
 		healerFailovers := max(0, p.metric(t, "redhook_healer_actions_total", "action", "sentinel-failover")) - max(0, failovers)
@@ -278,6 +302,9 @@ func restartDelay(round int) time.Duration {
 // (failover-timeout 10 s in these clusters): rule 11 can fail over only then, so such a round
 // gets 10 s more.
 func (r failoverRound) masterlessBound() time.Duration {
+	if len(r.tilted) > 0 {
+		return tiltDuration + 20*time.Second // TILT, then failover-timeout and the healer's passes
+	}
 	for _, a := range r.attempts {
 		if a.Aborted == "-failover-abort-not-elected" {
 			return 13 * time.Second
