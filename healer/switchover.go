@@ -205,11 +205,9 @@ func switchover(ctx context.Context, t hooks.Topology, c *conns, a decision.Swit
 	others := otherReplicas(t, m, a.Master, a.Target)
 	var newMaster string
 	if err := waitFor(ctx, switchoverPromotion, func() (bool, error) {
-		if text, err := promotionRead(ctx, target, "INFO", "replication").ToString(); err == nil {
-			if r, err := decision.ParseRedisInfo(text); err == nil && r.Role == hooks.RoleMaster {
-				newMaster = targetAddr
-				return true, nil
-			}
+		if r, err := promotionInfo(ctx, target); err == nil && r.Role == hooks.RoleMaster {
+			newMaster = targetAddr
+			return true, nil
 		}
 		if addr := promotedOther(ctx, client, others, m.ReplID); addr != "" {
 			newMaster = addr
@@ -249,6 +247,15 @@ func promotionRead(ctx context.Context, cl rueidis.Client, args ...string) rueid
 	}
 }
 
+// promotionInfo reads INFO replication with promotionRead.
+func promotionInfo(ctx context.Context, cl rueidis.Client) (decision.RedisInfo, error) {
+	text, err := promotionRead(ctx, cl, "INFO", "replication").ToString()
+	if err != nil {
+		return decision.RedisInfo{}, err
+	}
+	return decision.ParseRedisInfo(text)
+}
+
 // promotedOther returns the address of the pod of others that is master and continues the
 // history replID (its master_replid2: it was promoted from a replica of that master), or "".
 // They are read at once (promotionRead), so that one that hangs does not slow the wait down
@@ -265,11 +272,7 @@ func promotedOther(ctx context.Context, client func(request) (rueidis.Client, st
 			if err != nil {
 				return
 			}
-			text, err := promotionRead(ctx, cl, "INFO", "replication").ToString()
-			if err != nil {
-				return
-			}
-			if r, err := decision.ParseRedisInfo(text); err == nil && r.Role == hooks.RoleMaster && r.ReplID2 == replID {
+			if r, err := promotionInfo(ctx, cl); err == nil && r.Role == hooks.RoleMaster && r.ReplID2 == replID {
 				found <- addr
 			}
 		})
