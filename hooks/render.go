@@ -24,6 +24,10 @@ type renderer struct {
 	observedPolicy string
 	// rollout is the redis StatefulSet's replica count and partition (see rollout.go).
 	rollout redisRollout
+	// redisPods are the observed redis pods.
+	redisPods []PodRef
+	// observedSlices are the observed master and replicas EndpointSlices' endpoints, by name.
+	observedSlices map[string][]endpoint
 }
 
 func (r *renderer) name() string      { return r.rf.Name }

@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"net"
+	"slices"
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,25 +13,86 @@ import (
 // master, at nothing (a refused connection beats a write to the wrong node). In bootstrap mode
 // it points at the external node when that is an IP address.
 func (r *renderer) masterEndpointSlice() *EndpointSlice {
-	var eps []endpoint
-	if m := r.obs.Master; m != nil {
-		eps = append(eps, endpoint{ip: m.IP, pod: m.Pod})
-	} else if b := r.rf.Spec.BootstrapNode; b != nil && net.ParseIP(b.Host) != nil {
-		eps = append(eps, endpoint{ip: b.Host})
-	}
-	return r.endpointSlice(masterName(r.name()), eps)
+	return r.endpointSlice(masterName(r.name()), r.masterEndpoints())
 }
 
-// replicasEndpointSlice points the replicas Service at the replicas in sync with the master.
+func (r *renderer) masterEndpoints() []endpoint {
+	if m := r.obs.Master; m != nil {
+		return []endpoint{{ip: m.IP, pod: m.Pod}}
+	}
+	if b := r.rf.Spec.BootstrapNode; b != nil && net.ParseIP(b.Host) != nil {
+		return []endpoint{{ip: b.Host}}
+	}
+	return nil
+}
+
+// replicasEndpointSlice points the replicas Service at the replicas in sync with the master
+// whose pods exist at the address the healer saw and are not terminating: a report made before
+// a scale-down or a deletion must not send reads to a pod that is gone or going.
+//
+// While the master slice moves, the replicas slice stays as observed, and follows at the next
+// sync: kube-proxy rewrites its rules at most once a second (minSyncPeriod), on the first
+// EndpointSlice change it sees, and Metacontroller applies the children of one kind in no fixed
+// order. Had the replicas slice been written first, the master's move would have waited for
+// kube-proxy's next sync, up to a second later, with every write failing meanwhile.
 func (r *renderer) replicasEndpointSlice() *EndpointSlice {
+	name := replicasName(r.name())
+	if held, ok := r.replicasHeld(); ok {
+		return r.endpointSlice(name, held)
+	}
+	live := map[string]string{}
+	for _, p := range r.redisPods {
+		if !p.Terminating {
+			live[p.Name] = p.IP
+		}
+	}
 	var eps []endpoint
 	for _, n := range r.obs.Redis {
-		if n.InSync(r.obs.Master) {
+		if n.InSync(r.obs.Master) && n.IP != "" && live[n.Pod] == n.IP {
 			eps = append(eps, endpoint{ip: n.IP, pod: n.Pod})
 		}
 	}
 	sort.Slice(eps, func(i, j int) bool { return eps[i].pod < eps[j].pod })
-	return r.endpointSlice(replicasName(r.name()), eps)
+	return r.endpointSlice(name, eps)
+}
+
+// replicasHeld returns the observed replicas slice's endpoints, and true, while the master
+// slice moves (see replicasEndpointSlice).
+func (r *renderer) replicasHeld() ([]endpoint, bool) {
+	master, ok := r.observedSlices[masterName(r.name())]
+	if !ok || slices.Equal(master, r.masterEndpoints()) {
+		return nil, false
+	}
+	replicas, ok := r.observedSlices[replicasName(r.name())]
+	return replicas, ok
+}
+
+// observedEndpointSlices are the endpoints of the observed master and replicas EndpointSlices,
+// by name, in the form endpointSlice renders them from: an address and the pod of its target.
+// A slice that cannot be read is left out.
+func observedEndpointSlices(children Objects, namespace string, names ...string) map[string][]endpoint {
+	out := map[string][]endpoint{}
+	for _, name := range names {
+		var slice struct {
+			Endpoints []discoveryv1.Endpoint `json:"endpoints"`
+		}
+		if !observedObject(children, KeyEndpointSlice, namespace, name, &slice) {
+			continue
+		}
+		eps := []endpoint{}
+		for _, e := range slice.Endpoints {
+			ep := endpoint{}
+			if len(e.Addresses) > 0 {
+				ep.ip = e.Addresses[0]
+			}
+			if e.TargetRef != nil {
+				ep.pod = e.TargetRef.Name
+			}
+			eps = append(eps, ep)
+		}
+		out[name] = eps
+	}
+	return out
 }
 
 type endpoint struct{ ip, pod string }

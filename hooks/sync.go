@@ -78,6 +78,11 @@ func (st *syncState) response() SyncResponse {
 	if st.masterMoving() {
 		resp.ResyncAfterSeconds = ResyncMasterMoving
 	}
+	if st.r != nil && st.obs.Known() {
+		if _, held := st.r.replicasHeld(); held {
+			resp.ResyncAfterSeconds = ResyncMasterMoving // the replicas slice follows the master's
+		}
+	}
 	return resp
 }
 
@@ -143,7 +148,8 @@ func (st *syncState) holding() bool { return st.r == nil }
 func (st *syncState) renderer(password Secret) *renderer {
 	rf := st.rf
 	r := &renderer{rf: rf, auth: password.IsSet(), password: password, obs: st.obs,
-		sentinelAuth: password.IsSet() && rf.Spec.Auth.Sentinel}
+		sentinelAuth: password.IsSet() && rf.Spec.Auth.Sentinel, redisPods: st.redisPods,
+		observedSlices: observedEndpointSlices(st.req.Children, rf.Namespace, masterName(rf.Name), replicasName(rf.Name))}
 	for _, expr := range rf.Spec.LabelWhitelist {
 		r.whitelist = append(r.whitelist, regexp.MustCompile(expr)) // validated
 	}
