@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -586,6 +587,26 @@ conntrack: {maxPerCore: 0, min: 0}
 	return err
 }
 
+// keepPodLogs copies the logs of the pods that still exist (redhook's among them; those of
+// deleted pods are gone with them) from the kubelet's log directory into dst, one file per
+// container log, named after its directory.
+func keepPodLogs(dst string) {
+	const dir = "/var/log/pods"
+	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".log") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(dir, path)
+		_ = os.MkdirAll(dst, 0o755)
+		_ = os.WriteFile(filepath.Join(dst, strings.ReplaceAll(rel, string(filepath.Separator), "_")), b, 0o644)
+		return nil
+	})
+}
+
 // startCoreDNS runs the cluster DNS on the node address (kubelet's clusterDNS), answering for
 // cluster.local from the API server; every other name is refused.
 func (c *cluster) startCoreDNS() error {
@@ -647,6 +668,9 @@ func (c *cluster) waitNodeReady(ctx context.Context) error {
 // stop stops the driver and the components, newest first. Containers are not stopped one by
 // one: the outer process kills what is left in the cluster's cgroups and removes them.
 func (c *cluster) stop() {
+	if dst := os.Getenv("REDHOOK_E2E_KEEP_LOGS"); dst != "" {
+		keepPodLogs(filepath.Join(dst, "pods"))
+	}
 	for _, stop := range c.stopDrivers {
 		stop()
 	}

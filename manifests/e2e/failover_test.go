@@ -129,7 +129,7 @@ func (r *rfTest) failover(w *writers, disrupt func(pod *unstructured.Unstructure
 	svcGap := gapIn(w.svc, t0, time.Now())
 	sentGap := gapIn(w.sentinel, t0, time.Now())
 	evs := append(stopTimeline(), event{promoted, "the sentinel Service names " + newIP})
-	r.logTimeline(t0, evs, w.svc, "master Service writer")
+	r.logTimeline(t0, evs, w)
 	t.Logf("failed writes since the disruption, by error: master Service %s; Sentinel %s",
 		topErrors(w.svc.Errors(t0), 3), topErrors(w.sentinel.Errors(t0), 3))
 	t.Logf("old master %s (%s) → new %s: promoted by Sentinel after %v; rfrm EndpointSlice followed %v later; "+

@@ -50,6 +50,12 @@ func TestScaleAndEvict(t *testing.T) {
 	for _, component := range []string{"redis", "sentinel"} {
 		for _, pod := range r.pods(component) {
 			name := pod.GetName()
+			// The redis evictions log a timeline (roles, the master EndpointSlice, the
+			// writers' gaps): where a slow hand-over's time went.
+			var stopTimeline func() []event
+			if component == "redis" {
+				stopTimeline = r.watchTimeline()
+			}
 			start := time.Now()
 			// Evicted as kubectl drain does: a refusal (429, a PodDisruptionBudget: another pod
 			// is not Ready yet, e.g. a replica resyncing) is retried.
@@ -95,9 +101,15 @@ func TestScaleAndEvict(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 			}
 			r.waitReady(3 * time.Minute)
+			if stopTimeline != nil {
+				r.logTimeline(start, stopTimeline(), w)
+			}
+			svcGap, sentGap := gapIn(w.svc, start, time.Now()), gapIn(w.sentinel, start, time.Now())
 			t.Logf("evicted %s (%d refusals first): Ready again after %.1fs; longest write gap through the master Service %v, through Sentinel %v",
-				name, refusals, time.Since(start).Seconds(), gapIn(w.svc, start, time.Now()).Round(time.Millisecond),
-				gapIn(w.sentinel, start, time.Now()).Round(time.Millisecond))
+				name, refusals, time.Since(start).Seconds(), svcGap.Round(time.Millisecond), sentGap.Round(time.Millisecond))
+			if component == "redis" && max(svcGap, sentGap) > time.Second {
+				r.logsSince(start, "evicted "+name+": a write gap over 1s")
+			}
 		}
 	}
 	r.verify(w, "scale and evictions")

@@ -60,11 +60,16 @@ func (r *rfTest) watchTimeline() (stop func() []event) {
 			poll(func() (string, bool) { return pod + " " + roleLine(ctx, cl), ctx.Err() == nil })
 		}()
 	}
-	wg.Add(1)
-	go poll(func() (string, bool) {
-		addrs, err := r.masterSliceAddrs(ctx)
-		return "rfrm EndpointSlice [" + strings.Join(addrs, ",") + "]", err == nil
-	})
+	// Every EndpointSlice kube-proxy programs for this RedisFailover: a change of any of them
+	// takes one of kube-proxy's syncs (at most two a second, then one a second), which a move
+	// of the master's may then wait for.
+	for _, service := range []string{"rfrm-" + r.name, "rfrs-" + r.name, "rfs-" + r.name} {
+		wg.Add(1)
+		go poll(func() (string, bool) {
+			addrs, err := r.serviceSliceAddrs(ctx, service)
+			return strings.SplitN(service, "-", 2)[0] + " EndpointSlice [" + strings.Join(addrs, ",") + "]", err == nil
+		})
+	}
 	return func() []event {
 		cancel()
 		wg.Wait()
@@ -74,15 +79,28 @@ func (r *rfTest) watchTimeline() (stop func() []event) {
 
 // masterSliceAddrs are the addresses of the rfrm- EndpointSlice's endpoints, in order.
 func (r *rfTest) masterSliceAddrs(ctx context.Context) ([]string, error) {
-	slice, err := r.c.client.Get(ctx, sliceGVK, r.ns, "rfrm-"+r.name)
+	return r.serviceSliceAddrs(ctx, "rfrm-"+r.name)
+}
+
+// serviceSliceAddrs are the addresses of the endpoints of the EndpointSlices of a Service, in
+// order, with " (not ready)" after those not ready.
+func (r *rfTest) serviceSliceAddrs(ctx context.Context, service string) ([]string, error) {
+	slices, err := r.c.client.List(ctx, sliceGVK, r.ns, "kubernetes.io/service-name="+service)
 	if err != nil {
 		return nil, err
 	}
 	var addrs []string
-	eps, _, _ := unstructured.NestedSlice(slice.Object, "endpoints")
-	for _, ep := range eps {
-		a, _, _ := unstructured.NestedStringSlice(ep.(map[string]any), "addresses")
-		addrs = append(addrs, a...)
+	for _, slice := range slices {
+		eps, _, _ := unstructured.NestedSlice(slice.Object, "endpoints")
+		for _, ep := range eps {
+			a, _, _ := unstructured.NestedStringSlice(ep.(map[string]any), "addresses")
+			if ready, found, _ := unstructured.NestedBool(ep.(map[string]any), "conditions", "ready"); found && !ready {
+				for i := range a {
+					a[i] += " (not ready)"
+				}
+			}
+			addrs = append(addrs, a...)
+		}
 	}
 	return addrs, nil
 }
@@ -107,9 +125,22 @@ func roleLine(ctx context.Context, cl rueidis.Client) string {
 	return strings.Join(parts, " ")
 }
 
-// logTimeline logs evs and, from w, the acknowledgement before and after each pause of more than
-// 200 ms since t0, and the failures (consecutive equal errors on one line).
-func (r *rfTest) logTimeline(t0 time.Time, evs []event, w *redistest.Writer, name string) {
+// logTimeline logs evs and the writers' events (writerEvents) since t0, in order.
+func (r *rfTest) logTimeline(t0 time.Time, evs []event, w *writers) {
+	evs = append(evs, writerEvents(t0, w.svc, "master Service writer")...)
+	evs = append(evs, writerEvents(t0, w.sentinel, "Sentinel writer")...)
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "  +%6.3fs %s\n", e.at.Sub(t0).Seconds(), e.what)
+	}
+	r.t.Logf("timeline:\n%s", b.String())
+}
+
+// writerEvents are, from w since t0, the acknowledgement before and after each pause of more
+// than 200 ms, and the failures (consecutive equal errors on one line).
+func writerEvents(t0 time.Time, w *redistest.Writer, name string) []event {
+	var evs []event
 	var prev *redistest.Write
 	var failed []redistest.Write
 	for _, wr := range w.Writes() {
@@ -136,10 +167,5 @@ func (r *rfTest) logTimeline(t0 time.Time, evs []event, w *redistest.Writer, nam
 			failed[j].Replied.Sub(t0).Seconds(), failed[i].Err)})
 		i = j + 1
 	}
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
-	var b strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&b, "  +%6.3fs %s\n", e.at.Sub(t0).Seconds(), e.what)
-	}
-	r.t.Logf("timeline:\n%s", b.String())
+	return evs
 }
