@@ -128,8 +128,8 @@ redis_cli() { $t redis-cli -h "$host" -p "$port" "$@"; }
 // (SAVE, before the process stops: the kubelet's SIGTERM may come first, and with save "" Redis
 // writes none on it); else none (an emptyDir goes with the pod).
 var (
-	shutdownSave   = fmt.Sprintf(shutdownStop, "  redis_cli save >/dev/null\n")
-	shutdownNoSave = fmt.Sprintf(shutdownStop, "")
+	shutdownSave   = fmt.Sprintf(shutdownStop, "  redis_cli save >/dev/null\n", lingerSeconds)
+	shutdownNoSave = fmt.Sprintf(shutdownStop, "", lingerSeconds)
 )
 
 // The pieces of the shutdown script's hand-over (shutdownScript), Fprintf formats of the
@@ -339,20 +339,35 @@ before() { now; [ "$now" -lt "$1" ]; }
   fi
 `
 	// shutdownStop defines stop, which ends the script of a node that is a replica (its own or
-	// one the hand-over made): its process stops now, not at the kubelet's SIGTERM. A master that
-	// did not hand over is left to SIGTERM, on which Redis waits for lagging replicas. Fprintf
-	// format of a line run before (%[1]s).
-	shutdownStop = `# stop (a replica only): stop the process now, not at the kubelet's SIGTERM once this script
-# ended (0.4-0.9 s later in a test cluster), and end the script. A client's connection to this
-# node (a replica now, after a hand-over) gets READONLY for as long as it is open, and a client
-# that reconnects through the master Service before kube-proxy follows the new master lands here
-# again; once the process is gone, its connection breaks and a new one is refused until the
-# Service leads to the new master. In the background, 50 ms after this script ended: a container
-# that stops while its preStop hook runs has the hook killed (exit 137, a FailedPreStopHook event
-# on the pod). NOW: no wait for lagging replicas, which a replica has none of (Redis >= 7.0; 6.2
-# refuses it, then plain SHUTDOWN; a SHUTDOWN renamed away leaves the stop to the kubelet).
+	// one the hand-over made). It closes the node's listener and ends its clients' connections
+	// at once, then keeps the pod, and so its address, up for lingerSeconds before the kubelet's
+	// SIGTERM stops the process. A master that did not hand over is left to SIGTERM, on which
+	// Redis waits for lagging replicas. Fprintf format of a line run before (%[1]s) and the
+	// linger in seconds (%[2]s).
+	shutdownStop = `# stop (a replica only): end this node's part at once, but keep its address answering a moment.
+# kube-proxy follows a moved EndpointSlice up to a second later (it rewrites its rules at most
+# once a second), and a client that connects through a Service meanwhile still lands on this
+# pod's address. While the pod runs, such a connection is refused at once and the client tries
+# again; once the pod is gone, nothing answers there, and a client waits out its dial timeout
+# (5 s in most clients), then finds the new master. So: CONFIG SET port 0 closes the listener
+# (a new connection is refused), CLIENT KILL ends the clients' connections (a replica now, after
+# a hand-over, whose clients got READONLY: they reconnect, through the Service, to the new
+# master), both on one connection; then the script waits %[2]s s (not past its deadline) and
+# ends, and the kubelet's SIGTERM stops the process. Where the listener cannot be closed (Redis
+# 6.2, or CONFIG renamed away) the process stops now instead: in the background, 50 ms after
+# this script ended (a container that stops while its preStop hook runs has the hook killed:
+# exit 137, a FailedPreStopHook event); NOW: no wait for lagging replicas, which a replica has
+# none of (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN).
 stop() {
-%[1]s  (
+%[1]s  reply=$(printf 'CONFIG SET port 0\nCLIENT KILL TYPE normal SKIPME yes\n' | redis_cli 2>&1)
+  case $reply in
+  OK*)
+    echo "listener closed, clients disconnected: the pod's address refuses connections for %[2]s s"
+    if before "$end"; then sleep %[2]s; fi
+    exit 0
+    ;;
+  esac
+  (
     sleep 0.05
     reply=$(redis_cli shutdown nosave now 2>&1)
     [ -z "$reply" ] || redis_cli shutdown nosave
@@ -361,3 +376,8 @@ stop() {
 }
 `
 )
+
+// lingerSeconds is how long a stopping redis pod keeps its address up with its listener closed
+// (shutdownStop): kube-proxy's default minSyncPeriod (1 s), after the master EndpointSlice moved
+// (0.1-0.25 s after the promotion), with some margin.
+const lingerSeconds = "1.5"

@@ -2,8 +2,12 @@ package hooks
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,4 +75,51 @@ repoint %s %d
 	info, err = other.Do("INFO", "replication").ToString()
 	require.NoError(t, err)
 	assert.Contains(t, info, "master_host:"+old.IP+"\r\n", "nothing sent past the deadline")
+}
+
+// TestShutdownScriptStopLingers: stop closes the node's listener and ends its clients'
+// connections at once, then keeps the script (and so the pod and its address) running for
+// lingerSeconds, leaving the process to the kubelet's SIGTERM; past the deadline it does not wait
+// (real redis-server).
+func TestShutdownScriptStopLingers(t *testing.T) {
+	redistest.Require(t, redistest.RedisServer, "redis-cli", "sh")
+	defs := shutdownDefinitions(t)
+	c := redistest.NewCluster(t, "linger", redistest.Options{Redis: 1})
+	node := c.Redis[0]
+	client, err := net.Dial("tcp", node.Addr())
+	require.NoError(t, err)
+	defer client.Close()
+
+	cmd := exec.Command("sh", "-c", defs+"now; end=$((now + 10))\nstop\n")
+	cmd.Env = append(os.Environ(), "REDIS_HOST="+node.IP, fmt.Sprintf("REDIS_PORT=%d", node.Port))
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	// The open connection is ended; a new one is refused.
+	require.NoError(t, client.SetReadDeadline(time.Now().Add(3*time.Second)))
+	_, err = client.Read(make([]byte, 16))
+	assert.ErrorIs(t, err, io.EOF, "the client's connection is closed")
+	_, err = net.DialTimeout("tcp", node.Addr(), time.Second)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "a new connection is refused")
+	// The script lingers, and leaves the process running.
+	select {
+	case err := <-done:
+		t.Fatalf("stop ended after %v, before lingering %s s: %v\n%s", time.Since(start), lingerSeconds, err, out.String())
+	case <-time.After(time.Second):
+	}
+	require.NoError(t, <-done, out.String())
+	assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond)
+	assert.True(t, node.Alive(), "the process is left to the kubelet's SIGTERM")
+
+	// Past the deadline: no linger.
+	cmd = exec.Command("sh", "-c", defs+"now; end=$((now - 1))\nstop\n")
+	cmd.Env = append(os.Environ(), "REDIS_HOST="+node.IP, fmt.Sprintf("REDIS_PORT=%d", node.Port))
+	start = time.Now()
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", b)
+	assert.Less(t, time.Since(start), time.Second, "%s", b)
 }
