@@ -57,14 +57,21 @@ func (r *renderer) replicasEndpointSlice() *EndpointSlice {
 }
 
 // replicasHeld returns the observed replicas slice's endpoints, and true, while the master
-// slice moves (see replicasEndpointSlice).
+// slice moves (see replicasEndpointSlice), and while no master is known: a replica is in sync
+// with no master then, and emptying the slice during a failover would be one more kube-proxy
+// sync for the master's move to wait for; the replicas still serve what they hold.
 func (r *renderer) replicasHeld() ([]endpoint, bool) {
-	master, ok := r.observedSlices[masterName(r.name())]
-	if !ok || slices.Equal(master, r.masterEndpoints()) {
+	if !r.masterSliceMoves() && r.obs.Master != nil {
 		return nil, false
 	}
 	replicas, ok := r.observedSlices[replicasName(r.name())]
 	return replicas, ok
+}
+
+// masterSliceMoves tells whether the master slice changes in this sync.
+func (r *renderer) masterSliceMoves() bool {
+	master, ok := r.observedSlices[masterName(r.name())]
+	return ok && !slices.Equal(master, r.masterEndpoints())
 }
 
 // observedEndpointSlices are the endpoints of the observed master and replicas EndpointSlices,

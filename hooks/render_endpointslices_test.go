@@ -109,3 +109,22 @@ func TestReplicasSliceFollowsTheMastersMove(t *testing.T) {
 	assert.Equal(t, []string{"10.0.1.10", "10.0.1.12"}, sliceAddrs(t, settled, "rfrs-cache"))
 	assert.Greater(t, settled.ResyncAfterSeconds, ResyncMasterMoving, "nothing left to follow")
 }
+
+// While no master is known (a failover), the replicas slice keeps what it held: one slice change
+// fewer for kube-proxy before it programs the new master, and the replicas still serve reads.
+// The master slice is emptied, and the next sync does not come sooner for it.
+func TestReplicasSliceKeptWithoutMaster(t *testing.T) {
+	c := findCase(t, "master-known")
+	req, obs := c.req, c.obs
+	before := sliceAddrs(t, Sync(&req, obs), "rfrs-cache")
+	obs.Master = nil
+	obs.FailoverInProgress = false
+
+	lost := Sync(&req, obs)
+	assert.Empty(t, sliceAddrs(t, lost, "rfrm-cache"))
+	assert.Equal(t, before, sliceAddrs(t, lost, "rfrs-cache"))
+	applySlices(t, &req, lost)
+	next := Sync(&req, obs)
+	assert.Equal(t, before, sliceAddrs(t, next, "rfrs-cache"))
+	assert.Greater(t, next.ResyncAfterSeconds, ResyncMasterMoving)
+}

@@ -78,10 +78,8 @@ func (st *syncState) response() SyncResponse {
 	if st.masterMoving() {
 		resp.ResyncAfterSeconds = ResyncMasterMoving
 	}
-	if st.r != nil && st.obs.Known() {
-		if _, held := st.r.replicasHeld(); held {
-			resp.ResyncAfterSeconds = ResyncMasterMoving // the replicas slice follows the master's
-		}
+	if st.r != nil && st.obs.Known() && st.r.masterSliceMoves() {
+		resp.ResyncAfterSeconds = ResyncMasterMoving // the replicas slice follows the master's
 	}
 	return resp
 }
