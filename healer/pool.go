@@ -44,10 +44,13 @@ type entry struct {
 	// reschedule); lastMaster is the pod of the last master reported.
 	moved      bool
 	lastMaster string
-	report     hooks.HealerReport
-	history    []hooks.ActionRecord
-	conns      *conns
-	subs       map[string]*subscription // sentinel address → its subscription
+	// cleanup: the last pass saw a sentinel that knows stale entries rule 8 has yet to reset
+	// (decision.CleanupDue).
+	cleanup bool
+	report  hooks.HealerReport
+	history []hooks.ActionRecord
+	conns   *conns
+	subs    map[string]*subscription // sentinel address → its subscription
 	// watch is the master watcher.
 	watch watchState
 	// promotionUntil: a sentinel announced a promotion (+failover-state-wait-promotion) and,

@@ -147,7 +147,8 @@ func (p *Pool) forget(key string, e *entry) {
 // replica (rule 15: the clients reconnect through the master Service, which may still lead to
 // the old master for a moment) or while a sentinel-less failover waits for its detection time
 // (the replicas' link-down clocks count whole seconds: a pass every FastInterval would add up to
-// that much to the failover), after FastInterval while unsettled (acted, failing over, or without a master), else after Interval. held is how
+// that much to the failover), after FastInterval while unsettled (acted, failing over, without a master, or with sentinels that rule 8
+// has yet to reset), else after Interval. held is how
 // many of r's errors are writes held back (a CONFIG SET Redis refused, a switchover that failed
 // too often): they make the pass an "error" but add no backoff, since retrying sooner or later
 // changes nothing about them, while backing off would slow the periodic passes that heal
@@ -186,7 +187,7 @@ func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acts []decision.Action
 		e.due = now.Add(p.cfg.FastInterval / 4)
 	case e.idle > 0:
 		e.due = now.Add(backoff(p.cfg.FastInterval, maxWait, e.idle))
-	case len(acts) > 0 || r.FailoverInProgress || r.Master == nil:
+	case len(acts) > 0 || r.FailoverInProgress || r.Master == nil || e.cleanup:
 		e.due = now.Add(p.cfg.FastInterval)
 	default:
 		e.due = now.Add(p.cfg.Interval)

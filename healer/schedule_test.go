@@ -52,6 +52,8 @@ func TestReschedule(t *testing.T) {
 			due: 250 * time.Millisecond, result: "error"},
 		{name: "waiting for anything else", r: healthy, acts: []decision.Action{decision.Wait{Why: "a sentinel's failover"}},
 			due: time.Second, result: "ok"},
+		{name: "a sentinel knows stale entries that rule 8 has yet to reset", e: entry{cleanup: true}, r: healthy,
+			due: time.Second, result: "ok"},
 		{name: "no master", due: time.Second, result: "ok"},
 		{name: "no master, no pod answers again: backs off", e: entry{idle: 3}, due: 8 * time.Second, result: "ok"},
 		{name: "no master, no pod answers for long: capped", e: entry{idle: 40}, due: 2 * time.Minute, result: "ok"},

@@ -644,6 +644,31 @@ func (v *view) sentinelSettings(s *SentinelNode) []Action {
 	return acts
 }
 
+// CleanupDue tells whether a reachable sentinel knows stale entries (staleEntries) that rule 8
+// has yet to reset. Rule 8 resets one sentinel at a time, once the last one reset has
+// rediscovered the replicas and its peers (a few seconds), so the healer should come back soon
+// rather than after its healthy interval: a scale-down leaves every sentinel knowing the removed
+// replicas, and a failover led by such a sentinel announces the new master late.
+func CleanupDue(t hooks.Topology, o Snapshot) bool {
+	if !t.SentinelsEnabled || t.Bootstrap != nil {
+		return false
+	}
+	v := newView(t, o)
+	if v.failoverInProgress() {
+		return false
+	}
+	e := v.elect()
+	if e.master == nil {
+		return false
+	}
+	for i := range v.o.Sentinels {
+		if s := &v.o.Sentinels[i]; s.Reachable() && v.staleEntries(s, e.master) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // reset is rule 8: one sentinel at a time, only once every sentinel agrees on the master and
 // has rediscovered its replicas and the other sentinels.
 func (v *view) reset(m *RedisNode) *SentinelReset {

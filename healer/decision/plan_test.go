@@ -760,6 +760,19 @@ func TestPlanSwitchover(t *testing.T) {
 				o.Sentinels[s].Replicas[1].Offset = 1100 // each would pick rfr-a-2 on what it last read
 			}
 		}), want: []string{"switchover rfr-a-0 to rfr-a-2 (rfs-a-x)"}, reason: "the master's pod rfr-a-0 is terminating"},
+		{name: "rule 14: a terminating master: through a sentinel that knows no removed replica", edit: func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+			removed(o, 0, 1)
+		}, want: []string{"switchover rfr-a-0 to rfr-a-1 (rfs-a-z)"}},
+		{name: "rule 14: steered and read: through a sentinel that knows no removed replica", edit: then(rollout(1, 2), func(t *hooks.Topology, o *Snapshot) {
+			o.Redis[1].Config["replica-priority"] = "1"
+			sentinelsRead(o, 1, 1)
+			removed(o, 0)
+		}), want: []string{"switchover rfr-a-0 to rfr-a-1 (rfs-a-y)"}},
+		{name: "rule 14: every sentinel knows a removed replica: through the first", edit: func(t *hooks.Topology, o *Snapshot) {
+			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
+			removed(o, 0, 1, 2)
+		}, want: []string{"switchover rfr-a-0 to rfr-a-1 (rfs-a-x)"}},
 		{name: "rule 14: a terminating master, not outdated and no rollout: switch over", edit: func(t *hooks.Topology, o *Snapshot) {
 			t.Redis[0].Terminating, o.Redis[0].Pod.Terminating = true, true
 		}, want: []string{"switchover rfr-a-0 to rfr-a-1 (rfs-a-x)"}, reason: "is terminating"},
@@ -826,6 +839,17 @@ func TestPlanSwitchover(t *testing.T) {
 			}
 		}), want: []string{`config set rfr-a-0 maxmemory "100mb"`, `config set rfr-a-1 maxmemory "100mb"`, `config set rfr-a-2 maxmemory "100mb"`}},
 	})
+}
+
+// removed makes the sentinels at the given indexes know a replica that a scale-down removed (no
+// pod of the RedisFailover, not connected to the master, down), as until rule 8 resets them; and
+// rfs-a-z has not rediscovered one of its peers yet (as after its reset), so rule 8 waits.
+func removed(o *Snapshot, sentinels ...int) {
+	for _, i := range sentinels {
+		o.Sentinels[i].Replicas = append(o.Sentinels[i].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379,
+			Flags: []string{"slave", "s_down", "disconnected"}})
+	}
+	o.Sentinels[2].Sentinels = o.Sentinels[2].Sentinels[:1]
 }
 
 // TestPlanCloseMisdirected: the clients of a replica whose last command writes are closed,
@@ -1163,4 +1187,30 @@ func TestPlanFailedElection(t *testing.T) {
 			o.Sentinels[2] = SentinelNode{Pod: o.Sentinels[2].Pod, Err: "dial tcp: connection refused"}
 		}, want: []string{"wait"}, reason: "holds it down"},
 	})
+}
+
+// TestCleanupDue: a sentinel that knows a removed replica, or a stale sentinel, keeps the healer
+// coming back soon until rule 8 has reset it; entries Sentinel would rediscover at once do not.
+func TestCleanupDue(t *testing.T) {
+	top, o := healthy()
+	assert.False(t, CleanupDue(top, o), "healthy")
+
+	top, o = healthy()
+	removed(&o, 1)
+	assert.True(t, CleanupDue(top, o), "a sentinel knows a removed replica (while another rediscovers its peers)")
+
+	top, o = healthy()
+	o.Sentinels[0].Sentinels = append(o.Sentinels[0].Sentinels, SentinelPeer{IP: "10.0.1.99", Port: 26379,
+		Flags: []string{"s_down", "sentinel", "disconnected"}})
+	assert.True(t, CleanupDue(top, o), "a sentinel knows a stale sentinel")
+
+	top, o = healthy()
+	o.Redis[0].Info.Replicas = append(o.Redis[0].Info.Replicas, ReplicaLink{IP: "10.0.0.99", Port: 6379, State: "online"})
+	o.Sentinels[0].Replicas = append(o.Sentinels[0].Replicas, SentinelPeer{IP: "10.0.0.99", Port: 6379})
+	assert.False(t, CleanupDue(top, o), "a foreign replica still connected to the master is rediscovered at once")
+
+	top, o = healthy()
+	removed(&o, 1)
+	top.SentinelsEnabled = false
+	assert.False(t, CleanupDue(top, o), "without sentinels")
 }

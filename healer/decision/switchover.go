@@ -95,8 +95,7 @@ func (v *view) plannedSwitchover(e election) (acts []Action, ok bool) {
 	if len(acts) > 0 {
 		return acts, true
 	}
-	for i := range v.o.Sentinels {
-		s := &v.o.Sentinels[i]
+	for _, s := range v.cleanSentinelsFirst(m) {
 		if s.Info.Tilt || !v.monitors(s, v.endpoint(m)) {
 			continue
 		}
@@ -112,8 +111,7 @@ func (v *view) plannedSwitchover(e election) (acts []Action, ok bool) {
 // sentinel would pick one: the preStop hook hands over alone.
 func (v *view) terminatingSwitchover(m *RedisNode) ([]Action, bool) {
 	desired := v.desiredRedis()
-	for i := range v.o.Sentinels {
-		s := &v.o.Sentinels[i]
+	for _, s := range v.cleanSentinelsFirst(m) {
 		if s.Info.Tilt || !v.monitors(s, v.endpoint(m)) {
 			continue
 		}
@@ -123,6 +121,25 @@ func (v *view) terminatingSwitchover(m *RedisNode) ([]Action, bool) {
 		}
 	}
 	return nil, false
+}
+
+// cleanSentinelsFirst is the sentinels, those that know no stale replica or sentinel (rule 8's
+// staleEntries) first, each group in its order. The sentinel asked for SENTINEL FAILOVER leads
+// the failover, and a leader announces the new master (+switch-master, which many clients wait
+// for) only once every replica it knows follows the new master or is down; it reconfigures
+// parallel-syncs replicas at a time, and a replica removed by a scale-down that it has not
+// forgotten yet holds a slot for 10 s: its announcement then came only at failover-timeout.
+func (v *view) cleanSentinelsFirst(m *RedisNode) []*SentinelNode {
+	var clean, stale []*SentinelNode
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if v.staleEntries(s, m) == "" {
+			clean = append(clean, s)
+		} else {
+			stale = append(stale, s)
+		}
+	}
+	return append(clean, stale...)
 }
 
 // desiredRedis is the number of redis pods the spec asks for (the pods there are when not given:
