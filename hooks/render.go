@@ -27,7 +27,7 @@ type renderer struct {
 	// redisPods are the observed redis pods.
 	redisPods []PodRef
 	// observedSlices are the observed master and replicas EndpointSlices' endpoints, by name.
-	observedSlices map[string][]endpoint
+	observedSlices map[string]observedSlice
 }
 
 func (r *renderer) name() string      { return r.rf.Name }

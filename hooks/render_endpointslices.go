@@ -34,21 +34,28 @@ func (r *renderer) masterEndpoints() []endpoint {
 // sync: kube-proxy rewrites its rules at most once a second (minSyncPeriod), on the first
 // EndpointSlice change it sees, and Metacontroller applies the children of one kind in no fixed
 // order. Had the replicas slice been written first, the master's move would have waited for
-// kube-proxy's next sync, up to a second later, with every write failing meanwhile.
+// kube-proxy's next sync, up to a second later, with every write failing meanwhile. While no
+// master is known, no replica is in sync with one; the slice then keeps those of its replicas
+// that still answer as replicas from live pods at their addresses: emptying it during a
+// failover would be one more kube-proxy sync for the master's move to wait for.
 func (r *renderer) replicasEndpointSlice() *EndpointSlice {
 	name := replicasName(r.name())
-	if held, ok := r.replicasHeld(); ok {
-		return r.endpointSlice(name, held)
-	}
-	live := map[string]string{}
-	for _, p := range r.redisPods {
-		if !p.Terminating {
-			live[p.Name] = p.IP
+	observed, seen := r.observedSlices[name]
+	switch {
+	case seen && r.masterSliceMoves():
+		return r.endpointSlice(name, observed.endpoints)
+	case seen && r.obs.Master == nil:
+		var eps []endpoint
+		for _, ep := range observed.endpoints {
+			if n := r.replicaReport(ep); n != nil && n.Reachable && n.Role == RoleReplica {
+				eps = append(eps, ep)
+			}
 		}
+		return r.endpointSlice(name, eps)
 	}
 	var eps []endpoint
 	for _, n := range r.obs.Redis {
-		if n.InSync(r.obs.Master) && n.IP != "" && live[n.Pod] == n.IP {
+		if n.InSync(r.obs.Master) && r.live(n.Pod, n.IP) {
 			eps = append(eps, endpoint{ip: n.IP, pod: n.Pod})
 		}
 	}
@@ -56,37 +63,56 @@ func (r *renderer) replicasEndpointSlice() *EndpointSlice {
 	return r.endpointSlice(name, eps)
 }
 
-// replicasHeld returns the observed replicas slice's endpoints, and true, while the master
-// slice moves (see replicasEndpointSlice), and while no master is known: a replica is in sync
-// with no master then, and emptying the slice during a failover would be one more kube-proxy
-// sync for the master's move to wait for; the replicas still serve what they hold.
-func (r *renderer) replicasHeld() ([]endpoint, bool) {
-	if !r.masterSliceMoves() && r.obs.Master != nil {
-		return nil, false
+// live tells whether the redis pod exists at ip and is not terminating.
+func (r *renderer) live(pod, ip string) bool {
+	for _, p := range r.redisPods {
+		if p.Name == pod {
+			return ip != "" && p.IP == ip && !p.Terminating
+		}
 	}
-	replicas, ok := r.observedSlices[replicasName(r.name())]
-	return replicas, ok
+	return false
+}
+
+// replicaReport is the healer's report of the live pod of an observed endpoint; nil when the pod
+// is gone, terminating or elsewhere, or not reported.
+func (r *renderer) replicaReport(ep endpoint) *RedisReport {
+	if !r.live(ep.pod, ep.ip) {
+		return nil
+	}
+	for i := range r.obs.Redis {
+		if n := &r.obs.Redis[i]; n.Pod == ep.pod && n.IP == ep.ip {
+			return n
+		}
+	}
+	return nil
 }
 
 // masterSliceMoves tells whether the master slice changes in this sync.
 func (r *renderer) masterSliceMoves() bool {
 	master, ok := r.observedSlices[masterName(r.name())]
-	return ok && !slices.Equal(master, r.masterEndpoints())
+	return ok && !slices.Equal(master.endpoints, r.masterEndpoints())
 }
 
-// observedEndpointSlices are the endpoints of the observed master and replicas EndpointSlices,
-// by name, in the form endpointSlice renders them from: an address and the pod of its target.
-// A slice that cannot be read is left out.
-func observedEndpointSlices(children Objects, namespace string, names ...string) map[string][]endpoint {
-	out := map[string][]endpoint{}
+// observedSlice is an observed EndpointSlice in the form endpointSlice renders it from.
+type observedSlice struct {
+	endpoints   []endpoint
+	addressType discoveryv1.AddressType
+}
+
+// observedEndpointSlices are the observed master and replicas EndpointSlices, by name: their
+// address type, and each endpoint's address and the pod of its target. A slice that cannot be
+// read is left out.
+func observedEndpointSlices(children Objects, namespace string, names ...string) map[string]observedSlice {
+	out := map[string]observedSlice{}
 	for _, name := range names {
 		var slice struct {
-			Endpoints []discoveryv1.Endpoint `json:"endpoints"`
+			AddressType discoveryv1.AddressType `json:"addressType"`
+			Endpoints   []discoveryv1.Endpoint  `json:"endpoints"`
 		}
 		if !observedObject(children, KeyEndpointSlice, namespace, name, &slice) {
 			continue
 		}
-		eps := []endpoint{}
+		o := observedSlice{endpoints: []endpoint{}, addressType: slice.AddressType}
 		for _, e := range slice.Endpoints {
 			ep := endpoint{}
 			if len(e.Addresses) > 0 {
@@ -95,19 +121,32 @@ func observedEndpointSlices(children Objects, namespace string, names ...string)
 			if e.TargetRef != nil {
 				ep.pod = e.TargetRef.Name
 			}
-			eps = append(eps, ep)
+			o.endpoints = append(o.endpoints, ep)
 		}
-		out[name] = eps
+		out[name] = o
 	}
 	return out
 }
 
 type endpoint struct{ ip, pod string }
 
+// endpointSlice renders an EndpointSlice of service. Its address type follows its first
+// endpoint; without endpoints it is the observed slice's (the API server refuses a change of it),
+// else the family of the redis pods' addresses.
 func (r *renderer) endpointSlice(service string, eps []endpoint) *EndpointSlice {
 	addressType := discoveryv1.AddressTypeIPv4
-	if len(eps) > 0 && net.ParseIP(eps[0].ip).To4() == nil {
-		addressType = discoveryv1.AddressTypeIPv6
+	family := func(ip string) {
+		if parsed := net.ParseIP(ip); parsed != nil && parsed.To4() == nil {
+			addressType = discoveryv1.AddressTypeIPv6
+		}
+	}
+	switch observed := r.observedSlices[service]; {
+	case len(eps) > 0:
+		family(eps[0].ip)
+	case observed.addressType != "":
+		addressType = observed.addressType
+	case len(r.redisPods) > 0:
+		family(r.redisPods[0].IP)
 	}
 	meta := r.meta(service, ComponentRedis, nil)
 	meta.Labels[labelServiceName] = service

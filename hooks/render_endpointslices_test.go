@@ -127,4 +127,30 @@ func TestReplicasSliceKeptWithoutMaster(t *testing.T) {
 	next := Sync(&req, obs)
 	assert.Equal(t, before, sliceAddrs(t, next, "rfrs-cache"))
 	assert.Greater(t, next.ResyncAfterSeconds, ResyncMasterMoving)
+
+	// Still no master: a replica whose pod is deleted, or that no longer answers, leaves.
+	delete(req.Related[KeyPod], "shop/rfr-cache-2")
+	assert.Equal(t, []string{"10.0.1.11"}, sliceAddrs(t, Sync(&req, obs), "rfrs-cache"))
+	obs.Redis = append([]RedisReport(nil), obs.Redis...)
+	for i := range obs.Redis {
+		obs.Redis[i].Reachable = false
+	}
+	assert.Empty(t, sliceAddrs(t, Sync(&req, obs), "rfrs-cache"))
+}
+
+// An EndpointSlice without endpoints keeps the observed address type: the API server refuses a
+// change of it, and an IPv6 master slice emptied as IPv4 was refused at every sync.
+func TestEmptySliceKeepsAddressType(t *testing.T) {
+	c := findCase(t, "master-known")
+	c.req.Children[KeyEndpointSlice]["shop/rfrm-cache"] = json.RawMessage(`{"apiVersion":"discovery.k8s.io/v1",
+		"kind":"EndpointSlice","metadata":{"name":"rfrm-cache","namespace":"shop"},"addressType":"IPv6",
+		"endpoints":[{"addresses":["fd00::10"]}],"ports":[{"name":"redis","port":6379,"protocol":"TCP"}]}`)
+	c.obs.Master = nil
+	var s struct {
+		AddressType string `json:"addressType"`
+		Endpoints   []any  `json:"endpoints"`
+	}
+	require.True(t, child(t, Sync(&c.req, c.obs), "EndpointSlice", "rfrm-cache", &s))
+	assert.Equal(t, "IPv6", s.AddressType)
+	assert.Empty(t, s.Endpoints)
 }
