@@ -350,19 +350,21 @@ before() { now; [ "$now" -lt "$1" ]; }
 # pod's address. While the pod runs, such a connection is refused at once and the client tries
 # again; once the pod is gone, nothing answers there, and a client waits out its dial timeout
 # (5 s in most clients), then finds the new master. So: CONFIG SET port 0 closes the listener
-# (a new connection is refused), CLIENT KILL ends the clients' connections (a replica now, after
-# a hand-over, whose clients got READONLY: they reconnect, through the Service, to the new
-# master), both on one connection; then the script waits %[2]s s (not past its deadline) and
-# ends, and the kubelet's SIGTERM stops the process. Where the listener cannot be closed (Redis
-# 6.2, or CONFIG renamed away) the process stops now instead: in the background, 50 ms after
-# this script ended (a container that stops while its preStop hook runs has the hook killed:
-# exit 137, a FailedPreStopHook event); NOW: no wait for lagging replicas, which a replica has
-# none of (Redis >= 7.0; 6.2 refuses it, then plain SHUTDOWN).
+# (a new connection is refused; replica-announce-port keeps the port a replication handshake
+# still running announces to the new master), CLIENT KILL ends the clients' connections (a
+# replica now, after a hand-over, whose clients got READONLY: they reconnect, through the
+# Service, to the new master), both on one connection; then the script waits %[2]s s (not past
+# its deadline) and ends, and the kubelet's SIGTERM stops the process. Where the listener cannot
+# be closed (Redis 6.2 takes one setting per CONFIG SET, and no port) the process stops now
+# instead: in the background, 50 ms after this script ended (a container that stops while its
+# preStop hook runs has the hook killed: exit 137, a FailedPreStopHook event); NOW: no wait for
+# lagging replicas, which a replica has none of (Redis >= 7.0; 6.2 refuses it, then plain
+# SHUTDOWN; a SHUTDOWN renamed away leaves the stop to the kubelet).
 stop() {
-%[1]s  reply=$(printf 'CONFIG SET port 0\nCLIENT KILL TYPE normal SKIPME yes\n' | redis_cli 2>&1)
+%[1]s  reply=$(printf 'CONFIG SET replica-announce-port %%s port 0\nCLIENT KILL TYPE normal SKIPME yes\n' "$port" | redis_cli 2>&1)
   case $reply in
   OK*)
-    echo "listener closed, clients disconnected: the pod's address refuses connections for %[2]s s"
+    echo "listener closed: the pod's address refuses connections for %[2]s s"
     if before "$end"; then sleep %[2]s; fi
     exit 0
     ;;

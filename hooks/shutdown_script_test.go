@@ -84,14 +84,18 @@ repoint %s %d
 func TestShutdownScriptStopLingers(t *testing.T) {
 	redistest.Require(t, redistest.RedisServer, "redis-cli", "sh")
 	defs := shutdownDefinitions(t)
-	c := redistest.NewCluster(t, "linger", redistest.Options{Redis: 1})
+	c := redistest.NewCluster(t, "linger", redistest.Options{Redis: 2})
+	stop := func(node *redistest.Proc, deadline string) *exec.Cmd {
+		cmd := exec.Command("sh", "-c", defs+"now; end=$((now "+deadline+"))\nstop\n")
+		cmd.Env = append(os.Environ(), "REDIS_HOST="+node.IP, fmt.Sprintf("REDIS_PORT=%d", node.Port))
+		return cmd
+	}
 	node := c.Redis[0]
 	client, err := net.Dial("tcp", node.Addr())
 	require.NoError(t, err)
 	defer client.Close()
 
-	cmd := exec.Command("sh", "-c", defs+"now; end=$((now + 10))\nstop\n")
-	cmd.Env = append(os.Environ(), "REDIS_HOST="+node.IP, fmt.Sprintf("REDIS_PORT=%d", node.Port))
+	cmd := stop(node, "+ 10")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -113,13 +117,17 @@ func TestShutdownScriptStopLingers(t *testing.T) {
 	}
 	require.NoError(t, <-done, out.String())
 	assert.GreaterOrEqual(t, time.Since(start), 1500*time.Millisecond)
+	assert.Contains(t, out.String(), "listener closed")
 	assert.True(t, node.Alive(), "the process is left to the kubelet's SIGTERM")
 
-	// Past the deadline: no linger.
-	cmd = exec.Command("sh", "-c", defs+"now; end=$((now - 1))\nstop\n")
-	cmd.Env = append(os.Environ(), "REDIS_HOST="+node.IP, fmt.Sprintf("REDIS_PORT=%d", node.Port))
+	// Past the deadline: the listener closes, and the script ends at once.
+	node = c.Redis[1]
 	start = time.Now()
-	b, err := cmd.CombinedOutput()
+	b, err := stop(node, "- 1").CombinedOutput()
 	require.NoError(t, err, "%s", b)
 	assert.Less(t, time.Since(start), time.Second, "%s", b)
+	assert.Contains(t, string(b), "listener closed")
+	_, err = net.DialTimeout("tcp", node.Addr(), time.Second)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED, "a new connection is refused")
+	assert.True(t, node.Alive())
 }
