@@ -45,12 +45,14 @@ type entry struct {
 	moved      bool
 	lastMaster string
 	// cleanup: the last pass saw a sentinel that knows stale entries rule 8 has yet to reset
-	// (decision.CleanupDue).
-	cleanup bool
-	report  hooks.HealerReport
-	history []hooks.ActionRecord
-	conns   *conns
-	subs    map[string]*subscription // sentinel address → its subscription
+	// (decision.CleanupDue), and fewer than maxCleanupPasses passes in a row did; cleanupPasses
+	// counts them.
+	cleanup       bool
+	cleanupPasses int
+	report        hooks.HealerReport
+	history       []hooks.ActionRecord
+	conns         *conns
+	subs          map[string]*subscription // sentinel address → its subscription
 	// watch is the master watcher.
 	watch watchState
 	// promotionUntil: a sentinel announced a promotion (+failover-state-wait-promotion) and,

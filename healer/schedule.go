@@ -212,6 +212,21 @@ func anyReachable(r hooks.HealerReport) bool {
 	return false
 }
 
+// maxCleanupPasses bounds the passes in a row that come back after FastInterval for rule 8's
+// resets (decision.CleanupDue): a reset waits until every sentinel has rediscovered its replicas
+// and peers, a few seconds each, and a sentinel that never does (cut off from the others) must
+// not keep the healer at ten passes where one would do.
+const maxCleanupPasses = 30
+
+// cleanupDue returns whether the next pass should come soon for rule 8's resets, and the count
+// of passes in a row that saw stale entries (due), from the count before (passes).
+func cleanupDue(due bool, passes int) (bool, int) {
+	if !due {
+		return false, 0
+	}
+	return passes < maxCleanupPasses, passes + 1
+}
+
 // followUpSoon tells whether acts moved the master (a switchover) or closed clients that had not
 // followed it (the clients that reconnect may still reach the old master for a moment), or wait
 // for the detection time of a lost master (sentinel-less mode: the failover is due within

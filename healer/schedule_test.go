@@ -90,6 +90,26 @@ func TestReschedule(t *testing.T) {
 	}
 }
 
+// TestCleanupDueBounded: passes come back soon for rule 8's resets at most maxCleanupPasses
+// times in a row, and the count starts over once no sentinel has stale entries.
+func TestCleanupDueBounded(t *testing.T) {
+	passes := 0
+	var soon int
+	for range maxCleanupPasses + 5 {
+		var due bool
+		due, passes = cleanupDue(true, passes)
+		if due {
+			soon++
+		}
+	}
+	assert.Equal(t, maxCleanupPasses, soon)
+	due, passes := cleanupDue(false, passes)
+	assert.False(t, due)
+	assert.Zero(t, passes)
+	due, _ = cleanupDue(true, passes)
+	assert.True(t, due)
+}
+
 // TestIdleCountsPasses: the idle count grows with each pass that saw no master and no pod, and
 // a pass that saw one starts it over.
 func TestIdleCountsPasses(t *testing.T) {
