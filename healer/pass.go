@@ -48,7 +48,7 @@ func (p *Pool) pass(ctx context.Context, e *entry) {
 	r.SwitchoverHeld = len(heldSwitch) > 0
 	logMasterChange(e, r)
 	e.moved = e.noteMaster(r.Master)
-	e.cleanup, e.cleanupPasses = cleanupDue(decision.CleanupDue(t, o), e.cleanupPasses)
+	e.noteCleanup(decision.CleanupDue(t, o))
 	e.report = r
 	e.busy = false
 	_, tracked := p.entries[e.key]

@@ -44,10 +44,8 @@ type entry struct {
 	// reschedule); lastMaster is the pod of the last master reported.
 	moved      bool
 	lastMaster string
-	// cleanup: the last pass saw a sentinel that knows stale entries rule 8 has yet to reset
-	// (decision.CleanupDue), and fewer than maxCleanupPasses passes in a row did; cleanupPasses
-	// counts them.
-	cleanup       bool
+	// cleanupPasses counts the passes in a row that saw a sentinel with stale entries rule 8
+	// has yet to reset (decision.CleanupDue; see cleanupSoon).
 	cleanupPasses int
 	report        hooks.HealerReport
 	history       []hooks.ActionRecord

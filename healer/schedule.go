@@ -147,9 +147,9 @@ func (p *Pool) forget(key string, e *entry) {
 // replica (rule 15: the clients reconnect through the master Service, which may still lead to
 // the old master for a moment) or while a sentinel-less failover waits for its detection time
 // (the replicas' link-down clocks count whole seconds: a pass every FastInterval would add up to
-// that much to the failover), after FastInterval while unsettled (acted, failing over, without a master, or with sentinels that rule 8
-// has yet to reset), else after Interval. held is how
-// many of r's errors are writes held back (a CONFIG SET Redis refused, a switchover that failed
+// that much to the failover), after FastInterval while unsettled (acted, failing over, without a
+// master, or with sentinels rule 8 has yet to reset: cleanupSoon), else after Interval. held is
+// how many of r's errors are writes held back (a CONFIG SET Redis refused, a switchover that failed
 // too often): they make the pass an "error" but add no backoff, since retrying sooner or later
 // changes nothing about them, while backing off would slow the periodic passes that heal
 // everything else. Caller holds p.mu.
@@ -187,7 +187,7 @@ func (p *Pool) reschedule(e *entry, r hooks.HealerReport, acts []decision.Action
 		e.due = now.Add(p.cfg.FastInterval / 4)
 	case e.idle > 0:
 		e.due = now.Add(backoff(p.cfg.FastInterval, maxWait, e.idle))
-	case len(acts) > 0 || r.FailoverInProgress || r.Master == nil || e.cleanup:
+	case len(acts) > 0 || r.FailoverInProgress || r.Master == nil || e.cleanupSoon():
 		e.due = now.Add(p.cfg.FastInterval)
 	default:
 		e.due = now.Add(p.cfg.Interval)
@@ -218,13 +218,19 @@ func anyReachable(r hooks.HealerReport) bool {
 // not keep the healer at ten passes where one would do.
 const maxCleanupPasses = 30
 
-// cleanupDue returns whether the next pass should come soon for rule 8's resets, and the count
-// of passes in a row that saw stale entries (due), from the count before (passes).
-func cleanupDue(due bool, passes int) (bool, int) {
-	if !due {
-		return false, 0
+// noteCleanup counts the passes in a row whose snapshot had stale entries (due).
+func (e *entry) noteCleanup(due bool) {
+	if due {
+		e.cleanupPasses++
+	} else {
+		e.cleanupPasses = 0
 	}
-	return passes < maxCleanupPasses, passes + 1
+}
+
+// cleanupSoon tells whether the next pass should come soon for rule 8's resets: the last pass,
+// and at most maxCleanupPasses in a row, saw stale entries.
+func (e *entry) cleanupSoon() bool {
+	return e.cleanupPasses > 0 && e.cleanupPasses <= maxCleanupPasses
 }
 
 // followUpSoon tells whether acts moved the master (a switchover) or closed clients that had not

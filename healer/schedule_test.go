@@ -52,8 +52,12 @@ func TestReschedule(t *testing.T) {
 			due: 250 * time.Millisecond, result: "error"},
 		{name: "waiting for anything else", r: healthy, acts: []decision.Action{decision.Wait{Why: "a sentinel's failover"}},
 			due: time.Second, result: "ok"},
-		{name: "a sentinel knows stale entries that rule 8 has yet to reset", e: entry{cleanup: true}, r: healthy,
+		{name: "a sentinel knows stale entries that rule 8 has yet to reset", e: entry{cleanupPasses: 1}, r: healthy,
 			due: time.Second, result: "ok"},
+		{name: "stale entries for the last allowed pass in a row", e: entry{cleanupPasses: maxCleanupPasses}, r: healthy,
+			due: time.Second, result: "ok"},
+		{name: "stale entries for more passes in a row than allowed: the healthy interval", e: entry{cleanupPasses: maxCleanupPasses + 1},
+			r: healthy, due: 10 * time.Second, result: "ok"},
 		{name: "no master", due: time.Second, result: "ok"},
 		{name: "no master, no pod answers again: backs off", e: entry{idle: 3}, due: 8 * time.Second, result: "ok"},
 		{name: "no master, no pod answers for long: capped", e: entry{idle: 40}, due: 2 * time.Minute, result: "ok"},
@@ -90,24 +94,22 @@ func TestReschedule(t *testing.T) {
 	}
 }
 
-// TestCleanupDueBounded: passes come back soon for rule 8's resets at most maxCleanupPasses
+// TestCleanupSoonBounded: passes come back soon for rule 8's resets at most maxCleanupPasses
 // times in a row, and the count starts over once no sentinel has stale entries.
-func TestCleanupDueBounded(t *testing.T) {
-	passes := 0
-	var soon int
+func TestCleanupSoonBounded(t *testing.T) {
+	var e entry
+	soon := 0
 	for range maxCleanupPasses + 5 {
-		var due bool
-		due, passes = cleanupDue(true, passes)
-		if due {
+		e.noteCleanup(true)
+		if e.cleanupSoon() {
 			soon++
 		}
 	}
 	assert.Equal(t, maxCleanupPasses, soon)
-	due, passes := cleanupDue(false, passes)
-	assert.False(t, due)
-	assert.Zero(t, passes)
-	due, _ = cleanupDue(true, passes)
-	assert.True(t, due)
+	e.noteCleanup(false)
+	assert.False(t, e.cleanupSoon())
+	e.noteCleanup(true)
+	assert.True(t, e.cleanupSoon())
 }
 
 // TestIdleCountsPasses: the idle count grows with each pass that saw no master and no pod, and

@@ -78,19 +78,20 @@ func (st *syncState) response() SyncResponse {
 	if st.masterMoving() {
 		resp.ResyncAfterSeconds = ResyncMasterMoving
 	}
-	if st.r != nil && st.obs.Known() && st.r.masterSliceMoves() {
-		resp.ResyncAfterSeconds = ResyncMasterMoving // the replicas slice follows the master's
-	}
 	return resp
 }
 
-// masterMoving tells whether the master is about to move: Sentinel fails over, the master's pod
-// is terminating (its preStop hands over), or the healer's planned switchover is due. The master
-// EndpointSlice follows the master only at a sync, and a switchover or a promotion changes
+// masterMoving tells whether the master is about to move or moves now: Sentinel fails over, the
+// master's pod is terminating (its preStop hands over), the healer's planned switchover is due,
+// or this sync moves the master EndpointSlice (the replicas slice follows at the next one). The
+// master EndpointSlice follows the master only at a sync, and a switchover or a promotion changes
 // nothing Metacontroller watches: Sync asks for the next sync sooner meanwhile.
 func (st *syncState) masterMoving() bool {
 	if st.r == nil {
 		return false // held: nothing is rendered from the report
+	}
+	if st.obs.Known() && st.r.masterSliceMoves() {
+		return true
 	}
 	if m := masterPod(st.redisPods, st.obs); st.obs.FailoverInProgress || m != nil && m.Terminating {
 		return true

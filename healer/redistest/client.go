@@ -27,9 +27,9 @@ func NewClient(addr, password string) (rueidis.Client, error) {
 // sentinels at addrs: password authenticates to the master, sentinelPassword to the sentinels
 // (empty when they require none). It also asks the sentinels for the master every second
 // (SentinelOption.TopologyRefreshInterval, which rueidis recommends setting; a few seconds for
-// applications, 1 s here so that a test sees a missed event cost little): its tracking is
-// otherwise driven by +switch-master alone, and a client that missed that event (seen in e2e runs after a forced
-// deletion, for minutes) stays on the old master's address until it is restarted.
+// applications, 1 s here so that a missed event costs a test little): its tracking is otherwise
+// driven by +switch-master alone, and a client that missed that event (seen in e2e runs after a
+// forced deletion, for minutes) stays on the old master's address until it is restarted.
 func NewSentinelClient(addrs []string, masterSet, password, sentinelPassword string) (rueidis.Client, error) {
 	c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, Password: password,
 		Sentinel: rueidis.SentinelOption{MasterSet: masterSet, Password: sentinelPassword,

@@ -50,8 +50,8 @@ func TestScaleAndEvict(t *testing.T) {
 	for _, component := range []string{"redis", "sentinel"} {
 		for _, pod := range r.pods(component) {
 			name := pod.GetName()
-			// The redis evictions log a timeline (roles, the master EndpointSlice, the
-			// writers' gaps): where a slow hand-over's time went.
+			// The redis evictions log a timeline (roles, the EndpointSlices, the writers' gaps):
+			// where a slow hand-over's time went.
 			var stopTimeline func() []event
 			if component == "redis" {
 				stopTimeline = r.watchTimeline()
