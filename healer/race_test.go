@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,6 +163,50 @@ func (r failoverRound) side() string {
 	return "none"
 }
 
+// elected is the attempt that promoted a replica, the last one if several did.
+func (r failoverRound) elected() (redistest.FailoverAttempt, bool) {
+	var found redistest.FailoverAttempt
+	ok := false
+	for _, a := range r.attempts {
+		if a.Elected && !a.PromotionSeen.IsZero() {
+			found, ok = a, true
+		}
+	}
+	return found, ok
+}
+
+// promotionWait is how long the promoting sentinel took to read its own promotion: from
+// SLAVEOF NO ONE to its next INFO of that replica, which Sentinel sends once a second during a
+// failover. Until then it names the old master. 0 when no sentinel promoted.
+func (r failoverRound) promotionWait() time.Duration {
+	a, ok := r.elected()
+	if !ok || a.PromotionSent.IsZero() {
+		return 0
+	}
+	return a.PromotionSeen.Sub(a.PromotionSent)
+}
+
+// promotion tells when the promoting sentinel sent SLAVEOF NO ONE and read the new role, since
+// the kill and the restart: the part of a round's masterless time that is Sentinel's.
+func (r failoverRound) promotion(killed, restarted time.Time) string {
+	a, ok := r.elected()
+	if !ok || a.PromotionSent.IsZero() {
+		return ""
+	}
+	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
+	return fmt.Sprintf(" (SLAVEOF NO ONE %s after the kill, read in INFO %s later, %s after the restart)",
+		ms(a.PromotionSent.Sub(killed)), ms(a.PromotionSeen.Sub(a.PromotionSent)), ms(a.PromotionSeen.Sub(restarted)))
+}
+
+// spread is "min–max (n)" of ds, "none" when empty.
+func spread(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	lo, hi := slices.Min(ds), slices.Max(ds)
+	return fmt.Sprintf("%v–%v (%d rounds)", lo.Round(time.Millisecond), hi.Round(time.Millisecond), len(ds))
+}
+
 func (r failoverRound) String() string {
 	var b strings.Builder
 	for _, s := range r.tilted {
@@ -220,6 +265,7 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 
 	var raced, worst, sides []string
 	var longest time.Duration
+	var waits []time.Duration // each round's wait of the leader for its promotion
 	for round := 1; round <= rounds; round++ {
 		p.Track(topology(c))
 		master := waitConverged(t, p, c, 30*time.Second)
@@ -258,10 +304,13 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 		longest = max(longest, gap)
 		healerFailovers := max(0, p.metric(t, "redhook_healer_actions_total", "action", "sentinel-failover")) - max(0, failovers)
 		line := fmt.Sprintf("round %2d (%s): %s -> %s; masterless %v after the restart (%v since the kill); READONLY %d; "+
-			"healer SENTINEL FAILOVERs %v; promoted by %s; %s",
+			"healer SENTINEL FAILOVERs %v; promoted by %s%s; %s",
 			round, map[bool]string{true: "from dump", false: "empty"}[fromDump], master.Name, newMaster.Name,
 			gap.Round(time.Millisecond), masterless(samples, killed).Round(time.Millisecond),
-			readonlyErrors(w, killed), healerFailovers, fo.side(), fo)
+			readonlyErrors(w, killed), healerFailovers, fo.side(), fo.promotion(killed, restarted), fo)
+		if wait := fo.promotionWait(); wait > 0 {
+			waits = append(waits, wait)
+		}
 		t.Log(line)
 		sides = append(sides, fo.side())
 		if len(fo.raced) > 0 {
@@ -281,8 +330,9 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 	stopWriter()
 	n := w.Counts()
 	t.Logf("%d rounds: promoted by %v; longest masterless after a restart %v; writes confirmed %d (none lost), "+
-		"unconfirmed %d, failed %d (READONLY %d)", rounds, sides, longest.Round(time.Millisecond), n.Confirmed,
-		n.Unconfirmed, n.Failed, readonlyErrors(w, time.Time{}))
+		"unconfirmed %d, failed %d (READONLY %d); the leader's wait for its promotion (SLAVEOF NO ONE to its next "+
+		"INFO of that replica) %s", rounds, sides, longest.Round(time.Millisecond), n.Confirmed,
+		n.Unconfirmed, n.Failed, readonlyErrors(w, time.Time{}), spread(waits))
 	assert.Empty(t, raced, "the healer's SENTINEL FAILOVER ran beside Sentinel's own")
 	assert.Empty(t, worst, "without a master for too long after the restart")
 }

@@ -84,6 +84,10 @@ type FailoverAttempt struct {
 	Elected bool
 	// Promoted is the replica it selected (+selected-slave), "" before.
 	Promoted string
+	// PromotionSent is when it sent the replica SLAVEOF NO ONE (+failover-state-wait-promotion);
+	// PromotionSeen when it read the replica's new role, in its next INFO of that replica
+	// (+promoted-slave), and from then on names it as the master. Zero before.
+	PromotionSent, PromotionSeen time.Time
 	// Aborted is the event that aborted it (-failover-abort-not-elected…); "" otherwise.
 	Aborted string
 }
@@ -128,6 +132,10 @@ func (p *Proc) FailoverAttempts(from int64) ([]FailoverAttempt, error) {
 			if f := strings.Fields(rest); len(f) > 1 {
 				out[cur].Promoted = f[1]
 			}
+		case word == "+failover-state-wait-promotion":
+			out[cur].PromotionSent = e.Time
+		case word == "+promoted-slave":
+			out[cur].PromotionSeen = e.Time
 		case word == "+failover-end" || word == "+failover-end-for-timeout" || strings.HasPrefix(word, "-failover-abort"):
 			out[cur].End = e.Time
 			if strings.HasPrefix(word, "-failover-abort") {

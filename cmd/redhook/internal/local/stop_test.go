@@ -82,22 +82,15 @@ func plannedStop(t *testing.T, yaml, password string) {
 	go func() { wp.Run(wctx); writing <- struct{}{} }()
 	time.Sleep(time.Second)
 
-	old, hookOut, start, hookTook := stopMaster(ctx, t, c)
-	// The hook re-pointed the other replica before it stopped the old process: that one follows
+	// The hook re-points the other replica before it stops the old process: that one follows
 	// the new master already, not only when Sentinel gets to it (up to a second later).
+	master := c.Master()
+	othersFollow := followersAtClose(ctx, t, c, master, password)
+	old, hookOut, start, hookTook := stopMaster(ctx, t, c)
+	require.Same(t, master, old, "the master changed before the stop")
 	m := regexp.MustCompile(`new master: (\S+) (\d+)`).FindStringSubmatch(hookOut)
 	require.NotNil(t, m, "the preStop did not hand over; output:\n%s", hookOut)
-	for _, p := range c.Redis() {
-		if p == old || p.ip == m[1] {
-			continue
-		}
-		cl, err := redistest.NewClient(p.Addr(), password)
-		require.NoError(t, err)
-		info, err := cl.Do(ctx, cl.B().Info().Section("replication").Build()).ToString()
-		cl.Close()
-		require.NoError(t, err)
-		assert.Contains(t, info, "master_host:"+m[1]+"\r\n", "%s follows the new master when the preStop returns", p.Name())
-	}
+	othersFollow(m[1])
 	// The hook returned once a replica was master; Sentinel names it when its failover ends.
 	redistest.WaitFor(t, 15*time.Second, "Sentinel names another master than "+old.Addr(), func() error {
 		addr, err := sentinelMaster(ctx, c)
@@ -212,8 +205,15 @@ spec:
 	go func() { w.Run(wctx); close(writing) }()
 	time.Sleep(time.Second)
 
+	// The hook promotes a replica, then re-points the other one before it stops the old process:
+	// with no Sentinel, nothing else would until the healer's next pass.
+	master := c.Master()
+	othersFollow := followersAtClose(ctx, t, c, master, "")
 	old, hookOut, start, hookTook := stopMaster(ctx, t, c)
-	assert.Regexp(t, `REPLICAOF NO ONE on \S+: OK`, hookOut, "the hook promoted a replica")
+	require.Same(t, master, old, "the master changed before the stop")
+	m := regexp.MustCompile(`REPLICAOF NO ONE on (\S+):\d+: OK`).FindStringSubmatch(hookOut)
+	require.NotNil(t, m, "the preStop did not promote a replica; output:\n%s", hookOut)
+	othersFollow(m[1])
 	waitReplicaAndReady(ctx, t, c, old, "")
 	time.Sleep(time.Second)
 	stopWriter()
@@ -226,6 +226,74 @@ spec:
 	assert.Empty(t, loss.Confirmed, "confirmed writes lost")
 	assert.Empty(t, loss.Unconfirmed, "acknowledged (unconfirmed) writes lost")
 	assert.Positive(t, counts.Confirmed)
+}
+
+// masterHost finds the master a replica follows in its INFO replication.
+var masterHost = regexp.MustCompile(`master_host:(\S+)`)
+
+// followersAtClose watches old, the master about to be stopped, and reads whom every other redis
+// pod follows at the moment old's listener closes: the preStop's stop, right after its repoint.
+// Read any later (when the preStop returns, after its linger), Sentinel or the healer would have
+// re-pointed them anyway, and a hook that did not could pass. check waits for that moment and
+// asserts that every pod but old and the new master at newIP is a replica of newIP.
+func followersAtClose(ctx context.Context, t *testing.T, c *Cluster, old *Pod, password string) (check func(newIP string)) {
+	t.Helper()
+	require.NotNil(t, old, "no master to stop")
+	followed := map[string]string{} // pod name -> master_host, or "role:…" when not a replica
+	var watchErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		deadline := time.Now().Add(time.Minute)
+		for {
+			conn, err := net.DialTimeout("tcp", old.Addr(), 100*time.Millisecond)
+			if err == nil {
+				conn.Close()
+				if time.Now().After(deadline) {
+					watchErr = fmt.Errorf("%s still listening after a minute", old.Name())
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			break // closed: read the others now, before anything else re-points them
+		}
+		for _, p := range c.Redis() {
+			if p == old {
+				continue
+			}
+			cl, err := redistest.NewClient(p.Addr(), password)
+			if err != nil {
+				watchErr = err
+				return
+			}
+			info, err := cl.Do(ctx, cl.B().Info().Section("replication").Build()).ToString()
+			cl.Close()
+			if err != nil {
+				watchErr = err
+				return
+			}
+			host := "role:master"
+			if m := masterHost.FindStringSubmatch(info); m != nil {
+				host = m[1]
+			}
+			followed[p.Name()] = host
+		}
+	}()
+	return func(newIP string) {
+		t.Helper()
+		<-done
+		require.NoError(t, watchErr)
+		others := 0
+		for _, p := range c.Redis() {
+			if p == old || p.ip == newIP {
+				continue
+			}
+			others++
+			assert.Equal(t, newIP, followed[p.Name()], "whom %s follows when %s closed its listener", p.Name(), old.Name())
+		}
+		assert.Positive(t, others, "no other replica to follow the new master")
+	}
 }
 
 // stopMaster stops the master as a pod deletion would: its preStop hook, then SIGTERM. It returns
