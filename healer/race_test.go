@@ -99,6 +99,17 @@ func masterless(samples []masterSample, from time.Time) time.Duration {
 	return longest
 }
 
+// firstMaster is how long after from the first sample with a master came (false: none did).
+// from is a sentinel's log time, which has millisecond precision.
+func firstMaster(samples []masterSample, from time.Time) (time.Duration, bool) {
+	for _, s := range samples {
+		if s.ok && !s.at.Before(from) {
+			return s.at.Sub(from), true
+		}
+	}
+	return 0, false
+}
+
 // failoverRound is what the sentinels' logs tell of one round.
 type failoverRound struct {
 	attempts []redistest.FailoverAttempt
@@ -265,7 +276,8 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 
 	var raced, worst, sides []string
 	var longest time.Duration
-	var waits []time.Duration // each round's wait of the leader for its promotion
+	var waits []time.Duration       // each round's wait of the leader for its promotion
+	var afterSwitch []time.Duration // each round's time from SLAVEOF NO ONE to a master (hasMaster)
 	for round := 1; round <= rounds; round++ {
 		p.Track(topology(c))
 		master := waitConverged(t, p, c, 30*time.Second)
@@ -311,6 +323,12 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 		if wait := fo.promotionWait(); wait > 0 {
 			waits = append(waits, wait)
 		}
+		if a, ok := fo.elected(); ok && !a.PromotionSent.IsZero() {
+			if d, ok := firstMaster(samples, a.PromotionSent); ok {
+				afterSwitch = append(afterSwitch, d)
+				line += fmt.Sprintf("; a master %v after SLAVEOF NO ONE", d.Round(time.Millisecond))
+			}
+		}
 		t.Log(line)
 		sides = append(sides, fo.side())
 		if len(fo.raced) > 0 {
@@ -331,8 +349,8 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 	n := w.Counts()
 	t.Logf("%d rounds: promoted by %v; longest masterless after a restart %v; writes confirmed %d (none lost), "+
 		"unconfirmed %d, failed %d (READONLY %d); the leader's wait for its promotion (SLAVEOF NO ONE to its next "+
-		"INFO of that replica) %s", rounds, sides, longest.Round(time.Millisecond), n.Confirmed,
-		n.Unconfirmed, n.Failed, readonlyErrors(w, time.Time{}), spread(waits))
+		"INFO of that replica) %s; from SLAVEOF NO ONE to a master %s", rounds, sides, longest.Round(time.Millisecond),
+		n.Confirmed, n.Unconfirmed, n.Failed, readonlyErrors(w, time.Time{}), spread(waits), spread(afterSwitch))
 	assert.Empty(t, raced, "the healer's SENTINEL FAILOVER ran beside Sentinel's own")
 	assert.Empty(t, worst, "without a master for too long after the restart")
 }
