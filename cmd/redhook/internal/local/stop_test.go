@@ -2,9 +2,11 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"regexp"
+	"syscall"
 	"testing"
 	"time"
 
@@ -247,16 +249,17 @@ func followersAtClose(ctx context.Context, t *testing.T, c *Cluster, old *Pod, p
 		deadline := time.Now().Add(time.Minute)
 		for {
 			conn, err := net.DialTimeout("tcp", old.Addr(), 100*time.Millisecond)
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				break // closed: read the others now, before anything else re-points them
+			}
 			if err == nil {
 				conn.Close()
-				if time.Now().After(deadline) {
-					watchErr = fmt.Errorf("%s still listening after a minute", old.Name())
-					return
-				}
-				time.Sleep(5 * time.Millisecond)
-				continue
 			}
-			break // closed: read the others now, before anything else re-points them
+			if ctx.Err() != nil || time.Now().After(deadline) {
+				watchErr = fmt.Errorf("%s did not close its listener within a minute (last dial: %v)", old.Name(), err)
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 		for _, p := range c.Redis() {
 			if p == old {
