@@ -100,7 +100,8 @@ func masterless(samples []masterSample, from time.Time) time.Duration {
 }
 
 // firstMaster is how long after from the first sample with a master came (false: none did).
-// from is a sentinel's log time, which has millisecond precision.
+// Any master counts, not only the promoted replica: in these rounds the killed master restarts
+// as a replica of a placeholder, so that the promoted replica is the only one there can be.
 func firstMaster(samples []masterSample, from time.Time) (time.Duration, bool) {
 	for _, s := range samples {
 		if s.ok && !s.at.Before(from) {
@@ -174,39 +175,49 @@ func (r failoverRound) side() string {
 	return "none"
 }
 
-// elected is the attempt that promoted a replica, the last one if several did.
-func (r failoverRound) elected() (redistest.FailoverAttempt, bool) {
+// promoted is the attempt that promoted a replica and read its promotion, the one that read it
+// last if several did (a healer's forced failover and Sentinel's own, in a collision).
+func (r failoverRound) promoted() (redistest.FailoverAttempt, bool) {
 	var found redistest.FailoverAttempt
-	ok := false
 	for _, a := range r.attempts {
-		if a.Elected && !a.PromotionSeen.IsZero() {
-			found, ok = a, true
+		if a.Elected && !a.PromotionSent.IsZero() && a.PromotionSeen.After(found.PromotionSeen) {
+			found = a
 		}
 	}
-	return found, ok
+	return found, !found.PromotionSeen.IsZero()
 }
 
-// promotionWait is how long the promoting sentinel took to read its own promotion: from
-// SLAVEOF NO ONE to its next INFO of that replica, which Sentinel sends once a second during a
-// failover. Until then it names the old master. 0 when no sentinel promoted.
-func (r failoverRound) promotionWait() time.Duration {
-	a, ok := r.elected()
-	if !ok || a.PromotionSent.IsZero() {
-		return 0
-	}
-	return a.PromotionSeen.Sub(a.PromotionSent)
+// promotionTimes is where a round's time without a master went, as far as the promoting
+// sentinel tells.
+type promotionTimes struct {
+	// sent: from the kill to its SLAVEOF NO ONE.
+	sent time.Duration
+	// read: from SLAVEOF NO ONE to its next INFO of that replica, which Sentinel sends once a
+	// second during a failover; until then it names the old master.
+	read time.Duration
+	// master: from SLAVEOF NO ONE to a master (hasMaster); -1 when none came.
+	master time.Duration
 }
 
-// promotion tells when the promoting sentinel sent SLAVEOF NO ONE and read the new role, since
-// the kill and the restart: the part of a round's masterless time that is Sentinel's.
-func (r failoverRound) promotion(killed, restarted time.Time) string {
-	a, ok := r.elected()
-	if !ok || a.PromotionSent.IsZero() {
-		return ""
+// promotionTimes reads them from r and the round's samples (false: no sentinel promoted).
+func (r failoverRound) promotionTimes(samples []masterSample,
+	killed time.Time) (promotionTimes, bool) {
+	a, ok := r.promoted()
+	if !ok {
+		return promotionTimes{}, false
 	}
-	ms := func(d time.Duration) string { return d.Round(time.Millisecond).String() }
-	return fmt.Sprintf(" (SLAVEOF NO ONE %s after the kill, read in INFO %s later, %s after the restart)",
-		ms(a.PromotionSent.Sub(killed)), ms(a.PromotionSeen.Sub(a.PromotionSent)), ms(a.PromotionSeen.Sub(restarted)))
+	pt := promotionTimes{sent: a.PromotionSent.Sub(killed), read: a.PromotionSeen.Sub(a.PromotionSent),
+		master: -1}
+	if d, ok := firstMaster(samples, a.PromotionSent); ok {
+		pt.master = d
+	}
+	return pt, true
+}
+
+func (pt promotionTimes) String() string {
+	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+	return fmt.Sprintf("SLAVEOF NO ONE %v after the kill, read in INFO %v later, a master %v after it",
+		ms(pt.sent), ms(pt.read), ms(pt.master))
 }
 
 // spread is "min–max (n)" of ds, "none" when empty.
@@ -215,7 +226,8 @@ func spread(ds []time.Duration) string {
 		return "none"
 	}
 	lo, hi := slices.Min(ds), slices.Max(ds)
-	return fmt.Sprintf("%v–%v (%d rounds)", lo.Round(time.Millisecond), hi.Round(time.Millisecond), len(ds))
+	return fmt.Sprintf("%v–%v (%d rounds)", lo.Round(time.Millisecond), hi.Round(time.Millisecond),
+		len(ds))
 }
 
 func (r failoverRound) String() string {
@@ -276,8 +288,7 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 
 	var raced, worst, sides []string
 	var longest time.Duration
-	var waits []time.Duration       // each round's wait of the leader for its promotion
-	var afterSwitch []time.Duration // each round's time from SLAVEOF NO ONE to a master (hasMaster)
+	var reads, sentToMaster []time.Duration // promotionTimes' read and master, each round
 	for round := 1; round <= rounds; round++ {
 		p.Track(topology(c))
 		master := waitConverged(t, p, c, 30*time.Second)
@@ -315,20 +326,19 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 		gap := masterless(samples, restarted)
 		longest = max(longest, gap)
 		healerFailovers := max(0, p.metric(t, "redhook_healer_actions_total", "action", "sentinel-failover")) - max(0, failovers)
+		promotion := ""
+		if pt, ok := fo.promotionTimes(samples, killed); ok {
+			promotion = " (" + pt.String() + ")"
+			reads = append(reads, pt.read)
+			if pt.master >= 0 {
+				sentToMaster = append(sentToMaster, pt.master)
+			}
+		}
 		line := fmt.Sprintf("round %2d (%s): %s -> %s; masterless %v after the restart (%v since the kill); READONLY %d; "+
 			"healer SENTINEL FAILOVERs %v; promoted by %s%s; %s",
 			round, map[bool]string{true: "from dump", false: "empty"}[fromDump], master.Name, newMaster.Name,
 			gap.Round(time.Millisecond), masterless(samples, killed).Round(time.Millisecond),
-			readonlyErrors(w, killed), healerFailovers, fo.side(), fo.promotion(killed, restarted), fo)
-		if wait := fo.promotionWait(); wait > 0 {
-			waits = append(waits, wait)
-		}
-		if a, ok := fo.elected(); ok && !a.PromotionSent.IsZero() {
-			if d, ok := firstMaster(samples, a.PromotionSent); ok {
-				afterSwitch = append(afterSwitch, d)
-				line += fmt.Sprintf("; a master %v after SLAVEOF NO ONE", d.Round(time.Millisecond))
-			}
-		}
+			readonlyErrors(w, killed), healerFailovers, fo.side(), promotion, fo)
 		t.Log(line)
 		sides = append(sides, fo.side())
 		if len(fo.raced) > 0 {
@@ -348,9 +358,10 @@ func TestIntegrationKillRestartRace(t *testing.T) {
 	stopWriter()
 	n := w.Counts()
 	t.Logf("%d rounds: promoted by %v; longest masterless after a restart %v; writes confirmed %d (none lost), "+
-		"unconfirmed %d, failed %d (READONLY %d); the leader's wait for its promotion (SLAVEOF NO ONE to its next "+
-		"INFO of that replica) %s; from SLAVEOF NO ONE to a master %s", rounds, sides, longest.Round(time.Millisecond),
-		n.Confirmed, n.Unconfirmed, n.Failed, readonlyErrors(w, time.Time{}), spread(waits), spread(afterSwitch))
+		"unconfirmed %d, failed %d (READONLY %d)", rounds, sides, longest.Round(time.Millisecond),
+		n.Confirmed, n.Unconfirmed, n.Failed, readonlyErrors(w, time.Time{}))
+	t.Logf("the promoting sentinel read its promotion (its next INFO of that replica) %s after "+
+		"SLAVEOF NO ONE; a master came %s after it", spread(reads), spread(sentToMaster))
 	assert.Empty(t, raced, "the healer's SENTINEL FAILOVER ran beside Sentinel's own")
 	assert.Empty(t, worst, "without a master for too long after the restart")
 }

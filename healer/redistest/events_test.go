@@ -13,20 +13,20 @@ import (
 // TestFailoverAttemptsFromLog reads one elected failover and one aborted attempt from a
 // sentinel log as Redis 7 writes it, lines before the offset and a banner line left out.
 func TestFailoverAttemptsFromLog(t *testing.T) {
-	before := "1:X 30 Nov 2026 23:22:30.000 # +try-failover master mymaster 127.0.180.9 6379\n"
+	before := "1:X 30 Nov 2026 23:22:30.000 # +try-failover master m 10.0.0.9 6379\n"
 	log := before + `                _._
-1:X 30 Nov 2026 23:22:38.412 # +sdown master mymaster 127.0.180.1 6379
+1:X 30 Nov 2026 23:22:38.412 # +sdown master m 10.0.0.1 6379
 1:X 30 Nov 2026 23:22:38.484 # +new-epoch 7
-1:X 30 Nov 2026 23:22:38.484 # +try-failover master mymaster 127.0.180.1 6379
-1:X 30 Nov 2026 23:22:38.576 # +elected-leader master mymaster 127.0.180.1 6379
-1:X 30 Nov 2026 23:22:38.652 # +selected-slave slave 127.0.180.2:6379 127.0.180.2 6379 @ mymaster 127.0.180.1 6379
-1:X 30 Nov 2026 23:22:38.711 * +failover-state-wait-promotion slave 127.0.180.2:6379 127.0.180.2 6379 @ mymaster 127.0.180.1 6379
-1:X 30 Nov 2026 23:22:39.130 # +promoted-slave slave 127.0.180.2:6379 127.0.180.2 6379 @ mymaster 127.0.180.1 6379
-1:X 30 Nov 2026 23:22:40.252 # +failover-end master mymaster 127.0.180.1 6379
+1:X 30 Nov 2026 23:22:38.484 # +try-failover master m 10.0.0.1 6379
+1:X 30 Nov 2026 23:22:38.576 # +elected-leader master m 10.0.0.1 6379
+1:X 30 Nov 2026 23:22:38.652 # +selected-slave slave 10.0.0.2:6379 10.0.0.2 6379 @ m 10.0.0.1 6379
+1:X 30 Nov 2026 23:22:38.711 * +failover-state-wait-promotion slave 10.0.0.2:6379 10.0.0.2 6379 @ m 10.0.0.1 6379
+1:X 30 Nov 2026 23:22:39.130 # +promoted-slave slave 10.0.0.2:6379 10.0.0.2 6379 @ m 10.0.0.1 6379
+1:X 30 Nov 2026 23:22:40.252 # +failover-end master m 10.0.0.1 6379
 1:X 30 Nov 2026 23:22:50.000 # Executing user requested FAILOVER of 'mymaster'
 1:X 30 Nov 2026 23:22:50.000 # +new-epoch 8
-1:X 30 Nov 2026 23:22:50.001 # +try-failover master mymaster 127.0.180.2 6379
-1:X 30 Nov 2026 23:23:00.001 # -failover-abort-no-good-slave master mymaster 127.0.180.2 6379
+1:X 30 Nov 2026 23:22:50.001 # +try-failover master m 10.0.0.2 6379
+1:X 30 Nov 2026 23:23:00.001 # -failover-abort-no-good-slave master m 10.0.0.2 6379
 `
 	p := &Proc{Name: "s", Dir: t.TempDir()}
 	require.NoError(t, os.WriteFile(filepath.Join(p.Dir, logName), []byte(log), 0o600))
@@ -40,7 +40,7 @@ func TestFailoverAttemptsFromLog(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []FailoverAttempt{{
 		Sentinel: "s", Epoch: 7, Start: at("23:22:38.484"), End: at("23:22:40.252"), Elected: true,
-		Promoted: "127.0.180.2:6379", PromotionSent: at("23:22:38.711"), PromotionSeen: at("23:22:39.130"),
+		Promoted: "10.0.0.2:6379", PromotionSent: at("23:22:38.711"), PromotionSeen: at("23:22:39.130"),
 	}, {
 		Sentinel: "s", Epoch: 8, Start: at("23:22:50.001"), End: at("23:23:00.001"), Forced: true,
 		Aborted: "-failover-abort-no-good-slave",

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redis/rueidis"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,12 +86,12 @@ func plannedStop(t *testing.T, yaml, password string) {
 	go func() { wp.Run(wctx); writing <- struct{}{} }()
 	time.Sleep(time.Second)
 
-	// The hook re-points the other replica before it stops the old process: that one follows
-	// the new master already, not only when Sentinel gets to it (up to a second later).
-	master := c.Master()
-	othersFollow := followersAtClose(ctx, t, c, master, password)
-	old, hookOut, start, hookTook := stopMaster(ctx, t, c)
-	require.Same(t, master, old, "the master changed before the stop")
+	// The hook re-points the other replica before it closes the old master's listener: that one
+	// follows the new master already, not only when Sentinel gets to it (up to a second later).
+	old := c.Master()
+	require.NotNil(t, old, "no master to stop")
+	othersFollow := followersAtClose(ctx, t, c, old, password)
+	hookOut, start, hookTook := stopMaster(ctx, t, c, old)
 	m := regexp.MustCompile(`new master: (\S+) (\d+)`).FindStringSubmatch(hookOut)
 	require.NotNil(t, m, "the preStop did not hand over; output:\n%s", hookOut)
 	othersFollow(m[1])
@@ -207,12 +209,12 @@ spec:
 	go func() { w.Run(wctx); close(writing) }()
 	time.Sleep(time.Second)
 
-	// The hook promotes a replica, then re-points the other one before it stops the old process:
-	// with no Sentinel, nothing else would until the healer's next pass.
-	master := c.Master()
-	othersFollow := followersAtClose(ctx, t, c, master, "")
-	old, hookOut, start, hookTook := stopMaster(ctx, t, c)
-	require.Same(t, master, old, "the master changed before the stop")
+	// The hook promotes a replica, then re-points the other one before it closes the old master's
+	// listener: with no Sentinel, nothing else would until the healer's next pass.
+	old := c.Master()
+	require.NotNil(t, old, "no master to stop")
+	othersFollow := followersAtClose(ctx, t, c, old, "")
+	hookOut, start, hookTook := stopMaster(ctx, t, c, old)
 	m := regexp.MustCompile(`REPLICAOF NO ONE on (\S+):\d+: OK`).FindStringSubmatch(hookOut)
 	require.NotNil(t, m, "the preStop did not promote a replica; output:\n%s", hookOut)
 	othersFollow(m[1])
@@ -238,12 +240,26 @@ var masterHost = regexp.MustCompile(`master_host:(\S+)`)
 // Read any later (when the preStop returns, after its linger), Sentinel or the healer would have
 // re-pointed them anyway, and a hook that did not could pass. check waits for that moment and
 // asserts that every pod but old and the new master at newIP is a replica of newIP.
-func followersAtClose(ctx context.Context, t *testing.T, c *Cluster, old *Pod, password string) (check func(newIP string)) {
+func followersAtClose(ctx context.Context, t *testing.T, c *Cluster, old *Pod,
+	password string) (check func(newIP string)) {
 	t.Helper()
-	require.NotNil(t, old, "no master to stop")
-	followed := map[string]string{} // pod name -> master_host, or "role:…" when not a replica
+	// Connected before the watch, and read all at once: within milliseconds of the close.
+	clients := map[*Pod]rueidis.Client{}
+	for _, p := range c.Redis() {
+		if p == old {
+			continue
+		}
+		cl, err := redistest.NewClient(p.Addr(), password)
+		require.NoError(t, err)
+		t.Cleanup(cl.Close)
+		clients[p] = cl
+	}
+	watchCtx, cancel := context.WithCancel(ctx)
+	var mu sync.Mutex
+	followed := map[*Pod]string{} // master_host, or "role:master" when not a replica
 	var watchErr error
 	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
 	go func() {
 		defer close(done)
 		deadline := time.Now().Add(time.Minute)
@@ -255,62 +271,62 @@ func followersAtClose(ctx context.Context, t *testing.T, c *Cluster, old *Pod, p
 			if err == nil {
 				conn.Close()
 			}
-			if ctx.Err() != nil || time.Now().After(deadline) {
-				watchErr = fmt.Errorf("%s did not close its listener within a minute (last dial: %v)", old.Name(), err)
+			if watchCtx.Err() != nil || time.Now().After(deadline) {
+				watchErr = fmt.Errorf("%s did not close its listener within a minute (last dial: %v)",
+					old.Name(), err)
 				return
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		for _, p := range c.Redis() {
-			if p == old {
-				continue
-			}
-			cl, err := redistest.NewClient(p.Addr(), password)
-			if err != nil {
-				watchErr = err
-				return
-			}
-			info, err := cl.Do(ctx, cl.B().Info().Section("replication").Build()).ToString()
-			cl.Close()
-			if err != nil {
-				watchErr = err
-				return
-			}
-			host := "role:master"
-			if m := masterHost.FindStringSubmatch(info); m != nil {
-				host = m[1]
-			}
-			followed[p.Name()] = host
+		var wg sync.WaitGroup
+		for p, cl := range clients {
+			wg.Go(func() {
+				info, err := cl.Do(watchCtx, cl.B().Info().Section("replication").Build()).ToString()
+				if err != nil { // closed meanwhile (a failover's CLIENT KILL): once more, reconnected
+					info, err = cl.Do(watchCtx, cl.B().Info().Section("replication").Build()).ToString()
+				}
+				host := "role:master"
+				if m := masterHost.FindStringSubmatch(info); m != nil {
+					host = m[1]
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					watchErr = fmt.Errorf("%s: %w", p.Name(), err)
+				}
+				followed[p] = host
+			})
 		}
+		wg.Wait()
 	}()
 	return func(newIP string) {
 		t.Helper()
 		<-done
 		require.NoError(t, watchErr)
 		others := 0
-		for _, p := range c.Redis() {
-			if p == old || p.ip == newIP {
+		for p := range clients {
+			if p.ip == newIP {
 				continue
 			}
 			others++
-			assert.Equal(t, newIP, followed[p.Name()], "whom %s follows when %s closed its listener", p.Name(), old.Name())
+			assert.Equal(t, newIP, followed[p], "whom %s follows when %s closed its listener",
+				p.Name(), old.Name())
 		}
 		assert.Positive(t, others, "no other replica to follow the new master")
 	}
 }
 
-// stopMaster stops the master as a pod deletion would: its preStop hook, then SIGTERM. It returns
-// the stopped pod, the hook's output, when the stop began and how long the hook took.
-func stopMaster(ctx context.Context, t *testing.T, c *Cluster) (old *Pod, hookOut string, start time.Time, took time.Duration) {
+// stopMaster stops old, the master, as a pod deletion would: its preStop hook, then SIGTERM. It
+// returns the hook's output, when the stop began and how long the hook took.
+func stopMaster(ctx context.Context, t *testing.T, c *Cluster,
+	old *Pod) (hookOut string, start time.Time, took time.Duration) {
 	t.Helper()
-	old = c.Master()
-	require.NotNil(t, old)
 	start = time.Now()
 	out, err := c.Stop(ctx, old)
 	took = time.Since(start)
 	t.Logf("preStop of %s:\n%s", old.Name(), out)
 	require.NoError(t, err, "preStop output:\n%s", out)
-	return old, string(out), start, took
+	return string(out), start, took
 }
 
 // waitReplicaAndReady waits until old, the stopped master (restarted after the restart delay),
