@@ -249,7 +249,8 @@ func (v *view) ownsSlots(n NodeState) bool {
 //     leaving shards none;
 //  7. rollout: CLUSTER FAILOVER to an updated in-sync replica of an outdated master (to an
 //     outdated one when the master is on its shard's last ordinal, which no partition reaches
-//     first), one shard at a time, only when nothing else is to do.
+//     first), one shard at a time, only when nothing else is to do and the master knows the
+//     replica as its own (canHandOver).
 func Plan(t Topology, s Snapshot) []Action {
 	v := newView(t, s)
 	var acts []Action
@@ -806,7 +807,8 @@ func (v *view) planRebalance() []Action {
 
 // planFailover is the rollout's planned failover: the first active shard whose master pod is
 // outdated and has an updated replica in sync gets CLUSTER FAILOVER on that replica, only when
-// every active shard has a replica in sync (the previous switch is over).
+// every active shard has a replica in sync (the previous switch is over) and the two can start
+// a manual failover (canHandOver); until then it waits.
 func (v *view) planFailover() []Action {
 	if !v.settled() {
 		return nil
@@ -837,6 +839,9 @@ func (v *view) planFailover() []Action {
 		}
 		for _, r := range insync[k] {
 			if r.Node.Updated {
+				if !canHandOver(m, r) {
+					return nil
+				}
 				return []Action{Failover{Pod: r.Node.Pod, MasterPod: m.Node.Pod,
 					Why: fmt.Sprintf("rollout: master %s of shard %d is outdated, its replica %s is updated and in sync", m.Node.Pod, k, r.Node.Pod)}}
 			}
@@ -847,11 +852,28 @@ func (v *view) planFailover() []Action {
 			// ordinal): the master moves to an outdated replica first, and its pod is updated
 			// as a replica.
 			r := slices.MaxFunc(insync[k], func(a, b NodeState) int { return cmp.Compare(a.Node.Ordinal, b.Node.Ordinal) })
+			if !canHandOver(m, r) {
+				return nil
+			}
 			return []Action{Failover{Pod: r.Node.Pod, MasterPod: m.Node.Pod,
 				Why: fmt.Sprintf("rollout: master %s of shard %d is outdated and on the shard's last ordinal, so its StatefulSet updates no pod before it moves; its replica %s is in sync", m.Node.Pod, k, r.Node.Pod)}}
 		}
 	}
 	return nil
+}
+
+// canHandOver tells whether CLUSTER FAILOVER on replica r can start a manual failover from its
+// master m: r sends its request (MFSTART) on its cluster-bus link to m, and m acts on it only
+// when its own view has r as its replica; otherwise m ignores it, and Redis gives up after 5 s
+// ("Manual failover timed out"). Right after a CLUSTER REPLICATE or a previous switch, r can
+// replicate m (link up) before m has heard of it by gossip; seen in CI under load.
+func canHandOver(m, r NodeState) bool {
+	mr, ok := m.Knows(r.ID)
+	if !ok || !mr.Replica || mr.MasterID != m.ID || !mr.Connected {
+		return false
+	}
+	rm, ok := r.Knows(m.ID)
+	return ok && rm.Connected
 }
 
 // topOrdinal tells whether n has the highest ordinal of its shard's pods.

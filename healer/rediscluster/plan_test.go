@@ -424,6 +424,24 @@ func TestPlanRolloutFailover(t *testing.T) {
 	require.Len(t, acts, 1, kinds(acts))
 	assert.Equal(t, Failover{Pod: "rdc-c-0-1", MasterPod: "rdc-c-0-0", Why: acts[0].Reason()}, acts[0])
 
+	// The master has not heard of its updated replica yet (it replicates, but the gossip has
+	// not reached the master): it would ignore the replica's request, so no failover yet.
+	for i, c := range s.Nodes[0].View {
+		if c.ID == "r0" {
+			s.Nodes[0].View[i].MasterID, s.Nodes[0].View[i].Master, s.Nodes[0].View[i].Replica = "", true, false
+		}
+	}
+	assert.Empty(t, Plan(top, s), "rdc-c-0-0 does not know rdc-c-0-1 as its replica")
+	_, s = snapshotOf(3, specs...)
+	// No cluster-bus link from the replica to its master: neither.
+	for i, c := range s.Nodes[1].View {
+		if c.ID == "m0" {
+			s.Nodes[1].View[i].Connected = false
+		}
+	}
+	assert.Empty(t, Plan(top, s), "rdc-c-0-1 has no link to rdc-c-0-0")
+	_, s = snapshotOf(3, specs...)
+
 	// A shard without a replica in sync (its old master restarting): no failover anywhere.
 	s.Nodes[3].Repl.LinkUp = false
 	assert.Empty(t, Plan(top, s))
