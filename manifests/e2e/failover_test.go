@@ -284,13 +284,7 @@ func (r *rfTest) logsSince(t time.Time, why string) {
 		r.t.Logf("%s: logs of %s:\n%s", why, p.GetName(), tailString(out, 60))
 	}
 	out, _ := r.c.kubectl(ctx, "-n", "redhook-system", "logs", "deploy/redhook", since)
-	var lines []string
-	for _, l := range strings.Split(out, "\n") {
-		if strings.Contains(l, `"namespace":"`+r.ns+`"`) {
-			lines = append(lines, l)
-		}
-	}
-	r.t.Logf("%s: redhook's log lines about %s:\n%s", why, r.ns, tailString(strings.Join(lines, "\n"), 60))
+	r.t.Logf("%s: redhook's log lines about %s:\n%s", why, r.ns, tailString(grepLines(out, `"namespace":"`+r.ns+`"`), 60))
 }
 
 // killRedis SIGKILLs the redis container's processes of pod.

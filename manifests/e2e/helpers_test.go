@@ -120,15 +120,29 @@ func deployYAML(t *testing.T, c *cluster, ns, stream string) *rfTest {
 			t.Logf("status: %s", st)
 			pods, _ := c.client.List(context.Background(), podGVK, ns, "")
 			for _, p := range pods {
+				sentinel := p.GetLabels()["app.kubernetes.io/component"] == "sentinel"
+				tail := "--tail=15"
+				if sentinel {
+					tail = "--tail=60" // a failover's story is longer than a replica's reconnects
+				}
 				for _, prev := range []string{"--previous=false", "--previous=true"} {
-					l, _ := c.kubectl(context.Background(), "-n", ns, "logs", p.GetName(), "--all-containers", "--tail=15", prev)
+					l, _ := c.kubectl(context.Background(), "-n", ns, "logs", p.GetName(), "--all-containers", tail, prev)
 					if l != "" {
 						t.Logf("logs of %s (%s):\n%s", p.GetName(), prev, l)
 					}
 				}
+				if sentinel {
+					// What the healer reads: TILT, and the failover state of every master.
+					for _, cmd := range [][]string{{"info", "sentinel"}, {"sentinel", "masters"}} {
+						args := append([]string{"-n", ns, "exec", p.GetName(), "-c", "sentinel", "--",
+							"redis-cli", "-p", "26379"}, cmd...)
+						out, err := c.kubectl(context.Background(), args...)
+						t.Logf("%s: redis-cli %s: %s (%v)", p.GetName(), strings.Join(cmd, " "), out, err)
+					}
+				}
 			}
-			l, _ := c.kubectl(context.Background(), "-n", "redhook-system", "logs", "deploy/redhook", "--tail=30")
-			t.Logf("redhook logs:\n%s", l)
+			l, _ := c.kubectl(context.Background(), "-n", "redhook-system", "logs", "deploy/redhook", "--tail=20000")
+			t.Logf("redhook logs about %s:\n%s", ns, tailString(grepLines(l, `"namespace":"`+ns+`"`), 60))
 			if d, err := time.ParseDuration(os.Getenv("REDHOOK_E2E_PAUSE_ON_FAILURE")); err == nil {
 				t.Logf("pausing %v (REDHOOK_E2E_PAUSE_ON_FAILURE) before the clean-up", d)
 				time.Sleep(d)
@@ -153,6 +167,17 @@ func deployYAML(t *testing.T, c *cluster, ns, stream string) *rfTest {
 	}
 	require.NotEmpty(t, r.name, "no RedisFailover or RedisCluster")
 	return r
+}
+
+// grepLines is the lines of s that contain substr.
+func grepLines(s, substr string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func tailString(s string, n int) string {
