@@ -129,13 +129,35 @@ func (v *view) reachableRedis() []*RedisNode {
 	return out
 }
 
+// failoverInProgress tells whether a sentinel runs a failover that can promote a pod of ours
+// (rule 1 waits for it).
 func (v *view) failoverInProgress() bool {
-	for _, s := range v.o.Sentinels {
-		if s.Reachable() && s.Master != nil && s.Master.FailoverInProgress() {
+	for i := range v.o.Sentinels {
+		s := &v.o.Sentinels[i]
+		if s.Reachable() && s.Master != nil && s.Master.FailoverInProgress() && !v.failoverOfGone(s) {
 			return true
 		}
 	}
 	return false
+}
+
+// failoverOfGone tells whether s fails over a master that is no pod of ours while every replica
+// it knows is no pod of ours either: every redis pod was replaced at a new address, say (all
+// deleted at once), and the new ones boot as replicas of the placeholder, which Sentinel never
+// discovers. Such a failover can promote nothing that exists: Sentinel aborts it (no good
+// replica) and tries again every 2 × failover-timeout, for ever, and a healer that waited for it
+// would never promote (a clean-clone CI run: 6 minutes without a master). Nothing the healer
+// does can meet it; once a pod is promoted, rule 2 re-points the sentinels, which ends it.
+func (v *view) failoverOfGone(s *SentinelNode) bool {
+	if v.pod(s.Master.IP, s.Master.Port) != nil {
+		return false
+	}
+	for _, r := range s.Replicas {
+		if v.pod(r.IP, r.Port) != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // election is who the master is and how it was decided.

@@ -1214,3 +1214,50 @@ func TestCleanupDue(t *testing.T) {
 	top.SentinelsEnabled = false
 	assert.False(t, CleanupDue(top, o), "without sentinels")
 }
+
+// everyPodReplaced: every redis pod was deleted at once and came back at a new address, each a
+// replica of the placeholder with the data of its volume; the sentinels still monitor the old
+// master and know only the old replicas, all gone. Their failover attempts abort at once (no
+// good replica) and come back every 2 × failover-timeout.
+func everyPodReplaced(t *hooks.Topology, o *Snapshot) {
+	for i, offset := range []int64{1000, 1200, 900} {
+		t.Redis[i].IP = fmt.Sprintf("10.0.2.%d", 10+i)
+		o.Redis[i] = replicaNode(*t, i, "127.0.0.1", 1, offset)
+	}
+	for i := range o.Sentinels {
+		o.Sentinels[i].Master.Flags = []string{"master", "s_down", "o_down"}
+		for j := range o.Sentinels[i].Replicas {
+			o.Sentinels[i].Replicas[j].Flags = []string{"slave", "s_down", "disconnected"}
+		}
+	}
+}
+
+// TestPlanEveryPodReplaced: no sentinel can promote a pod that exists, so the healer promotes
+// the one with the most data, also while a sentinel is in one of its failover attempts: that
+// failover can only pick a replica that is gone, so nothing of the healer's can meet it.
+func TestPlanEveryPodReplaced(t *testing.T) {
+	for _, state := range []string{"", "wait_start", "select_slave"} {
+		t.Run("failover state "+state, func(t *testing.T) {
+			top, o := healthy()
+			everyPodReplaced(&top, &o)
+			if state != "" {
+				m := o.Sentinels[1].Master
+				m.Flags = append(m.Flags, "failover_in_progress")
+				m.FailoverState = state
+			}
+			acts := Plan(top, o)
+			require.NotEmpty(t, acts)
+			assert.Equal(t, "promote rfr-a-1", acts[0].String(), reasons(acts))
+			assert.Contains(t, strs(acts), "replicaof rfr-a-0 10.0.2.11:6379 (rfr-a-1)")
+			assert.False(t, Report(top, o, nil, nil).FailoverInProgress, "the status says Sentinel fails over")
+		})
+	}
+	// A failover that can promote a pod of ours (the sentinel knows it as a replica) is waited
+	// for, as rule 1 says.
+	top, o := healthy()
+	everyPodReplaced(&top, &o)
+	m := o.Sentinels[1].Master
+	m.Flags, m.FailoverState = append(m.Flags, "failover_in_progress"), "select_slave"
+	o.Sentinels[1].Replicas[0].IP = top.Redis[2].IP
+	assert.Empty(t, Plan(top, o))
+}

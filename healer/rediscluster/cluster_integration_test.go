@@ -117,6 +117,19 @@ func TestScaleOutAndInUnderWrites(t *testing.T) {
 		counts.Written, time.Since(started).Round(time.Millisecond), counts.Failed, w.LongestGap().Round(time.Millisecond))
 	errs := w.Errors(time.Time{})
 	delete(errs, context.Canceled.Error()) // the write in flight when the writer was stopped
+	// A client whose slot map still names the removed shard's node for a moved slot sends it
+	// one more write as the node stops: EOF, or a refused connection, then it refreshes its map
+	// (docs/redis-cluster.md, "What is not done"). Not lost (checked below), counted, at most a
+	// few; any other error fails the test.
+	stale := 0
+	for e, n := range errs {
+		if e == "EOF" || strings.Contains(e, "connection refused") || strings.Contains(e, "connection reset") {
+			stale += n
+			delete(errs, e)
+		}
+	}
+	t.Logf("writes failed on a node the scale-in removed: %d", stale)
+	assert.LessOrEqual(t, stale, 3, "writes failed on a removed node")
 	assert.Empty(t, errs, "errors: %s", errorsOf(errs))
 	assert.Greater(t, counts.Written, 1000)
 	vctx, vcancel := context.WithTimeout(context.Background(), 60*time.Second)
