@@ -141,19 +141,23 @@ func (v *view) failoverInProgress() bool {
 	return false
 }
 
-// failoverOfGone tells whether s fails over a master that is no pod of ours while every replica
-// it knows is no pod of ours either: every redis pod was replaced at a new address, say (all
-// deleted at once), and the new ones boot as replicas of the placeholder, which Sentinel never
-// discovers. Such a failover can promote nothing that exists: Sentinel aborts it (no good
-// replica) and tries again every 2 × failover-timeout, for ever, and a healer that waited for it
-// would never promote (a clean-clone CI run: 6 minutes without a master). Nothing the healer
-// does can meet it; once a pod is promoted, rule 2 re-points the sentinels, which ends it.
+// failoverOfGone tells whether s fails over a master whose host is no pod of ours while no
+// replica it knows is on the host of one of ours either (any port: during a port change, pods
+// still listen on the old one), and every pod of ours answers (each has an address, and none
+// that the healer cannot read may hold more data or sit at an address Sentinel knows): every
+// redis pod replaced at a new address at once, say, the new ones booting as replicas of the
+// placeholder, which Sentinel never discovers (it learns replicas only from its master's INFO).
+// Such a failover can promote nothing that exists: Sentinel aborts it (no good replica) and
+// tries again every 2 × failover-timeout, for ever, and a healer that waited for it would never
+// promote (a clean-clone CI run: 6 minutes without a master). Nothing the healer does can meet
+// it, and the pass that promotes also re-points that sentinel (rule 7: SENTINEL REMOVE, then
+// MONITOR), which ends it.
 func (v *view) failoverOfGone(s *SentinelNode) bool {
-	if v.pod(s.Master.IP, s.Master.Port) != nil {
+	if len(v.reachableRedis()) < len(v.t.Redis) || v.byIP[s.Master.IP] != nil {
 		return false
 	}
 	for _, r := range s.Replicas {
-		if v.pod(r.IP, r.Port) != nil {
+		if v.byIP[r.IP] != nil {
 			return false
 		}
 	}

@@ -1233,31 +1233,56 @@ func everyPodReplaced(t *hooks.Topology, o *Snapshot) {
 }
 
 // TestPlanEveryPodReplaced: no sentinel can promote a pod that exists, so the healer promotes
-// the one with the most data, also while a sentinel is in one of its failover attempts: that
-// failover can only pick a replica that is gone, so nothing of the healer's can meet it.
+// the one with the most data and re-points the sentinels in the same pass, also while sentinels
+// are in one of their failover attempts: such a failover can only pick a replica that is gone,
+// so nothing of the healer's can meet it.
 func TestPlanEveryPodReplaced(t *testing.T) {
 	for _, state := range []string{"", "wait_start", "select_slave"} {
 		t.Run("failover state "+state, func(t *testing.T) {
 			top, o := healthy()
 			everyPodReplaced(&top, &o)
 			if state != "" {
-				m := o.Sentinels[1].Master
-				m.Flags = append(m.Flags, "failover_in_progress")
-				m.FailoverState = state
+				for i := range o.Sentinels {
+					m := o.Sentinels[i].Master
+					m.Flags = append(m.Flags, "failover_in_progress")
+					m.FailoverState = state
+				}
 			}
 			acts := Plan(top, o)
 			require.NotEmpty(t, acts)
 			assert.Equal(t, "promote rfr-a-1", acts[0].String(), reasons(acts))
-			assert.Contains(t, strs(acts), "replicaof rfr-a-0 10.0.2.11:6379 (rfr-a-1)")
+			got := strs(acts)
+			assert.Contains(t, got, "replicaof rfr-a-0 10.0.2.11:6379 (rfr-a-1)")
+			for _, sen := range top.Sentinels {
+				assert.Contains(t, got, "sentinel remove "+sen.Name, "the pass ends %s's failover", sen.Name)
+				assert.Contains(t, got, "sentinel monitor "+sen.Name+" 10.0.2.11:6379 quorum 2 (rfr-a-1)")
+			}
 			assert.False(t, Report(top, o, nil, nil).FailoverInProgress, "the status says Sentinel fails over")
 		})
 	}
-	// A failover that can promote a pod of ours (the sentinel knows it as a replica) is waited
-	// for, as rule 1 says.
-	top, o := healthy()
-	everyPodReplaced(&top, &o)
-	m := o.Sentinels[1].Master
-	m.Flags, m.FailoverState = append(m.Flags, "failover_in_progress"), "select_slave"
-	o.Sentinels[1].Replicas[0].IP = top.Redis[2].IP
-	assert.Empty(t, Plan(top, o))
+	// Waited for, as rule 1 says: a failover that may reach a pod of ours, or when the healer
+	// cannot tell.
+	for name, edit := range map[string]func(top hooks.Topology, o *Snapshot){
+		"the sentinel knows a pod of ours as a replica": func(top hooks.Topology, o *Snapshot) {
+			o.Sentinels[1].Replicas[0].IP = top.Redis[2].IP
+		},
+		"the sentinel knows a replica on a pod's host, at another port": func(top hooks.Topology, o *Snapshot) {
+			o.Sentinels[1].Replicas[0].IP, o.Sentinels[1].Replicas[0].Port = top.Redis[2].IP, 6380
+		},
+		"the sentinel's master is a pod of ours": func(top hooks.Topology, o *Snapshot) {
+			o.Sentinels[1].Master.IP = top.Redis[0].IP
+		},
+		"a pod does not answer (it may hold more data, or be at an address Sentinel knows)": func(_ hooks.Topology, o *Snapshot) {
+			unreachable(&o.Redis[2])
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			top, o := healthy()
+			everyPodReplaced(&top, &o)
+			m := o.Sentinels[1].Master
+			m.Flags, m.FailoverState = append(m.Flags, "failover_in_progress"), "select_slave"
+			edit(top, &o)
+			assert.Empty(t, Plan(top, o))
+		})
+	}
 }
